@@ -1,0 +1,176 @@
+package dev.fluxerase.tensor;
+
+/**
+ * Every op that FLUX's forward and backward need, on one device. The naive backend (plain loops, f64 accumulation) is the
+ * reference; the CPU backend (Vector API, threads) and the CUDA backend must agree with it, op by op.
+ *
+ * <p>Conventions, shared by every implementation:
+ * <ul>
+ *   <li>Activations, gradients and optimizer state are F32. Weights (the {@code w} of {@link #gemm} and the norm scales) may
+ *       be F32, BF16 or F16 and are read in place.</li>
+ *   <li>A tensor used as a matrix is viewed as [rows, cols] with cols = its last dimension ({@link Tensor#rows()},
+ *       {@link Tensor#cols()}).</li>
+ *   <li>Forward ops overwrite their outputs. Backward ops ADD into every gradient they produce (input and parameter
+ *       gradients alike), so the caller zeroes gradients once and contributions from several consumers sum up.</li>
+ *   <li>Outputs never alias inputs unless the op says so.</li>
+ * </ul>
+ */
+public interface Backend extends AutoCloseable {
+
+    String name();
+
+    Device device();
+
+    // ---- memory -------------------------------------------------------------------------------------------------------
+
+    /** A zero-filled tensor on this backend's device. */
+    Tensor allocate(DType dtype, long... shape);
+
+    /** An F32 tensor on this device holding a copy of {@code values}. */
+    Tensor upload(float[] values, long... shape);
+
+    /** Any float tensor of this device, converted to f32 on the host. */
+    float[] download(Tensor t);
+
+    /** dst = src (same element count), converting between float dtypes (round-to-nearest-even when narrowing). */
+    void copy(Tensor src, Tensor dst);
+
+    void fill(Tensor t, float value);
+
+    /**
+     * Strided 4-D copy of F32 elements: for every index (i0..i3) below {@code sizes},
+     * {@code dst[dstOffset + Σ ik·dstStrides[k]] (+)= src[srcOffset + Σ ik·srcStrides[k]]}, adding when {@code accumulate}.
+     * Offsets and strides count elements. This is how heads are split and merged, sequences concatenated (text first) and
+     * column ranges of fused projections taken; the adjoint of a copy is the same call with src and dst swapped and
+     * accumulate set.
+     */
+    void copyStrided(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset, long[] dstStrides,
+                     long[] sizes, boolean accumulate);
+
+    // ---- GEMM ---------------------------------------------------------------------------------------------------------
+
+    /**
+     * c = alpha · op(a) · op(b) + beta · c, where op(x) is x or xᵀ of the [rows, cols] matrix view. a and c are F32; b is
+     * F32, BF16 or F16. With beta = 0, c is overwritten (NaNs in c do not propagate).
+     * Linear forward y = x·Wᵀ is {@code gemm(false, true, 1, x, W, 0, y)}; dx += dy·W is
+     * {@code gemm(false, false, 1, dy, W, 1, dx)}; dW += dyᵀ·x is {@code gemm(true, false, 1, dy, x, 1, dW)}.
+     */
+    void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c);
+
+    /** y[r, :] += bias (bias [cols], any float dtype). */
+    void addBias(Tensor y, Tensor bias);
+
+    /** db[c] += Σ_r dy[r, c]: the bias gradient. */
+    void sumRows(Tensor dy, Tensor db);
+
+    // ---- elementwise and reductions -----------------------------------------------------------------------------------
+
+    /** y += alpha · x. */
+    void axpy(float alpha, Tensor x, Tensor y);
+
+    /** out = a ⊙ b. */
+    void mul(Tensor a, Tensor b, Tensor out);
+
+    /** x *= alpha, in place. */
+    void scale(Tensor x, float alpha);
+
+    /** Σ x, accumulated in double. */
+    double sum(Tensor x);
+
+    /** Σ a ⊙ b, accumulated in double. */
+    double dot(Tensor a, Tensor b);
+
+    // ---- activations ---------------------------------------------------------------------------------------------------
+
+    /** y = x·sigmoid(x). y may be x. */
+    void silu(Tensor x, Tensor y);
+
+    /** dx += dy · silu'(x). */
+    void siluBackward(Tensor dy, Tensor x, Tensor dx);
+
+    /** y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). y may be x. */
+    void geluTanh(Tensor x, Tensor y);
+
+    /** dx += dy · gelu_tanh'(x). */
+    void geluTanhBackward(Tensor dy, Tensor x, Tensor dx);
+
+    /** Row-wise softmax over the last dimension. y may be x. */
+    void softmax(Tensor x, Tensor y);
+
+    /** dx += y ⊙ (dy − rowsum(dy ⊙ y)). */
+    void softmaxBackward(Tensor dy, Tensor y, Tensor dx);
+
+    // ---- norms --------------------------------------------------------------------------------------------------------
+
+    /**
+     * LayerNorm without affine over the last dimension: y = (x − μ)·rstd, rstd = 1/√(var + eps) with biased variance.
+     * Saves mean [rows] and rstd [rows] for the backward.
+     */
+    void layerNorm(Tensor x, Tensor y, Tensor mean, Tensor rstd, float eps);
+
+    /** dx += (dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂))·rstd, with dx̂ = dy and x̂ recomputed from x, mean, rstd. */
+    void layerNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor dx);
+
+    /**
+     * RMSNorm over the last dimension with a learnable scale: y = x·r·w, r = 1/√(mean(x²) + eps). Saves r [rows].
+     * For QK norms x is [.., heads·rows, 128] and w is [128].
+     */
+    void rmsNorm(Tensor x, Tensor weight, Tensor y, Tensor rrms, float eps);
+
+    /** dw += Σ_rows dy⊙x·r; with u = dy⊙w: dx += r·(u − x·r²·mean(u⊙x)). dWeight (F32) may be null when frozen. */
+    void rmsNormBackward(Tensor dy, Tensor x, Tensor weight, Tensor rrms, Tensor dx, Tensor dWeight);
+
+    // ---- adaLN modulation ---------------------------------------------------------------------------------------------
+
+    /**
+     * y[b, t, c] = (1 + mod[b, scaleChunk·C + c])·x[b, t, c] + mod[b, shiftChunk·C + c] for x [B, T, C] and
+     * mod [B, k·C] (the modulation Linear's output, chunks in the order the block defines).
+     */
+    void modulate(Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor y);
+
+    /** dx += dy·(1 + scale); dmod[scale] += Σ_t dy⊙x; dmod[shift] += Σ_t dy. dx or dmod may be null. */
+    void modulateBackward(Tensor dy, Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor dx, Tensor dmod);
+
+    /** Gated residual, in place: x[b, t, c] += mod[b, gateChunk·C + c]·f[b, t, c]. */
+    void gateAdd(Tensor x, Tensor f, Tensor mod, int gateChunk);
+
+    /** df += dy⊙gate; dmod[gate] += Σ_t dy⊙f (the residual's own dx += dy is the identity and left to the caller). */
+    void gateAddBackward(Tensor dy, Tensor f, Tensor mod, int gateChunk, Tensor df, Tensor dmod);
+
+    // ---- rotary embedding -----------------------------------------------------------------------------------------------
+
+    /**
+     * RoPE on adjacent pairs of x [B, H, L, D] with cos, sin [L, D/2] (F32):
+     * y[2m] = cos·x[2m] − sin·x[2m+1], y[2m+1] = sin·x[2m] + cos·x[2m+1]. y may be x.
+     */
+    void rope(Tensor x, Tensor cos, Tensor sin, Tensor y);
+
+    /** dx += rotation of dy by −θ. */
+    void ropeBackward(Tensor dy, Tensor cos, Tensor sin, Tensor dx);
+
+    // ---- attention ----------------------------------------------------------------------------------------------------
+
+    /**
+     * out = softmax(q·kᵀ·scale)·v for q, k, v, out [B, H, L, D]; lse [B, H, L] receives each query row's log-sum-exp of
+     * the scaled scores (what the backward and the chosen-column probabilities need). probs [B, H, L, L] receives the
+     * probabilities when not null (small models and the attention losses on the CPU).
+     */
+    void attention(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor probs, float scale);
+
+    /** dq, dk, dv += the gradients of the attention above, recomputing probabilities from lse. */
+    void attentionBackward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq, Tensor dk,
+                           Tensor dv, float scale);
+
+    // ---- optimizer ----------------------------------------------------------------------------------------------------
+
+    /**
+     * One decoupled-weight-decay Adam step (PyTorch AdamW semantics) on param with grad and state m, v, all F32 of one
+     * shape; step counts from 1 for the bias corrections.
+     */
+    void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+               float weightDecay, long step);
+
+    @Override
+    default void close() {
+    }
+}
