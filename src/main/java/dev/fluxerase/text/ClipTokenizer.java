@@ -39,6 +39,13 @@ public final class ClipTokenizer {
             Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE | Pattern.UNICODE_CHARACTER_CLASS);
 
     private static final char[] BYTE_TO_UNICODE = bytesToUnicode();
+    private static final Map<Character, Integer> UNICODE_TO_BYTE = new HashMap<>();
+
+    static {
+        for (int b = 0; b < 256; b++) {
+            UNICODE_TO_BYTE.put(BYTE_TO_UNICODE[b], b);
+        }
+    }
 
     private final Map<String, Integer> vocab;
     private final String[] idToToken;
@@ -94,11 +101,12 @@ public final class ClipTokenizer {
             List<String> lines = Arrays.asList(Files.readString(mergesFile, StandardCharsets.UTF_8).strip().split("\n"));
             List<String> merges = lines.subList(Math.min(1, lines.size()), Math.min(lines.size(), MAX_MERGES + 1));
             for (int rank = 0; rank < merges.size(); rank++) {
-                String[] pair = merges.get(rank).strip().split("\\s+");
-                if (pair.length != 2) {
+                String line = merges.get(rank).strip();
+                int space = line.indexOf(' ');
+                if (space <= 0 || line.indexOf(' ', space + 1) >= 0) {
                     throw new TokenizerException(mergesFile + ": line " + (rank + 2) + " is not a pair of symbols");
                 }
-                ranks.putIfAbsent(pair[0] + ' ' + pair[1], rank);
+                ranks.putIfAbsent(line, rank);
             }
         } catch (IOException e) {
             throw new TokenizerException(mergesFile + ": cannot read: " + e.getMessage(), e);
@@ -121,6 +129,28 @@ public final class ClipTokenizer {
             throw new IllegalArgumentException("no CLIP token with id " + id);
         }
         return idToToken[id];
+    }
+
+    /**
+     * The text a token stands for: its symbol's bytes decoded as UTF-8 ({@code cafÃ©</w>} → {@code café}), a
+     * partial character as U+FFFD, the end-of-word marker dropped; the two special tokens as themselves.
+     */
+    public String decode(int id) {
+        String symbol = tokenText(id);
+        if (id == bosId || id == eosId) {
+            return symbol;
+        }
+        String body = symbol.endsWith(END_OF_WORD) ? symbol.substring(0, symbol.length() - END_OF_WORD.length())
+                : symbol;
+        byte[] bytes = new byte[body.length()];
+        for (int i = 0; i < bytes.length; i++) {
+            int b = UNICODE_TO_BYTE.getOrDefault(body.charAt(i), -1);
+            if (b < 0) {
+                return symbol; // not a byte-level symbol
+            }
+            bytes[i] = (byte) b;
+        }
+        return new String(bytes, StandardCharsets.UTF_8);
     }
 
     /** The content tokens of a prompt, without BOS/EOS and untruncated. */

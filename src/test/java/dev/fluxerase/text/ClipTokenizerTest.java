@@ -59,6 +59,15 @@ class ClipTokenizerTest {
     }
 
     @Test
+    void decodeSpellsOutByteLevelSymbols() {
+        assertEquals("cafÃ©</w>", clip.tokenText(15304));
+        assertEquals("café", clip.decode(15304));
+        assertEquals("cat", clip.decode(2368));
+        assertEquals("\uFFFD", clip.decode(138)); // "Î": the lead byte 0xCE alone
+        assertEquals("<|endoftext|>", clip.decode(49407));
+    }
+
+    @Test
     void framingTruncatesContentBeforeAppendingEos() {
         int[] ids = clip.inputIds("a ".repeat(100));
         assertEquals(ClipTokenizer.CONTEXT_LENGTH, ids.length);
