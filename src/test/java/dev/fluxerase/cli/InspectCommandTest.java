@@ -2,6 +2,7 @@ package dev.fluxerase.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fluxerase.safetensors.CliCapture;
 import dev.fluxerase.safetensors.SafetensorsWriter;
 import dev.fluxerase.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -34,7 +35,7 @@ class InspectCommandTest {
 
     @Test
     void textReportOfTheEraseAnythingLora() {
-        CliRun run = CliRun.of("inspect", lora());
+        CliCapture run = CliCapture.of("inspect", lora());
         assertEquals(0, run.exit(), run.err());
         assertEquals("", run.err());
         List<String> lines = run.out().lines().toList();
@@ -61,7 +62,7 @@ class InspectCommandTest {
 
     @Test
     void jsonReportOfTheEraseAnythingLora() throws Exception {
-        CliRun run = CliRun.of("inspect", "--json", lora());
+        CliCapture run = CliCapture.of("inspect", "--json", lora());
         assertEquals(0, run.exit(), run.err());
         JsonNode root = new ObjectMapper().readTree(run.out());
         assertEquals(lora(), root.get("path").asText());
@@ -85,13 +86,13 @@ class InspectCommandTest {
 
     @Test
     void limitShortensTheListingButNotTheTotals() throws Exception {
-        CliRun run = CliRun.of("inspect", lora(), "--limit", "3");
+        CliCapture run = CliCapture.of("inspect", lora(), "--limit", "3");
         assertEquals(0, run.exit(), run.err());
         List<String> lines = run.out().lines().toList();
         assertEquals("  ... 73 more (raise --limit to list them)", lines.get(4));
         assertTrue(lines.get(5).startsWith("tensors: 76, "), lines.get(5));
 
-        CliRun json = CliRun.of("inspect", lora(), "--json", "--limit", "0");
+        CliCapture json = CliCapture.of("inspect", lora(), "--json", "--limit", "0");
         JsonNode root = new ObjectMapper().readTree(json.out());
         assertEquals(0, root.get("tensors").size());
         assertEquals(0, root.get("totals").get("listed").asInt());
@@ -109,7 +110,7 @@ class InspectCommandTest {
         t.put("single_blocks.1.linear1.weight", Tensor.zeros(56, 8));
         Path f = dir.resolve("flux.safetensors");
         SafetensorsWriter.write(f, t, Map.of());
-        CliRun run = CliRun.of("inspect", f.toString());
+        CliCapture run = CliCapture.of("inspect", f.toString());
         assertEquals(0, run.exit(), run.err());
         String out = run.out();
         assertTrue(out.contains("metadata: none" + NL), out);
@@ -124,7 +125,7 @@ class InspectCommandTest {
         SafetensorsWriter.write(dir.resolve("m-2.safetensors"), Map.of("b", Tensor.zeros(3)), Map.of());
         Path index = Files.writeString(dir.resolve("m.safetensors.index.json"),
                 "{\"metadata\":{\"total_size\":20},\"weight_map\":{\"a\":\"m-1.safetensors\",\"b\":\"m-2.safetensors\"}}");
-        CliRun run = CliRun.of("inspect", dir.toString());
+        CliCapture run = CliCapture.of("inspect", dir.toString());
         assertEquals(0, run.exit(), run.err());
         assertTrue(run.out().startsWith(index + " (2 shards)" + NL), run.out());
         assertTrue(run.out().contains("tensors: 2, parameters: 5, bytes: 20 (20 B)" + NL), run.out());
@@ -134,7 +135,7 @@ class InspectCommandTest {
 
     @Test
     void helpDescribesTheCommand() {
-        CliRun run = CliRun.of("inspect", "--help");
+        CliCapture run = CliCapture.of("inspect", "--help");
         assertEquals(0, run.exit());
         assertTrue(run.out().startsWith("Usage: flux-erase inspect [-hV] [--json] [--limit=N] CHECKPOINT"), run.out());
         assertTrue(run.out().contains("--limit=N"));

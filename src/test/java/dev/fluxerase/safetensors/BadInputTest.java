@@ -1,6 +1,5 @@
 package dev.fluxerase.safetensors;
 
-import dev.fluxerase.cli.CliRun;
 import dev.fluxerase.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +33,7 @@ class BadInputTest {
         for (String p : pieces) {
             assertTrue(msg.contains(p), "missing '" + p + "' in: " + msg);
         }
-        CliRun run = CliRun.of("inspect", path.toString());
+        CliCapture run = CliCapture.of("inspect", path.toString());
         assertEquals(1, run.exit());
         assertEquals("", run.out());
         assertEquals("flux-erase: " + msg + System.lineSeparator(), run.err());
@@ -240,7 +239,7 @@ class BadInputTest {
 
     @Test
     void usageErrorsAreOneLineToo() {
-        CliRun run = CliRun.of("inspect", "--limit", "-3", "x.safetensors");
+        CliCapture run = CliCapture.of("inspect", "--limit", "-3", "x.safetensors");
         assertEquals(1, run.exit());
         assertEquals("flux-erase: --limit must be zero or more, got -3" + System.lineSeparator(), run.err());
     }

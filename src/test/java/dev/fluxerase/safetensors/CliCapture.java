@@ -1,13 +1,15 @@
-package dev.fluxerase.cli;
+package dev.fluxerase.safetensors;
+
+import dev.fluxerase.cli.Main;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
 /** Runs the CLI in-process with stdout and stderr captured. */
-public record CliRun(int exit, String out, String err) {
+public record CliCapture(int exit, String out, String err) {
 
-    public static synchronized CliRun of(String... args) {
+    public static synchronized CliCapture of(String... args) {
         PrintStream oldOut = System.out;
         PrintStream oldErr = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -18,7 +20,7 @@ public record CliRun(int exit, String out, String err) {
             int exit = Main.run(args);
             System.out.flush();
             System.err.flush();
-            return new CliRun(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+            return new CliCapture(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(oldOut);
             System.setErr(oldErr);
