@@ -25,6 +25,8 @@ public final class LoraTargets {
     private static final String FINAL_MOD = "final_layer.adaLN_modulation.1";
     // A block index without leading zeros, so that "01" cannot alias block 1.
     private static final Pattern BLOCK = Pattern.compile("(double_blocks|single_blocks)\\.(0|[1-9][0-9]*)\\.(.+)");
+    private static final Pattern DIFFUSERS_BLOCK =
+            Pattern.compile("(transformer_blocks|single_transformer_blocks)\\.(0|[1-9][0-9]*)\\.(.+)");
     private static final Pattern KOHYA_BLOCK = Pattern.compile("(double_blocks|single_blocks)_(0|[1-9][0-9]*)_(.+)");
 
     /** BFL top-level Linear → diffusers module, in the order {@link #of} lists them (FLUX.md §3.1). */
@@ -190,6 +192,19 @@ public final class LoraTargets {
             off += rows[i];
         }
         return res;
+    }
+
+    /**
+     * True when the path names a Linear of the diffusers FLUX transformer for some block count (the config decides the
+     * count and the shapes; see {@link #byModule}).
+     */
+    public static boolean isFluxLinear(String module) {
+        Matcher m = DIFFUSERS_BLOCK.matcher(module);
+        if (m.matches()) {
+            Map<String, List<String>> parts = m.group(1).equals("transformer_blocks") ? DOUBLE_PARTS : SINGLE_PARTS;
+            return parts.values().stream().anyMatch(l -> l.contains(m.group(3)));
+        }
+        return TOP.containsValue(module);
     }
 
     /**
