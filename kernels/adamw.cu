@@ -1,5 +1,6 @@
-// AdamW (PyTorch semantics, decoupled weight decay) on f32 params, grads and moments. The optimizer state m, v is
-// the only thing carried between steps; bc1 = 1 - beta1^step and bc2 = 1 - beta2^step come from the host in double.
+// AdamW (PyTorch semantics, decoupled weight decay) on f32 params, grads and moments. An optimizer has no backward,
+// so nothing is saved for one; the state m, v is what each step keeps for the next. bc1 = 1 - beta1^step and
+// bc2 = 1 - beta2^step come from the host in double.
 #include "common.cuh"
 
 __device__ __forceinline__ void adamw_one(float* p, const float* g, float* m, float* v, long long i, float lr, float b1,

@@ -146,10 +146,17 @@ public final class CudaLibraries {
         }
     }
 
+    /** Keyed by the real path, so /usr/local/cuda and the cuda-13.0 it links to count once. */
     private static void add(Map<Path, SearchDir> dirs, Path dir, String origin) {
         Path n = dir.toAbsolutePath().normalize();
         if (Files.isDirectory(n)) {
-            dirs.putIfAbsent(n, new SearchDir(n, origin));
+            Path key;
+            try {
+                key = n.toRealPath();
+            } catch (IOException e) {
+                key = n;
+            }
+            dirs.putIfAbsent(key, new SearchDir(n, origin));
         }
     }
 

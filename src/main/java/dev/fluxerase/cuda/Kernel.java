@@ -67,4 +67,9 @@ public enum Kernel {
     public List<Character> params() {
         return params;
     }
+
+    /** The families (kernels/<family>.cu, one PTX module each) in first-use order. */
+    public static List<String> families() {
+        return java.util.Arrays.stream(values()).map(Kernel::family).distinct().toList();
+    }
 }
