@@ -17,6 +17,11 @@ public final class CudaRuntimeInfo {
         return report(CudaLibraries.system());
     }
 
+    /** Prints {@link #report()} (tools/gpu-check.sh runs this before the GPU tests). */
+    public static void main(String[] args) {
+        System.out.print(report());
+    }
+
     static String report(CudaLibraries libs) {
         StringBuilder sb = new StringBuilder("CUDA\n");
         int driverVersion = -1;
