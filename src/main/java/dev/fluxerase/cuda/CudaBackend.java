@@ -1,0 +1,941 @@
+package dev.fluxerase.cuda;
+
+import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Device;
+import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@link Backend} on one NVIDIA GPU: the driver API and cuBLASLt through FFM, the kernels of kernels/*.cu as PTX.
+ * Every op is queued on one stream in call order; {@link #download}, {@link #sum}, {@link #dot} and {@link #synchronize}
+ * wait for it. Activations are F32 as the interface says; GEMM weights in BF16 are multiplied on tensor cores after the
+ * F32 operand is rounded to BF16 (f32 accumulation), F32 weights use full-precision f32 GEMM.
+ *
+ * <p>Memory: {@link #allocate} and {@link #upload} take device memory that lives until {@link #free} or {@link #close}.
+ * Tensors must be on this device; {@link #toDevice} copies a host tensor of any dtype (weights stay BF16).
+ */
+public final class CudaBackend implements Backend {
+    /** Which attention kernels run: bf16 tensor cores (head dim 128) or the plain f32 reference (any head dim ≤ 256). */
+    public enum AttentionKernels { FLASH_BF16, REFERENCE_F32 }
+
+    private static final int REF_MAX_HEAD_DIM = 256;
+    private static final int REDUCE_BLOCKS = 1024;
+
+    private final CudaDriver driver;
+    private final int device;
+    private final String deviceName;
+    private final MemorySegment context;
+    private final MemorySegment stream;
+    private final CudaKernels kernels;
+    private final CublasLt cublas;
+    private final AttentionKernels attentionKernels;
+    private final Map<Long, Long> allocations = new HashMap<>();
+    private final ThreadLocal<Boolean> contextCurrent = ThreadLocal.withInitial(() -> false);
+    private final Map<String, Long> scratch = new HashMap<>();
+    private final Map<String, Long> scratchBytes = new HashMap<>();
+    private boolean closed;
+
+    /** The first GPU with the tensor-core attention. */
+    public CudaBackend() {
+        this(0, AttentionKernels.FLASH_BF16);
+    }
+
+    public CudaBackend(int ordinal, AttentionKernels attentionKernels) {
+        this.driver = CudaDriver.get();
+        int count = driver.deviceCount();
+        if (ordinal < 0 || ordinal >= count) {
+            throw new CudaUnavailableException("no CUDA GPU " + ordinal + ": the driver sees " + count);
+        }
+        this.device = driver.device(ordinal);
+        this.deviceName = driver.deviceName(device);
+        int major = driver.attribute(device, CudaDriver.ATTR_COMPUTE_CAPABILITY_MAJOR);
+        if (major < 8) {
+            throw new CudaUnavailableException("no usable CUDA GPU: " + deviceName + " has compute capability " + major
+                    + ".x; the kernels need 8.0 (Ampere) or newer");
+        }
+        this.context = driver.primaryContextRetain(device);
+        driver.setCurrentContext(context);
+        contextCurrent.set(true);
+        this.stream = driver.streamCreate();
+        this.kernels = new CudaKernels(driver, stream);
+        this.cublas = CublasLt.load(driver, CudaLibraries.system());
+        this.attentionKernels = attentionKernels;
+    }
+
+    @Override
+    public String name() {
+        return "cuda:" + deviceName;
+    }
+
+    @Override
+    public Device device() {
+        return Device.CUDA;
+    }
+
+    /** The CUDA context is current per thread: make it current on whichever thread calls us. */
+    private void enter() {
+        if (closed) {
+            throw new IllegalStateException("CUDA backend is closed");
+        }
+        if (!contextCurrent.get()) {
+            driver.setCurrentContext(context);
+            contextCurrent.set(true);
+        }
+    }
+
+    /** Waits until every queued op has finished (and surfaces any asynchronous kernel fault). */
+    public void synchronize() {
+        enter();
+        driver.streamSynchronize(stream);
+    }
+
+    // ---- memory -------------------------------------------------------------------------------------------------------
+
+    private static long ptr(Tensor t, String op, String what) {
+        if (t.device() != Device.CUDA) {
+            throw new IllegalArgumentException(op + ": " + what + " " + t + " is not on the GPU");
+        }
+        return t.data().address();
+    }
+
+    private static long ptrOrNull(Tensor t, String op, String what) {
+        return t == null ? 0L : ptr(t, op, what);
+    }
+
+    private Tensor wrap(DType dtype, long[] shape, long address, long bytes) {
+        return new Tensor(Device.CUDA, dtype, shape, MemorySegment.ofAddress(address).reinterpret(bytes));
+    }
+
+    @Override
+    public Tensor allocate(DType dtype, long... shape) {
+        enter();
+        long bytes = Math.multiplyExact(Tensor.numel(shape), dtype.byteSize());
+        long p = driver.memAlloc(Math.max(bytes, 1));
+        allocations.put(p, bytes);
+        driver.memsetD8Async(p, (byte) 0, bytes, stream);
+        return wrap(dtype, shape, p, bytes);
+    }
+
+    /** Frees a tensor made by {@link #allocate}, {@link #upload} or {@link #toDevice} (not a view or slice of one). */
+    public void free(Tensor t) {
+        enter();
+        long p = ptr(t, "free", "tensor");
+        if (allocations.remove(p) == null) {
+            throw new IllegalArgumentException("free: " + t + " at 0x" + Long.toHexString(p)
+                    + " is not an allocation of this backend (a view or slice?)");
+        }
+        driver.memFree(p);
+    }
+
+    @Override
+    public Tensor upload(float[] values, long... shape) {
+        if (Tensor.numel(shape) != values.length) {
+            throw new IllegalArgumentException("upload: " + values.length + " values for shape " + Arrays.toString(shape));
+        }
+        Tensor t = allocate(DType.F32, shape);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment host = a.allocateFrom(ValueLayout.JAVA_FLOAT, values);
+            driver.copyHtoDAsync(t.data().address(), host, host.byteSize(), stream);
+        }
+        return t;
+    }
+
+    /** A device copy of a host tensor in its own dtype (how BF16 weights reach the GPU). */
+    public Tensor toDevice(Tensor host) {
+        if (host.device() != Device.CPU) {
+            throw new IllegalArgumentException("toDevice: " + host + " is not a host tensor");
+        }
+        Tensor t = allocate(host.dtype(), host.shape());
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment staged = a.allocate(host.byteSize(), 16);
+            staged.copyFrom(host.data());
+            driver.copyHtoDAsync(t.data().address(), staged, staged.byteSize(), stream);
+        }
+        return t;
+    }
+
+    @Override
+    public float[] download(Tensor t) {
+        enter();
+        long p = ptr(t, "download", "tensor");
+        if (!t.dtype().isFloat()) {
+            throw new IllegalArgumentException("download: " + t + " is not a float tensor");
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment host = a.allocate(Math.max(t.byteSize(), 1), 16);
+            driver.copyDtoHAsync(host, p, t.byteSize(), stream);
+            driver.streamSynchronize(stream);
+            return Floats.toF32(Tensor.wrap(t.dtype(), host.asSlice(0, t.byteSize()), t.shape()));
+        }
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        enter();
+        long s = ptr(src, "copy", "src");
+        long d = ptr(dst, "copy", "dst");
+        if (src.numel() != dst.numel()) {
+            throw new IllegalArgumentException("copy: " + src + " and " + dst + " differ in element count");
+        }
+        if (src.dtype() == dst.dtype()) {
+            driver.copyDtoDAsync(d, s, src.byteSize(), stream);
+        } else {
+            kernels.launch1d(Kernel.CAST, src.numel(), src.numel(), s, CudaKernels.dtypeCode(src.dtype()), d,
+                    CudaKernels.dtypeCode(dst.dtype()));
+        }
+    }
+
+    @Override
+    public void fill(Tensor t, float value) {
+        enter();
+        long p = ptr(t, "fill", "tensor");
+        if (t.dtype() == DType.F32) {
+            driver.memsetD32Async(p, Float.floatToRawIntBits(value), t.numel(), stream);
+        } else {
+            kernels.launch1d(Kernel.FILL, t.numel(), t.numel(), p, CudaKernels.dtypeCode(t.dtype()), value);
+        }
+    }
+
+    @Override
+    public void copyStrided(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset, long[] dstStrides,
+                            long[] sizes, boolean accumulate) {
+        enter();
+        String op = "copyStrided";
+        f32(op, "src", src);
+        f32(op, "dst", dst);
+        if (sizes.length != 4 || srcStrides.length != 4 || dstStrides.length != 4) {
+            throw new IllegalArgumentException(op + ": sizes and strides must have 4 entries, got sizes "
+                    + Arrays.toString(sizes) + ", src strides " + Arrays.toString(srcStrides) + ", dst strides "
+                    + Arrays.toString(dstStrides));
+        }
+        long total = 1;
+        for (long s : sizes) {
+            if (s < 0) {
+                throw new IllegalArgumentException(op + ": negative size in " + Arrays.toString(sizes));
+            }
+            total = Math.multiplyExact(total, s);
+        }
+        if (total == 0) {
+            return;
+        }
+        inside(op, "src", src, srcOffset, srcStrides, sizes);
+        inside(op, "dst", dst, dstOffset, dstStrides, sizes);
+        kernels.launch1d(Kernel.COPY_STRIDED, total, total, src.data().address(), srcOffset, srcStrides[0], srcStrides[1],
+                srcStrides[2], srcStrides[3], dst.data().address(), dstOffset, dstStrides[0], dstStrides[1], dstStrides[2],
+                dstStrides[3], sizes[1], sizes[2], sizes[3], accumulate ? 1 : 0);
+    }
+
+    private static void inside(String op, String what, Tensor t, long offset, long[] strides, long[] sizes) {
+        long lo = offset;
+        long hi = offset;
+        for (int i = 0; i < 4; i++) {
+            long reach = Math.multiplyExact(strides[i], sizes[i] - 1);
+            if (reach < 0) {
+                lo += reach;
+            } else {
+                hi += reach;
+            }
+        }
+        if (lo < 0 || hi >= t.numel()) {
+            throw new IllegalArgumentException(op + ": " + what + " elements [" + lo + ", " + hi + "] (offset " + offset
+                    + ", strides " + Arrays.toString(strides) + ", sizes " + Arrays.toString(sizes) + ") outside " + t);
+        }
+    }
+
+    // ---- checks -------------------------------------------------------------------------------------------------------
+
+    private static void f32(String op, String what, Tensor t) {
+        if (t.dtype() != DType.F32) {
+            throw new IllegalArgumentException(op + ": " + what + " must be F32, got " + t);
+        }
+        ptr(t, op, what);
+    }
+
+    private static void weight(String op, String what, Tensor t) {
+        if (t.dtype() != DType.F32 && t.dtype() != DType.BF16 && t.dtype() != DType.F16) {
+            throw new IllegalArgumentException(op + ": " + what + " must be F32, BF16 or F16, got " + t);
+        }
+        ptr(t, op, what);
+    }
+
+    private static void sameNumel(String op, Tensor... ts) {
+        for (Tensor t : ts) {
+            if (t.numel() != ts[0].numel()) {
+                throw new IllegalArgumentException(op + ": " + ts[0] + " and " + t + " differ in element count");
+            }
+        }
+    }
+
+    private static void numel(String op, String what, Tensor t, long n) {
+        if (t.numel() != n) {
+            throw new IllegalArgumentException(op + ": " + what + " " + t + " must have " + n + " elements");
+        }
+    }
+
+    private static int intDim(String op, long v) {
+        if (v > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(op + ": dimension " + v + " does not fit the kernels' int");
+        }
+        return (int) v;
+    }
+
+    // ---- scratch ------------------------------------------------------------------------------------------------------
+
+    /** A device buffer reused by every call of one purpose (ops run in stream order, so reuse is safe), grown on demand. */
+    private long scratch(String purpose, long bytes) {
+        Long have = scratchBytes.get(purpose);
+        if (have == null || have < bytes) {
+            if (have != null) {
+                driver.streamSynchronize(stream);
+                driver.memFree(scratch.get(purpose));
+            }
+            long p = driver.memAlloc(Math.max(bytes, 256));
+            scratch.put(purpose, p);
+            scratchBytes.put(purpose, Math.max(bytes, 256));
+        }
+        return scratch.get(purpose);
+    }
+
+    // ---- GEMM ---------------------------------------------------------------------------------------------------------
+
+    @Override
+    public void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
+        enter();
+        f32("gemm", "a", a);
+        weight("gemm", "b", b);
+        f32("gemm", "c", c);
+        GemmPlan p = GemmPlan.rowMajor(transA, transB, a.rows(), a.cols(), b.rows(), b.cols(), c.rows(), c.cols());
+        if (p.m() == 0 || p.n() == 0) {
+            return;
+        }
+        if (p.k() == 0) {
+            if (beta == 0) {
+                fill(c, 0f);
+            } else {
+                scale(c, beta);
+            }
+            return;
+        }
+        long cp = c.data().address();
+        switch (b.dtype()) {
+            case F32 -> cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b.data().address(), a.data().address(), beta, cp,
+                    stream);
+            case BF16 -> {
+                long a16 = scratch("gemm-a-bf16", a.numel() * 2);
+                kernels.launch1d(Kernel.CAST, a.numel(), a.numel(), a.data().address(), 0, a16, 1);
+                cublas.matmul(p, CublasLt.CUDA_R_16BF, alpha, b.data().address(), a16, beta, cp, stream);
+            }
+            case F16 -> {
+                // F16 activations could overflow, so the (rare) F16 weight is widened instead.
+                long b32 = scratch("gemm-b-f32", b.numel() * 4);
+                kernels.launch1d(Kernel.CAST, b.numel(), b.numel(), b.data().address(), 2, b32, 0);
+                cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b32, a.data().address(), beta, cp, stream);
+            }
+            default -> throw new IllegalStateException();
+        }
+    }
+
+    @Override
+    public void addBias(Tensor y, Tensor bias) {
+        enter();
+        f32("addBias", "y", y);
+        weight("addBias", "bias", bias);
+        numel("addBias", "bias", bias, y.cols());
+        kernels.launch1d(Kernel.ADD_BIAS, y.numel(), y.rows(), intDim("addBias", y.cols()), y.data().address(),
+                bias.data().address(), CudaKernels.dtypeCode(bias.dtype()));
+    }
+
+    @Override
+    public void sumRows(Tensor dy, Tensor db) {
+        enter();
+        f32("sumRows", "dy", dy);
+        f32("sumRows", "db", db);
+        numel("sumRows", "db", db, dy.cols());
+        columnReduce(Kernel.SUM_ROWS, dy.rows(), intDim("sumRows", dy.cols()), dy.data().address(), db.data().address());
+    }
+
+    /** Column sums with 256 columns per block and row chunks meeting in atomics (sum_rows and rmsnorm_bwd_dw). */
+    private void columnReduce(Kernel k, long rows, int cols, Object... ptrs) {
+        if (rows == 0 || cols == 0) {
+            return;
+        }
+        int rowsPerChunk = (int) Math.max(64, (rows + 4095) / 4096);
+        long chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
+        Object[] args = new Object[3 + ptrs.length];
+        args[0] = rows;
+        args[1] = cols;
+        args[2] = rowsPerChunk;
+        System.arraycopy(ptrs, 0, args, 3, ptrs.length);
+        kernels.launch(k, (cols + 255) / 256, (int) chunks, 1, 256, 0, args);
+    }
+
+    // ---- elementwise and reductions -----------------------------------------------------------------------------------
+
+    @Override
+    public void axpy(float alpha, Tensor x, Tensor y) {
+        enter();
+        f32("axpy", "x", x);
+        f32("axpy", "y", y);
+        sameNumel("axpy", x, y);
+        kernels.launch1d(Kernel.AXPY, x.numel(), x.numel(), alpha, x.data().address(), y.data().address());
+    }
+
+    @Override
+    public void mul(Tensor a, Tensor b, Tensor out) {
+        enter();
+        f32("mul", "a", a);
+        f32("mul", "b", b);
+        f32("mul", "out", out);
+        sameNumel("mul", a, b, out);
+        kernels.launch1d(Kernel.MUL, a.numel(), a.numel(), a.data().address(), b.data().address(), out.data().address());
+    }
+
+    @Override
+    public void scale(Tensor x, float alpha) {
+        enter();
+        f32("scale", "x", x);
+        kernels.launch1d(Kernel.SCALE, x.numel(), x.numel(), x.data().address(), alpha);
+    }
+
+    @Override
+    public double sum(Tensor x) {
+        enter();
+        f32("sum", "x", x);
+        return reduce(x.numel(), x.data().address(), 0L);
+    }
+
+    @Override
+    public double dot(Tensor a, Tensor b) {
+        enter();
+        f32("dot", "a", a);
+        f32("dot", "b", b);
+        sameNumel("dot", a, b);
+        return reduce(a.numel(), a.data().address(), b.data().address());
+    }
+
+    /** Per-block double partials on the device, added on the host in block order (deterministic). */
+    private double reduce(long n, long a, long b) {
+        if (n == 0) {
+            return 0;
+        }
+        int blocks = (int) Math.min(REDUCE_BLOCKS, (n + 255) / 256);
+        long partial = scratch("reduce", 8L * REDUCE_BLOCKS);
+        kernels.launch(Kernel.REDUCE_SUM, blocks, 1, 1, 256, 0, n, a, b, partial);
+        try (Arena ar = Arena.ofConfined()) {
+            MemorySegment host = ar.allocate(8L * blocks, 8);
+            driver.copyDtoHAsync(host, partial, 8L * blocks, stream);
+            driver.streamSynchronize(stream);
+            double s = 0;
+            for (int i = 0; i < blocks; i++) {
+                s += host.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
+            }
+            return s;
+        }
+    }
+
+    // ---- activations --------------------------------------------------------------------------------------------------
+
+    private void unary(Kernel k, String op, Tensor x, Tensor y) {
+        enter();
+        f32(op, "x", x);
+        f32(op, "y", y);
+        sameNumel(op, x, y);
+        kernels.launch1d(k, x.numel(), x.numel(), x.data().address(), y.data().address());
+    }
+
+    private void unaryBackward(Kernel k, String op, Tensor dy, Tensor x, Tensor dx) {
+        enter();
+        f32(op, "dy", dy);
+        f32(op, "x", x);
+        f32(op, "dx", dx);
+        sameNumel(op, dy, x, dx);
+        kernels.launch1d(k, x.numel(), x.numel(), dy.data().address(), x.data().address(), dx.data().address());
+    }
+
+    @Override
+    public void silu(Tensor x, Tensor y) {
+        unary(Kernel.SILU_FWD, "silu", x, y);
+    }
+
+    @Override
+    public void siluBackward(Tensor dy, Tensor x, Tensor dx) {
+        unaryBackward(Kernel.SILU_BWD, "siluBackward", dy, x, dx);
+    }
+
+    @Override
+    public void geluTanh(Tensor x, Tensor y) {
+        unary(Kernel.GELU_TANH_FWD, "geluTanh", x, y);
+    }
+
+    @Override
+    public void geluTanhBackward(Tensor dy, Tensor x, Tensor dx) {
+        unaryBackward(Kernel.GELU_TANH_BWD, "geluTanhBackward", dy, x, dx);
+    }
+
+    @Override
+    public void softmax(Tensor x, Tensor y) {
+        enter();
+        f32("softmax", "x", x);
+        f32("softmax", "y", y);
+        sameNumel("softmax", x, y);
+        kernels.launchRows(Kernel.SOFTMAX_FWD, x.rows(), x.rows(), intDim("softmax", x.cols()), x.data().address(),
+                y.data().address());
+    }
+
+    @Override
+    public void softmaxBackward(Tensor dy, Tensor y, Tensor dx) {
+        enter();
+        f32("softmaxBackward", "dy", dy);
+        f32("softmaxBackward", "y", y);
+        f32("softmaxBackward", "dx", dx);
+        sameNumel("softmaxBackward", dy, y, dx);
+        kernels.launchRows(Kernel.SOFTMAX_BWD, y.rows(), y.rows(), intDim("softmaxBackward", y.cols()),
+                dy.data().address(), y.data().address(), dx.data().address());
+    }
+
+    // ---- norms --------------------------------------------------------------------------------------------------------
+
+    private static void perRow(String op, String what, Tensor t, long rows) {
+        if (t != null) {
+            f32(op, what, t);
+            numel(op, what, t, rows);
+        }
+    }
+
+    @Override
+    public void layerNorm(Tensor x, Tensor y, Tensor mean, Tensor rstd, float eps) {
+        enter();
+        f32("layerNorm", "x", x);
+        f32("layerNorm", "y", y);
+        sameNumel("layerNorm", x, y);
+        perRow("layerNorm", "mean", mean, x.rows());
+        perRow("layerNorm", "rstd", rstd, x.rows());
+        kernels.launchRows(Kernel.LAYERNORM_FWD, x.rows(), x.rows(), intDim("layerNorm", x.cols()), x.data().address(),
+                y.data().address(), ptrOrNull(mean, "layerNorm", "mean"), ptrOrNull(rstd, "layerNorm", "rstd"), eps);
+    }
+
+    @Override
+    public void layerNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor dx) {
+        enter();
+        String op = "layerNormBackward";
+        f32(op, "dy", dy);
+        f32(op, "x", x);
+        f32(op, "dx", dx);
+        sameNumel(op, dy, x, dx);
+        f32(op, "mean", mean);
+        f32(op, "rstd", rstd);
+        numel(op, "mean", mean, x.rows());
+        numel(op, "rstd", rstd, x.rows());
+        kernels.launchRows(Kernel.LAYERNORM_BWD, x.rows(), x.rows(), intDim(op, x.cols()), dy.data().address(),
+                x.data().address(), mean.data().address(), rstd.data().address(), dx.data().address());
+    }
+
+    @Override
+    public void rmsNorm(Tensor x, Tensor weight, Tensor y, Tensor rrms, float eps) {
+        enter();
+        f32("rmsNorm", "x", x);
+        weight("rmsNorm", "weight", weight);
+        f32("rmsNorm", "y", y);
+        sameNumel("rmsNorm", x, y);
+        numel("rmsNorm", "weight", weight, x.cols());
+        perRow("rmsNorm", "rrms", rrms, x.rows());
+        kernels.launchRows(Kernel.RMSNORM_FWD, x.rows(), x.rows(), intDim("rmsNorm", x.cols()), x.data().address(),
+                weight.data().address(), CudaKernels.dtypeCode(weight.dtype()), y.data().address(),
+                ptrOrNull(rrms, "rmsNorm", "rrms"), eps);
+    }
+
+    @Override
+    public void rmsNormBackward(Tensor dy, Tensor x, Tensor weight, Tensor rrms, Tensor dx, Tensor dWeight) {
+        enter();
+        String op = "rmsNormBackward";
+        f32(op, "dy", dy);
+        f32(op, "x", x);
+        weight(op, "weight", weight);
+        f32(op, "rrms", rrms);
+        f32(op, "dx", dx);
+        sameNumel(op, dy, x, dx);
+        numel(op, "weight", weight, x.cols());
+        numel(op, "rrms", rrms, x.rows());
+        int cols = intDim(op, x.cols());
+        kernels.launchRows(Kernel.RMSNORM_BWD_DX, x.rows(), x.rows(), cols, dy.data().address(), x.data().address(),
+                weight.data().address(), CudaKernels.dtypeCode(weight.dtype()), rrms.data().address(), dx.data().address());
+        if (dWeight != null) {
+            f32(op, "dWeight", dWeight);
+            numel(op, "dWeight", dWeight, x.cols());
+            columnReduce(Kernel.RMSNORM_BWD_DW, x.rows(), cols, dy.data().address(), x.data().address(),
+                    rrms.data().address(), dWeight.data().address());
+        }
+    }
+
+    // ---- adaLN modulation ---------------------------------------------------------------------------------------------
+
+    /** x [B, T, C] against mod [B, k·C]: {B, T, C, k·C}. */
+    private static long[] modShape(String op, Tensor x, Tensor mod, int... chunks) {
+        long c = x.cols();
+        long b = mod.rows();
+        if (c <= 0 || b <= 0 || mod.cols() % c != 0 || x.numel() % (b * c) != 0) {
+            throw new IllegalArgumentException(op + ": x " + x + " is not [B, T, C] with B = " + b + " rows of mod " + mod
+                    + " and k·C columns");
+        }
+        long k = mod.cols() / c;
+        for (int chunk : chunks) {
+            if (chunk < 0 || chunk >= k) {
+                throw new IllegalArgumentException(op + ": chunk " + chunk + " outside the " + k + " chunks of mod " + mod);
+            }
+        }
+        if (b > 65535) {
+            throw new IllegalArgumentException(op + ": batch " + b + " exceeds one launch's grid");
+        }
+        return new long[]{b, x.numel() / (b * c), intDim(op, c), intDim(op, mod.cols())};
+    }
+
+    private static final int TOKENS_PER_CHUNK = 64;
+
+    @Override
+    public void modulate(Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor y) {
+        enter();
+        f32("modulate", "x", x);
+        f32("modulate", "mod", mod);
+        f32("modulate", "y", y);
+        sameNumel("modulate", x, y);
+        long[] s = modShape("modulate", x, mod, shiftChunk, scaleChunk);
+        kernels.launch1d(Kernel.MODULATE_FWD, x.numel(), s[0], s[1], (int) s[2], x.data().address(), mod.data().address(),
+                (int) s[3], shiftChunk, scaleChunk, y.data().address());
+    }
+
+    @Override
+    public void modulateBackward(Tensor dy, Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor dx, Tensor dmod) {
+        enter();
+        String op = "modulateBackward";
+        f32(op, "dy", dy);
+        f32(op, "x", x);
+        f32(op, "mod", mod);
+        sameNumel(op, dy, x);
+        long[] s = modShape(op, x, mod, shiftChunk, scaleChunk);
+        if (dx != null) {
+            f32(op, "dx", dx);
+            sameNumel(op, x, dx);
+        }
+        if (dmod != null) {
+            f32(op, "dmod", dmod);
+            sameNumel(op, mod, dmod);
+        }
+        if (s[1] == 0) {
+            return;
+        }
+        int c = (int) s[2];
+        kernels.launch(Kernel.MODULATE_BWD, (c + 255) / 256, (int) ((s[1] + TOKENS_PER_CHUNK - 1) / TOKENS_PER_CHUNK),
+                (int) s[0], 256, 0, s[1], c, TOKENS_PER_CHUNK, dy.data().address(), x.data().address(),
+                mod.data().address(), (int) s[3], shiftChunk, scaleChunk, ptrOrNull(dx, op, "dx"),
+                ptrOrNull(dmod, op, "dmod"));
+    }
+
+    @Override
+    public void gateAdd(Tensor x, Tensor f, Tensor mod, int gateChunk) {
+        enter();
+        f32("gateAdd", "x", x);
+        f32("gateAdd", "f", f);
+        f32("gateAdd", "mod", mod);
+        sameNumel("gateAdd", x, f);
+        long[] s = modShape("gateAdd", x, mod, gateChunk);
+        kernels.launch1d(Kernel.GATE_ADD_FWD, x.numel(), s[0], s[1], (int) s[2], x.data().address(), f.data().address(),
+                mod.data().address(), (int) s[3], gateChunk);
+    }
+
+    @Override
+    public void gateAddBackward(Tensor dy, Tensor f, Tensor mod, int gateChunk, Tensor df, Tensor dmod) {
+        enter();
+        String op = "gateAddBackward";
+        f32(op, "dy", dy);
+        f32(op, "f", f);
+        f32(op, "mod", mod);
+        sameNumel(op, dy, f);
+        long[] s = modShape(op, f, mod, gateChunk);
+        if (df != null) {
+            f32(op, "df", df);
+            sameNumel(op, f, df);
+        }
+        if (dmod != null) {
+            f32(op, "dmod", dmod);
+            sameNumel(op, mod, dmod);
+        }
+        if (s[1] == 0) {
+            return;
+        }
+        int c = (int) s[2];
+        kernels.launch(Kernel.GATE_ADD_BWD, (c + 255) / 256, (int) ((s[1] + TOKENS_PER_CHUNK - 1) / TOKENS_PER_CHUNK),
+                (int) s[0], 256, 0, s[1], c, TOKENS_PER_CHUNK, dy.data().address(), f.data().address(),
+                mod.data().address(), (int) s[3], gateChunk, ptrOrNull(df, op, "df"), ptrOrNull(dmod, op, "dmod"));
+    }
+
+    // ---- rotary embedding -----------------------------------------------------------------------------------------------
+
+    private void rotate(Kernel k, String op, Tensor x, Tensor cos, Tensor sin, Tensor y) {
+        enter();
+        f32(op, "x", x);
+        f32(op, "cos", cos);
+        f32(op, "sin", sin);
+        f32(op, "y", y);
+        sameNumel(op, x, y);
+        long l = cos.rows();
+        long half = cos.cols();
+        if (sin.rows() != l || sin.cols() != half) {
+            throw new IllegalArgumentException(op + ": sin " + sin + " differs from cos " + cos);
+        }
+        if (x.cols() != 2 * half || l <= 0 || x.numel() % (l * 2 * half) != 0) {
+            throw new IllegalArgumentException(op + ": x " + x + " is not [B, H, L, D] for cos [L, D/2] " + cos);
+        }
+        kernels.launch1d(k, x.numel() / 2, x.rows(), intDim(op, l), intDim(op, 2 * half), x.data().address(),
+                cos.data().address(), sin.data().address(), y.data().address());
+    }
+
+    @Override
+    public void rope(Tensor x, Tensor cos, Tensor sin, Tensor y) {
+        rotate(Kernel.ROPE_FWD, "rope", x, cos, sin, y);
+    }
+
+    @Override
+    public void ropeBackward(Tensor dy, Tensor cos, Tensor sin, Tensor dx) {
+        rotate(Kernel.ROPE_BWD, "ropeBackward", dy, cos, sin, dx);
+    }
+
+    // ---- attention ----------------------------------------------------------------------------------------------------
+
+    /** q [.., Lq, D], k and v [.., Lk, D]: {heads (B·H), Lq, Lk, D}. */
+    private static int[] attnShape(String op, Tensor q, Tensor k, Tensor v) {
+        if (q.rank() < 2 || k.rank() != q.rank() || v.rank() != q.rank()) {
+            throw new IllegalArgumentException(op + ": q " + q + ", k " + k + ", v " + v + " must be [B, H, L, D]");
+        }
+        for (int i = 0; i < q.rank() - 2; i++) {
+            if (k.dim(i) != q.dim(i) || v.dim(i) != q.dim(i)) {
+                throw new IllegalArgumentException(op + ": q " + q + ", k " + k + ", v " + v
+                        + " differ in their leading dimensions");
+            }
+        }
+        long d = q.cols();
+        long lq = q.dim(-2);
+        long lk = k.dim(-2);
+        if (k.cols() != d || v.cols() != d || v.dim(-2) != lk || (lk == 0 && lq > 0)) {
+            throw new IllegalArgumentException(op + ": k " + k + " and v " + v + " must be [B, H, Lk, " + d + "], Lk > 0");
+        }
+        long bh = lq == 0 || d == 0 ? 0 : q.numel() / (lq * d);
+        if (bh > 65535 || lq > Integer.MAX_VALUE || lk > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(op + ": q " + q + " too large for one launch");
+        }
+        return new int[]{(int) bh, (int) lq, (int) lk, (int) d};
+    }
+
+    /** The tensor-core kernels need D = 128 and 16-byte aligned rows (float4 loads). */
+    private boolean flash(int d, Tensor... ts) {
+        if (attentionKernels != AttentionKernels.FLASH_BF16 || d != 128) {
+            return false;
+        }
+        for (Tensor t : ts) {
+            if ((t.data().address() & 15) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static void refHeadDim(String op, int d) {
+        if (d > REF_MAX_HEAD_DIM) {
+            throw new IllegalArgumentException(op + ": head dim " + d + " exceeds the reference kernel's "
+                    + REF_MAX_HEAD_DIM + " (the tensor-core kernel takes exactly 128)");
+        }
+    }
+
+    @Override
+    public void attention(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor probs, float scale) {
+        enter();
+        String op = "attention";
+        f32(op, "q", q);
+        f32(op, "k", k);
+        f32(op, "v", v);
+        f32(op, "out", out);
+        int[] s = attnShape(op, q, k, v);
+        sameNumel(op, q, out);
+        int bh = s[0], lq = s[1], lk = s[2], d = s[3];
+        perRow(op, "lse", lse, (long) bh * lq);
+        if (probs != null) {
+            f32(op, "probs", probs);
+            numel(op, "probs", probs, (long) bh * lq * lk);
+        }
+        if (bh == 0 || lq == 0) {
+            return;
+        }
+        long lseP = lse != null ? lse.data().address() : probs != null ? scratch("attention-lse", 4L * bh * lq) : 0L;
+        boolean tc = flash(d, q, k, v, out);
+        if (tc) {
+            kernels.launch(Kernel.FLASH_ATTN_FWD, (lq + 63) / 64, bh, 1, 128, 0, lq, lk, q.data().address(),
+                    k.data().address(), v.data().address(), out.data().address(), lseP, scale);
+        } else {
+            refHeadDim(op, d);
+            kernels.launchRows(Kernel.ATTN_REF_FWD, (long) bh * lq, (long) bh * lq, lq, lk, d, q.data().address(),
+                    k.data().address(), v.data().address(), out.data().address(), lseP, scale);
+        }
+        if (probs != null) {
+            probs(bh, lq, lk, d, q, k, lseP, 0L, lk, probs.data().address(), scale, tc);
+        }
+    }
+
+    private void probs(int bh, int lq, int lk, int d, Tensor q, Tensor k, long lse, long cols, int ncols, long out,
+                       float scale, boolean roundBf16) {
+        kernels.launchRows(Kernel.ATTN_PROBS, (long) bh * lq, (long) bh * lq, lq, lk, d, ncols, q.data().address(),
+                k.data().address(), lse, cols, out, scale, roundBf16 ? 1 : 0);
+    }
+
+    /**
+     * out [.., Lq, columns.length] = exp(scale·q·k[col] − lse): the attention probabilities of a few chosen key columns,
+     * from the lse that {@link #attention} saved (with the same kernel choice), without an Lq × Lk matrix.
+     */
+    public void attentionColumnProbabilities(Tensor q, Tensor k, Tensor lse, int[] columns, float scale, Tensor out) {
+        enter();
+        String op = "attentionColumnProbabilities";
+        f32(op, "q", q);
+        f32(op, "k", k);
+        f32(op, "lse", lse);
+        f32(op, "out", out);
+        int[] s = attnShape(op, q, k, k);
+        int bh = s[0], lq = s[1], lk = s[2], d = s[3];
+        numel(op, "lse", lse, (long) bh * lq);
+        numel(op, "out", out, (long) bh * lq * columns.length);
+        for (int c : columns) {
+            if (c < 0 || c >= lk) {
+                throw new IllegalArgumentException(op + ": key column " + c + " outside [0, " + lk + ")");
+            }
+        }
+        if (bh == 0 || lq == 0 || columns.length == 0) {
+            return;
+        }
+        refHeadDim(op, d);
+        long cols = scratch("attention-columns", 4L * columns.length);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment host = a.allocateFrom(ValueLayout.JAVA_INT, columns);
+            driver.copyHtoDAsync(cols, host, host.byteSize(), stream);
+        }
+        probs(bh, lq, lk, d, q, k, lse.data().address(), cols, columns.length, out.data().address(), scale,
+                flash(d, q, k));
+    }
+
+    @Override
+    public void attentionBackward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq, Tensor dk,
+                                  Tensor dv, float scale) {
+        enter();
+        String op = "attentionBackward";
+        for (Tensor t : List.of(dOut, q, k, v, out, lse, dq, dk, dv)) {
+            f32(op, "operand", t);
+        }
+        int[] s = attnShape(op, q, k, v);
+        int bh = s[0], lq = s[1], lk = s[2], d = s[3];
+        sameNumel(op, q, dOut, out, dq);
+        sameNumel(op, k, dk);
+        sameNumel(op, v, dv);
+        numel(op, "lse", lse, (long) bh * lq);
+        if (bh == 0 || lq == 0) {
+            return;
+        }
+        long rows = (long) bh * lq;
+        if (flash(d, dOut, q, k, v, out, dq, dk, dv)) {
+            long delta = scratch("attention-delta", 4L * rows);
+            kernels.launchRows(Kernel.ATTN_BWD_DELTA, rows, rows, d, dOut.data().address(), out.data().address(), delta);
+            kernels.launch(Kernel.FLASH_ATTN_BWD, (lk + 63) / 64, bh, 1, 128, Kernel.FLASH_BWD_SMEM_BYTES, lq, lk,
+                    q.data().address(), k.data().address(), v.data().address(), dOut.data().address(),
+                    lse.data().address(), delta, dq.data().address(), dk.data().address(), dv.data().address(), scale);
+        } else {
+            refHeadDim(op, d);
+            kernels.launchRows(Kernel.ATTN_REF_BWD, rows, rows, lq, lk, d, q.data().address(), k.data().address(),
+                    v.data().address(), out.data().address(), dOut.data().address(), lse.data().address(),
+                    dq.data().address(), dk.data().address(), dv.data().address(), scale);
+        }
+    }
+
+    // ---- optimizer ----------------------------------------------------------------------------------------------------
+
+    @Override
+    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+                      float weightDecay, long step) {
+        enter();
+        for (Tensor t : List.of(param, grad, m, v)) {
+            f32("adamw", "operand", t);
+        }
+        sameNumel("adamw", param, grad, m, v);
+        if (step < 1) {
+            throw new IllegalArgumentException("adamw: step counts from 1, got " + step);
+        }
+        kernels.launch1d(Kernel.ADAMW, param.numel(), param.numel(), param.data().address(), grad.data().address(),
+                m.data().address(), v.data().address(), lr, beta1, beta2, eps, weightDecay,
+                (float) (1 - Math.pow(beta1, step)), (float) (1 - Math.pow(beta2, step)));
+    }
+
+    /** One AdamW step over many parameters in a single launch (the LoRA's dozens of small tensors). */
+    public void adamwAll(List<Tensor> params, List<Tensor> grads, List<Tensor> ms, List<Tensor> vs, float lr, float beta1,
+                         float beta2, float eps, float weightDecay, long step) {
+        enter();
+        int n = params.size();
+        if (grads.size() != n || ms.size() != n || vs.size() != n) {
+            throw new IllegalArgumentException("adamwAll: " + n + " params but " + grads.size() + " grads, " + ms.size()
+                    + " m and " + vs.size() + " v");
+        }
+        if (step < 1) {
+            throw new IllegalArgumentException("adamwAll: step counts from 1, got " + step);
+        }
+        if (n == 0) {
+            return;
+        }
+        long[] offsets = new long[n + 1];
+        long[] ptrs = new long[4 * n];
+        for (int i = 0; i < n; i++) {
+            Tensor p = params.get(i);
+            for (Tensor t : List.of(p, grads.get(i), ms.get(i), vs.get(i))) {
+                f32("adamwAll", "operand " + i, t);
+            }
+            sameNumel("adamwAll", p, grads.get(i), ms.get(i), vs.get(i));
+            offsets[i + 1] = offsets[i] + p.numel();
+            ptrs[4 * i] = p.data().address();
+            ptrs[4 * i + 1] = grads.get(i).data().address();
+            ptrs[4 * i + 2] = ms.get(i).data().address();
+            ptrs[4 * i + 3] = vs.get(i).data().address();
+        }
+        long table = scratch("adamw-table", 8L * (offsets.length + ptrs.length));
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment host = a.allocate(8L * (offsets.length + ptrs.length), 8);
+            MemorySegment.copy(offsets, 0, host, ValueLayout.JAVA_LONG, 0, offsets.length);
+            MemorySegment.copy(ptrs, 0, host, ValueLayout.JAVA_LONG, 8L * offsets.length, ptrs.length);
+            driver.copyHtoDAsync(table, host, host.byteSize(), stream);
+        }
+        kernels.launch1d(Kernel.ADAMW_MULTI, offsets[n], offsets[n], n, table, table + 8L * offsets.length, lr, beta1,
+                beta2, eps, weightDecay, (float) (1 - Math.pow(beta1, step)), (float) (1 - Math.pow(beta2, step)));
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        enter();
+        driver.streamSynchronize(stream);
+        cublas.close();
+        kernels.close();
+        for (long p : allocations.keySet()) {
+            driver.memFree(p);
+        }
+        allocations.clear();
+        for (long p : scratch.values()) {
+            driver.memFree(p);
+        }
+        scratch.clear();
+        driver.streamDestroy(stream);
+        driver.primaryContextRelease(device);
+        closed = true;
+    }
+}
