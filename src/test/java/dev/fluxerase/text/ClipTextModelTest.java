@@ -2,6 +2,7 @@ package dev.fluxerase.text;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.cpu.NaiveBackend;
 import dev.fluxerase.safetensors.SafetensorsException;
 import dev.fluxerase.safetensors.SafetensorsFile;
@@ -9,6 +10,8 @@ import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -31,8 +34,14 @@ class ClipTextModelTest {
 
     private final Backend backend = new NaiveBackend();
 
-    @Test
-    void tinyGoldenLastHiddenStateAndPooledOutput() {
+    /** The golden comparisons run on the reference backend and on the fast one. */
+    static Backend[] backends() {
+        return new Backend[]{new NaiveBackend(), new CpuBackend()};
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void tinyGoldenLastHiddenStateAndPooledOutput(Backend backend) {
         try (ClipTextModel model = ClipTextModel.load(resource("clip-tiny"), backend);
              SafetensorsFile golden = SafetensorsFile.open(resource("clip-tiny-golden.safetensors"))) {
             int[][] ids = ids(golden.tensor("input_ids"));
@@ -92,8 +101,9 @@ class ClipTextModelTest {
         return new ClipTextConfig(49409, 16, 64, 1, 2, 77, "quick_gelu", 1e-5, eos);
     }
 
-    @Test
-    void pipelineBf16FolderMatchesPipelineOutputs() {
+    @ParameterizedTest
+    @MethodSource("backends")
+    void pipelineBf16FolderMatchesPipelineOutputs(Backend backend) {
         try (ClipTextModel model = ClipTextModel.load(resource("pipeline-clip"), backend);
              SafetensorsFile cases = SafetensorsFile.open(resource("pipeline-cases.safetensors"))) {
             assertEquals(49408, model.config().vocabSize());

@@ -2,6 +2,7 @@ package dev.fluxerase.text;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.cpu.NaiveBackend;
 import dev.fluxerase.safetensors.Safetensors;
 import dev.fluxerase.safetensors.SafetensorsException;
@@ -12,6 +13,8 @@ import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -36,6 +39,11 @@ class T5EncoderTest {
     private static final String[] CASES = {"cat_32_s4", "nude_girl_64_s4_msl512", "punct_32_s28"};
 
     private final Backend backend = new NaiveBackend();
+
+    /** The golden comparisons run on the reference backend and on the fast one. */
+    static Backend[] backends() {
+        return new Backend[]{new NaiveBackend(), new CpuBackend()};
+    }
 
     @Test
     void bucketTableMatchesTransformersForAllRelativePositionsBelow512() {
@@ -74,8 +82,9 @@ class T5EncoderTest {
         }
     }
 
-    @Test
-    void tinyGoldenWithPaddingAndLongInput() {
+    @ParameterizedTest
+    @MethodSource("backends")
+    void tinyGoldenWithPaddingAndLongInput(Backend backend) {
         try (T5Encoder model = T5Encoder.load(resource("t5-tiny"), backend);
              SafetensorsFile golden = SafetensorsFile.open(resource("t5-tiny-golden.safetensors"))) {
             Tensor out = model.encode(ids(golden.tensor("input_ids")));
@@ -87,8 +96,9 @@ class T5EncoderTest {
         }
     }
 
-    @Test
-    void pipelineBf16FolderMatchesPipelineOutputs(@TempDir Path dir) {
+    @ParameterizedTest
+    @MethodSource("backends")
+    void pipelineBf16FolderMatchesPipelineOutputs(Backend backend, @TempDir Path dir) {
         rebuildPipelineFolder(dir, "shared.weight");
         try (T5Encoder model = T5Encoder.load(dir, backend);
              SafetensorsFile cases = SafetensorsFile.open(resource("pipeline-cases.safetensors"))) {
