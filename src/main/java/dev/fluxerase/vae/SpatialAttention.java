@@ -86,15 +86,20 @@ final class SpatialAttention {
             for (; i < n; i++) {
                 max = Math.max(max, s[base + i]);
             }
-            double sum = 0;
+            // lane-wise partial sums, then the lanes in order: reduceLanes(ADD) may reorder, and differently per JIT tier
+            FloatVector acc = FloatVector.zero(F);
             i = 0;
             for (; i < bound; i += F.length()) {
-                FloatVector e = FloatVector.fromArray(F, s, base + i).sub(max).lanewise(VectorOperators.EXP);
+                FloatVector e = FastExp.exp(FloatVector.fromArray(F, s, base + i).sub(max));
                 e.intoArray(s, base + i);
-                sum += e.reduceLanes(VectorOperators.ADD);
+                acc = acc.add(e);
+            }
+            double sum = 0;
+            for (int lane = 0; lane < F.length(); lane++) {
+                sum += acc.lane(lane);
             }
             for (; i < n; i++) {
-                float e = (float) Math.exp(s[base + i] - max);
+                float e = FastExp.exp(s[base + i] - max);
                 s[base + i] = e;
                 sum += e;
             }
