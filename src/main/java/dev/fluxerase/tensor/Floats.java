@@ -2,12 +2,35 @@ package dev.fluxerase.tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Objects;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
 /** Scalar conversions between the float formats we read and f32, plus whole-tensor conversion on the host. */
 public final class Floats {
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED;
+    private static final VectorSpecies<Float> FLOAT = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> INT = FLOAT.withLanes(int.class);
+    /** 16-bit lanes, as many as FLOAT has, so one load widens into exactly one int vector. */
+    private static final VectorSpecies<Short> HALF =
+            VectorSpecies.of(short.class, VectorShape.forBitSize(FLOAT.length() * Short.SIZE));
+    /** All 256 E4M3 values: a lookup is exact and cheaper than decoding. */
+    private static final float[] F8_E4M3_TABLE = new float[256];
+
+    static {
+        for (int b = 0; b < 256; b++) {
+            F8_E4M3_TABLE[b] = f8e4m3ToF32((byte) b);
+        }
+    }
 
     private Floats() {
     }
@@ -69,14 +92,76 @@ public final class Floats {
             throw new IllegalArgumentException("too large for one array: " + t);
         }
         float[] out = new float[(int) n];
-        MemorySegment s = t.data();
-        if (t.dtype() == DType.F32) {
-            MemorySegment.copy(s, F32, 0, out, 0, out.length);
-            return out;
-        }
-        for (int i = 0; i < out.length; i++) {
-            out[i] = read(s, t.dtype(), i);
-        }
+        toF32(t.data(), t.dtype(), 0, out, 0, out.length);
         return out;
+    }
+
+    /**
+     * dst[dstOff + i] = element (srcIndex + i) of src as f32, for i in [0, n); src holds little-endian values of a float
+     * dtype. Exact for every dtype but F64 (rounded to nearest). BF16 and F16 go through the Vector API with a scalar tail.
+     */
+    public static void toF32(MemorySegment src, DType dtype, long srcIndex, float[] dst, int dstOff, int n) {
+        Objects.checkFromIndexSize(dstOff, n, dst.length);
+        switch (dtype) {
+            case F32 -> MemorySegment.copy(src, F32, srcIndex * 4, dst, dstOff, n);
+            case BF16 -> bf16ToF32(src, srcIndex * 2, dst, dstOff, n);
+            case F16 -> f16ToF32(src, srcIndex * 2, dst, dstOff, n);
+            case F64 -> {
+                for (int i = 0; i < n; i++) {
+                    dst[dstOff + i] = (float) src.getAtIndex(F64, srcIndex + i);
+                }
+            }
+            case F8_E4M3 -> {
+                for (int i = 0; i < n; i++) {
+                    dst[dstOff + i] = F8_E4M3_TABLE[src.get(ValueLayout.JAVA_BYTE, srcIndex + i) & 0xff];
+                }
+            }
+            default -> throw new IllegalArgumentException("not a float dtype: " + dtype);
+        }
+    }
+
+    // bf16 → f32: zero-extend each 16-bit lane to 32 bits and shift it into the upper half
+    private static void bf16ToF32(MemorySegment src, long byteOff, float[] dst, int dstOff, int n) {
+        int i = 0;
+        for (int bound = FLOAT.loopBound(n); i < bound; i += FLOAT.length()) {
+            IntVector bits = widen(src, byteOff + 2L * i);
+            bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + i);
+        }
+        for (; i < n; i++) {
+            dst[dstOff + i] = bf16ToF32(src.get(I16, byteOff + 2L * i));
+        }
+    }
+
+    /*
+     * f16 → f32 in integer arithmetic (there is no half-float vector conversion in the incubator API): shift exponent and
+     * mantissa into f32 position and rebias the exponent by 127 − 15. Inf/NaN (exponent 31) get the exponent rebias once
+     * more so they land on 255, payload kept and NaNs made quiet as Float.float16ToFloat does. Zeros and subnormals get exponent 1 and then 2^-14 subtracted in float
+     * arithmetic, which is exact (both values lie in [2^-14, 2^-13)) and leaves m·2^-24.
+     */
+    private static void f16ToF32(MemorySegment src, long byteOff, float[] dst, int dstOff, int n) {
+        int i = 0;
+        for (int bound = FLOAT.loopBound(n); i < bound; i += FLOAT.length()) {
+            IntVector h = widen(src, byteOff + 2L * i);
+            IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+            IntVector o = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+            IntVector exp = o.and(0x0f800000);
+            o = o.add(112 << 23);
+            VectorMask<Integer> special = exp.eq(0x0f800000);
+            o = o.add(112 << 23, special);
+            o = o.lanewise(VectorOperators.OR, 0x00400000, special.and(h.and(0x3ff).compare(VectorOperators.NE, 0)));
+            VectorMask<Integer> small = exp.eq(0);
+            FloatVector f = o.add(1 << 23, small).reinterpretAsFloats();
+            f = f.sub(0x1p-14f, small.cast(FLOAT));
+            f.reinterpretAsInts().or(sign).reinterpretAsFloats().intoArray(dst, dstOff + i);
+        }
+        for (; i < n; i++) {
+            dst[dstOff + i] = Float.float16ToFloat(src.get(I16, byteOff + 2L * i));
+        }
+    }
+
+    /** FLOAT.length() little-endian 16-bit values at byteOff, zero-extended into int lanes. */
+    private static IntVector widen(MemorySegment src, long byteOff) {
+        ShortVector s = ShortVector.fromMemorySegment(HALF, src, byteOff, ByteOrder.LITTLE_ENDIAN);
+        return (IntVector) s.convertShape(VectorOperators.ZERO_EXTEND_S2I, INT, 0);
     }
 }
