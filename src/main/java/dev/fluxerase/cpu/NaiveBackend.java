@@ -1,0 +1,776 @@
+package dev.fluxerase.cpu;
+
+import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Device;
+import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The reference backend: one thread, plain loops over flat indices, every sum and every transcendental in double, results
+ * rounded to f32 once. It is meant to be obviously correct, not fast; the CPU and CUDA backends are tested against it.
+ *
+ * <p>Readings of the contract shared with {@link CpuBackend}:
+ * <ul>
+ *   <li>The saved-for-backward outputs (layerNorm mean/rstd, rmsNorm rrms, attention lse) may be null when no backward
+ *       follows.</li>
+ *   <li>gateAddBackward, like modulateBackward, takes a null df or dmod for a gradient nobody needs.</li>
+ *   <li>Elementwise ops (silu, gelu, modulate, rope, mul, axpy) are safe with the output aliasing an input element for
+ *       element; softmax and the norms are safe with y = x.</li>
+ *   <li>attention allows Lk ≠ Lq (q [.., Lq, D], k and v [.., Lk, D], probs [.., Lq, Lk]).</li>
+ *   <li>adamw follows torch.optim.AdamW (foreach=False): p ·= 1 − lr·wd, m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g²,
+ *       p −= lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps).</li>
+ * </ul>
+ */
+public final class NaiveBackend implements Backend {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final double GELU_K = Math.sqrt(2 / Math.PI);
+    private static final double GELU_C = 0.044715;
+
+    public NaiveBackend() {
+    }
+
+    @Override
+    public String name() {
+        return "naive";
+    }
+
+    @Override
+    public Device device() {
+        return Device.CPU;
+    }
+
+    private static float get(Tensor t, long i) {
+        return t.data().getAtIndex(F32, i);
+    }
+
+    private static void set(Tensor t, long i, double v) {
+        t.data().setAtIndex(F32, i, (float) v);
+    }
+
+    private static void add(Tensor t, long i, double v) {
+        MemorySegment s = t.data();
+        s.setAtIndex(F32, i, (float) (s.getAtIndex(F32, i) + v));
+    }
+
+    /** Element i of a weight tensor (F32, BF16 or F16) as f32. */
+    private static float weight(Tensor t, long i) {
+        return Floats.read(t.data(), t.dtype(), i);
+    }
+
+    // ---- memory -----------------------------------------------------------------------------------------------------------
+
+    @Override
+    public Tensor allocate(DType dtype, long... shape) {
+        return HostMemory.allocate(dtype, shape);
+    }
+
+    @Override
+    public Tensor upload(float[] values, long... shape) {
+        return HostMemory.upload(values, shape);
+    }
+
+    @Override
+    public float[] download(Tensor t) {
+        return HostMemory.download(t);
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        HostMemory.copy(src, dst);
+    }
+
+    @Override
+    public void fill(Tensor t, float value) {
+        HostMemory.fill(t, value);
+    }
+
+    @Override
+    public void copyStrided(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset, long[] dstStrides,
+                            long[] sizes, boolean accumulate) {
+        Strided.check(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes);
+        for (long i0 = 0; i0 < sizes[0]; i0++) {
+            for (long i1 = 0; i1 < sizes[1]; i1++) {
+                for (long i2 = 0; i2 < sizes[2]; i2++) {
+                    for (long i3 = 0; i3 < sizes[3]; i3++) {
+                        long s = srcOffset + i0 * srcStrides[0] + i1 * srcStrides[1] + i2 * srcStrides[2]
+                                + i3 * srcStrides[3];
+                        long d = dstOffset + i0 * dstStrides[0] + i1 * dstStrides[1] + i2 * dstStrides[2]
+                                + i3 * dstStrides[3];
+                        float v = get(src, s);
+                        set(dst, d, accumulate ? get(dst, d) + v : v);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- GEMM -------------------------------------------------------------------------------------------------------------
+
+    @Override
+    public void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
+        Checks.f32("gemm", "a", a);
+        Checks.weight("gemm", "b", b);
+        Checks.f32("gemm", "c", c);
+        long m = transA ? a.cols() : a.rows();
+        long k = transA ? a.rows() : a.cols();
+        long kb = transB ? b.cols() : b.rows();
+        long n = transB ? b.rows() : b.cols();
+        Checks.require(k == kb && c.rows() == m && c.cols() == n, "gemm: op(a) " + m + "x" + k + ", op(b) " + kb + "x" + n
+                + " and c " + c.rows() + "x" + c.cols() + " do not fit");
+        for (long i = 0; i < m; i++) {
+            for (long j = 0; j < n; j++) {
+                double s = 0;
+                for (long p = 0; p < k; p++) {
+                    double av = transA ? get(a, p * m + i) : get(a, i * k + p);
+                    double bv = transB ? weight(b, j * k + p) : weight(b, p * n + j);
+                    s += av * bv;
+                }
+                long ci = i * n + j;
+                set(c, ci, beta == 0 ? alpha * s : alpha * s + (double) beta * get(c, ci));
+            }
+        }
+    }
+
+    @Override
+    public void addBias(Tensor y, Tensor bias) {
+        Checks.f32("addBias", "y", y);
+        Checks.weight("addBias", "bias", bias);
+        long cols = y.cols();
+        Checks.numel("addBias", "bias", bias, cols);
+        for (long r = 0; r < y.rows(); r++) {
+            for (long j = 0; j < cols; j++) {
+                add(y, r * cols + j, weight(bias, j));
+            }
+        }
+    }
+
+    @Override
+    public void sumRows(Tensor dy, Tensor db) {
+        Checks.f32("sumRows", "dy", dy);
+        Checks.f32("sumRows", "db", db);
+        long cols = dy.cols();
+        Checks.numel("sumRows", "db", db, cols);
+        for (long j = 0; j < cols; j++) {
+            double s = 0;
+            for (long r = 0; r < dy.rows(); r++) {
+                s += get(dy, r * cols + j);
+            }
+            add(db, j, s);
+        }
+    }
+
+    // ---- elementwise and reductions -----------------------------------------------------------------------------------------
+
+    @Override
+    public void axpy(float alpha, Tensor x, Tensor y) {
+        Checks.f32("axpy", "x", x);
+        Checks.f32("axpy", "y", y);
+        Checks.sameNumel("axpy", "x", x, "y", y);
+        for (long i = 0; i < x.numel(); i++) {
+            set(y, i, (double) get(y, i) + (double) alpha * get(x, i));
+        }
+    }
+
+    @Override
+    public void mul(Tensor a, Tensor b, Tensor out) {
+        Checks.f32("mul", "a", a);
+        Checks.f32("mul", "b", b);
+        Checks.f32("mul", "out", out);
+        Checks.sameNumel("mul", "a", a, "b", b);
+        Checks.sameNumel("mul", "a", a, "out", out);
+        for (long i = 0; i < a.numel(); i++) {
+            set(out, i, (double) get(a, i) * get(b, i));
+        }
+    }
+
+    @Override
+    public void scale(Tensor x, float alpha) {
+        Checks.f32("scale", "x", x);
+        for (long i = 0; i < x.numel(); i++) {
+            set(x, i, (double) get(x, i) * alpha);
+        }
+    }
+
+    @Override
+    public double sum(Tensor x) {
+        Checks.f32("sum", "x", x);
+        double s = 0;
+        for (long i = 0; i < x.numel(); i++) {
+            s += get(x, i);
+        }
+        return s;
+    }
+
+    @Override
+    public double dot(Tensor a, Tensor b) {
+        Checks.f32("dot", "a", a);
+        Checks.f32("dot", "b", b);
+        Checks.sameNumel("dot", "a", a, "b", b);
+        double s = 0;
+        for (long i = 0; i < a.numel(); i++) {
+            s += (double) get(a, i) * get(b, i);
+        }
+        return s;
+    }
+
+    // ---- activations ------------------------------------------------------------------------------------------------------
+
+    private static double sigmoid(double x) {
+        return 1 / (1 + Math.exp(-x));
+    }
+
+    @Override
+    public void silu(Tensor x, Tensor y) {
+        Checks.f32("silu", "x", x);
+        Checks.f32("silu", "y", y);
+        Checks.sameNumel("silu", "x", x, "y", y);
+        for (long i = 0; i < x.numel(); i++) {
+            double v = get(x, i);
+            set(y, i, v * sigmoid(v));
+        }
+    }
+
+    @Override
+    public void siluBackward(Tensor dy, Tensor x, Tensor dx) {
+        Checks.f32("siluBackward", "dy", dy);
+        Checks.f32("siluBackward", "x", x);
+        Checks.f32("siluBackward", "dx", dx);
+        Checks.sameNumel("siluBackward", "dy", dy, "x", x);
+        Checks.sameNumel("siluBackward", "dy", dy, "dx", dx);
+        for (long i = 0; i < x.numel(); i++) {
+            double v = get(x, i);
+            double s = sigmoid(v);
+            add(dx, i, get(dy, i) * s * (1 + v * (1 - s)));
+        }
+    }
+
+    @Override
+    public void geluTanh(Tensor x, Tensor y) {
+        Checks.f32("geluTanh", "x", x);
+        Checks.f32("geluTanh", "y", y);
+        Checks.sameNumel("geluTanh", "x", x, "y", y);
+        for (long i = 0; i < x.numel(); i++) {
+            double v = get(x, i);
+            set(y, i, 0.5 * v * (1 + Math.tanh(GELU_K * (v + GELU_C * v * v * v))));
+        }
+    }
+
+    @Override
+    public void geluTanhBackward(Tensor dy, Tensor x, Tensor dx) {
+        Checks.f32("geluTanhBackward", "dy", dy);
+        Checks.f32("geluTanhBackward", "x", x);
+        Checks.f32("geluTanhBackward", "dx", dx);
+        Checks.sameNumel("geluTanhBackward", "dy", dy, "x", x);
+        Checks.sameNumel("geluTanhBackward", "dy", dy, "dx", dx);
+        for (long i = 0; i < x.numel(); i++) {
+            double v = get(x, i);
+            double t = Math.tanh(GELU_K * (v + GELU_C * v * v * v));
+            double d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_K * (1 + 3 * GELU_C * v * v);
+            add(dx, i, get(dy, i) * d);
+        }
+    }
+
+    @Override
+    public void softmax(Tensor x, Tensor y) {
+        Checks.f32("softmax", "x", x);
+        Checks.f32("softmax", "y", y);
+        Checks.sameNumel("softmax", "x", x, "y", y);
+        long cols = x.cols();
+        double[] e = new double[Checks.intSize("softmax", cols)];
+        for (long r = 0; r < x.rows(); r++) {
+            long base = r * cols;
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < cols; j++) {
+                max = Math.max(max, get(x, base + j));
+            }
+            double s = 0;
+            for (int j = 0; j < cols; j++) {
+                e[j] = Math.exp(get(x, base + j) - max);
+                s += e[j];
+            }
+            for (int j = 0; j < cols; j++) {
+                set(y, base + j, e[j] / s);
+            }
+        }
+    }
+
+    @Override
+    public void softmaxBackward(Tensor dy, Tensor y, Tensor dx) {
+        Checks.f32("softmaxBackward", "dy", dy);
+        Checks.f32("softmaxBackward", "y", y);
+        Checks.f32("softmaxBackward", "dx", dx);
+        Checks.sameNumel("softmaxBackward", "dy", dy, "y", y);
+        Checks.sameNumel("softmaxBackward", "dy", dy, "dx", dx);
+        long cols = y.cols();
+        for (long r = 0; r < y.rows(); r++) {
+            long base = r * cols;
+            double s = 0;
+            for (long j = 0; j < cols; j++) {
+                s += (double) get(dy, base + j) * get(y, base + j);
+            }
+            for (long j = 0; j < cols; j++) {
+                add(dx, base + j, get(y, base + j) * (get(dy, base + j) - s));
+            }
+        }
+    }
+
+    // ---- norms ------------------------------------------------------------------------------------------------------------
+
+    @Override
+    public void layerNorm(Tensor x, Tensor y, Tensor mean, Tensor rstd, float eps) {
+        Checks.f32("layerNorm", "x", x);
+        Checks.f32("layerNorm", "y", y);
+        Checks.sameNumel("layerNorm", "x", x, "y", y);
+        long rows = x.rows();
+        long cols = x.cols();
+        if (mean != null) {
+            Checks.f32("layerNorm", "mean", mean);
+            Checks.numel("layerNorm", "mean", mean, rows);
+        }
+        if (rstd != null) {
+            Checks.f32("layerNorm", "rstd", rstd);
+            Checks.numel("layerNorm", "rstd", rstd, rows);
+        }
+        for (long r = 0; r < rows; r++) {
+            long base = r * cols;
+            double mu = 0;
+            for (long j = 0; j < cols; j++) {
+                mu += get(x, base + j);
+            }
+            mu /= cols;
+            double var = 0;
+            for (long j = 0; j < cols; j++) {
+                double d = get(x, base + j) - mu;
+                var += d * d;
+            }
+            var /= cols;
+            double rs = 1 / Math.sqrt(var + eps);
+            for (long j = 0; j < cols; j++) {
+                set(y, base + j, (get(x, base + j) - mu) * rs);
+            }
+            if (mean != null) {
+                set(mean, r, mu);
+            }
+            if (rstd != null) {
+                set(rstd, r, rs);
+            }
+        }
+    }
+
+    @Override
+    public void layerNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor dx) {
+        Checks.f32("layerNormBackward", "dy", dy);
+        Checks.f32("layerNormBackward", "x", x);
+        Checks.f32("layerNormBackward", "mean", mean);
+        Checks.f32("layerNormBackward", "rstd", rstd);
+        Checks.f32("layerNormBackward", "dx", dx);
+        Checks.sameNumel("layerNormBackward", "dy", dy, "x", x);
+        Checks.sameNumel("layerNormBackward", "dy", dy, "dx", dx);
+        long rows = x.rows();
+        long cols = x.cols();
+        Checks.numel("layerNormBackward", "mean", mean, rows);
+        Checks.numel("layerNormBackward", "rstd", rstd, rows);
+        for (long r = 0; r < rows; r++) {
+            long base = r * cols;
+            double mu = get(mean, r);
+            double rs = get(rstd, r);
+            double mdy = 0;
+            double mdyx = 0;
+            for (long j = 0; j < cols; j++) {
+                double g = get(dy, base + j);
+                mdy += g;
+                mdyx += g * (get(x, base + j) - mu) * rs;
+            }
+            mdy /= cols;
+            mdyx /= cols;
+            for (long j = 0; j < cols; j++) {
+                double xh = (get(x, base + j) - mu) * rs;
+                add(dx, base + j, (get(dy, base + j) - mdy - xh * mdyx) * rs);
+            }
+        }
+    }
+
+    @Override
+    public void rmsNorm(Tensor x, Tensor weight, Tensor y, Tensor rrms, float eps) {
+        Checks.f32("rmsNorm", "x", x);
+        Checks.weight("rmsNorm", "weight", weight);
+        Checks.f32("rmsNorm", "y", y);
+        Checks.sameNumel("rmsNorm", "x", x, "y", y);
+        long rows = x.rows();
+        long cols = x.cols();
+        Checks.numel("rmsNorm", "weight", weight, cols);
+        if (rrms != null) {
+            Checks.f32("rmsNorm", "rrms", rrms);
+            Checks.numel("rmsNorm", "rrms", rrms, rows);
+        }
+        for (long r = 0; r < rows; r++) {
+            long base = r * cols;
+            double ss = 0;
+            for (long j = 0; j < cols; j++) {
+                double v = get(x, base + j);
+                ss += v * v;
+            }
+            double rr = 1 / Math.sqrt(ss / cols + eps);
+            for (long j = 0; j < cols; j++) {
+                set(y, base + j, get(x, base + j) * rr * weight(weight, j));
+            }
+            if (rrms != null) {
+                set(rrms, r, rr);
+            }
+        }
+    }
+
+    @Override
+    public void rmsNormBackward(Tensor dy, Tensor x, Tensor weight, Tensor rrms, Tensor dx, Tensor dWeight) {
+        Checks.f32("rmsNormBackward", "dy", dy);
+        Checks.f32("rmsNormBackward", "x", x);
+        Checks.weight("rmsNormBackward", "weight", weight);
+        Checks.f32("rmsNormBackward", "rrms", rrms);
+        Checks.f32("rmsNormBackward", "dx", dx);
+        Checks.sameNumel("rmsNormBackward", "dy", dy, "x", x);
+        Checks.sameNumel("rmsNormBackward", "dy", dy, "dx", dx);
+        long rows = x.rows();
+        long cols = x.cols();
+        Checks.numel("rmsNormBackward", "weight", weight, cols);
+        Checks.numel("rmsNormBackward", "rrms", rrms, rows);
+        if (dWeight != null) {
+            Checks.f32("rmsNormBackward", "dWeight", dWeight);
+            Checks.numel("rmsNormBackward", "dWeight", dWeight, cols);
+        }
+        double[] dw = new double[Checks.intSize("rmsNormBackward", cols)];
+        for (long r = 0; r < rows; r++) {
+            long base = r * cols;
+            double rr = get(rrms, r);
+            double mux = 0;
+            for (long j = 0; j < cols; j++) {
+                double g = get(dy, base + j);
+                double v = get(x, base + j);
+                mux += g * weight(weight, j) * v;
+                dw[(int) j] += g * v * rr;
+            }
+            mux /= cols;
+            for (long j = 0; j < cols; j++) {
+                double u = get(dy, base + j) * (double) weight(weight, j);
+                add(dx, base + j, rr * (u - get(x, base + j) * rr * rr * mux));
+            }
+        }
+        if (dWeight != null) {
+            for (int j = 0; j < cols; j++) {
+                add(dWeight, j, dw[j]);
+            }
+        }
+    }
+
+    // ---- adaLN modulation -------------------------------------------------------------------------------------------------
+
+    @Override
+    public void modulate(Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor y) {
+        Checks.f32("modulate", "x", x);
+        Checks.f32("modulate", "mod", mod);
+        Checks.f32("modulate", "y", y);
+        Checks.sameNumel("modulate", "x", x, "y", y);
+        Shapes.Mod s = Shapes.mod("modulate", x, mod, shiftChunk, scaleChunk);
+        int c = s.channels();
+        for (long b = 0; b < s.batch(); b++) {
+            long mrow = b * s.modRow();
+            for (long t = 0; t < s.tokens(); t++) {
+                long base = (b * s.tokens() + t) * c;
+                for (long j = 0; j < c; j++) {
+                    double sc = get(mod, mrow + (long) scaleChunk * c + j);
+                    double sh = get(mod, mrow + (long) shiftChunk * c + j);
+                    set(y, base + j, (1 + sc) * get(x, base + j) + sh);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void modulateBackward(Tensor dy, Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor dx, Tensor dmod) {
+        Checks.f32("modulateBackward", "dy", dy);
+        Checks.f32("modulateBackward", "x", x);
+        Checks.f32("modulateBackward", "mod", mod);
+        Checks.sameNumel("modulateBackward", "dy", dy, "x", x);
+        Shapes.Mod s = Shapes.mod("modulateBackward", x, mod, shiftChunk, scaleChunk);
+        if (dx != null) {
+            Checks.f32("modulateBackward", "dx", dx);
+            Checks.sameNumel("modulateBackward", "dx", dx, "x", x);
+        }
+        if (dmod != null) {
+            Checks.f32("modulateBackward", "dmod", dmod);
+            Checks.sameNumel("modulateBackward", "dmod", dmod, "mod", mod);
+        }
+        int c = s.channels();
+        for (long b = 0; b < s.batch(); b++) {
+            long mrow = b * s.modRow();
+            for (long j = 0; j < c; j++) {
+                double sc = get(mod, mrow + (long) scaleChunk * c + j);
+                double dsc = 0;
+                double dsh = 0;
+                for (long t = 0; t < s.tokens(); t++) {
+                    long i = (b * s.tokens() + t) * c + j;
+                    double g = get(dy, i);
+                    dsc += g * get(x, i);
+                    dsh += g;
+                    if (dx != null) {
+                        add(dx, i, g * (1 + sc));
+                    }
+                }
+                if (dmod != null) {
+                    add(dmod, mrow + (long) scaleChunk * c + j, dsc);
+                    add(dmod, mrow + (long) shiftChunk * c + j, dsh);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void gateAdd(Tensor x, Tensor f, Tensor mod, int gateChunk) {
+        Checks.f32("gateAdd", "x", x);
+        Checks.f32("gateAdd", "f", f);
+        Checks.f32("gateAdd", "mod", mod);
+        Checks.sameNumel("gateAdd", "x", x, "f", f);
+        Shapes.Mod s = Shapes.mod("gateAdd", x, mod, gateChunk);
+        int c = s.channels();
+        for (long b = 0; b < s.batch(); b++) {
+            long grow = b * s.modRow() + (long) gateChunk * c;
+            for (long t = 0; t < s.tokens(); t++) {
+                long base = (b * s.tokens() + t) * c;
+                for (long j = 0; j < c; j++) {
+                    set(x, base + j, get(x, base + j) + (double) get(mod, grow + j) * get(f, base + j));
+                }
+            }
+        }
+    }
+
+    @Override
+    public void gateAddBackward(Tensor dy, Tensor f, Tensor mod, int gateChunk, Tensor df, Tensor dmod) {
+        Checks.f32("gateAddBackward", "dy", dy);
+        Checks.f32("gateAddBackward", "f", f);
+        Checks.f32("gateAddBackward", "mod", mod);
+        Checks.sameNumel("gateAddBackward", "dy", dy, "f", f);
+        Shapes.Mod s = Shapes.mod("gateAddBackward", f, mod, gateChunk);
+        if (df != null) {
+            Checks.f32("gateAddBackward", "df", df);
+            Checks.sameNumel("gateAddBackward", "df", df, "f", f);
+        }
+        if (dmod != null) {
+            Checks.f32("gateAddBackward", "dmod", dmod);
+            Checks.sameNumel("gateAddBackward", "dmod", dmod, "mod", mod);
+        }
+        int c = s.channels();
+        for (long b = 0; b < s.batch(); b++) {
+            long grow = b * s.modRow() + (long) gateChunk * c;
+            for (long j = 0; j < c; j++) {
+                double gate = get(mod, grow + j);
+                double dg = 0;
+                for (long t = 0; t < s.tokens(); t++) {
+                    long i = (b * s.tokens() + t) * c + j;
+                    double g = get(dy, i);
+                    dg += g * get(f, i);
+                    if (df != null) {
+                        add(df, i, g * gate);
+                    }
+                }
+                if (dmod != null) {
+                    add(dmod, grow + j, dg);
+                }
+            }
+        }
+    }
+
+    // ---- rotary embedding -------------------------------------------------------------------------------------------------
+
+    @Override
+    public void rope(Tensor x, Tensor cos, Tensor sin, Tensor y) {
+        rotate("rope", x, cos, sin, y, 1, false);
+    }
+
+    @Override
+    public void ropeBackward(Tensor dy, Tensor cos, Tensor sin, Tensor dx) {
+        rotate("ropeBackward", dy, cos, sin, dx, -1, true);
+    }
+
+    /** y (+)= rotation of each adjacent pair of x by sign·θ. */
+    private static void rotate(String op, Tensor x, Tensor cos, Tensor sin, Tensor y, int sign, boolean accumulate) {
+        Checks.f32(op, "x", x);
+        Checks.f32(op, "cos", cos);
+        Checks.f32(op, "sin", sin);
+        Checks.f32(op, "y", y);
+        Checks.sameNumel(op, "x", x, "y", y);
+        Shapes.Rope s = Shapes.rope(op, x, cos, sin);
+        int half = s.dim() / 2;
+        for (long h = 0; h < s.slices(); h++) {
+            for (long l = 0; l < s.length(); l++) {
+                long base = (h * s.length() + l) * s.dim();
+                for (long m = 0; m < half; m++) {
+                    double c = get(cos, l * half + m);
+                    double sn = sign * (double) get(sin, l * half + m);
+                    double x0 = get(x, base + 2 * m);
+                    double x1 = get(x, base + 2 * m + 1);
+                    double y0 = c * x0 - sn * x1;
+                    double y1 = sn * x0 + c * x1;
+                    if (accumulate) {
+                        add(y, base + 2 * m, y0);
+                        add(y, base + 2 * m + 1, y1);
+                    } else {
+                        set(y, base + 2 * m, y0);
+                        set(y, base + 2 * m + 1, y1);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- attention --------------------------------------------------------------------------------------------------------
+
+    @Override
+    public void attention(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor probs, float scale) {
+        Checks.f32("attention", "q", q);
+        Checks.f32("attention", "k", k);
+        Checks.f32("attention", "v", v);
+        Checks.f32("attention", "out", out);
+        Shapes.Attn s = Shapes.attention("attention", q, k, v);
+        Checks.sameNumel("attention", "q", q, "out", out);
+        if (lse != null) {
+            Checks.f32("attention", "lse", lse);
+            Checks.numel("attention", "lse", lse, (long) s.heads() * s.lq());
+        }
+        if (probs != null) {
+            Checks.f32("attention", "probs", probs);
+            Checks.numel("attention", "probs", probs, (long) s.heads() * s.lq() * s.lk());
+        }
+        int lq = s.lq();
+        int lk = s.lk();
+        int d = s.dim();
+        double[] sc = new double[lk];
+        for (long h = 0; h < s.heads(); h++) {
+            long qb = h * lq * d;
+            long kb = h * lk * d;
+            for (long i = 0; i < lq; i++) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j < lk; j++) {
+                    double dotp = 0;
+                    for (long e = 0; e < d; e++) {
+                        dotp += (double) get(q, qb + i * d + e) * get(k, kb + (long) j * d + e);
+                    }
+                    sc[j] = dotp * scale;
+                    max = Math.max(max, sc[j]);
+                }
+                double sum = 0;
+                for (int j = 0; j < lk; j++) {
+                    sum += Math.exp(sc[j] - max);
+                }
+                double l = max + Math.log(sum);
+                for (long e = 0; e < d; e++) {
+                    double o = 0;
+                    for (int j = 0; j < lk; j++) {
+                        o += Math.exp(sc[j] - l) * get(v, kb + (long) j * d + e);
+                    }
+                    set(out, qb + i * d + e, o);
+                }
+                if (lse != null) {
+                    set(lse, h * lq + i, l);
+                }
+                if (probs != null) {
+                    for (int j = 0; j < lk; j++) {
+                        set(probs, (h * lq + i) * lk + j, Math.exp(sc[j] - l));
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void attentionBackward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq, Tensor dk,
+                                  Tensor dv, float scale) {
+        String op = "attentionBackward";
+        Checks.f32(op, "dOut", dOut);
+        Checks.f32(op, "q", q);
+        Checks.f32(op, "k", k);
+        Checks.f32(op, "v", v);
+        Checks.f32(op, "out", out);
+        Checks.f32(op, "lse", lse);
+        Checks.f32(op, "dq", dq);
+        Checks.f32(op, "dk", dk);
+        Checks.f32(op, "dv", dv);
+        Shapes.Attn s = Shapes.attention(op, q, k, v);
+        Checks.sameNumel(op, "q", q, "dOut", dOut);
+        Checks.sameNumel(op, "q", q, "out", out);
+        Checks.sameNumel(op, "q", q, "dq", dq);
+        Checks.sameNumel(op, "k", k, "dk", dk);
+        Checks.sameNumel(op, "v", v, "dv", dv);
+        Checks.numel(op, "lse", lse, (long) s.heads() * s.lq());
+        int lq = s.lq();
+        int lk = s.lk();
+        int d = s.dim();
+        double[][] p = new double[lq][lk];
+        double[][] ds = new double[lq][lk];
+        for (long h = 0; h < s.heads(); h++) {
+            long qb = h * lq * d;
+            long kb = h * lk * d;
+            for (int i = 0; i < lq; i++) {
+                double l = get(lse, h * lq + i);
+                double rowDot = 0;
+                for (long e = 0; e < d; e++) {
+                    rowDot += (double) get(dOut, qb + i * d + e) * get(out, qb + i * d + e);
+                }
+                for (int j = 0; j < lk; j++) {
+                    double sqk = 0;
+                    double dp = 0;
+                    for (long e = 0; e < d; e++) {
+                        sqk += (double) get(q, qb + (long) i * d + e) * get(k, kb + (long) j * d + e);
+                        dp += (double) get(dOut, qb + (long) i * d + e) * get(v, kb + (long) j * d + e);
+                    }
+                    p[i][j] = Math.exp(sqk * scale - l);
+                    ds[i][j] = p[i][j] * (dp - rowDot);
+                }
+            }
+            for (int i = 0; i < lq; i++) {
+                for (long e = 0; e < d; e++) {
+                    double g = 0;
+                    for (int j = 0; j < lk; j++) {
+                        g += ds[i][j] * get(k, kb + (long) j * d + e);
+                    }
+                    add(dq, qb + (long) i * d + e, g * scale);
+                }
+            }
+            for (int j = 0; j < lk; j++) {
+                for (long e = 0; e < d; e++) {
+                    double gk = 0;
+                    double gv = 0;
+                    for (int i = 0; i < lq; i++) {
+                        gk += ds[i][j] * get(q, qb + (long) i * d + e);
+                        gv += p[i][j] * get(dOut, qb + (long) i * d + e);
+                    }
+                    add(dk, kb + (long) j * d + e, gk * scale);
+                    add(dv, kb + (long) j * d + e, gv);
+                }
+            }
+        }
+    }
+
+    // ---- optimizer --------------------------------------------------------------------------------------------------------
+
+    @Override
+    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+                      float weightDecay, long step) {
+        AdamW.check(param, grad, m, v, step);
+        double bc1 = 1 - Math.pow(beta1, step);
+        double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+        double decay = 1 - (double) lr * weightDecay;
+        for (long i = 0; i < param.numel(); i++) {
+            double g = get(grad, i);
+            double mi = beta1 * (double) get(m, i) + (1 - (double) beta1) * g;
+            double vi = beta2 * (double) get(v, i) + (1 - (double) beta2) * g * g;
+            double p = get(param, i) * decay;
+            p -= lr / bc1 * mi / (Math.sqrt(vi) / bc2Sqrt + eps);
+            set(m, i, mi);
+            set(v, i, vi);
+            set(param, i, p);
+        }
+    }
+}
