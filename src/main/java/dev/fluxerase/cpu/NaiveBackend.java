@@ -112,15 +112,10 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
-        Checks.f32("gemm", "a", a);
-        Checks.weight("gemm", "b", b);
-        Checks.f32("gemm", "c", c);
-        long m = transA ? a.cols() : a.rows();
-        long k = transA ? a.rows() : a.cols();
-        long kb = transB ? b.cols() : b.rows();
-        long n = transB ? b.rows() : b.cols();
-        Checks.require(k == kb && c.rows() == m && c.cols() == n, "gemm: op(a) " + m + "x" + k + ", op(b) " + kb + "x" + n
-                + " and c " + c.rows() + "x" + c.cols() + " do not fit");
+        long[] mnk = Contract.gemm(transA, transB, a, b, c);
+        long m = mnk[0];
+        long n = mnk[1];
+        long k = mnk[2];
         for (long i = 0; i < m; i++) {
             for (long j = 0; j < n; j++) {
                 double s = 0;
@@ -137,10 +132,8 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void addBias(Tensor y, Tensor bias) {
-        Checks.f32("addBias", "y", y);
-        Checks.weight("addBias", "bias", bias);
+        Contract.addBias(y, bias);
         long cols = y.cols();
-        Checks.numel("addBias", "bias", bias, cols);
         for (long r = 0; r < y.rows(); r++) {
             for (long j = 0; j < cols; j++) {
                 add(y, r * cols + j, weight(bias, j));
@@ -150,10 +143,8 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void sumRows(Tensor dy, Tensor db) {
-        Checks.f32("sumRows", "dy", dy);
-        Checks.f32("sumRows", "db", db);
+        Contract.sumRows(dy, db);
         long cols = dy.cols();
-        Checks.numel("sumRows", "db", db, cols);
         for (long j = 0; j < cols; j++) {
             double s = 0;
             for (long r = 0; r < dy.rows(); r++) {
@@ -167,9 +158,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void axpy(float alpha, Tensor x, Tensor y) {
-        Checks.f32("axpy", "x", x);
-        Checks.f32("axpy", "y", y);
-        Checks.sameNumel("axpy", "x", x, "y", y);
+        Contract.same("axpy", "x", x, "y", y);
         for (long i = 0; i < x.numel(); i++) {
             set(y, i, (double) get(y, i) + (double) alpha * get(x, i));
         }
@@ -177,11 +166,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void mul(Tensor a, Tensor b, Tensor out) {
-        Checks.f32("mul", "a", a);
-        Checks.f32("mul", "b", b);
-        Checks.f32("mul", "out", out);
-        Checks.sameNumel("mul", "a", a, "b", b);
-        Checks.sameNumel("mul", "a", a, "out", out);
+        Contract.same("mul", "a", a, "b", b, "out", out);
         for (long i = 0; i < a.numel(); i++) {
             set(out, i, (double) get(a, i) * get(b, i));
         }
@@ -207,9 +192,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public double dot(Tensor a, Tensor b) {
-        Checks.f32("dot", "a", a);
-        Checks.f32("dot", "b", b);
-        Checks.sameNumel("dot", "a", a, "b", b);
+        Contract.same("dot", "a", a, "b", b);
         double s = 0;
         for (long i = 0; i < a.numel(); i++) {
             s += (double) get(a, i) * get(b, i);
@@ -225,9 +208,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void silu(Tensor x, Tensor y) {
-        Checks.f32("silu", "x", x);
-        Checks.f32("silu", "y", y);
-        Checks.sameNumel("silu", "x", x, "y", y);
+        Contract.same("silu", "x", x, "y", y);
         for (long i = 0; i < x.numel(); i++) {
             double v = get(x, i);
             set(y, i, v * sigmoid(v));
@@ -236,11 +217,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void siluBackward(Tensor dy, Tensor x, Tensor dx) {
-        Checks.f32("siluBackward", "dy", dy);
-        Checks.f32("siluBackward", "x", x);
-        Checks.f32("siluBackward", "dx", dx);
-        Checks.sameNumel("siluBackward", "dy", dy, "x", x);
-        Checks.sameNumel("siluBackward", "dy", dy, "dx", dx);
+        Contract.same("siluBackward", "dy", dy, "x", x, "dx", dx);
         for (long i = 0; i < x.numel(); i++) {
             double v = get(x, i);
             double s = sigmoid(v);
@@ -250,9 +227,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void geluTanh(Tensor x, Tensor y) {
-        Checks.f32("geluTanh", "x", x);
-        Checks.f32("geluTanh", "y", y);
-        Checks.sameNumel("geluTanh", "x", x, "y", y);
+        Contract.same("geluTanh", "x", x, "y", y);
         for (long i = 0; i < x.numel(); i++) {
             double v = get(x, i);
             set(y, i, 0.5 * v * (1 + Math.tanh(GELU_K * (v + GELU_C * v * v * v))));
@@ -261,11 +236,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void geluTanhBackward(Tensor dy, Tensor x, Tensor dx) {
-        Checks.f32("geluTanhBackward", "dy", dy);
-        Checks.f32("geluTanhBackward", "x", x);
-        Checks.f32("geluTanhBackward", "dx", dx);
-        Checks.sameNumel("geluTanhBackward", "dy", dy, "x", x);
-        Checks.sameNumel("geluTanhBackward", "dy", dy, "dx", dx);
+        Contract.same("geluTanhBackward", "dy", dy, "x", x, "dx", dx);
         for (long i = 0; i < x.numel(); i++) {
             double v = get(x, i);
             double t = Math.tanh(GELU_K * (v + GELU_C * v * v * v));
@@ -276,9 +247,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void softmax(Tensor x, Tensor y) {
-        Checks.f32("softmax", "x", x);
-        Checks.f32("softmax", "y", y);
-        Checks.sameNumel("softmax", "x", x, "y", y);
+        Contract.same("softmax", "x", x, "y", y);
         long cols = x.cols();
         double[] e = new double[Checks.intSize("softmax", cols)];
         for (long r = 0; r < x.rows(); r++) {
@@ -300,11 +269,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void softmaxBackward(Tensor dy, Tensor y, Tensor dx) {
-        Checks.f32("softmaxBackward", "dy", dy);
-        Checks.f32("softmaxBackward", "y", y);
-        Checks.f32("softmaxBackward", "dx", dx);
-        Checks.sameNumel("softmaxBackward", "dy", dy, "y", y);
-        Checks.sameNumel("softmaxBackward", "dy", dy, "dx", dx);
+        Contract.same("softmaxBackward", "dy", dy, "y", y, "dx", dx);
         long cols = y.cols();
         for (long r = 0; r < y.rows(); r++) {
             long base = r * cols;
@@ -322,19 +287,11 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void layerNorm(Tensor x, Tensor y, Tensor mean, Tensor rstd, float eps) {
-        Checks.f32("layerNorm", "x", x);
-        Checks.f32("layerNorm", "y", y);
-        Checks.sameNumel("layerNorm", "x", x, "y", y);
+        Contract.same("layerNorm", "x", x, "y", y);
         long rows = x.rows();
         long cols = x.cols();
-        if (mean != null) {
-            Checks.f32("layerNorm", "mean", mean);
-            Checks.numel("layerNorm", "mean", mean, rows);
-        }
-        if (rstd != null) {
-            Checks.f32("layerNorm", "rstd", rstd);
-            Checks.numel("layerNorm", "rstd", rstd, rows);
-        }
+        Contract.perRow("layerNorm", "mean", mean, rows);
+        Contract.perRow("layerNorm", "rstd", rstd, rows);
         for (long r = 0; r < rows; r++) {
             long base = r * cols;
             double mu = 0;
@@ -363,17 +320,9 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void layerNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor dx) {
-        Checks.f32("layerNormBackward", "dy", dy);
-        Checks.f32("layerNormBackward", "x", x);
-        Checks.f32("layerNormBackward", "mean", mean);
-        Checks.f32("layerNormBackward", "rstd", rstd);
-        Checks.f32("layerNormBackward", "dx", dx);
-        Checks.sameNumel("layerNormBackward", "dy", dy, "x", x);
-        Checks.sameNumel("layerNormBackward", "dy", dy, "dx", dx);
+        Contract.layerNormBackward(dy, x, mean, rstd, dx);
         long rows = x.rows();
         long cols = x.cols();
-        Checks.numel("layerNormBackward", "mean", mean, rows);
-        Checks.numel("layerNormBackward", "rstd", rstd, rows);
         for (long r = 0; r < rows; r++) {
             long base = r * cols;
             double mu = get(mean, r);
@@ -396,17 +345,9 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void rmsNorm(Tensor x, Tensor weight, Tensor y, Tensor rrms, float eps) {
-        Checks.f32("rmsNorm", "x", x);
-        Checks.weight("rmsNorm", "weight", weight);
-        Checks.f32("rmsNorm", "y", y);
-        Checks.sameNumel("rmsNorm", "x", x, "y", y);
+        Contract.rmsNorm(x, weight, y, rrms);
         long rows = x.rows();
         long cols = x.cols();
-        Checks.numel("rmsNorm", "weight", weight, cols);
-        if (rrms != null) {
-            Checks.f32("rmsNorm", "rrms", rrms);
-            Checks.numel("rmsNorm", "rrms", rrms, rows);
-        }
         for (long r = 0; r < rows; r++) {
             long base = r * cols;
             double ss = 0;
@@ -426,21 +367,9 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void rmsNormBackward(Tensor dy, Tensor x, Tensor weight, Tensor rrms, Tensor dx, Tensor dWeight) {
-        Checks.f32("rmsNormBackward", "dy", dy);
-        Checks.f32("rmsNormBackward", "x", x);
-        Checks.weight("rmsNormBackward", "weight", weight);
-        Checks.f32("rmsNormBackward", "rrms", rrms);
-        Checks.f32("rmsNormBackward", "dx", dx);
-        Checks.sameNumel("rmsNormBackward", "dy", dy, "x", x);
-        Checks.sameNumel("rmsNormBackward", "dy", dy, "dx", dx);
+        Contract.rmsNormBackward(dy, x, weight, rrms, dx, dWeight);
         long rows = x.rows();
         long cols = x.cols();
-        Checks.numel("rmsNormBackward", "weight", weight, cols);
-        Checks.numel("rmsNormBackward", "rrms", rrms, rows);
-        if (dWeight != null) {
-            Checks.f32("rmsNormBackward", "dWeight", dWeight);
-            Checks.numel("rmsNormBackward", "dWeight", dWeight, cols);
-        }
         double[] dw = new double[Checks.intSize("rmsNormBackward", cols)];
         for (long r = 0; r < rows; r++) {
             long base = r * cols;
@@ -469,11 +398,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void modulate(Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor y) {
-        Checks.f32("modulate", "x", x);
-        Checks.f32("modulate", "mod", mod);
-        Checks.f32("modulate", "y", y);
-        Checks.sameNumel("modulate", "x", x, "y", y);
-        Shapes.Mod s = Shapes.mod("modulate", x, mod, shiftChunk, scaleChunk);
+        Shapes.Mod s = Contract.modulate(x, mod, shiftChunk, scaleChunk, y);
         int c = s.channels();
         for (long b = 0; b < s.batch(); b++) {
             long mrow = b * s.modRow();
@@ -490,19 +415,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void modulateBackward(Tensor dy, Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor dx, Tensor dmod) {
-        Checks.f32("modulateBackward", "dy", dy);
-        Checks.f32("modulateBackward", "x", x);
-        Checks.f32("modulateBackward", "mod", mod);
-        Checks.sameNumel("modulateBackward", "dy", dy, "x", x);
-        Shapes.Mod s = Shapes.mod("modulateBackward", x, mod, shiftChunk, scaleChunk);
-        if (dx != null) {
-            Checks.f32("modulateBackward", "dx", dx);
-            Checks.sameNumel("modulateBackward", "dx", dx, "x", x);
-        }
-        if (dmod != null) {
-            Checks.f32("modulateBackward", "dmod", dmod);
-            Checks.sameNumel("modulateBackward", "dmod", dmod, "mod", mod);
-        }
+        Shapes.Mod s = Contract.modulateBackward(dy, x, mod, shiftChunk, scaleChunk, dx, dmod);
         int c = s.channels();
         for (long b = 0; b < s.batch(); b++) {
             long mrow = b * s.modRow();
@@ -529,11 +442,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void gateAdd(Tensor x, Tensor f, Tensor mod, int gateChunk) {
-        Checks.f32("gateAdd", "x", x);
-        Checks.f32("gateAdd", "f", f);
-        Checks.f32("gateAdd", "mod", mod);
-        Checks.sameNumel("gateAdd", "x", x, "f", f);
-        Shapes.Mod s = Shapes.mod("gateAdd", x, mod, gateChunk);
+        Shapes.Mod s = Contract.gateAdd(x, f, mod, gateChunk);
         int c = s.channels();
         for (long b = 0; b < s.batch(); b++) {
             long grow = b * s.modRow() + (long) gateChunk * c;
@@ -548,19 +457,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void gateAddBackward(Tensor dy, Tensor f, Tensor mod, int gateChunk, Tensor df, Tensor dmod) {
-        Checks.f32("gateAddBackward", "dy", dy);
-        Checks.f32("gateAddBackward", "f", f);
-        Checks.f32("gateAddBackward", "mod", mod);
-        Checks.sameNumel("gateAddBackward", "dy", dy, "f", f);
-        Shapes.Mod s = Shapes.mod("gateAddBackward", f, mod, gateChunk);
-        if (df != null) {
-            Checks.f32("gateAddBackward", "df", df);
-            Checks.sameNumel("gateAddBackward", "df", df, "f", f);
-        }
-        if (dmod != null) {
-            Checks.f32("gateAddBackward", "dmod", dmod);
-            Checks.sameNumel("gateAddBackward", "dmod", dmod, "mod", mod);
-        }
+        Shapes.Mod s = Contract.gateAddBackward(dy, f, mod, gateChunk, df, dmod);
         int c = s.channels();
         for (long b = 0; b < s.batch(); b++) {
             long grow = b * s.modRow() + (long) gateChunk * c;
@@ -596,12 +493,7 @@ public final class NaiveBackend implements Backend {
 
     /** y (+)= rotation of each adjacent pair of x by sign·θ. */
     private static void rotate(String op, Tensor x, Tensor cos, Tensor sin, Tensor y, int sign, boolean accumulate) {
-        Checks.f32(op, "x", x);
-        Checks.f32(op, "cos", cos);
-        Checks.f32(op, "sin", sin);
-        Checks.f32(op, "y", y);
-        Checks.sameNumel(op, "x", x, "y", y);
-        Shapes.Rope s = Shapes.rope(op, x, cos, sin);
+        Shapes.Rope s = Contract.rope(op, x, cos, sin, y);
         int half = s.dim() / 2;
         for (long h = 0; h < s.slices(); h++) {
             for (long l = 0; l < s.length(); l++) {
@@ -629,20 +521,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void attention(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor probs, float scale) {
-        Checks.f32("attention", "q", q);
-        Checks.f32("attention", "k", k);
-        Checks.f32("attention", "v", v);
-        Checks.f32("attention", "out", out);
-        Shapes.Attn s = Shapes.attention("attention", q, k, v);
-        Checks.sameNumel("attention", "q", q, "out", out);
-        if (lse != null) {
-            Checks.f32("attention", "lse", lse);
-            Checks.numel("attention", "lse", lse, (long) s.heads() * s.lq());
-        }
-        if (probs != null) {
-            Checks.f32("attention", "probs", probs);
-            Checks.numel("attention", "probs", probs, (long) s.heads() * s.lq() * s.lk());
-        }
+        Shapes.Attn s = Contract.attention(q, k, v, out, lse, probs);
         int lq = s.lq();
         int lk = s.lk();
         int d = s.dim();
@@ -687,23 +566,7 @@ public final class NaiveBackend implements Backend {
     @Override
     public void attentionBackward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq, Tensor dk,
                                   Tensor dv, float scale) {
-        String op = "attentionBackward";
-        Checks.f32(op, "dOut", dOut);
-        Checks.f32(op, "q", q);
-        Checks.f32(op, "k", k);
-        Checks.f32(op, "v", v);
-        Checks.f32(op, "out", out);
-        Checks.f32(op, "lse", lse);
-        Checks.f32(op, "dq", dq);
-        Checks.f32(op, "dk", dk);
-        Checks.f32(op, "dv", dv);
-        Shapes.Attn s = Shapes.attention(op, q, k, v);
-        Checks.sameNumel(op, "q", q, "dOut", dOut);
-        Checks.sameNumel(op, "q", q, "out", out);
-        Checks.sameNumel(op, "q", q, "dq", dq);
-        Checks.sameNumel(op, "k", k, "dk", dk);
-        Checks.sameNumel(op, "v", v, "dv", dv);
-        Checks.numel(op, "lse", lse, (long) s.heads() * s.lq());
+        Shapes.Attn s = Contract.attentionBackward(dOut, q, k, v, out, lse, dq, dk, dv);
         int lq = s.lq();
         int lk = s.lk();
         int d = s.dim();
@@ -758,7 +621,7 @@ public final class NaiveBackend implements Backend {
     @Override
     public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                       float weightDecay, long step) {
-        AdamW.check(param, grad, m, v, step);
+        Contract.adamw(param, grad, m, v, step);
         double bc1 = 1 - Math.pow(beta1, step);
         double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
         double decay = 1 - (double) lr * weightDecay;

@@ -1,56 +1,134 @@
 package dev.fluxerase.cpu;
 
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
-
 /**
- * Vector API building blocks over F32 memory segments (heap, native or mapped alike). Offsets count floats. Every loop
- * runs whole vectors of the preferred species and finishes with a scalar tail.
+ * Vector API building blocks over float[] windows (offsets in floats). Every loop runs whole vectors of the preferred
+ * species and finishes with a scalar tail.
  */
 final class Vec {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int N = S.length();
-    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
 
     private Vec() {
     }
 
-    static FloatVector load(MemorySegment s, long i) {
-        return FloatVector.fromMemorySegment(S, s, i * 4, LE);
-    }
-
-    static void store(FloatVector v, MemorySegment s, long i) {
-        v.intoMemorySegment(s, i * 4, LE);
-    }
-
-    /** dst[d..d+n) += src[s..s+n). */
-    static void addInto(MemorySegment src, long s, MemorySegment dst, long d, int n) {
+    /** y[yo..yo+n) += alpha · x[xo..xo+n). */
+    static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
+        FloatVector va = FloatVector.broadcast(S, alpha);
         int i = 0;
         for (int upper = S.loopBound(n); i < upper; i += N) {
-            store(load(dst, d + i).add(load(src, s + i)), dst, d + i);
+            FloatVector.fromArray(S, x, xo + i).fma(va, FloatVector.fromArray(S, y, yo + i)).intoArray(y, yo + i);
         }
         for (; i < n; i++) {
-            dst.setAtIndex(F32, d + i, dst.getAtIndex(F32, d + i) + src.getAtIndex(F32, s + i));
+            y[yo + i] = Math.fma(x[xo + i], alpha, y[yo + i]);
         }
     }
 
-    /** Σ a[ao..ao+n)·b[bo..bo+n) in f32 lanes, reduced once. */
-    static float dot(MemorySegment a, long ao, MemorySegment b, long bo, int n) {
+    /** y[yo..yo+n) += x[xo..xo+n). */
+    static void add(float[] x, int xo, float[] y, int yo, int n) {
+        int i = 0;
+        for (int upper = S.loopBound(n); i < upper; i += N) {
+            FloatVector.fromArray(S, y, yo + i).add(FloatVector.fromArray(S, x, xo + i)).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) {
+            y[yo + i] += x[xo + i];
+        }
+    }
+
+    /** Σ a·b over n floats, f32 lanes reduced once (short rows: head dims, norm rows). */
+    static float dot(float[] a, int ao, float[] b, int bo, int n) {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
         for (int upper = S.loopBound(n); i < upper; i += N) {
-            acc = load(a, ao + i).fma(load(b, bo + i), acc);
+            acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
         }
         float s = acc.reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {
-            s += a.getAtIndex(F32, ao + i) * b.getAtIndex(F32, bo + i);
+            s = Math.fma(a[ao + i], b[bo + i], s);
         }
         return s;
+    }
+
+    /** Σ x over n floats in f32 lanes. */
+    static float sum(float[] x, int xo, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (int upper = S.loopBound(n); i < upper; i += N) {
+            acc = acc.add(FloatVector.fromArray(S, x, xo + i));
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += x[xo + i];
+        }
+        return s;
+    }
+
+    /** Σ x in double lanes (each f32 lane widened exactly). */
+    static double sumDouble(float[] x, int xo, int n) {
+        DoubleVector acc = DoubleVector.zero(D);
+        int i = 0;
+        int parts = N / D.length();
+        for (int upper = S.loopBound(n); i < upper; i += N) {
+            FloatVector v = FloatVector.fromArray(S, x, xo + i);
+            for (int p = 0; p < parts; p++) {
+                acc = acc.add((DoubleVector) v.convertShape(VectorOperators.F2D, D, p));
+            }
+        }
+        double s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += x[xo + i];
+        }
+        return s;
+    }
+
+    /** Σ a·b with both factors widened to double, so every product is exact. */
+    static double dotDouble(float[] a, int ao, float[] b, int bo, int n) {
+        DoubleVector acc = DoubleVector.zero(D);
+        int i = 0;
+        int parts = N / D.length();
+        for (int upper = S.loopBound(n); i < upper; i += N) {
+            FloatVector va = FloatVector.fromArray(S, a, ao + i);
+            FloatVector vb = FloatVector.fromArray(S, b, bo + i);
+            for (int p = 0; p < parts; p++) {
+                DoubleVector da = (DoubleVector) va.convertShape(VectorOperators.F2D, D, p);
+                DoubleVector db = (DoubleVector) vb.convertShape(VectorOperators.F2D, D, p);
+                acc = da.fma(db, acc);
+            }
+        }
+        double s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += (double) a[ao + i] * b[bo + i];
+        }
+        return s;
+    }
+
+    /** max of x over n ≥ 1 floats. */
+    static float max(float[] x, int xo, int n) {
+        FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (int upper = S.loopBound(n); i < upper; i += N) {
+            acc = acc.max(FloatVector.fromArray(S, x, xo + i));
+        }
+        float m = acc.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            m = Math.max(m, x[xo + i]);
+        }
+        return m;
+    }
+
+    /** x[xo..xo+n) *= alpha. */
+    static void scale(float[] x, int xo, int n, float alpha) {
+        int i = 0;
+        for (int upper = S.loopBound(n); i < upper; i += N) {
+            FloatVector.fromArray(S, x, xo + i).mul(alpha).intoArray(x, xo + i);
+        }
+        for (; i < n; i++) {
+            x[xo + i] *= alpha;
+        }
     }
 }

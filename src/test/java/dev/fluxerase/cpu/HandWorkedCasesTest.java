@@ -1,0 +1,192 @@
+package dev.fluxerase.cpu;
+
+import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.util.Random;
+import java.util.stream.Stream;
+
+import static dev.fluxerase.cpu.TestTensors.randn;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Small cases worked out by hand (or from the closed-form definition), run on both CPU backends. Tolerances of 1e-7 to
+ * 3e-7 on values of order 1 are one to three f32 ulps: the reference rounds once from double, the CPU backend's vector
+ * exp/tanh are within an ulp or two.
+ */
+class HandWorkedCasesTest {
+    private final Random rnd = new Random(3);
+
+    static Stream<Backend> backends() {
+        return Stream.of(new NaiveBackend(), new CpuBackend());
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void gemmWithBetaZeroIgnoresNaNInC(Backend be) {
+        Tensor a = Tensor.of(new float[]{1, 2, 3, 4}, 2, 2);
+        Tensor b = Tensor.of(new float[]{5, 6, 7, 8}, 2, 2);
+        Tensor c = Tensor.of(new float[]{Float.NaN, Float.NaN, Float.POSITIVE_INFINITY, Float.NaN}, 2, 2);
+        be.gemm(false, false, 1, a, b, 0, c);
+        assertArrayEquals(new float[]{19, 22, 43, 50}, Floats.toF32(c));
+        be.gemm(true, true, 2, a, b, 1, c);
+        // aᵀ·bᵀ = [[1,3],[2,4]]·[[5,7],[6,8]] = [[23,31],[34,46]]
+        assertArrayEquals(new float[]{19 + 46, 22 + 62, 43 + 68, 50 + 92}, Floats.toF32(c));
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void ropeRotatesAPairByNinetyDegrees(Backend be) {
+        Tensor x = Tensor.of(new float[]{1, 0, 0, 1, 3, 4, 3, 4}, 1, 1, 2, 4);
+        Tensor cos = Tensor.of(new float[]{0, 0, 1, 0}, 2, 2);
+        Tensor sin = Tensor.of(new float[]{1, 1, 0, -1}, 2, 2);
+        Tensor y = Tensor.zeros(1, 1, 2, 4);
+        be.rope(x, cos, sin, y);
+        // position 0 rotates both pairs by +90°: (1,0) → (0,1), (0,1) → (−1,0); position 1: 0° and −90°
+        assertArrayEquals(new float[]{0, 1, -1, 0, 3, 4, 4, -3}, Floats.toF32(y));
+        Tensor back = Tensor.zeros(1, 1, 2, 4);
+        be.ropeBackward(y, cos, sin, back);
+        assertArrayEquals(Floats.toF32(x), Floats.toF32(back));
+        be.rope(x, cos, sin, x);
+        assertArrayEquals(Floats.toF32(y), Floats.toF32(x), "in place");
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void geluTanhKnownValues(Backend be) {
+        Tensor x = Tensor.of(new float[]{1, -1, 2, 0.5f, -3, 0}, 6);
+        be.geluTanh(x, x);
+        // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) evaluated in double
+        float[] expected = {0.84119199f, -0.15880801f, 1.95459769f, 0.34571401f, -0.00363739f, 0f};
+        assertArrayEquals(expected, Floats.toF32(x), 3e-7f);
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void softmaxOfAKnownRow(Backend be) {
+        Tensor x = Tensor.of(new float[]{1, 2, 3, 1000, 1000, 1000}, 2, 3);
+        be.softmax(x, x);
+        // e^(x−3)/Σ: e^−2, e^−1, 1 over 1.503214724; the second row proves the max shift (no overflow)
+        assertArrayEquals(new float[]{0.09003057f, 0.24472847f, 0.66524096f, 1 / 3f, 1 / 3f, 1 / 3f},
+                Floats.toF32(x), 2e-7f);
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void attentionLseAndOutputOfAKnownCase(Backend be) {
+        Tensor q = Tensor.of(new float[]{1, 0}, 1, 1, 1, 2);
+        Tensor k = Tensor.of(new float[]{1, 0, 0, 1}, 1, 1, 2, 2);
+        Tensor v = Tensor.of(new float[]{2, 0, 0, 4}, 1, 1, 2, 2);
+        Tensor out = Tensor.zeros(1, 1, 1, 2);
+        Tensor lse = Tensor.zeros(1, 1, 1);
+        Tensor probs = Tensor.zeros(1, 1, 1, 2);
+        be.attention(q, k, v, out, lse, probs, 1f);
+        // scores (1, 0): lse = ln(e + 1), p = (e, 1)/(e + 1)
+        double e = Math.E;
+        assertEquals(1.3132616875, lse.get(0), 2e-7);
+        assertArrayEquals(new float[]{(float) (e / (e + 1)), (float) (1 / (e + 1))}, Floats.toF32(probs), 2e-7f);
+        assertArrayEquals(new float[]{(float) (2 * e / (e + 1)), (float) (4 / (e + 1))}, Floats.toF32(out), 1e-6f);
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void layerNormOfOneToFour(Backend be) {
+        Tensor x = Tensor.of(new float[]{1, 2, 3, 4}, 1, 4);
+        Tensor y = Tensor.zeros(1, 4);
+        Tensor mean = Tensor.zeros(1);
+        Tensor rstd = Tensor.zeros(1);
+        be.layerNorm(x, y, mean, rstd, 1e-6f);
+        // mean 2.5, biased variance 1.25, rstd = 1/√(1.25 + 1e-6)
+        assertEquals(2.5f, mean.get(0));
+        assertEquals((float) (1 / Math.sqrt(1.25 + 1e-6)), rstd.get(0), 1e-7f);
+        assertArrayEquals(new float[]{-1.34164025f, -0.44721342f, 0.44721342f, 1.34164025f}, Floats.toF32(y), 1e-6f);
+    }
+
+    /**
+     * Hand-worked AdamW (lr 0.1, β 0.9/0.999, eps 1e-8, wd 0.01), p = 1, gradients 0.5 then −1.
+     * Step 1: p = 0.999; m = 0.05; v = 0.00025; m̂ = 0.5, √v̂ = 0.5 → p = 0.999 − 0.1·0.5/(0.5 + 1e-8) = 0.899000002.
+     * Step 2: p = 0.899·0.999 = 0.898101; m = 0.045 − 0.1 = −0.055; v = 0.00024975 + 0.001 = 0.00124975;
+     * m̂ = −0.055/0.19 = −0.28947368; √v̂ = √(0.00124975/0.001999) = 0.79068805 → p = 0.898101 + 0.1·0.36610354 = 0.93471135.
+     */
+    /**
+     * The hyper-parameters are f32 (0.9f is 0.89999998), so the expected values hold to about 1e-6 relative, the size of
+     * that input rounding; v to 3e-5, since 1 − 0.999f is 1.3e-5 relative away from 0.001. A wrong formula (missing bias correction, eps inside the root, coupled decay) is off by far more.
+     */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void adamwTwoStepsByHand(Backend be) {
+        Tensor p = Tensor.of(new float[]{1}, 1);
+        Tensor m = Tensor.zeros(1);
+        Tensor v = Tensor.zeros(1);
+        be.adamw(p, Tensor.of(new float[]{0.5f}, 1), m, v, 0.1f, 0.9f, 0.999f, 1e-8f, 0.01f, 1);
+        assertEquals(0.899000002, p.get(0), 1e-6 * 0.9);
+        assertEquals(0.05, m.get(0), 1e-6 * 0.05);
+        assertEquals(0.00025, v.get(0), 3e-5 * 0.00025);
+        be.adamw(p, Tensor.of(new float[]{-1f}, 1), m, v, 0.1f, 0.9f, 0.999f, 1e-8f, 0.01f, 2);
+        assertEquals(0.93471135, p.get(0), 1e-6 * 0.93);
+        assertEquals(-0.055, m.get(0), 1e-6 * 0.055);
+        assertEquals(0.00124975, v.get(0), 3e-5 * 0.00125);
+    }
+
+    /** [B, L, H·D] → [B, H, L, D] as one strided copy per batch, and the adjoint (swap, accumulate) putting it back. */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void copyStridedSplitsAndMergesHeads(Backend be) {
+        int b = 2;
+        int l = 3;
+        int h = 2;
+        int d = 4;
+        Tensor x = randn(rnd, 1, b, l, h * d);
+        Tensor heads = Tensor.zeros(b, h, l, d);
+        long[] src = {(long) l * h * d, d, (long) h * d, 1};
+        long[] dst = {(long) h * l * d, (long) l * d, d, 1};
+        long[] sizes = {b, h, l, d};
+        be.copyStrided(x, 0, src, heads, 0, dst, sizes, false);
+        for (int bi = 0; bi < b; bi++) {
+            for (int hi = 0; hi < h; hi++) {
+                for (int li = 0; li < l; li++) {
+                    for (int di = 0; di < d; di++) {
+                        assertEquals(x.get(((long) bi * l + li) * h * d + (long) hi * d + di),
+                                heads.get((((long) bi * h + hi) * l + li) * d + di));
+                    }
+                }
+            }
+        }
+        Tensor back = Tensor.zeros(b, l, h * d);
+        be.fill(back, 1f);
+        be.copyStrided(heads, 0, dst, back, 0, src, sizes, true);
+        float[] xs = Floats.toF32(x);
+        float[] bs = Floats.toF32(back);
+        for (int i = 0; i < xs.length; i++) {
+            assertEquals(xs[i] + 1f, bs[i], 0f);
+        }
+        assertThrows(IllegalArgumentException.class,
+                () -> be.copyStrided(x, 1, src, heads, 0, dst, sizes, false), "out-of-range src");
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void memoryOpsConvertAndRound(Backend be) {
+        Tensor t = be.allocate(DType.BF16, 3);
+        assertArrayEquals(new float[]{0, 0, 0}, be.download(t));
+        // 1 + 2⁻⁸ is halfway between bf16 neighbours 1 and 1 + 2⁻⁷: ties to even → 1; 1 + 3·2⁻⁸ → 1 + 2⁻⁶ (even)
+        Tensor src = be.upload(new float[]{1 + 0x1p-8f, 1 + 3 * 0x1p-8f, -2.5f}, 3);
+        be.copy(src, t);
+        assertArrayEquals(new float[]{1f, 1 + 0x1p-6f, -2.5f}, be.download(t));
+        Tensor h = be.allocate(DType.F16, 3);
+        be.copy(t, h);
+        assertArrayEquals(be.download(t), be.download(h));
+        be.fill(h, 0.1f);
+        assertEquals(Floats.f16ToF32(Floats.f32ToF16(0.1f)), be.download(h)[2]);
+        Tensor f = be.allocate(DType.F32, 2, 2);
+        assertTrue(f.data().heapBase().isPresent(), "small F32 tensors live on the heap");
+        assertThrows(IllegalArgumentException.class, () -> be.copy(src, f));
+    }
+}
