@@ -41,6 +41,9 @@ public final class SafetensorsFile implements TensorSource {
     }
 
     public static SafetensorsFile open(Path path) {
+        if (Files.isDirectory(path)) {
+            throw new SafetensorsException(path + ": is a folder, expected a .safetensors file");
+        }
         long size;
         try {
             size = Files.size(path);
@@ -48,9 +51,6 @@ public final class SafetensorsFile implements TensorSource {
             throw new SafetensorsException(path + ": no such file");
         } catch (IOException e) {
             throw new SafetensorsException(path + ": cannot read: " + e.getMessage(), e);
-        }
-        if (Files.isDirectory(path)) {
-            throw new SafetensorsException(path + ": is a folder, expected a .safetensors file");
         }
         if (size < 8) {
             throw SafetensorsException.header(path, "file too short for the header length, expected at least 8 bytes, got "

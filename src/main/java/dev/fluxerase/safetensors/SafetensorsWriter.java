@@ -34,6 +34,9 @@ public final class SafetensorsWriter {
     public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) {
         byte[] header = header(file, tensors, metadata);
         Path target = file.toAbsolutePath();
+        if (!Files.isDirectory(target.getParent())) {
+            throw new SafetensorsException(file + ": cannot write: folder " + target.getParent() + " does not exist");
+        }
         Path tmp = target.resolveSibling(target.getFileName() + ".tmp-"
                 + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1));
         try {

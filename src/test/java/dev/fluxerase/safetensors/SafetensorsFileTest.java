@@ -191,6 +191,27 @@ class SafetensorsFileTest {
         assertTrue(System.nanoTime() - t0 < 2_000_000_000L, "opening a 2000-tensor header took over 2 s");
     }
 
+    /** A sparse 2.5 GB file: one mapping, no 2 GB limit, and a tensor that starts past 2^31. */
+    @Test
+    void filesLargerThanTwoGigabytesMapWhole() throws Exception {
+        long big = 2_500_000_000L;
+        String header = "{\"small\":{\"dtype\":\"U8\",\"shape\":[8],\"data_offsets\":[0,8]},"
+                + "\"big\":{\"dtype\":\"U8\",\"shape\":[" + big + "],\"data_offsets\":[8," + (8 + big) + "]}}";
+        Path f = RawFiles.write(dir.resolve("big.safetensors"), header, 0);
+        long dataStart = Files.size(f);
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(dataStart + 8 + big);
+            raf.seek(dataStart + 8 + big - 1);
+            raf.write(0x5a);
+        }
+        try (SafetensorsFile s = SafetensorsFile.open(f)) {
+            Tensor t = s.tensor("big");
+            assertEquals(big, t.numel());
+            assertEquals((byte) 0x5a, t.data().get(ValueLayout.JAVA_BYTE, big - 1));
+            assertEquals((byte) 0, t.data().get(ValueLayout.JAVA_BYTE, big - 2));
+        }
+    }
+
     @Test
     void nativeSegmentsAreWrittenToo() {
         try (Arena a = Arena.ofConfined()) {

@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-class FloatsTest {
+class FloatsConversionTest {
 
     private static MemorySegment shorts(int... bits) {
         short[] s = new short[bits.length];
