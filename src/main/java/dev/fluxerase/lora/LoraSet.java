@@ -135,7 +135,7 @@ public final class LoraSet {
             String keyB = m.keyB() == null ? m.module() + ".lora_B.weight" : m.keyB();
             if (t == null) {
                 throw new LoraException(source + ": tensor '" + keyA + "': module " + m.module()
-                        + " is not a Linear of the model " + describe(cfg));
+                        + " is not a Linear of " + describe(cfg));
             }
             long[] expectA = {m.rank(), t.in()};
             long[] expectB = {t.out(), m.rank()};
@@ -155,7 +155,7 @@ public final class LoraSet {
     }
 
     private static String describe(FluxConfig cfg) {
-        return "(hidden " + cfg.hiddenSize() + ", " + cfg.depth() + " double + " + cfg.depthSingleBlocks()
+        return "the model (hidden " + cfg.hiddenSize() + ", " + cfg.depth() + " double + " + cfg.depthSingleBlocks()
                 + " single blocks)";
     }
 

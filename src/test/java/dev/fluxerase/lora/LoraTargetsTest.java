@@ -7,7 +7,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -22,8 +21,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class LoraTargetsTest {
 
-    static FluxConfig tinyConfig() throws Exception {
-        return FluxConfig.read(Path.of(LoraTargetsTest.class.getResource("/lora/flux-tiny-config.json").toURI()));
+    /** The "config" object of the golden flux-tiny manifest.json. */
+    static FluxConfig tinyConfig() {
+        return FluxConfig.read(LoraFiles.resource("flux-tiny-config.json"));
     }
 
     /**
