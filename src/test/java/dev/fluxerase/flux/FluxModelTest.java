@@ -1,6 +1,6 @@
 package dev.fluxerase.flux;
 
-import dev.fluxerase.cpu.NaiveBackend;
+import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.safetensors.Safetensors;
@@ -12,6 +12,8 @@ import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,7 +33,7 @@ class FluxModelTest {
     @TempDir
     Path tmp;
 
-    private final Backend be = new NaiveBackend();
+    private Backend be = new CpuBackend();
     private final FluxConfig c = Golden.config();
 
     private static float[] concat(List<float[]> parts) {
@@ -61,8 +63,10 @@ class FluxModelTest {
         return concat(parts);
     }
 
-    @Test
-    void checkpointingGivesBitwiseTheSameGradients() {
+    @ParameterizedTest
+    @ValueSource(strings = {"naive", "cpu"})
+    void checkpointingGivesBitwiseTheSameGradients(String backend) {
+        be = FluxModelGoldenTest.backend(backend);
         try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
             FluxModel m = new FluxModel(w, be);
             m.setLora(LoraSet.load(Golden.DIR.resolve("lora_weights.safetensors")).modules(), 1f);

@@ -1,7 +1,7 @@
 package dev.fluxerase.flux;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.fluxerase.cpu.NaiveBackend;
+import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.flux.FluxLayout.Naming;
 import dev.fluxerase.flux.FluxLayout.Param;
 import dev.fluxerase.flux.FluxLayout.Slot;
@@ -100,7 +100,7 @@ class FluxWeightsTest {
         dir.toFile().mkdirs();
         Golden.writeDiffusersWeights(file);
         FluxConfig c = Golden.config();
-        Backend be = new NaiveBackend();
+        Backend be = new CpuBackend();
         float[] outBfl;
         try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
             outBfl = be.download(new FluxModel(w, be).forward(Golden.inputs(be, c), false));
