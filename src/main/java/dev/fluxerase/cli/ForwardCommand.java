@@ -1,5 +1,6 @@
 package dev.fluxerase.cli;
 
+import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.cpu.NaiveBackend;
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxGradients;
@@ -74,8 +75,9 @@ public final class ForwardCommand implements Callable<Integer> {
     @Option(names = "--attention", description = "Also write each double block's joint attention probabilities.")
     boolean attention;
 
-    @Option(names = "--backend", paramLabel = "B", defaultValue = "naive",
-            description = "naive (the f64-accumulating reference). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--backend", paramLabel = "B", defaultValue = "cpu",
+            description = "cpu (Vector API, all cores) or naive (the f64-accumulating reference). Default: "
+                    + "${DEFAULT-VALUE}.")
     String backend;
 
     @Option(names = "--checkpointing", description = "Recompute each block's activations in the backward.")
@@ -155,8 +157,9 @@ public final class ForwardCommand implements Callable<Integer> {
 
     private static Backend backend(String name) {
         return switch (name) {
+            case "cpu" -> new CpuBackend();
             case "naive" -> new NaiveBackend();
-            default -> throw new IllegalArgumentException("--backend " + name + ": expected naive");
+            default -> throw new IllegalArgumentException("--backend " + name + ": expected cpu or naive");
         };
     }
 

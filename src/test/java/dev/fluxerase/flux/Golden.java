@@ -88,6 +88,11 @@ final class Golden {
      * (tools/golden-to-f32.py checks that this reproduces the reference's weights_diffusers file bit for bit).
      */
     static void writeDiffusersWeights(Path file) {
+        SafetensorsWriter.write(file, diffusersWeights(), Map.of("format", "pt"));
+    }
+
+    /** The diffusers-named weights as F32 tensors, in name_map.json order. */
+    static Map<String, Tensor> diffusersWeights() {
         Map<String, float[]> bfl = read("weights_bfl.safetensors");
         Map<String, long[]> shapes = new LinkedHashMap<>();
         try (TensorSource s = Safetensors.open(WEIGHTS_BFL)) {
@@ -117,7 +122,7 @@ final class Golden {
             shape[0] = r1 - r0;
             out.put(e.getKey(), Tensor.of(part, shape));
         }
-        SafetensorsWriter.write(file, out, Map.of("format", "pt"));
+        return out;
     }
 
     /** name_map.json's "map": diffusers key → {bfl, rows, swap_halves}. */
