@@ -1,0 +1,184 @@
+package dev.fluxerase.text;
+
+import dev.fluxerase.safetensors.Safetensors;
+import dev.fluxerase.safetensors.TensorSource;
+import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Device;
+import dev.fluxerase.tensor.Tensor;
+
+import java.nio.file.Path;
+
+/**
+ * The CLIP text transformer (transformers {@code CLIPTextModel}, FLUX.md §5.2), forward only: token plus position
+ * embeddings, pre-LN layers with causal attention (scale 1/√head_dim) and a quick-GELU MLP, a final LayerNorm, and the
+ * pooled output that FLUX feeds the transformer as {@code pooled_projections}. Weights stay in the mapped file in their
+ * stored dtype (F32, BF16 or F16); only the LayerNorm scales are widened to small F32 rows.
+ */
+public final class ClipTextModel implements AutoCloseable {
+    private static final String PREFIX = "text_model.";
+    private static final float QUICK_GELU_K = 1.702f;
+
+    /** lastHiddenState [B, L, hidden] after the final LayerNorm; pooled [B, hidden] (no projection). */
+    public record Output(Tensor lastHiddenState, Tensor pooled) {
+    }
+
+    private record Layer(Tensor ln1Scale, Tensor ln1Bias, Tensor qW, Tensor qB, Tensor kW, Tensor kB, Tensor vW,
+                         Tensor vB, Tensor oW, Tensor oB, Tensor ln2Scale, Tensor ln2Bias, Tensor fc1W, Tensor fc1B,
+                         Tensor fc2W, Tensor fc2B) {
+    }
+
+    private final ClipTextConfig config;
+    private final Backend backend;
+    private final TensorSource owned;
+    private final Tensor tokenEmbedding;
+    private final Tensor positionEmbedding;
+    private final Layer[] layers;
+    private final Tensor finalScale;
+    private final Tensor finalBias;
+    private final float eps;
+
+    /** Reads {@code config.json} and the one safetensors file (or index) of a transformers CLIPTextModel folder. */
+    public static ClipTextModel load(Path folder, Backend backend) {
+        ClipTextConfig config = ClipTextConfig.read(folder.resolve("config.json"));
+        TensorSource source = Safetensors.open(folder);
+        try {
+            return new ClipTextModel(config, source, backend, true);
+        } catch (RuntimeException e) {
+            source.close();
+            throw e;
+        }
+    }
+
+    /** A model over weights the caller keeps open (and closes) for as long as the model is used. */
+    public ClipTextModel(ClipTextConfig config, TensorSource weights, Backend backend) {
+        this(config, weights, backend, false);
+    }
+
+    private ClipTextModel(ClipTextConfig config, TensorSource weights, Backend backend, boolean own) {
+        if (backend.device() != Device.CPU) {
+            throw new IllegalArgumentException("CLIP text model: backend " + backend.name() + " is on " + backend.device()
+                    + ", but the weights are read in place from the mapped file (CPU)");
+        }
+        this.config = config;
+        this.backend = backend;
+        EncoderWeights w = new EncoderWeights(weights);
+        long c = config.hiddenSize();
+        long m = config.intermediateSize();
+        tokenEmbedding = w.get(PREFIX + "embeddings.token_embedding.weight", config.vocabSize(), c);
+        positionEmbedding = w.get(PREFIX + "embeddings.position_embedding.weight", config.maxPositionEmbeddings(), c);
+        layers = new Layer[config.numHiddenLayers()];
+        for (int i = 0; i < layers.length; i++) {
+            String p = PREFIX + "encoder.layers." + i + ".";
+            layers[i] = new Layer(
+                    EncoderOps.scaleRow(backend, w.get(p + "layer_norm1.weight", c)), w.get(p + "layer_norm1.bias", c),
+                    w.get(p + "self_attn.q_proj.weight", c, c), w.get(p + "self_attn.q_proj.bias", c),
+                    w.get(p + "self_attn.k_proj.weight", c, c), w.get(p + "self_attn.k_proj.bias", c),
+                    w.get(p + "self_attn.v_proj.weight", c, c), w.get(p + "self_attn.v_proj.bias", c),
+                    w.get(p + "self_attn.out_proj.weight", c, c), w.get(p + "self_attn.out_proj.bias", c),
+                    EncoderOps.scaleRow(backend, w.get(p + "layer_norm2.weight", c)), w.get(p + "layer_norm2.bias", c),
+                    w.get(p + "mlp.fc1.weight", m, c), w.get(p + "mlp.fc1.bias", m),
+                    w.get(p + "mlp.fc2.weight", c, m), w.get(p + "mlp.fc2.bias", c));
+        }
+        finalScale = EncoderOps.scaleRow(backend, w.get(PREFIX + "final_layer_norm.weight", c));
+        finalBias = w.get(PREFIX + "final_layer_norm.bias", c);
+        eps = (float) config.layerNormEps();
+        owned = own ? weights : null;
+    }
+
+    public ClipTextConfig config() {
+        return config;
+    }
+
+    /**
+     * The index whose final hidden state is the pooled output: with the legacy rule (eos_token_id 2, FLUX's config) the
+     * first position of the largest id, which is the first EOS 49407 for real CLIP ids; otherwise the first position
+     * holding eos_token_id, or 0 when there is none (transformers' argmax of an all-false row).
+     */
+    public static int pooledIndex(int[] ids, ClipTextConfig config) {
+        int best = 0;
+        for (int t = 0; t < ids.length; t++) {
+            if (config.legacyPooling() ? ids[t] > ids[best] : ids[t] == config.eosTokenId()) {
+                best = t;
+                if (!config.legacyPooling()) {
+                    break;
+                }
+            }
+        }
+        return best;
+    }
+
+    /** Encodes B rows of L token ids (L ≤ max_position_embeddings, 77 for FLUX) in one pass. No attention mask. */
+    public Output encode(int[][] ids) {
+        EncoderOps.checkIds(ids, config.maxPositionEmbeddings(), "CLIP text model");
+        Backend be = backend;
+        int batch = ids.length;
+        int len = ids[0].length;
+        long rows = (long) batch * len;
+        int c = config.hiddenSize();
+        Tensor x = be.allocate(DType.F32, rows, c);
+        Tensor n = be.allocate(DType.F32, rows, c);
+        Tensor normed = be.allocate(DType.F32, rows, c);
+        Tensor q = be.allocate(DType.F32, rows, c);
+        Tensor k = be.allocate(DType.F32, rows, c);
+        Tensor v = be.allocate(DType.F32, rows, c);
+        Tensor ctx = be.allocate(DType.F32, rows, c);
+        Tensor h = be.allocate(DType.F32, rows, config.intermediateSize());
+        EncoderOps.Attention attention = new EncoderOps.Attention(be, batch, config.numAttentionHeads(), len,
+                config.headDim());
+        Tensor[] mask = {causalMask(len)};
+        float scale = (float) (1 / Math.sqrt(config.headDim()));
+
+        EncoderOps.embed(be, tokenEmbedding, ids, x);
+        // every row gets positions 0..L-1: one bias over the flattened [L·C] block of each row
+        be.addBias(x.view(batch, (long) len * c), positionEmbedding.sliceRows(0, len).view((long) len * c));
+        for (Layer l : layers) {
+            EncoderOps.layerNorm(be, x, n, l.ln1Scale, l.ln1Bias, normed, eps);
+            EncoderOps.linear(be, n, l.qW, l.qB, q);
+            EncoderOps.linear(be, n, l.kW, l.kB, k);
+            EncoderOps.linear(be, n, l.vW, l.vB, v);
+            attention.run(be, q, k, v, ctx, mask, scale);
+            EncoderOps.linear(be, ctx, l.oW, l.oB, n);
+            be.axpy(1f, n, x);
+
+            EncoderOps.layerNorm(be, x, n, l.ln2Scale, l.ln2Bias, normed, eps);
+            EncoderOps.linear(be, n, l.fc1W, l.fc1B, h);
+            // quick_gelu(h) = h·σ(1.702h) = silu(1.702h)/1.702; the 1/1.702 rides on fc2's GEMM alpha
+            be.scale(h, QUICK_GELU_K);
+            be.silu(h, h);
+            be.gemm(false, true, 1f / QUICK_GELU_K, h, l.fc2W, 0f, n);
+            be.addBias(n, l.fc2B);
+            be.axpy(1f, n, x);
+        }
+        Tensor out = be.allocate(DType.F32, batch, len, c);
+        EncoderOps.layerNorm(be, x, out.view(rows, c), finalScale, finalBias, normed, eps);
+
+        Tensor pooled = be.allocate(DType.F32, batch, c);
+        Tensor flat = out.view(rows, c);
+        for (int b = 0; b < batch; b++) {
+            be.copy(flat.sliceRows((long) b * len + pooledIndex(ids[b], config), 1), pooled.sliceRows(b, 1));
+        }
+        return new Output(out, pooled);
+    }
+
+    /**
+     * 0 on and below the diagonal, the most negative float above it, as transformers' causal mask: a finite value keeps a
+     * backend's exp away from −∞ and still underflows to an exact 0 after the row maximum is subtracted.
+     */
+    private Tensor causalMask(int len) {
+        float[] m = new float[len * len];
+        for (int i = 0; i < len; i++) {
+            for (int j = i + 1; j < len; j++) {
+                m[i * len + j] = -Float.MAX_VALUE;
+            }
+        }
+        return backend.upload(m, len, len);
+    }
+
+    @Override
+    public void close() {
+        if (owned != null) {
+            owned.close();
+        }
+    }
+}
