@@ -1,0 +1,29 @@
+package dev.fluxerase.vae;
+
+/** diffusers UNetMidBlock2D = BFL mid: resnet, attention (when mid_block_add_attention), resnet, all at one width. */
+final class MidBlock {
+    private final ResnetBlock first;
+    private final SpatialAttention attention;
+    private final ResnetBlock second;
+
+    private MidBlock(ResnetBlock first, SpatialAttention attention, ResnetBlock second) {
+        this.first = first;
+        this.attention = attention;
+        this.second = second;
+    }
+
+    /** Loads {@code prefix} = {@code encoder.mid_block} or {@code decoder.mid_block} (diffusers names). */
+    static MidBlock load(VaeWeights w, String prefix, int c) {
+        return new MidBlock(ResnetBlock.load(w, prefix + ".resnets.0", c, c),
+                w.config().midBlockAddAttention() ? SpatialAttention.load(w, prefix + ".attentions.0", c) : null,
+                ResnetBlock.load(w, prefix + ".resnets.1", c, c));
+    }
+
+    FeatureMap forward(FeatureMap x) {
+        FeatureMap h = first.forward(x);
+        if (attention != null) {
+            h = attention.forward(h);
+        }
+        return second.forward(h);
+    }
+}

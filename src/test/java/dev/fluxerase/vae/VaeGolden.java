@@ -1,0 +1,163 @@
+package dev.fluxerase.vae;
+
+import dev.fluxerase.safetensors.SafetensorsFile;
+import dev.fluxerase.safetensors.TensorInfo;
+import dev.fluxerase.safetensors.TensorSource;
+import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
+
+import java.lang.foreign.ValueLayout;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The VAE goldens copied by tools/vae-golden-trim.py, and comparison helpers. */
+final class VaeGolden {
+    static final Path TINY = resource("vae/tiny");
+    static final Path PIPELINE = resource("vae/pipeline");
+
+    private VaeGolden() {
+    }
+
+    static Path resource(String name) {
+        try {
+            return Path.of(VaeGolden.class.getClassLoader().getResource(name).toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A tensor of a golden file as a heap copy (F32 as F32; F64 kept as a double array in {@link #f64}). */
+    static Tensor tensor(Path file, String name) {
+        try (TensorSource s = SafetensorsFile.open(file)) {
+            Tensor t = s.tensor(name);
+            return Tensor.of(Floats.toF32(t), t.shape());
+        }
+    }
+
+    static double[] f64(Path file, String name) {
+        try (TensorSource s = SafetensorsFile.open(file)) {
+            TensorInfo info = s.info(name);
+            assertEquals(DType.F64, info.dtype(), name);
+            Tensor t = s.tensor(name);
+            double[] out = new double[(int) t.numel()];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = t.data().getAtIndex(ValueLayout.JAVA_DOUBLE_UNALIGNED, i);
+            }
+            return out;
+        }
+    }
+
+    static float[] values(Tensor t) {
+        return Floats.toF32(t);
+    }
+
+    /** max|ours − ref| / max|ref| after checking shapes; every value of ours must be finite. */
+    static double relToMax(Tensor ours, Tensor ref) {
+        assertArrayEquals(ref.shape(), ours.shape(), "shape");
+        float[] r = values(ref);
+        double[] d = new double[r.length];
+        for (int i = 0; i < r.length; i++) {
+            d[i] = r[i];
+        }
+        return relToMax(values(ours), d);
+    }
+
+    static double relToMax(float[] ours, double[] ref) {
+        assertEquals(ref.length, ours.length, "element count");
+        double maxDiff = 0;
+        double maxRef = 0;
+        for (int i = 0; i < ref.length; i++) {
+            assertTrue(Float.isFinite(ours[i]), "non-finite value at " + i);
+            maxDiff = Math.max(maxDiff, Math.abs(ours[i] - ref[i]));
+            maxRef = Math.max(maxRef, Math.abs(ref[i]));
+        }
+        assertTrue(maxRef > 0, "reference is all zeros");
+        return maxDiff / maxRef;
+    }
+
+    static void assertClose(String what, Tensor ours, Tensor ref, double bound) {
+        double e = relToMax(ours, ref);
+        assertTrue(e <= bound, what + ": rel_to_max " + e + " > " + bound);
+    }
+
+    static void assertClose64(String what, Tensor ours, double[] ref, double bound) {
+        double e = relToMax(values(ours), ref);
+        assertTrue(e <= bound, what + ": rel_to_max vs f64 " + e + " > " + bound);
+    }
+
+    /** A read-only in-memory checkpoint: the tests' way to rename or reshape tensors without writing a file. */
+    static final class MapSource implements TensorSource {
+        private final Map<String, Tensor> tensors;
+        private final String name;
+
+        MapSource(String name, Map<String, Tensor> tensors) {
+            this.name = name;
+            this.tensors = new LinkedHashMap<>(tensors);
+        }
+
+        /** Every tensor of a file as heap F32 copies, in file order. */
+        static MapSource copyOf(Path file) {
+            Map<String, Tensor> m = new LinkedHashMap<>();
+            try (TensorSource s = SafetensorsFile.open(file)) {
+                for (String n : s.names()) {
+                    Tensor t = s.tensor(n);
+                    m.put(n, Tensor.of(Floats.toF32(t), t.shape()));
+                }
+            }
+            return new MapSource(file.getFileName().toString(), m);
+        }
+
+        Map<String, Tensor> tensors() {
+            return tensors;
+        }
+
+        @Override
+        public Set<String> names() {
+            return tensors.keySet();
+        }
+
+        @Override
+        public boolean contains(String n) {
+            return tensors.containsKey(n);
+        }
+
+        @Override
+        public TensorInfo info(String n) {
+            Tensor t = tensors.get(n);
+            return new TensorInfo(n, t.dtype(), t.shape(), 0, t.byteSize());
+        }
+
+        @Override
+        public Tensor tensor(String n) {
+            return tensors.get(n);
+        }
+
+        @Override
+        public Map<String, String> metadata() {
+            return Map.of();
+        }
+
+        @Override
+        public String describe() {
+            return name;
+        }
+
+        @Override
+        public void close() {
+        }
+
+        @Override
+        public String toString() {
+            return name + Arrays.toString(tensors.keySet().toArray());
+        }
+    }
+}
