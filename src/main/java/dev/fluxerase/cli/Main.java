@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
                 InspectCommand.class,
                 ForwardCommand.class,
                 TokenizeCommand.class,
-                ScheduleCommand.class})
+                ScheduleCommand.class,
+                DoctorCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

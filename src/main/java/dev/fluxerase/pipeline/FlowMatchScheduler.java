@@ -25,6 +25,13 @@ public record FlowMatchScheduler(int numTrainTimesteps, double shift, boolean us
     /** FLUX.1-dev's scheduler_config.json (the values a BFL single-file setup without one gets). */
     public static final FlowMatchScheduler FLUX_DEV = new FlowMatchScheduler(1000, 3.0, true, 0.5, 1.15, 256, 4096, true);
 
+    /**
+     * For schnell without a scheduler_config.json: the unshifted grid, as BFL samples schnell
+     * ({@code get_schedule(..., shift=False)}).
+     */
+    public static final FlowMatchScheduler FLUX_SCHNELL =
+            new FlowMatchScheduler(1000, 1.0, false, 0.5, 1.15, 256, 4096, true);
+
     /** Options of the diffusers scheduler that change the sigmas and that this port does not implement. */
     private static final List<String> UNSUPPORTED = List.of("use_karras_sigmas", "use_exponential_sigmas",
             "use_beta_sigmas", "invert_sigmas", "stochastic_sampling", "shift_terminal");

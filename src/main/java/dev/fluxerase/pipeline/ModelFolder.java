@@ -1,5 +1,10 @@
 package dev.fluxerase.pipeline;
 
+import dev.fluxerase.flux.FluxConfig;
+import dev.fluxerase.flux.FluxWeights;
+import dev.fluxerase.vae.AutoencoderConfig;
+import dev.fluxerase.vae.VaeWeights;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -201,6 +206,32 @@ public final class ModelFolder {
             throw new PipelineException(describe() + ": no " + c.folder() + ": looked for " + lookedFor.get(c));
         }
         return p;
+    }
+
+    /**
+     * Opens the transformer weights. A diffusers transformer/ folder carries its config.json; a single file uses a FLUX
+     * config.json beside it, else the folder's transformer/config.json (the FLUX.1-dev repo has both the BFL file and
+     * the diffusers folder), else the flux-dev or flux-schnell preset that fits its shapes.
+     */
+    public FluxWeights openTransformer() {
+        Path p = require(Component.TRANSFORMER);
+        Path diffusersConfig = root.resolve("transformer").resolve("config.json");
+        boolean configBeside = Files.isDirectory(p) || Files.isRegularFile(p.toAbsolutePath().resolveSibling("config.json"));
+        FluxConfig config = !configBeside && Files.isRegularFile(diffusersConfig) ? FluxConfig.read(diffusersConfig) : null;
+        return FluxWeights.open(p, config);
+    }
+
+    /**
+     * Opens the VAE weights: a diffusers vae/ folder with its config.json, or a single file (BFL ae.safetensors) with
+     * the folder's vae/config.json when there is one, else FLUX's autoencoder config.
+     */
+    public VaeWeights openVae() {
+        Path p = require(Component.VAE);
+        Path diffusersConfig = root.resolve("vae").resolve("config.json");
+        if (Files.isRegularFile(p) && Files.isRegularFile(diffusersConfig)) {
+            return VaeWeights.open(p, AutoencoderConfig.read(diffusersConfig));
+        }
+        return VaeWeights.open(p);
     }
 
     /** Components that were not found, in pipeline order. */
