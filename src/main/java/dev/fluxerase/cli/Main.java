@@ -11,7 +11,9 @@ import picocli.CommandLine.Command;
                 ForwardCommand.class,
                 TokenizeCommand.class,
                 ScheduleCommand.class,
-                DoctorCommand.class})
+                DoctorCommand.class,
+                EncodePromptCommand.class,
+                GenerateCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
