@@ -4,6 +4,7 @@ import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.flux.FluxModel;
 import dev.fluxerase.flux.FluxWeights;
 import dev.fluxerase.lora.LoraSet;
+import dev.fluxerase.sampling.FluxSchedule;
 import dev.fluxerase.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -59,6 +60,25 @@ class EulerSamplerGoldenTest {
         float[] ts = s.timesteps(sigmas);
         for (int k = 0; k < 4; k++) {
             assertEquals(modelInput[k], (float) s.modelSigma(ts[k]), "step " + k);
+        }
+    }
+
+    @Test
+    void scheduleAgreesWithFluxScheduleToFloat32Rounding() {
+        for (int steps : new int[]{1, 4, 28, 50}) {
+            for (long tokens : new long[]{64, 256, 1024, 4096}) {
+                assertEquals(FluxSchedule.mu(tokens), FlowMatchScheduler.FLUX_DEV.mu(tokens), 1e-15);
+                float[] ours = FlowMatchScheduler.FLUX_DEV.sigmas(steps, tokens);
+                double[] bfl = FluxSchedule.sigmas(steps, tokens, true);
+                for (int k = 0; k <= steps; k++) {
+                    assertEquals(bfl[k], ours[k], 2e-7, steps + " steps, " + tokens + " tokens, sigma " + k);
+                }
+            }
+        }
+        float[] schnell = FlowMatchScheduler.FLUX_SCHNELL.sigmas(4, 4096);
+        double[] unshifted = FluxSchedule.sigmas(4, 4096, false);
+        for (int k = 0; k <= 4; k++) {
+            assertEquals(unshifted[k], schnell[k], 1e-7);
         }
     }
 
