@@ -29,12 +29,15 @@ public final class DoctorCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
 
+    @Mixin
+    ModelOptions.Weights weights;
+
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() {
-        ModelFolder m = model.resolve();
+        ModelFolder m = model.resolve(weights);
         Doctor.Report r = Doctor.check(m);
         PrintWriter out = spec.commandLine().getOut();
         out.println("model           " + r.model());

@@ -56,7 +56,7 @@ public final class EncodePromptCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        ModelFolder m = model.resolve();
+        ModelFolder m = model.resolve(null);
         PromptCache cache = noCache ? null : new PromptCache(cacheDir != null ? cacheDir : PromptCache.defaultDir());
         PromptEmbeddings e;
         try (PromptEncoder enc = new PromptEncoder(m, new CpuBackend(), cache)) {

@@ -54,6 +54,9 @@ public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
 
+    @Mixin
+    ModelOptions.Weights weights;
+
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
 
@@ -138,7 +141,7 @@ public final class GenerateCommand implements Callable<Integer> {
         Generator.Settings settings = new Generator.Settings(width, height, steps, guidance, t5Length);
         List<LoraStack.Entry> loraEntries = loras.stream().map(LoraStack.Entry::parse).toList();
         List<PromptBatch.Item> batch = input.batch != null ? PromptBatch.read(input.batch) : null;
-        ModelFolder m = model.resolve();
+        ModelFolder m = model.resolve(weights);
         PromptCache cache = noCache ? null : new PromptCache(cacheDir != null ? cacheDir : PromptCache.defaultDir());
         PrintWriter stdout = spec.commandLine().getOut();
         try (Generator gen = Generator.open(m, backend(backend), cache, loraEntries)) {

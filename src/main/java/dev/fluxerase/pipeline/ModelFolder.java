@@ -20,7 +20,8 @@ import java.util.stream.Stream;
  * transformer/, text_encoder/, text_encoder_2/, tokenizer/, tokenizer_2/, vae/, scheduler/), a Hugging Face repo id
  * resolved offline in the hub cache ({@link HfCache}), or one repo's cache folder. The transformer and the VAE may
  * instead be BFL single files, {@code flux1-dev.safetensors} and {@code ae.safetensors}: found at the folder's root
- * (the FLUX.1-dev repo ships both) or given as overrides. Only paths are resolved here; loaders check the contents.
+ * (the FLUX.1-dev repo ships both) or given as overrides. Resolution only looks at paths; {@link #openTransformer} and
+ * {@link #openVae} open the weights with the config that fits, and the loaders check the contents.
  */
 public final class ModelFolder {
 

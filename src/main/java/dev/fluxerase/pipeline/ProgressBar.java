@@ -1,6 +1,11 @@
 package dev.fluxerase.pipeline;
 
 import java.io.PrintStream;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 import java.util.Locale;
 import java.util.function.LongSupplier;
 
@@ -25,10 +30,29 @@ public final class ProgressBar implements EulerSampler.Listener {
         this.start = nanos.getAsLong();
     }
 
-    /** A bar on System.err, redrawn in place when the JVM's console is a terminal. */
+    /** A bar on System.err, redrawn in place when stderr is a terminal. */
     public static ProgressBar onStderr(String label) {
-        return new ProgressBar(System.err, System.console() != null && System.console().isTerminal(), label,
-                System::nanoTime);
+        return new ProgressBar(System.err, stderrIsTerminal(), label, System::nanoTime);
+    }
+
+    /**
+     * Whether file descriptor 2 is a terminal, by the C library's {@code isatty}: the JDK's Console only tells about
+     * stdin and stdout, and stderr alone is often redirected to a log. Where isatty cannot be called, the Console's
+     * answer.
+     */
+    static boolean stderrIsTerminal() {
+        try {
+            Linker linker = Linker.nativeLinker();
+            MemorySegment isatty = linker.defaultLookup().find("isatty").orElse(null);
+            if (isatty != null) {
+                MethodHandle h = linker.downcallHandle(isatty,
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+                return (int) h.invokeExact(2) == 1;
+            }
+        } catch (Throwable e) {
+            // no native access (e.g. --enable-native-access denied): fall through to the Console
+        }
+        return System.console() != null && System.console().isTerminal();
     }
 
     @Override

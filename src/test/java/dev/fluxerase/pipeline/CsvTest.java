@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -77,5 +78,7 @@ class CsvTest {
         bar.onStep(1, 2, null, null);
         assertEquals("\r[########################] 2/2 50:00 elapsed, ETA 0:00\n", bytes.toString());
         assertEquals("1:01:05", ProgressBar.clock(3665));
+        // surefire pipes the test JVM's stderr
+        assertFalse(ProgressBar.stderrIsTerminal());
     }
 }
