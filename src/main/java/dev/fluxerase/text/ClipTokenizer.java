@@ -1,7 +1,8 @@
 package dev.fluxerase.text;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -80,20 +81,24 @@ public final class ClipTokenizer {
         Path dir = TokenizerFiles.clipFolder(folder);
         Path vocabFile = dir.resolve("vocab.json");
         Path mergesFile = dir.resolve("merges.txt");
-        Map<String, Integer> vocab = new HashMap<>();
-        try {
-            JsonNode root = new ObjectMapper().readTree(vocabFile.toFile());
-            if (root == null || !root.isObject()) {
+        Map<String, Integer> vocab = new HashMap<>(1 << 17);
+        // Streamed, and without interning 49,408 one-off field names: several times faster than a tree.
+        JsonFactory factory = JsonFactory.builder().disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
+                .disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES).build();
+        try (JsonParser p = factory.createParser(vocabFile.toFile())) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new TokenizerException(vocabFile + ": expected a JSON object of token -> id");
             }
-            for (Map.Entry<String, JsonNode> e : root.properties()) {
-                if (!e.getValue().canConvertToInt() || e.getValue().intValue() < 0) {
-                    throw new TokenizerException(vocabFile + ": id of " + e.getKey() + " is not a non-negative int");
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String token = p.currentName();
+                if (p.nextToken() != JsonToken.VALUE_NUMBER_INT || p.getIntValue() < 0) {
+                    throw new TokenizerException(vocabFile + ": id of " + token + " is not a non-negative int");
                 }
-                vocab.put(e.getKey(), e.getValue().intValue());
+                vocab.put(token, p.getIntValue());
             }
         } catch (IOException e) {
-            throw new TokenizerException(vocabFile + ": cannot read: " + e.getMessage(), e);
+            throw new TokenizerException(vocabFile + ": cannot read: " + e.getMessage().lines().findFirst().orElse(""),
+                    e);
         }
         Map<String, Integer> ranks = new HashMap<>();
         try {
