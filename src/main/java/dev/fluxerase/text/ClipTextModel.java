@@ -96,13 +96,18 @@ public final class ClipTextModel implements AutoCloseable {
      * holding eos_token_id, or 0 when there is none (transformers' argmax of an all-false row).
      */
     public static int pooledIndex(int[] ids, ClipTextConfig config) {
-        int best = 0;
-        for (int t = 0; t < ids.length; t++) {
-            if (config.legacyPooling() ? ids[t] > ids[best] : ids[t] == config.eosTokenId()) {
-                best = t;
-                if (!config.legacyPooling()) {
-                    break;
+        if (!config.legacyPooling()) {
+            for (int t = 0; t < ids.length; t++) {
+                if (ids[t] == config.eosTokenId()) {
+                    return t;
                 }
+            }
+            return 0;
+        }
+        int best = 0;
+        for (int t = 1; t < ids.length; t++) {
+            if (ids[t] > ids[best]) {
+                best = t;
             }
         }
         return best;

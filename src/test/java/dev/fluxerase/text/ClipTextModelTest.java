@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 import static dev.fluxerase.text.EncoderTestData.assertClose;
 import static dev.fluxerase.text.EncoderTestData.ids;
@@ -67,7 +68,7 @@ class ClipTextModelTest {
             float[] batch = Floats.toF32(model.encode(ids).lastHiddenState());
             float[] alone = Floats.toF32(model.encode(new int[][]{ids[1]}).lastHiddenState());
             int width = alone.length;
-            float[] row1 = java.util.Arrays.copyOfRange(batch, width, 2 * width);
+            float[] row1 = Arrays.copyOfRange(batch, width, 2 * width);
             assertArrayEquals(alone, row1, 0f);
 
             int[] changed = ids[2].clone();
@@ -78,8 +79,8 @@ class ClipTextModelTest {
             float[] other = Floats.toF32(model.encode(new int[][]{changed}).lastHiddenState());
             float[] orig = Floats.toF32(model.encode(new int[][]{ids[2]}).lastHiddenState());
             int c = model.config().hiddenSize();
-            assertArrayEquals(java.util.Arrays.copyOf(orig, (t + 1) * c), java.util.Arrays.copyOf(other, (t + 1) * c), 0f);
-            assertFalse(java.util.Arrays.equals(orig, other), "later positions must change");
+            assertArrayEquals(Arrays.copyOf(orig, (t + 1) * c), Arrays.copyOf(other, (t + 1) * c), 0f);
+            assertFalse(Arrays.equals(orig, other), "later positions must change");
         }
     }
 

@@ -32,6 +32,7 @@ import static dev.fluxerase.text.EncoderTestData.resource;
 import static dev.fluxerase.text.EncoderTestData.values;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** T5 encoder against transformers' T5EncoderModel goldens (text-vae-tiny/t5_encoder_tiny and the pipeline's BF16 model). */
@@ -165,7 +166,7 @@ class T5EncoderTest {
             float[] other = Floats.toF32(model.encode(new int[][]{padded}));
             for (int t = 0; t < 12; t++) {
                 int from = t * 64;
-                assertEquals(false, Arrays.equals(Arrays.copyOfRange(alone, from, from + 64),
+                assertFalse(Arrays.equals(Arrays.copyOfRange(alone, from, from + 64),
                         Arrays.copyOfRange(other, from, from + 64)), "position " + t + " must see the pad token");
             }
         }
