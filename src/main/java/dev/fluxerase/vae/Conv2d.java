@@ -54,6 +54,11 @@ final class Conv2d {
 
     /** conv(x) + bias (+ residual, which must have the output's shape); mode is ignored for a 1×1 conv. */
     FeatureMap forward(FeatureMap x, Mode mode, FeatureMap residual) {
+        return forward(x, mode, residual, COL_FLOATS);
+    }
+
+    /** {@link #forward(FeatureMap, Mode, FeatureMap)} with a column buffer of at most {@code colFloats} (tests tiling). */
+    FeatureMap forward(FeatureMap x, Mode mode, FeatureMap residual, int colFloats) {
         if (x.c != cin) {
             throw new IllegalArgumentException("conv over " + cin + " channels got " + x.c);
         }
@@ -84,7 +89,7 @@ final class Conv2d {
             return y;
         }
         int kdim = 9 * cin;
-        int tile = Math.max(1, Math.min(pixels, COL_FLOATS / kdim));
+        int tile = Math.max(1, Math.min(pixels, colFloats / kdim));
         float[] col = new float[tile * kdim];
         for (int p0 = 0; p0 < pixels; p0 += tile) {
             int n = Math.min(tile, pixels - p0);

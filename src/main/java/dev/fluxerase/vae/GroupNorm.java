@@ -1,7 +1,6 @@
 package dev.fluxerase.vae;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -113,18 +112,14 @@ final class GroupNorm {
                 FloatVector v = FloatVector.fromArray(F, x, base + ch)
                         .fma(FloatVector.fromArray(F, scale, ch), FloatVector.fromArray(F, shift, ch));
                 if (swish) {
-                    v = v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+                    v = FastExp.silu(v);
                 }
                 v.intoArray(y, base + ch);
             }
             for (; ch < c; ch++) {
                 float v = Math.fma(x[base + ch], scale[ch], shift[ch]);
-                y[base + ch] = swish ? silu(v) : v;
+                y[base + ch] = swish ? FastExp.silu(v) : v;
             }
         }
-    }
-
-    static float silu(float v) {
-        return v / (1f + (float) Math.exp(-v));
     }
 }

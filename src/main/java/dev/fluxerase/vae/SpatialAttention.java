@@ -22,7 +22,7 @@ final class SpatialAttention {
     private final Conv2d v;
     private final Conv2d out;
 
-    private SpatialAttention(int c, GroupNorm norm, Conv2d q, Conv2d k, Conv2d v, Conv2d out) {
+    SpatialAttention(int c, GroupNorm norm, Conv2d q, Conv2d k, Conv2d v, Conv2d out) {
         this.c = c;
         this.norm = norm;
         this.q = q;
@@ -43,6 +43,11 @@ final class SpatialAttention {
     }
 
     FeatureMap forward(FeatureMap x) {
+        return forward(x, SCORE_FLOATS);
+    }
+
+    /** {@link #forward(FeatureMap)} with at most {@code scoreFloats} scores at a time (tests query blocking). */
+    FeatureMap forward(FeatureMap x, int scoreFloats) {
         FeatureMap xn = norm.forward(x, false);
         FeatureMap qm = q.forward(xn, null, null);
         FeatureMap km = k.forward(xn, null, null);
@@ -51,7 +56,7 @@ final class SpatialAttention {
         Tensor keys = Conv2d.matrix(km.data, 0, tokens, c);
         Tensor values = Conv2d.matrix(vm.data, 0, tokens, c);
         FeatureMap attended = new FeatureMap(x.h, x.w, c);
-        int block = Math.max(1, Math.min(tokens, SCORE_FLOATS / tokens));
+        int block = Math.max(1, Math.min(tokens, scoreFloats / tokens));
         float[] scores = new float[block * tokens];
         float scale = (float) (1.0 / Math.sqrt(c));
         for (int t0 = 0; t0 < tokens; t0 += block) {
@@ -81,15 +86,20 @@ final class SpatialAttention {
             for (; i < n; i++) {
                 max = Math.max(max, s[base + i]);
             }
-            double sum = 0;
+            // lane-wise partial sums, then the lanes in order: reduceLanes(ADD) may reorder, and differently per JIT tier
+            FloatVector acc = FloatVector.zero(F);
             i = 0;
             for (; i < bound; i += F.length()) {
-                FloatVector e = FloatVector.fromArray(F, s, base + i).sub(max).lanewise(VectorOperators.EXP);
+                FloatVector e = FastExp.exp(FloatVector.fromArray(F, s, base + i).sub(max));
                 e.intoArray(s, base + i);
-                sum += e.reduceLanes(VectorOperators.ADD);
+                acc = acc.add(e);
+            }
+            double sum = 0;
+            for (int lane = 0; lane < F.length(); lane++) {
+                sum += acc.lane(lane);
             }
             for (; i < n; i++) {
-                float e = (float) Math.exp(s[base + i] - max);
+                float e = FastExp.exp(s[base + i] - max);
                 s[base + i] = e;
                 sum += e;
             }
