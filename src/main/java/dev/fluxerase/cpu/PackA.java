@@ -1,0 +1,63 @@
+package dev.fluxerase.cpu;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Packs rows of op(A) into the layout {@link GemmKernel} reads: MR-row slivers, each k-major (the MR values of one k are
+ * adjacent), rows past the end zero-filled so the kernel never needs a row tail. A is F32, [m, k] or, transposed, [k, m].
+ */
+final class PackA {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final int MR = GemmKernel.MR;
+
+    private PackA() {
+    }
+
+    /**
+     * Packs slivers [s0, s1) of the op(A) block rows [i0, i0 + mc) × k [p0, p0 + kc) into dst, sliver s at
+     * dst[off + s·MR·kc]. lda is the row length of A as stored.
+     */
+    static void pack(MemorySegment a, boolean transA, long lda, long i0, int mc, long p0, int kc, int s0, int s1,
+                     float[] dst, int off) {
+        for (int s = s0; s < s1; s++) {
+            int d = off + s * MR * kc;
+            int rows = Math.min(MR, mc - s * MR);
+            long i = i0 + (long) s * MR;
+            if (transA) {
+                packTransposed(a, lda, i, rows, p0, kc, dst, d);
+            } else {
+                packRows(a, lda, i, rows, p0, kc, dst, d);
+            }
+        }
+    }
+
+    /** A stored [m, k]: each of the sliver's rows is contiguous in k and lands with stride MR. */
+    private static void packRows(MemorySegment a, long lda, long i, int rows, long p0, int kc, float[] dst, int d) {
+        for (int r = 0; r < rows; r++) {
+            long src = ((i + r) * lda + p0) * Float.BYTES;
+            for (int k = 0; k < kc; k++) {
+                dst[d + k * MR + r] = a.get(F32, src + (long) k * Float.BYTES);
+            }
+        }
+        for (int r = rows; r < MR; r++) {
+            for (int k = 0; k < kc; k++) {
+                dst[d + k * MR + r] = 0f;
+            }
+        }
+    }
+
+    /** A stored [k, m]: the MR values of one k are already adjacent. */
+    private static void packTransposed(MemorySegment a, long lda, long i, int rows, long p0, int kc, float[] dst, int d) {
+        for (int k = 0; k < kc; k++) {
+            long src = ((p0 + k) * lda + i) * Float.BYTES;
+            int o = d + k * MR;
+            for (int r = 0; r < rows; r++) {
+                dst[o + r] = a.get(F32, src + (long) r * Float.BYTES);
+            }
+            for (int r = rows; r < MR; r++) {
+                dst[o + r] = 0f;
+            }
+        }
+    }
+}
