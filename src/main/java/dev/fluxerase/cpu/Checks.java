@@ -53,12 +53,6 @@ final class Checks {
         }
     }
 
-    static void matrix(String op, String what, Tensor t, long rows, long cols) {
-        if (t.rows() != rows || t.cols() != cols) {
-            throw new IllegalArgumentException(op + ": " + what + " must be a " + rows + "x" + cols + " matrix, got " + t);
-        }
-    }
-
     static void require(boolean ok, String message) {
         if (!ok) {
             throw new IllegalArgumentException(message);

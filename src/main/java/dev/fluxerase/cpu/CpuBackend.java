@@ -42,11 +42,7 @@ public final class CpuBackend implements Backend {
         return false;
     }
 
-    /** Staging for an optional tensor (null stays null). */
-    private static Arr inOrNull(Tensor t) {
-        return t == null ? null : Arr.in(t);
-    }
-
+    /** Staging for an optional output (null stays null). */
     private static Arr outOrNull(Tensor t) {
         return t == null ? null : Arr.out(t);
     }
