@@ -142,6 +142,15 @@ final class DoubleBlock {
         final Tensor dV;
         final Tensor dQn;
         final Tensor dKn;
+        /** dL/d scores from an external dL/d probabilities [B, heads, L, L]; allocated on first use. */
+        private Tensor dS;
+
+        Tensor dS(Backend be) {
+            if (dS == null) {
+                dS = be.allocate(DType.F32, dO.dim(0), dO.dim(1), dO.dim(2), dO.dim(2));
+            }
+            return dS;
+        }
 
         Scratch(Backend be, FluxConfig c, long b, long lTxt, long lImg) {
             img = new StreamScratch(be, c, b, lImg);
@@ -210,10 +219,11 @@ final class DoubleBlock {
 
     /**
      * On entry dImg, dTxt hold dL/d(block output); on return dL/d(block input). dsvec += the modulation Linears'
-     * input gradient when not null (when null, the modulation gradients are not formed at all).
+     * input gradient when not null (when null, the modulation gradients are not formed at all). dProbs, when not null,
+     * is a further dL/d(attention probabilities) [B, heads, L, L] of a loss on the probs this block's forward recorded.
      */
     void backward(Backend be, Tensor imgIn, Tensor txtIn, Tensor svec, Rope rope, Acts a, Scratch s, Tensor dImg,
-                  Tensor dTxt, Tensor dsvec, FluxGradients g, float attnScale) {
+                  Tensor dTxt, Tensor dsvec, Tensor probs, Tensor dProbs, FluxGradients g, float attnScale) {
         long lTxt = txtIn.dim(1);
         be.fill(s.dO, 0f);
         postAttentionBackward(be, txt, a.txt, s.txt, s, 0, dTxt, dsvec != null, g);
@@ -222,12 +232,38 @@ final class DoubleBlock {
         be.fill(s.dK, 0f);
         be.fill(s.dV, 0f);
         be.attentionBackward(s.dO, a.qj, a.kj, a.vj, a.oj, a.lse, s.dQ, s.dK, s.dV, attnScale);
+        if (dProbs != null) {
+            probsBackward(be, probs, dProbs, a, s, attnScale);
+        }
         be.fill(s.dQn, 0f);
         be.fill(s.dKn, 0f);
         rope.backward(be, s.dQ, s.dQn);
         rope.backward(be, s.dK, s.dKn);
         preAttentionBackward(be, txt, txtIn, svec, a.txt, s.txt, s, 0, dTxt, dsvec, g);
         preAttentionBackward(be, img, imgIn, svec, a.img, s.img, s, lTxt, dImg, dsvec, g);
+    }
+
+    /**
+     * The probabilities' own gradient: dS = P⊙(dP − rowsum(dP⊙P)), then dQ += scale·dS·K and dK += scale·dSᵀ·Q per
+     * batch element and head. The attention backward is linear in dP, so this adds to what attentionBackward gave.
+     */
+    private static void probsBackward(Backend be, Tensor probs, Tensor dProbs, Acts a, Scratch s, float attnScale) {
+        Tensor ds = s.dS(be);
+        be.fill(ds, 0f);
+        be.softmaxBackward(dProbs, probs, ds);
+        long bh = a.qj.dim(0) * a.qj.dim(1);
+        long l = a.qj.dim(2);
+        long dh = a.qj.dim(3);
+        Tensor dsAll = ds.view(bh, l, l);
+        Tensor q = a.qj.view(bh, l, dh);
+        Tensor k = a.kj.view(bh, l, dh);
+        Tensor dq = s.dQ.view(bh, l, dh);
+        Tensor dk = s.dK.view(bh, l, dh);
+        for (long i = 0; i < bh; i++) {
+            Tensor dsi = dsAll.sliceRows(i, 1);
+            be.gemm(false, false, attnScale, dsi, k.sliceRows(i, 1), 1f, dq.sliceRows(i, 1));
+            be.gemm(true, false, attnScale, dsi, q.sliceRows(i, 1), 1f, dk.sliceRows(i, 1));
+        }
     }
 
     private static void postAttentionBackward(Backend be, Stream w, StreamActs a, StreamScratch s, Scratch js,

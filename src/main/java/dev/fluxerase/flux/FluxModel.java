@@ -11,9 +11,11 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The FLUX.1 flow transformer (BFL {@code flux.model.Flux}), forward and backward on one {@link Backend}.
@@ -226,14 +228,15 @@ public final class FluxModel {
         final SingleBlock.Acts[] sActs;
         final Tensor gelu;
         final Tensor finalIn;
-        Tensor[] probs;
-        boolean probsRecorded;
+        final Tensor[] probs;
+        final Set<Integer> recorded = new HashSet<>();
         DoubleBlock.Scratch dScratch;
         SingleBlock.Scratch sScratch;
         Tensor dImg;
         Tensor dTxt;
         Tensor dX;
         Tensor dsvec;
+        Tensor zeroOut;
         /** Which block's activations the shared checkpointing acts hold (−1: none). */
         int dOwner = -1;
         int sOwner = -1;
@@ -265,6 +268,7 @@ public final class FluxModel {
                 sActs[i] = new SingleBlock.Acts(be, config, b, l);
             }
             gelu = singles.length > 0 ? be.allocate(DType.F32, b, l, config.mlpHidden()) : null;
+            probs = new Tensor[doubles.length];
             finalIn = finalLayer.input(be, b, lImg);
         }
 
@@ -276,14 +280,11 @@ public final class FluxModel {
             return sActs[checkpointing ? 0 : i];
         }
 
-        Tensor[] probs() {
-            if (probs == null) {
-                probs = new Tensor[doubles.length];
-                for (int i = 0; i < probs.length; i++) {
-                    probs[i] = be.allocate(DType.F32, b, config.numHeads(), lTxt + lImg, lTxt + lImg);
-                }
+        Tensor probs(int i) {
+            if (probs[i] == null) {
+                probs[i] = be.allocate(DType.F32, b, config.numHeads(), lTxt + lImg, lTxt + lImg);
             }
-            return probs;
+            return probs[i];
         }
 
         void ensureBackward() {
@@ -295,6 +296,7 @@ public final class FluxModel {
                 dTxt = be.allocate(DType.F32, b, lTxt, h);
                 dX = singles.length > 0 ? be.allocate(DType.F32, b, lTxt + lImg, h) : null;
                 dsvec = be.allocate(DType.F32, b, h);
+                zeroOut = be.allocate(DType.F32, b, lImg, config.outChannels());
             }
         }
     }
@@ -308,10 +310,28 @@ public final class FluxModel {
 
     /**
      * The model output [B, L_img, out_channels] (a workspace tensor, valid until the next forward). With
-     * recordAttention, each double block's joint attention probabilities are kept ({@link #attentionProbs}).
+     * recordAttention, every double block's joint attention probabilities are kept ({@link #attentionProbs}).
      */
     public Tensor forward(FluxInputs in, boolean recordAttention) {
+        List<Integer> all = new ArrayList<>();
+        for (int i = 0; recordAttention && i < doubles.length; i++) {
+            all.add(i);
+        }
+        return forward(in, all);
+    }
+
+    /**
+     * The model output, keeping the joint attention probabilities [B, heads, L, L] of the listed double blocks (what
+     * attention losses read, and what {@link #backward(Tensor, Map, FluxGradients)} takes gradients for).
+     */
+    public Tensor forward(FluxInputs in, Collection<Integer> attentionBlocks) {
         in.check(config);
+        for (int i : attentionBlocks) {
+            if (i < 0 || i >= doubles.length) {
+                throw new IllegalArgumentException("attention of double block " + i + " requested; the model has "
+                        + doubles.length);
+            }
+        }
         long b = in.batch();
         long lTxt = in.txtTokens();
         long lImg = in.imgTokens();
@@ -326,10 +346,14 @@ public final class FluxModel {
         embedders.forward(be, in.timesteps(), in.guidance(), in.y());
         Tensor svec = embedders.svec();
         rope = Rope.build(be, config, in.jointIds());
-        Tensor[] probs = recordAttention ? ws.probs() : null;
+        ws.recorded.clear();
         for (int i = 0; i < doubles.length; i++) {
+            Tensor probs = attentionBlocks.contains(i) ? ws.probs(i) : null;
             doubles[i].forward(be, ws.imgs[i], ws.txts[i], svec, rope, ws.dActs(i), ws.imgs[i + 1], ws.txts[i + 1],
-                    probs == null ? null : probs[i], attnScale);
+                    probs, attnScale);
+            if (probs != null) {
+                ws.recorded.add(i);
+            }
         }
         ws.dOwner = doubles.length - 1;
         Tensor img = ws.imgs[doubles.length];
@@ -346,15 +370,14 @@ public final class FluxModel {
             be.copy(img, ws.finalIn);
         }
         Tensor out = finalLayer.forward(be, svec);
-        ws.probsRecorded = recordAttention;
         last = in;
         return out;
     }
 
     /** Joint attention probabilities [B, heads, L, L] (text first) of double block i from the last forward. */
     public Tensor attentionProbs(int i) {
-        if (last == null || !ws.probsRecorded) {
-            throw new IllegalStateException("the last forward did not record attention probabilities");
+        if (last == null || !ws.recorded.contains(i)) {
+            throw new IllegalStateException("the last forward did not record the attention of double block " + i);
         }
         return ws.probs[i];
     }
@@ -430,12 +453,36 @@ public final class FluxModel {
      * below the lowest block that carries a LoRA and skips the conditioning-vector branch unless a LoRA sits on it.
      */
     public void backward(Tensor gradOut, FluxGradients g) {
+        backward(gradOut, Map.of(), g);
+    }
+
+    /**
+     * As {@link #backward(Tensor, FluxGradients)} for a loss that also reads attention probabilities: gradProbs maps a
+     * double block to dL/d(its probabilities) [B, heads, L, L], for blocks whose attention the last forward recorded.
+     * gradOut may be null when the loss does not read the output.
+     */
+    public void backward(Tensor gradOut, Map<Integer, Tensor> gradProbs, FluxGradients g) {
         if (last == null) {
             throw new IllegalStateException("backward needs a forward first (and none since the LoRA or checkpointing"
                     + " changed)");
         }
         long[] outShape = {ws.b, ws.lImg, config.outChannels()};
-        if (!Arrays.equals(gradOut.shape(), outShape)) {
+        long l = ws.lTxt + ws.lImg;
+        long[] probShape = {ws.b, config.numHeads(), l, l};
+        for (Map.Entry<Integer, Tensor> e : gradProbs.entrySet()) {
+            if (!ws.recorded.contains(e.getKey())) {
+                throw new IllegalArgumentException("gradient for the attention of double block " + e.getKey()
+                        + ", which the last forward did not record");
+            }
+            if (!Arrays.equals(e.getValue().shape(), probShape)) {
+                throw new IllegalArgumentException("attention gradient of double block " + e.getKey() + ": expected "
+                        + Arrays.toString(probShape) + ", got " + Arrays.toString(e.getValue().shape()));
+            }
+        }
+        ws.ensureBackward();
+        if (gradOut == null) {
+            gradOut = ws.zeroOut;
+        } else if (!Arrays.equals(gradOut.shape(), outShape)) {
             throw new IllegalArgumentException("grad_output: expected " + Arrays.toString(outShape) + ", got "
                     + Arrays.toString(gradOut.shape()));
         }
@@ -443,7 +490,6 @@ public final class FluxModel {
             throw new IllegalArgumentException("input gradients were sized for " + Arrays.toString(g.img().shape())
                     + ", the last forward had img " + Arrays.toString(last.img().shape()));
         }
-        ws.ensureBackward();
         boolean everything = g.hasParams() || g.hasInputs()
                 || hasLora(xEmbedder) || hasLora(contextEmbedder);
         int lowest = everything ? 0 : lowestLoraBlock();
@@ -486,8 +532,8 @@ public final class FluxModel {
                         attnScale);
                 ws.dOwner = i;
             }
-            doubles[i].backward(be, ws.imgs[i], ws.txts[i], svec, rope, a, ws.dScratch, dImg, dTxt, dsvec, g,
-                    attnScale);
+            doubles[i].backward(be, ws.imgs[i], ws.txts[i], svec, rope, a, ws.dScratch, dImg, dTxt, dsvec,
+                    ws.probs[i], gradProbs.get(i), g, attnScale);
         }
         if (everything) {
             xEmbedder.backward(be, dImg, ws.img, g.img(), g);

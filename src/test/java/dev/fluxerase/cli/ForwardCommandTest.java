@@ -121,6 +121,80 @@ class ForwardCommandTest {
         }
     }
 
+    /**
+     * A kohya LoRA on a fused qkv and on the final adaLN (half-swapped): the gradients written under the kohya names
+     * give the directional derivative of sum(out ⊙ grad_output) that central differences of three CLI runs give.
+     */
+    @Test
+    void kohyaLoraGradientsMatchFiniteDifferences() {
+        java.util.Random rng = new java.util.Random(5);
+        String[] keys = {"lora_unet_double_blocks_0_txt_attn_qkv", "lora_unet_final_layer_adaLN_modulation_1"};
+        long[][] outs = {{192, 64}, {128, 64}};
+        int rank = 2;
+        Map<String, float[]> base = new LinkedHashMap<>();
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        Map<String, float[]> dir = new LinkedHashMap<>();
+        for (int k = 0; k < keys.length; k++) {
+            shapes.put(keys[k] + ".lora_down.weight", new long[]{rank, outs[k][1]});
+            shapes.put(keys[k] + ".lora_up.weight", new long[]{outs[k][0], rank});
+        }
+        shapes.forEach((n, sh) -> {
+            float[] v = new float[(int) (sh[0] * sh[1])];
+            float[] d = new float[v.length];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = 0.2f * (float) rng.nextGaussian();
+                d[i] = (float) rng.nextGaussian();
+            }
+            base.put(n, v);
+            dir.put(n, d);
+        });
+        double eps = 1e-3;
+        double[] loss = new double[3];
+        Map<String, float[]> grads = null;
+        float[] g;
+        try (TensorSource s = Safetensors.open(Path.of(INPUTS))) {
+            g = Floats.toF32(s.tensor("grad_output"));
+        }
+        for (int run = 0; run < 3; run++) {
+            double step = run == 0 ? 0 : run == 1 ? eps : -eps;
+            Map<String, Tensor> lora = new LinkedHashMap<>();
+            shapes.forEach((n, sh) -> {
+                float[] v = base.get(n).clone();
+                for (int i = 0; i < v.length; i++) {
+                    v[i] += (float) (step * dir.get(n)[i]);
+                }
+                lora.put(n, Tensor.of(v, sh));
+            });
+            for (String k : keys) {
+                lora.put(k + ".alpha", Tensor.of(new float[]{3f}));
+            }
+            Path file = tmp.resolve("kohya" + run + ".safetensors");
+            SafetensorsWriter.write(file, lora, Map.of());
+            Path out = tmp.resolve("kohya-out" + run + ".safetensors");
+            Run r = run("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output",
+                    out.toString(), "--lora", file.toString(), "--grad");
+            assertEquals(0, r.code(), r.err());
+            Map<String, float[]> got = read(out);
+            float[] o = got.get("out");
+            for (int i = 0; i < o.length; i++) {
+                loss[run] += (double) o[i] * g[i];
+            }
+            if (run == 0) {
+                grads = got;
+            }
+        }
+        double analytic = 0;
+        for (String n : shapes.keySet()) {
+            float[] gr = grads.get("grad." + n);
+            assertEquals(dir.get(n).length, gr.length, n);
+            for (int i = 0; i < gr.length; i++) {
+                analytic += (double) gr[i] * dir.get(n)[i];
+            }
+        }
+        double numeric = (loss[1] - loss[2]) / (2 * eps);
+        assertEquals(analytic, numeric, 1e-3 * Math.abs(analytic));
+    }
+
     @Test
     void batchOfTwoWithFloat32Inputs() {
         Map<String, Tensor> in = new LinkedHashMap<>();

@@ -292,6 +292,100 @@ class FluxModelTest {
         }
     }
 
+    /**
+     * A loss on the output and on the attention probabilities of double block 1, L = Σ out⊙G + Σ P₁⊙H: the directional
+     * derivative of L along random directions of every LoRA factor and of the input img matches central differences.
+     */
+    @Test
+    void attentionLossGradientMatchesFiniteDifferences() {
+        be = FluxModelGoldenTest.backend("naive");
+        Random rng = new Random(3);
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+            FluxModel m = new FluxModel(w, be);
+            List<LoraModule> lora = new ArrayList<>(LoraSet.load(Golden.DIR.resolve("lora_weights.safetensors"))
+                    .modules());
+            m.setLora(lora, 1f);
+            FluxInputs in = Golden.inputs(be, c);
+            Tensor gOut = Golden.gradOutput(be);
+            long l = in.txtTokens() + in.imgTokens();
+            float[] h = new float[(int) (c.numHeads() * l * l)];
+            for (int i = 0; i < h.length; i++) {
+                h[i] = 4f * (float) rng.nextGaussian();
+            }
+            Tensor gProbs = be.upload(h, 1, c.numHeads(), l, l);
+            java.util.function.DoubleSupplier loss = () -> {
+                float[] out = be.download(m.forward(in, List.of(1)));
+                float[] go = be.download(gOut);
+                float[] p = be.download(m.attentionProbs(1));
+                double sum = 0;
+                for (int i = 0; i < out.length; i++) {
+                    sum += (double) out[i] * go[i];
+                }
+                for (int i = 0; i < p.length; i++) {
+                    sum += (double) p[i] * h[i];
+                }
+                return sum;
+            };
+            loss.getAsDouble();
+            FluxGradients g = m.newGradients(false, true);
+            m.backward(gOut, Map.of(1, gProbs), g);
+            // the attention term matters: without it the LoRA gradient differs
+            FluxGradients outOnly = m.newGradients(false, false);
+            m.backward(gOut, outOnly);
+            String mod1 = "transformer_blocks.1.attn.add_q_proj";
+            double diff = Golden.relToMax(be.download(outOnly.loraA(mod1)), be.download(g.loraA(mod1)));
+            assertTrue(diff > 0.05, "attention term changes the gradient: " + diff);
+
+            List<Tensor> params = new ArrayList<>();
+            List<Tensor> grads = new ArrayList<>();
+            for (LoraModule mod : lora) {
+                params.add(mod.a());
+                grads.add(g.loraA(mod.module()));
+                params.add(mod.b());
+                grads.add(g.loraB(mod.module()));
+            }
+            checkDirection(loss, params, grads, rng);
+            checkDirection(loss, List.of(in.img()), List.of(g.img()), rng);
+        }
+    }
+
+    private void checkDirection(java.util.function.DoubleSupplier loss, List<Tensor> params, List<Tensor> grads,
+                                Random rng) {
+        List<float[]> dirs = new ArrayList<>();
+        double analytic = 0;
+        for (int t = 0; t < params.size(); t++) {
+            float[] d = new float[(int) params.get(t).numel()];
+            float[] gr = be.download(grads.get(t));
+            for (int i = 0; i < d.length; i++) {
+                d[i] = (float) rng.nextGaussian();
+                analytic += (double) d[i] * gr[i];
+            }
+            dirs.add(d);
+        }
+        double eps = 1e-3;
+        double[] f = new double[2];
+        for (int side = 0; side < 2; side++) {
+            double step = side == 0 ? eps : -2 * eps;
+            for (int t = 0; t < params.size(); t++) {
+                Tensor p = params.get(t);
+                float[] d = dirs.get(t);
+                for (int i = 0; i < d.length; i++) {
+                    p.set(i, (float) (p.get(i) + step * d[i]));
+                }
+            }
+            f[side] = loss.getAsDouble();
+        }
+        for (int t = 0; t < params.size(); t++) {
+            Tensor p = params.get(t);
+            float[] d = dirs.get(t);
+            for (int i = 0; i < d.length; i++) {
+                p.set(i, (float) (p.get(i) + eps * d[i]));
+            }
+        }
+        double numeric = (f[0] - f[1]) / (2 * eps);
+        assertEquals(analytic, numeric, 2e-4 * Math.abs(analytic), "directional derivative");
+    }
+
     @Test
     void loraOnAnUnknownModuleOrWithAWrongShapeIsRejected() {
         try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
