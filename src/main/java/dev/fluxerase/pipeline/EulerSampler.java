@@ -19,6 +19,10 @@ public final class EulerSampler {
     @FunctionalInterface
     public interface Listener {
         void onStep(int step, int steps, float[] velocity, float[] latents);
+
+        /** Called once, when the prompt is encoded and the first step begins. */
+        default void onStart(int steps) {
+        }
     }
 
     private final FluxModel model;
@@ -52,6 +56,9 @@ public final class EulerSampler {
         double[][] txtIds = {Latents.textIds(n)};
         double[] g = c.guidanceEmbed() ? new double[]{guidance} : null;
         float[] x = initial.clone();
+        if (listener != null) {
+            listener.onStart(steps);
+        }
         for (int k = 0; k < steps; k++) {
             Tensor img = be.upload(x, 1, geometry.tokens(), geometry.tokenWidth());
             FluxInputs in = new FluxInputs(img, txt, y, imgIds, txtIds,

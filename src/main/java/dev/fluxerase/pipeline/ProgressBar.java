@@ -20,7 +20,7 @@ public final class ProgressBar implements EulerSampler.Listener {
     private final boolean terminal;
     private final String label;
     private final LongSupplier nanos;
-    private final long start;
+    private long start;
 
     public ProgressBar(PrintStream out, boolean terminal, String label, LongSupplier nanos) {
         this.out = out;
@@ -53,6 +53,12 @@ public final class ProgressBar implements EulerSampler.Listener {
             // no native access (e.g. --enable-native-access denied): fall through to the Console
         }
         return System.console() != null && System.console().isTerminal();
+    }
+
+    /** Restarts the clock, so that the time and the ETA cover the steps only (not model loading or encoding). */
+    @Override
+    public void onStart(int steps) {
+        start = nanos.getAsLong();
     }
 
     @Override

@@ -69,7 +69,9 @@ class CsvTest {
         var bytes = new java.io.ByteArrayOutputStream();
         var out = new java.io.PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8);
         ProgressBar plain = new ProgressBar(out, false, "[1/2] cat", () -> now[0]);
-        now[0] = 10_000_000_000L;
+        now[0] = 7_000_000_000L;
+        plain.onStart(4);
+        now[0] += 10_000_000_000L;
         plain.onStep(0, 4, null, null);
         assertEquals("[1/2] cat step 1/4, 0:10 elapsed, ETA 0:30\n", bytes.toString());
         bytes.reset();
