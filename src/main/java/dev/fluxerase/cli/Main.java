@@ -6,9 +6,14 @@ import picocli.CommandLine.Command;
 /** The flux-erase command line. Every failure the user can cause ends as one line on stderr and a non-zero exit. */
 @Command(name = "flux-erase", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "EraseAnything concept erasure for FLUX.1, on the JVM.",
-        subcommands = {CommandLine.HelpCommand.class, InspectCommand.class,
+        subcommands = {CommandLine.HelpCommand.class,
+                InspectCommand.class,
+                ForwardCommand.class,
                 TokenizeCommand.class,
-                ScheduleCommand.class})
+                ScheduleCommand.class,
+                DoctorCommand.class,
+                EncodePromptCommand.class,
+                GenerateCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

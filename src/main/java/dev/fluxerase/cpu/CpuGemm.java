@@ -48,7 +48,6 @@ public final class CpuGemm {
         float[] panel = new float[0];
         float[] block = new float[0];
         final float[] tile = new float[MR * NR];
-        final MemorySegment tileSegment = MemorySegment.ofArray(tile);
 
         float[] panel(int size) {
             if (panel.length < size) {
@@ -222,12 +221,9 @@ public final class CpuGemm {
         private void block(Workspace ws, float[] block, int s0, int s1, int t0, int t1) {
             long j0 = (long) t0 * NR;
             int nc = (int) (Math.min(n, (long) t1 * NR) - j0);
-            long ldc = n * Float.BYTES;
             for (long p0 = 0; p0 < k; p0 += KC) {
                 int kc = (int) Math.min(KC, k - p0);
                 boolean first = p0 == 0;
-                boolean overwrite = first && beta == 0;
-                float bc = first ? beta : 1f;
                 PackB.pack(b, bType, transB, ldb, p0, kc, j0, nc, 0, t1 - t0, block);
                 int base = (int) (p0 * mcPad);
                 for (int s = s0; s < s1; s++) {
@@ -237,14 +233,8 @@ public final class CpuGemm {
                     for (int t = 0; t < t1 - t0; t++) {
                         long col = j0 + (long) t * NR;
                         int cols = (int) Math.min(NR, n - col);
-                        if (rows == MR && cols == NR) {
-                            GemmKernel.tile(panel, ao, block, t * NR * kc, kc, c, (row * n + col) * Float.BYTES, ldc, alpha,
-                                    bc, overwrite);
-                        } else {
-                            GemmKernel.tile(panel, ao, block, t * NR * kc, kc, ws.tileSegment, 0,
-                                    (long) NR * Float.BYTES, 1f, 0f, true);
-                            GemmKernel.store(ws.tile, c, row * n + col, n, rows, cols, alpha, beta, first);
-                        }
+                        GemmKernel.tile(panel, ao, block, t * NR * kc, kc, ws.tile);
+                        GemmKernel.store(ws.tile, c, row * n + col, n, rows, cols, alpha, beta, first);
                     }
                 }
             }

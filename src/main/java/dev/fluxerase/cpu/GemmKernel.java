@@ -18,9 +18,9 @@ import jdk.incubator.vector.VectorSpecies;
 final class GemmKernel {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int VL = F.length();
-    static final int NV = 3;
+    static final int NV = Integer.getInteger("gemm.nv", 3);
     static final int NR = NV * VL;
-    static final int MR = VL >= 16 ? 8 : 4;
+    static final int MR = Integer.getInteger("gemm.mr", VL >= 16 ? 8 : 4);
 
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -30,27 +30,26 @@ final class GemmKernel {
     private GemmKernel() {
     }
 
-    /**
-     * One MR × NR tile: acc[r][j] = Σ_k a[ao + k·MR + r] · b[bo + k·NR + j], then c = alpha·acc + beta·c at byte offset
-     * off (row stride ldc bytes), c not read when overwrite. The accumulators go straight from registers to c.
-     */
-    static void tile(float[] a, int ao, float[] b, int bo, int kc, MemorySegment c, long off, long ldc, float alpha,
-                     float beta, boolean overwrite) {
-        if (MR == 8) {
-            tile8(a, ao, b, bo, kc, c, off, ldc, alpha, beta, overwrite);
-        } else {
-            tile4(a, ao, b, bo, kc, c, off, ldc, alpha, beta, overwrite);
+    /** tile[r·NR + j] = Σ_k a[ao + k·MR + r] · b[bo + k·NR + j] for the MR × NR tile. */
+    static void tile(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
+        switch (MR * 100 + NV) {
+            case 803 -> tile8x3(a, ao, b, bo, kc, t);
+            case 703 -> tile7x3(a, ao, b, bo, kc, t);
+            case 604 -> tile6x4(a, ao, b, bo, kc, t);
+            case 1202 -> tile12x2(a, ao, b, bo, kc, t);
+            case 1402 -> tile14x2(a, ao, b, bo, kc, t);
+            case 403 -> tile4x3(a, ao, b, bo, kc, t);
+            case 504 -> tile5x4(a, ao, b, bo, kc, t);
+            case 404 -> tile4x4(a, ao, b, bo, kc, t);
+            default -> throw new IllegalStateException();
         }
     }
 
-    static void tile8(float[] a, int ao, float[] b, int bo, int kc, MemorySegment c, long off, long ldc, float alpha,
-                      float beta, boolean overwrite) {
+    static void tile8x3(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
         FloatVector z = FloatVector.zero(F);
-        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z,
-                c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z, c70 = z, c71 = z,
-                c72 = z;
+        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z, c70 = z, c71 = z, c72 = z;
         for (int k = 0; k < kc; k++) {
-            int bk = bo + k * NR;
+            int bk = bo + k * 3 * VL;
             int ak = ao + k * 8;
             FloatVector b0 = FloatVector.fromArray(F, b, bk);
             FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
@@ -88,41 +87,317 @@ final class GemmKernel {
             c71 = x.fma(b1, c71);
             c72 = x.fma(b2, c72);
         }
-        FloatVector va = FloatVector.broadcast(F, alpha);
-        FloatVector vb = FloatVector.broadcast(F, beta);
-        put(c00, c, off, va, vb, overwrite);
-        put(c01, c, off + VB, va, vb, overwrite);
-        put(c02, c, off + 2 * VB, va, vb, overwrite);
-        put(c10, c, off + ldc, va, vb, overwrite);
-        put(c11, c, off + ldc + VB, va, vb, overwrite);
-        put(c12, c, off + ldc + 2 * VB, va, vb, overwrite);
-        put(c20, c, off + 2 * ldc, va, vb, overwrite);
-        put(c21, c, off + 2 * ldc + VB, va, vb, overwrite);
-        put(c22, c, off + 2 * ldc + 2 * VB, va, vb, overwrite);
-        put(c30, c, off + 3 * ldc, va, vb, overwrite);
-        put(c31, c, off + 3 * ldc + VB, va, vb, overwrite);
-        put(c32, c, off + 3 * ldc + 2 * VB, va, vb, overwrite);
-        put(c40, c, off + 4 * ldc, va, vb, overwrite);
-        put(c41, c, off + 4 * ldc + VB, va, vb, overwrite);
-        put(c42, c, off + 4 * ldc + 2 * VB, va, vb, overwrite);
-        put(c50, c, off + 5 * ldc, va, vb, overwrite);
-        put(c51, c, off + 5 * ldc + VB, va, vb, overwrite);
-        put(c52, c, off + 5 * ldc + 2 * VB, va, vb, overwrite);
-        put(c60, c, off + 6 * ldc, va, vb, overwrite);
-        put(c61, c, off + 6 * ldc + VB, va, vb, overwrite);
-        put(c62, c, off + 6 * ldc + 2 * VB, va, vb, overwrite);
-        put(c70, c, off + 7 * ldc, va, vb, overwrite);
-        put(c71, c, off + 7 * ldc + VB, va, vb, overwrite);
-        put(c72, c, off + 7 * ldc + 2 * VB, va, vb, overwrite);
+        c00.intoArray(t, 0);
+        c01.intoArray(t, VL);
+        c02.intoArray(t, 2 * VL);
+        c10.intoArray(t, 3 * VL);
+        c11.intoArray(t, 4 * VL);
+        c12.intoArray(t, 5 * VL);
+        c20.intoArray(t, 6 * VL);
+        c21.intoArray(t, 7 * VL);
+        c22.intoArray(t, 8 * VL);
+        c30.intoArray(t, 9 * VL);
+        c31.intoArray(t, 10 * VL);
+        c32.intoArray(t, 11 * VL);
+        c40.intoArray(t, 12 * VL);
+        c41.intoArray(t, 13 * VL);
+        c42.intoArray(t, 14 * VL);
+        c50.intoArray(t, 15 * VL);
+        c51.intoArray(t, 16 * VL);
+        c52.intoArray(t, 17 * VL);
+        c60.intoArray(t, 18 * VL);
+        c61.intoArray(t, 19 * VL);
+        c62.intoArray(t, 20 * VL);
+        c70.intoArray(t, 21 * VL);
+        c71.intoArray(t, 22 * VL);
+        c72.intoArray(t, 23 * VL);
     }
 
-    static void tile4(float[] a, int ao, float[] b, int bo, int kc, MemorySegment c, long off, long ldc, float alpha,
-                      float beta, boolean overwrite) {
+    static void tile7x3(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
         FloatVector z = FloatVector.zero(F);
-        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z,
-                c32 = z;
+        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z;
         for (int k = 0; k < kc; k++) {
-            int bk = bo + k * NR;
+            int bk = bo + k * 3 * VL;
+            int ak = ao + k * 7;
+            FloatVector b0 = FloatVector.fromArray(F, b, bk);
+            FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
+            FloatVector b2 = FloatVector.fromArray(F, b, bk + 2 * VL);
+            FloatVector x = FloatVector.broadcast(F, a[ak]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            c02 = x.fma(b2, c02);
+            x = FloatVector.broadcast(F, a[ak + 1]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            c12 = x.fma(b2, c12);
+            x = FloatVector.broadcast(F, a[ak + 2]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            c22 = x.fma(b2, c22);
+            x = FloatVector.broadcast(F, a[ak + 3]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            c32 = x.fma(b2, c32);
+            x = FloatVector.broadcast(F, a[ak + 4]);
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            c42 = x.fma(b2, c42);
+            x = FloatVector.broadcast(F, a[ak + 5]);
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+            c52 = x.fma(b2, c52);
+            x = FloatVector.broadcast(F, a[ak + 6]);
+            c60 = x.fma(b0, c60);
+            c61 = x.fma(b1, c61);
+            c62 = x.fma(b2, c62);
+        }
+        c00.intoArray(t, 0);
+        c01.intoArray(t, VL);
+        c02.intoArray(t, 2 * VL);
+        c10.intoArray(t, 3 * VL);
+        c11.intoArray(t, 4 * VL);
+        c12.intoArray(t, 5 * VL);
+        c20.intoArray(t, 6 * VL);
+        c21.intoArray(t, 7 * VL);
+        c22.intoArray(t, 8 * VL);
+        c30.intoArray(t, 9 * VL);
+        c31.intoArray(t, 10 * VL);
+        c32.intoArray(t, 11 * VL);
+        c40.intoArray(t, 12 * VL);
+        c41.intoArray(t, 13 * VL);
+        c42.intoArray(t, 14 * VL);
+        c50.intoArray(t, 15 * VL);
+        c51.intoArray(t, 16 * VL);
+        c52.intoArray(t, 17 * VL);
+        c60.intoArray(t, 18 * VL);
+        c61.intoArray(t, 19 * VL);
+        c62.intoArray(t, 20 * VL);
+    }
+
+    static void tile6x4(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z, c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
+        for (int k = 0; k < kc; k++) {
+            int bk = bo + k * 4 * VL;
+            int ak = ao + k * 6;
+            FloatVector b0 = FloatVector.fromArray(F, b, bk);
+            FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
+            FloatVector b2 = FloatVector.fromArray(F, b, bk + 2 * VL);
+            FloatVector b3 = FloatVector.fromArray(F, b, bk + 3 * VL);
+            FloatVector x = FloatVector.broadcast(F, a[ak]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            c02 = x.fma(b2, c02);
+            c03 = x.fma(b3, c03);
+            x = FloatVector.broadcast(F, a[ak + 1]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            c12 = x.fma(b2, c12);
+            c13 = x.fma(b3, c13);
+            x = FloatVector.broadcast(F, a[ak + 2]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            c22 = x.fma(b2, c22);
+            c23 = x.fma(b3, c23);
+            x = FloatVector.broadcast(F, a[ak + 3]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            c32 = x.fma(b2, c32);
+            c33 = x.fma(b3, c33);
+            x = FloatVector.broadcast(F, a[ak + 4]);
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            c42 = x.fma(b2, c42);
+            c43 = x.fma(b3, c43);
+            x = FloatVector.broadcast(F, a[ak + 5]);
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+            c52 = x.fma(b2, c52);
+            c53 = x.fma(b3, c53);
+        }
+        c00.intoArray(t, 0);
+        c01.intoArray(t, VL);
+        c02.intoArray(t, 2 * VL);
+        c03.intoArray(t, 3 * VL);
+        c10.intoArray(t, 4 * VL);
+        c11.intoArray(t, 5 * VL);
+        c12.intoArray(t, 6 * VL);
+        c13.intoArray(t, 7 * VL);
+        c20.intoArray(t, 8 * VL);
+        c21.intoArray(t, 9 * VL);
+        c22.intoArray(t, 10 * VL);
+        c23.intoArray(t, 11 * VL);
+        c30.intoArray(t, 12 * VL);
+        c31.intoArray(t, 13 * VL);
+        c32.intoArray(t, 14 * VL);
+        c33.intoArray(t, 15 * VL);
+        c40.intoArray(t, 16 * VL);
+        c41.intoArray(t, 17 * VL);
+        c42.intoArray(t, 18 * VL);
+        c43.intoArray(t, 19 * VL);
+        c50.intoArray(t, 20 * VL);
+        c51.intoArray(t, 21 * VL);
+        c52.intoArray(t, 22 * VL);
+        c53.intoArray(t, 23 * VL);
+    }
+
+    static void tile12x2(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z, c80 = z, c81 = z, c90 = z, c91 = z, c100 = z, c101 = z, c110 = z, c111 = z;
+        for (int k = 0; k < kc; k++) {
+            int bk = bo + k * 2 * VL;
+            int ak = ao + k * 12;
+            FloatVector b0 = FloatVector.fromArray(F, b, bk);
+            FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
+            FloatVector x = FloatVector.broadcast(F, a[ak]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(F, a[ak + 1]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(F, a[ak + 2]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(F, a[ak + 3]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(F, a[ak + 4]);
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(F, a[ak + 5]);
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+            x = FloatVector.broadcast(F, a[ak + 6]);
+            c60 = x.fma(b0, c60);
+            c61 = x.fma(b1, c61);
+            x = FloatVector.broadcast(F, a[ak + 7]);
+            c70 = x.fma(b0, c70);
+            c71 = x.fma(b1, c71);
+            x = FloatVector.broadcast(F, a[ak + 8]);
+            c80 = x.fma(b0, c80);
+            c81 = x.fma(b1, c81);
+            x = FloatVector.broadcast(F, a[ak + 9]);
+            c90 = x.fma(b0, c90);
+            c91 = x.fma(b1, c91);
+            x = FloatVector.broadcast(F, a[ak + 10]);
+            c100 = x.fma(b0, c100);
+            c101 = x.fma(b1, c101);
+            x = FloatVector.broadcast(F, a[ak + 11]);
+            c110 = x.fma(b0, c110);
+            c111 = x.fma(b1, c111);
+        }
+        c00.intoArray(t, 0);
+        c01.intoArray(t, VL);
+        c10.intoArray(t, 2 * VL);
+        c11.intoArray(t, 3 * VL);
+        c20.intoArray(t, 4 * VL);
+        c21.intoArray(t, 5 * VL);
+        c30.intoArray(t, 6 * VL);
+        c31.intoArray(t, 7 * VL);
+        c40.intoArray(t, 8 * VL);
+        c41.intoArray(t, 9 * VL);
+        c50.intoArray(t, 10 * VL);
+        c51.intoArray(t, 11 * VL);
+        c60.intoArray(t, 12 * VL);
+        c61.intoArray(t, 13 * VL);
+        c70.intoArray(t, 14 * VL);
+        c71.intoArray(t, 15 * VL);
+        c80.intoArray(t, 16 * VL);
+        c81.intoArray(t, 17 * VL);
+        c90.intoArray(t, 18 * VL);
+        c91.intoArray(t, 19 * VL);
+        c100.intoArray(t, 20 * VL);
+        c101.intoArray(t, 21 * VL);
+        c110.intoArray(t, 22 * VL);
+        c111.intoArray(t, 23 * VL);
+    }
+
+    static void tile14x2(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z, c80 = z, c81 = z, c90 = z, c91 = z, c100 = z, c101 = z, c110 = z, c111 = z, c120 = z, c121 = z, c130 = z, c131 = z;
+        for (int k = 0; k < kc; k++) {
+            int bk = bo + k * 2 * VL;
+            int ak = ao + k * 14;
+            FloatVector b0 = FloatVector.fromArray(F, b, bk);
+            FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
+            FloatVector x = FloatVector.broadcast(F, a[ak]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(F, a[ak + 1]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(F, a[ak + 2]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(F, a[ak + 3]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(F, a[ak + 4]);
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(F, a[ak + 5]);
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+            x = FloatVector.broadcast(F, a[ak + 6]);
+            c60 = x.fma(b0, c60);
+            c61 = x.fma(b1, c61);
+            x = FloatVector.broadcast(F, a[ak + 7]);
+            c70 = x.fma(b0, c70);
+            c71 = x.fma(b1, c71);
+            x = FloatVector.broadcast(F, a[ak + 8]);
+            c80 = x.fma(b0, c80);
+            c81 = x.fma(b1, c81);
+            x = FloatVector.broadcast(F, a[ak + 9]);
+            c90 = x.fma(b0, c90);
+            c91 = x.fma(b1, c91);
+            x = FloatVector.broadcast(F, a[ak + 10]);
+            c100 = x.fma(b0, c100);
+            c101 = x.fma(b1, c101);
+            x = FloatVector.broadcast(F, a[ak + 11]);
+            c110 = x.fma(b0, c110);
+            c111 = x.fma(b1, c111);
+            x = FloatVector.broadcast(F, a[ak + 12]);
+            c120 = x.fma(b0, c120);
+            c121 = x.fma(b1, c121);
+            x = FloatVector.broadcast(F, a[ak + 13]);
+            c130 = x.fma(b0, c130);
+            c131 = x.fma(b1, c131);
+        }
+        c00.intoArray(t, 0);
+        c01.intoArray(t, VL);
+        c10.intoArray(t, 2 * VL);
+        c11.intoArray(t, 3 * VL);
+        c20.intoArray(t, 4 * VL);
+        c21.intoArray(t, 5 * VL);
+        c30.intoArray(t, 6 * VL);
+        c31.intoArray(t, 7 * VL);
+        c40.intoArray(t, 8 * VL);
+        c41.intoArray(t, 9 * VL);
+        c50.intoArray(t, 10 * VL);
+        c51.intoArray(t, 11 * VL);
+        c60.intoArray(t, 12 * VL);
+        c61.intoArray(t, 13 * VL);
+        c70.intoArray(t, 14 * VL);
+        c71.intoArray(t, 15 * VL);
+        c80.intoArray(t, 16 * VL);
+        c81.intoArray(t, 17 * VL);
+        c90.intoArray(t, 18 * VL);
+        c91.intoArray(t, 19 * VL);
+        c100.intoArray(t, 20 * VL);
+        c101.intoArray(t, 21 * VL);
+        c110.intoArray(t, 22 * VL);
+        c111.intoArray(t, 23 * VL);
+        c120.intoArray(t, 24 * VL);
+        c121.intoArray(t, 25 * VL);
+        c130.intoArray(t, 26 * VL);
+        c131.intoArray(t, 27 * VL);
+    }
+
+    static void tile4x3(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
+        for (int k = 0; k < kc; k++) {
+            int bk = bo + k * 3 * VL;
             int ak = ao + k * 4;
             FloatVector b0 = FloatVector.fromArray(F, b, bk);
             FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
@@ -144,29 +419,125 @@ final class GemmKernel {
             c31 = x.fma(b1, c31);
             c32 = x.fma(b2, c32);
         }
-        FloatVector va = FloatVector.broadcast(F, alpha);
-        FloatVector vb = FloatVector.broadcast(F, beta);
-        put(c00, c, off, va, vb, overwrite);
-        put(c01, c, off + VB, va, vb, overwrite);
-        put(c02, c, off + 2 * VB, va, vb, overwrite);
-        put(c10, c, off + ldc, va, vb, overwrite);
-        put(c11, c, off + ldc + VB, va, vb, overwrite);
-        put(c12, c, off + ldc + 2 * VB, va, vb, overwrite);
-        put(c20, c, off + 2 * ldc, va, vb, overwrite);
-        put(c21, c, off + 2 * ldc + VB, va, vb, overwrite);
-        put(c22, c, off + 2 * ldc + 2 * VB, va, vb, overwrite);
-        put(c30, c, off + 3 * ldc, va, vb, overwrite);
-        put(c31, c, off + 3 * ldc + VB, va, vb, overwrite);
-        put(c32, c, off + 3 * ldc + 2 * VB, va, vb, overwrite);
+        c00.intoArray(t, 0);
+        c01.intoArray(t, VL);
+        c02.intoArray(t, 2 * VL);
+        c10.intoArray(t, 3 * VL);
+        c11.intoArray(t, 4 * VL);
+        c12.intoArray(t, 5 * VL);
+        c20.intoArray(t, 6 * VL);
+        c21.intoArray(t, 7 * VL);
+        c22.intoArray(t, 8 * VL);
+        c30.intoArray(t, 9 * VL);
+        c31.intoArray(t, 10 * VL);
+        c32.intoArray(t, 11 * VL);
     }
 
-    private static void put(FloatVector acc, MemorySegment c, long off, FloatVector va, FloatVector vb,
-                            boolean overwrite) {
-        FloatVector v = acc.mul(va);
-        if (!overwrite) {
-            v = FloatVector.fromMemorySegment(F, c, off, LE).fma(vb, v);
+    static void tile5x4(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z, c40 = z, c41 = z, c42 = z, c43 = z;
+        for (int k = 0; k < kc; k++) {
+            int bk = bo + k * 4 * VL;
+            int ak = ao + k * 5;
+            FloatVector b0 = FloatVector.fromArray(F, b, bk);
+            FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
+            FloatVector b2 = FloatVector.fromArray(F, b, bk + 2 * VL);
+            FloatVector b3 = FloatVector.fromArray(F, b, bk + 3 * VL);
+            FloatVector x = FloatVector.broadcast(F, a[ak]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            c02 = x.fma(b2, c02);
+            c03 = x.fma(b3, c03);
+            x = FloatVector.broadcast(F, a[ak + 1]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            c12 = x.fma(b2, c12);
+            c13 = x.fma(b3, c13);
+            x = FloatVector.broadcast(F, a[ak + 2]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            c22 = x.fma(b2, c22);
+            c23 = x.fma(b3, c23);
+            x = FloatVector.broadcast(F, a[ak + 3]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            c32 = x.fma(b2, c32);
+            c33 = x.fma(b3, c33);
+            x = FloatVector.broadcast(F, a[ak + 4]);
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            c42 = x.fma(b2, c42);
+            c43 = x.fma(b3, c43);
         }
-        v.intoMemorySegment(c, off, LE);
+        c00.intoArray(t, 0);
+        c01.intoArray(t, VL);
+        c02.intoArray(t, 2 * VL);
+        c03.intoArray(t, 3 * VL);
+        c10.intoArray(t, 4 * VL);
+        c11.intoArray(t, 5 * VL);
+        c12.intoArray(t, 6 * VL);
+        c13.intoArray(t, 7 * VL);
+        c20.intoArray(t, 8 * VL);
+        c21.intoArray(t, 9 * VL);
+        c22.intoArray(t, 10 * VL);
+        c23.intoArray(t, 11 * VL);
+        c30.intoArray(t, 12 * VL);
+        c31.intoArray(t, 13 * VL);
+        c32.intoArray(t, 14 * VL);
+        c33.intoArray(t, 15 * VL);
+        c40.intoArray(t, 16 * VL);
+        c41.intoArray(t, 17 * VL);
+        c42.intoArray(t, 18 * VL);
+        c43.intoArray(t, 19 * VL);
+    }
+
+    static void tile4x4(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
+        for (int k = 0; k < kc; k++) {
+            int bk = bo + k * 4 * VL;
+            int ak = ao + k * 4;
+            FloatVector b0 = FloatVector.fromArray(F, b, bk);
+            FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
+            FloatVector b2 = FloatVector.fromArray(F, b, bk + 2 * VL);
+            FloatVector b3 = FloatVector.fromArray(F, b, bk + 3 * VL);
+            FloatVector x = FloatVector.broadcast(F, a[ak]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            c02 = x.fma(b2, c02);
+            c03 = x.fma(b3, c03);
+            x = FloatVector.broadcast(F, a[ak + 1]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            c12 = x.fma(b2, c12);
+            c13 = x.fma(b3, c13);
+            x = FloatVector.broadcast(F, a[ak + 2]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            c22 = x.fma(b2, c22);
+            c23 = x.fma(b3, c23);
+            x = FloatVector.broadcast(F, a[ak + 3]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            c32 = x.fma(b2, c32);
+            c33 = x.fma(b3, c33);
+        }
+        c00.intoArray(t, 0);
+        c01.intoArray(t, VL);
+        c02.intoArray(t, 2 * VL);
+        c03.intoArray(t, 3 * VL);
+        c10.intoArray(t, 4 * VL);
+        c11.intoArray(t, 5 * VL);
+        c12.intoArray(t, 6 * VL);
+        c13.intoArray(t, 7 * VL);
+        c20.intoArray(t, 8 * VL);
+        c21.intoArray(t, 9 * VL);
+        c22.intoArray(t, 10 * VL);
+        c23.intoArray(t, 11 * VL);
+        c30.intoArray(t, 12 * VL);
+        c31.intoArray(t, 13 * VL);
+        c32.intoArray(t, 14 * VL);
+        c33.intoArray(t, 15 * VL);
     }
 
     /**

@@ -8,6 +8,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
+import java.util.function.Function;
 
 /**
  * The FLUX transformer's shape parameters in BFL {@code FluxParams} terms (FLUX.md §1). Heads and RoPE axes cannot be
@@ -90,6 +92,42 @@ public record FluxConfig(int inChannels, int outChannels, int vecInDim, int cont
             return fromJson(root);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The config for weights at {@code weights} when none is given: a FLUX config.json beside them (in the folder, or
+     * next to the file, as in a diffusers transformer/ folder), else the first of flux-dev, flux-schnell that
+     * {@code mismatch} accepts. {@code mismatch} returns null when a config fits the weights, else a one-line reason.
+     */
+    public static FluxConfig select(Path weights, Function<FluxConfig, String> mismatch) {
+        Path dir = Files.isDirectory(weights) ? weights : weights.toAbsolutePath().getParent();
+        Path json = dir == null ? null : dir.resolve("config.json");
+        if (json != null && Files.isRegularFile(json) && isFluxConfig(json)) {
+            FluxConfig c = read(json);
+            String why = mismatch.apply(c);
+            if (why != null) {
+                throw new IllegalArgumentException(why + " (config " + json + ")");
+            }
+            return c;
+        }
+        for (FluxConfig c : List.of(FLUX_DEV, FLUX_SCHNELL)) {
+            if (mismatch.apply(c) == null) {
+                return c;
+            }
+        }
+        throw new IllegalArgumentException(weights + ": no config given, no FLUX config.json beside the weights, and the"
+                + " weights match neither the flux-dev nor the flux-schnell preset; the number of heads and the RoPE"
+                + " axes cannot be inferred from weights, so pass --config (a BFL or diffusers config JSON)");
+    }
+
+    private static boolean isFluxConfig(Path json) {
+        try {
+            JsonNode root = new ObjectMapper().readTree(Files.readAllBytes(json));
+            return root != null && (root.has("hidden_size") || root.has("num_attention_heads")
+                    || root.path("config").has("hidden_size"));
+        } catch (IOException e) {
+            return false;
         }
     }
 

@@ -1,0 +1,218 @@
+package dev.fluxerase.cli;
+
+import dev.fluxerase.cpu.CpuBackend;
+import dev.fluxerase.cpu.NaiveBackend;
+import dev.fluxerase.image.Png;
+import dev.fluxerase.pipeline.Generator;
+import dev.fluxerase.pipeline.Latents;
+import dev.fluxerase.pipeline.LatentsFile;
+import dev.fluxerase.pipeline.LoraStack;
+import dev.fluxerase.pipeline.ModelFolder;
+import dev.fluxerase.pipeline.PipelineException;
+import dev.fluxerase.pipeline.ProgressBar;
+import dev.fluxerase.pipeline.PromptBatch;
+import dev.fluxerase.pipeline.PromptCache;
+import dev.fluxerase.tensor.Backend;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code flux-erase generate}: text to image with FLUX.1 (optionally with LoRAs), one prompt or a CSV batch. */
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+                "Generate images with FLUX.1 as diffusers' FluxPipeline does: prompt -> CLIP pooled + T5 states, "
+                        + "Euler flow-matching steps from seeded noise with the folder's scheduler settings and the "
+                        + "guidance scale as an embedded input, then the VAE decode, written as an 8-bit PNG (atomically).",
+                "The noise comes from Java's seeded generator, not torch's: the same seed does not give diffusers' "
+                        + "image. To reproduce a diffusers run, pass its initial latents with --latents.",
+                "Progress goes to stderr: a bar on a terminal, one line per step otherwise."},
+        footer = {"", "Examples:",
+                "  flux-erase generate --model black-forest-labs/FLUX.1-dev --prompt \"a photo of a cat\" --seed 7 "
+                        + "--out cat.png",
+                "  flux-erase generate --model ./FLUX.1-dev --lora erase_nudity.safetensors:1.0 --batch prompts.csv "
+                        + "--out-dir out/",
+                "", "Batch CSV: one row per image, prompt,seed[,name] with RFC 4180 quoting (\"a, b\"; \"say \"\"hi\"\"\");"
+                        + " an optional header row prompt,seed[,name]. Images are <out-dir>/<name>.png (name "
+                        + "defaults to the row number, 0001); index.csv lists name,prompt,seed,file; rows whose PNG "
+                        + "exists are skipped, so an interrupted batch resumes."})
+public final class GenerateCommand implements Callable<Integer> {
+
+    @Mixin
+    ModelOptions model;
+
+    @Mixin
+    ModelOptions.Weights weights;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Input input;
+
+    static final class Input {
+        @Option(names = "--prompt", paramLabel = "P", description = "The prompt (one image, written to --out).")
+        String prompt;
+
+        @Option(names = "--batch", paramLabel = "CSV",
+                description = "A CSV file of prompt,seed[,name] rows (images written to --out-dir).")
+        Path batch;
+    }
+
+    @Option(names = "--lora", paramLabel = "L[:SCALE]",
+            description = "A LoRA file (diffusers/peft or kohya) and its strength (default 1); repeat for several.")
+    List<String> loras = new ArrayList<>();
+
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "28", description = "Sampling steps. Default: ${DEFAULT-VALUE}.")
+    int steps;
+
+    @Option(names = "--guidance", paramLabel = "G", defaultValue = "3.5",
+            description = "Guidance scale, embedded like the timestep (dev models; schnell ignores it). Default: "
+                    + "${DEFAULT-VALUE}.")
+    double guidance;
+
+    @Option(names = "--width", paramLabel = "W", defaultValue = "512",
+            description = "Image width in pixels, a multiple of 16 for FLUX. Default: ${DEFAULT-VALUE}.")
+    int width;
+
+    @Option(names = "--height", paramLabel = "H", defaultValue = "512",
+            description = "Image height in pixels, a multiple of 16 for FLUX. Default: ${DEFAULT-VALUE}.")
+    int height;
+
+    @Option(names = "--t5-length", paramLabel = "N", defaultValue = "512",
+            description = "T5 sequence length (FLUX.1-dev: 512; schnell: 256). Default: ${DEFAULT-VALUE}.")
+    int t5Length;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
+            description = "Seed of the initial noise (single prompt). Default: ${DEFAULT-VALUE}.")
+    long seed;
+
+    @Option(names = "--latents", paramLabel = "F",
+            description = "Initial packed latents instead of seeded noise: a safetensors file with tensor latents "
+                    + "[1, L, 64], as diffusers' FluxPipeline(latents=...) takes them (single prompt only).")
+    Path latents;
+
+    @Option(names = "--out", paramLabel = "PNG", description = "Image to write (with --prompt).")
+    Path out;
+
+    @Option(names = "--out-dir", paramLabel = "D", description = "Folder for the images and index.csv (with --batch).")
+    Path outDir;
+
+    @Option(names = "--save-latents", paramLabel = "F",
+            description = "Also write the final packed latents (tensor latents [1, L, 64], F32) here (single prompt).")
+    Path saveLatents;
+
+    @Option(names = "--backend", paramLabel = "B", defaultValue = "cpu",
+            description = "Transformer backend: cpu (Vector API, all cores) or naive (the f64-accumulating reference). "
+                    + "Text encoders and the VAE run on the CPU. Default: ${DEFAULT-VALUE}.")
+    String backend;
+
+    @Option(names = "--cache-dir", paramLabel = "D",
+            description = "Prompt embedding cache. Default: ~/.cache/flux-erase/prompts.")
+    Path cacheDir;
+
+    @Option(names = "--no-cache", description = "Encode every prompt, read and write no cache.")
+    boolean noCache;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        if (input.prompt != null) {
+            require(out != null, "--prompt needs --out (the PNG to write)");
+            require(outDir == null, "--out-dir goes with --batch; for one prompt use --out");
+        } else {
+            require(outDir != null, "--batch needs --out-dir (the folder for the images)");
+            require(out == null, "--out goes with --prompt; for a batch use --out-dir");
+            require(latents == null, "--latents works with a single --prompt, not with --batch");
+            require(saveLatents == null, "--save-latents works with a single --prompt, not with --batch");
+        }
+        Generator.Settings settings = new Generator.Settings(width, height, steps, guidance, t5Length);
+        List<LoraStack.Entry> loraEntries = loras.stream().map(LoraStack.Entry::parse).toList();
+        List<PromptBatch.Item> batch = input.batch != null ? PromptBatch.read(input.batch) : null;
+        ModelFolder m = model.resolve(weights);
+        PromptCache cache = noCache ? null : new PromptCache(cacheDir != null ? cacheDir : PromptCache.defaultDir());
+        PrintWriter stdout = spec.commandLine().getOut();
+        try (Generator gen = Generator.open(m, backend(backend), cache, loraEntries)) {
+            gen.warnings().forEach(w -> System.err.println("flux-erase: warning: " + w));
+            Latents g = gen.geometry(width, height);
+            if (batch == null) {
+                float[] init = latents != null ? LatentsFile.read(latents, g) : null;
+                long t0 = System.nanoTime();
+                Generator.Result r = gen.generate(input.prompt, settings, seed, init, ProgressBar.onStderr(""));
+                Png.write(out, r.image());
+                if (saveLatents != null) {
+                    LatentsFile.write(saveLatents, r.latents(), g, metadata(input.prompt, init == null
+                            ? "java.util.Random seed " + seed : "initial latents " + latents));
+                }
+                stdout.printf(Locale.ROOT, "wrote %s (%dx%d, %d steps, %s, %.1f s)%n", out, width, height, steps,
+                        init == null ? "seed " + seed : "latents from " + latents, (System.nanoTime() - t0) / 1e9);
+            } else {
+                runBatch(gen, settings, batch, stdout);
+            }
+        }
+        stdout.flush();
+        return 0;
+    }
+
+    private void runBatch(Generator gen, Generator.Settings settings, List<PromptBatch.Item> batch, PrintWriter stdout) {
+        try {
+            Files.createDirectories(outDir);
+        } catch (IOException e) {
+            throw new PipelineException("--out-dir " + outDir + ": cannot create: " + e.getMessage(), e);
+        }
+        int made = 0;
+        int skipped = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            PromptBatch.Item it = batch.get(i);
+            Path file = outDir.resolve(it.file());
+            if (Files.isRegularFile(file)) {
+                skipped++;
+                continue;
+            }
+            String label = "[" + (i + 1) + "/" + batch.size() + "] " + it.name();
+            Generator.Result r = gen.generate(it.prompt(), settings, it.seed(), null, ProgressBar.onStderr(label));
+            Png.write(file, r.image());
+            PromptBatch.writeIndex(outDir, batch);
+            made++;
+        }
+        PromptBatch.writeIndex(outDir, batch);
+        stdout.printf(Locale.ROOT, "%d image%s written, %d already there, to %s (index: %s)%n", made,
+                made == 1 ? "" : "s", skipped, outDir, outDir.resolve(PromptBatch.INDEX));
+    }
+
+    private Map<String, String> metadata(String prompt, String noise) {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("prompt", prompt);
+        meta.put("noise", noise);
+        meta.put("steps", Integer.toString(steps));
+        meta.put("guidance", Double.toString(guidance));
+        meta.put("size", width + "x" + height);
+        return meta;
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new PipelineException(message);
+        }
+    }
+
+    static Backend backend(String name) {
+        return switch (name) {
+            case "cpu" -> new CpuBackend();
+            case "naive" -> new NaiveBackend();
+            default -> throw new PipelineException("--backend " + name + ": unknown (cpu or naive)");
+        };
+    }
+}

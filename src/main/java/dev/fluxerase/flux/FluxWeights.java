@@ -1,0 +1,215 @@
+package dev.fluxerase.flux;
+
+import dev.fluxerase.flux.FluxLayout.Naming;
+import dev.fluxerase.flux.FluxLayout.Param;
+import dev.fluxerase.flux.FluxLayout.Slot;
+import dev.fluxerase.safetensors.Safetensors;
+import dev.fluxerase.safetensors.TensorInfo;
+import dev.fluxerase.safetensors.TensorSource;
+import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * Transformer weights from a safetensors file, sharded index or folder, in BFL or diffusers naming (detected, with any
+ * key prefix such as {@code model.diffusion_model.}), mapped onto the internal split layout of {@link FluxLayout}.
+ * F32, BF16 and F16 tensors are used in place (every internal parameter is a row slice of the mapped file tensor);
+ * F64 tensors are converted once to F32.
+ */
+public final class FluxWeights implements AutoCloseable {
+    private final TensorSource source;
+    private final FluxConfig config;
+    private final FluxLayout layout;
+    private final Naming naming;
+    private final String prefix;
+    private final Map<String, Tensor> params;
+    private final List<String> unexpected;
+
+    private FluxWeights(TensorSource source, FluxConfig config, FluxLayout layout, Naming naming, String prefix,
+                        Map<String, Tensor> params, List<String> unexpected) {
+        this.source = source;
+        this.config = config;
+        this.layout = layout;
+        this.naming = naming;
+        this.prefix = prefix;
+        this.params = params;
+        this.unexpected = unexpected;
+    }
+
+    /**
+     * Opens weights at {@code path}: a .safetensors file, an index, a folder with either, or a diffusers pipeline
+     * folder (its transformer/ subfolder is used). With {@code config} null the config is chosen by
+     * {@link FluxConfig#select}. Every expected tensor must be present with the expected shape and a float dtype.
+     */
+    public static FluxWeights open(Path path, FluxConfig config) {
+        Path p = path;
+        if (Files.isDirectory(p) && Files.isRegularFile(p.resolve("model_index.json"))
+                && Files.isDirectory(p.resolve("transformer"))) {
+            p = p.resolve("transformer");
+        }
+        TensorSource src = Safetensors.open(p);
+        try {
+            Detected detected = detect(src);
+            Naming naming = detected.naming;
+            String prefix = detected.prefix;
+            FluxConfig cfg = config != null ? config : FluxConfig.select(p, c -> check(src, c, naming, prefix));
+            String problem = check(src, cfg, naming, prefix);
+            if (problem != null) {
+                throw new IllegalArgumentException(problem);
+            }
+            FluxLayout layout = FluxLayout.of(cfg);
+            Map<String, Tensor> converted = new HashMap<>();
+            Map<String, Tensor> params = new LinkedHashMap<>();
+            for (Param param : layout.params()) {
+                Slot slot = param.slot(naming);
+                Tensor file = converted.computeIfAbsent(slot.tensor(), n -> readable(src, prefix + n));
+                params.put(param.name(), file.sliceRows(slot.row(), slot.rows()).view(param.shape()));
+            }
+            Set<String> expected = layout.fileTensors(naming).keySet();
+            List<String> extra = new ArrayList<>();
+            for (String n : src.names()) {
+                if (!n.startsWith(prefix) || !expected.contains(n.substring(prefix.length()))) {
+                    extra.add(n);
+                }
+            }
+            return new FluxWeights(src, cfg, layout, naming, prefix, params, List.copyOf(extra));
+        } catch (RuntimeException e) {
+            src.close();
+            throw e;
+        }
+    }
+
+    private record Detected(Naming naming, String prefix) {
+    }
+
+    /** BFL or diffusers, and the key prefix, from the marker tensor that each naming always has. */
+    private static Detected detect(TensorSource src) {
+        Detected found = null;
+        for (String n : src.names()) {
+            for (Naming naming : Naming.values()) {
+                String marker = naming.marker();
+                if (n.endsWith(marker) && (n.length() == marker.length()
+                        || n.charAt(n.length() - marker.length() - 1) == '.')) {
+                    Detected d = new Detected(naming, n.substring(0, n.length() - marker.length()));
+                    if (found != null && !found.equals(d)) {
+                        throw new IllegalArgumentException(src.describe() + ": holds more than one FLUX transformer ("
+                                + found.prefix + found.naming.marker() + ", " + n + ")");
+                    }
+                    found = d;
+                }
+            }
+        }
+        if (found == null) {
+            throw new IllegalArgumentException(src.describe() + ": not a FLUX transformer: neither img_in.weight (BFL)"
+                    + " nor x_embedder.weight (diffusers) is present");
+        }
+        return found;
+    }
+
+    /** Null when every tensor the config expects is present with its shape and a float dtype; else the first problem. */
+    private static String check(TensorSource src, FluxConfig c, Naming naming, String prefix) {
+        for (Map.Entry<String, long[]> e : FluxLayout.of(c).fileTensors(naming).entrySet()) {
+            String name = prefix + e.getKey();
+            if (!src.contains(name)) {
+                return src.describe() + ": tensor " + name + " missing (expected " + Arrays.toString(e.getValue())
+                        + " for " + c + ")";
+            }
+            TensorInfo info = src.info(name);
+            if (!Arrays.equals(info.shape(), e.getValue())) {
+                return src.describe() + ": tensor " + name + ": expected shape " + Arrays.toString(e.getValue())
+                        + ", got " + Arrays.toString(info.shape()) + " " + info.dtype() + " (for " + c + ")";
+            }
+            DType d = info.dtype();
+            if (d != DType.F32 && d != DType.BF16 && d != DType.F16 && d != DType.F64) {
+                return src.describe() + ": tensor " + name + ": expected dtype F32, BF16, F16 or F64, got " + d;
+            }
+        }
+        return null;
+    }
+
+    /** The file tensor in a dtype the backends read: in place, or converted once when F64. */
+    private static Tensor readable(TensorSource src, String name) {
+        Tensor t = src.tensor(name);
+        if (t.dtype() == DType.F64) {
+            return Tensor.of(Floats.toF32(t), t.shape());
+        }
+        return t;
+    }
+
+    public FluxConfig config() {
+        return config;
+    }
+
+    public FluxLayout layout() {
+        return layout;
+    }
+
+    public Naming naming() {
+        return naming;
+    }
+
+    /** Key prefix of the file's transformer tensors ("" for plain files). */
+    public String prefix() {
+        return prefix;
+    }
+
+    /** The file or folder these weights came from, for messages. */
+    public String describe() {
+        return source.describe();
+    }
+
+    /** An internal parameter (a {@link FluxLayout.Param} name). */
+    public Tensor tensor(String internalName) {
+        Tensor t = params.get(internalName);
+        if (t == null) {
+            throw new IllegalArgumentException("no parameter " + internalName + " in " + source.describe());
+        }
+        return t;
+    }
+
+    /** Tensors of the file that are not part of the transformer (ignored). */
+    public List<String> unexpected() {
+        return unexpected;
+    }
+
+    /**
+     * Values given per internal parameter (for example gradients), laid out as the file's own tensors: name exactly as
+     * in the file (prefix included), F32 host tensors in file order. Fused BFL tensors get the concatenation of their
+     * parts and diffusers norm_out.linear the half-swapped final adaLN, exactly as the weights were read.
+     */
+    public Map<String, Tensor> toFileLayout(Function<String, float[]> internalValues) {
+        Map<String, float[]> buffers = new LinkedHashMap<>();
+        Map<String, long[]> shapes = layout.fileTensors(naming);
+        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+            buffers.put(e.getKey(), new float[Math.toIntExact(Tensor.numel(e.getValue()))]);
+        }
+        for (Param p : layout.params()) {
+            Slot slot = p.slot(naming);
+            long[] shape = shapes.get(slot.tensor());
+            long rowSize = Tensor.numel(shape) / shape[0];
+            float[] v = internalValues.apply(p.name());
+            System.arraycopy(v, 0, buffers.get(slot.tensor()), Math.toIntExact(slot.row() * rowSize), v.length);
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, float[]> e : buffers.entrySet()) {
+            out.put(prefix + e.getKey(), Tensor.of(e.getValue(), shapes.get(e.getKey())));
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        source.close();
+    }
+}

@@ -1,0 +1,109 @@
+package dev.fluxerase.flux;
+
+import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Tensor;
+
+/**
+ * One Linear of the internal layout, y = x·Wᵀ + b, plus an optional LoRA y += s·(x·Aᵀ)·Bᵀ (FLUX.md §6.1).
+ *
+ * <p>Saved for the backward: the input x (by the caller, who owns the activation); with a LoRA also u = x·Aᵀ
+ * [rows, rank], kept here because every Linear runs once per forward. W is read in place (F32, BF16 or F16); A and B
+ * are F32.
+ */
+final class Linear {
+    /** diffusers module path: the key LoRAs use. */
+    final String module;
+    final String weightName;
+    final String biasName;
+    final Tensor weight;
+    final Tensor bias;
+    /** First row of the module's LoRA B (and its gradient) that feeds this Linear: the final adaLN halves share one. */
+    final long loraRow;
+    private Lora lora;
+    /** LoRA activations: u = x·Aᵀ saved by forward, du = dy·B scratch of backward; reallocated when rows change. */
+    private Tensor u;
+    private Tensor du;
+
+    /** A LoRA as this Linear sees it: A [rank, in], the rows of B [out, rank] that belong here, and the scale. */
+    record Lora(Tensor a, Tensor b, float scale) {
+    }
+
+    Linear(String module, String weightName, String biasName, Tensor weight, Tensor bias, long loraRow) {
+        this.module = module;
+        this.weightName = weightName;
+        this.biasName = biasName;
+        this.weight = weight;
+        this.bias = bias;
+        this.loraRow = loraRow;
+    }
+
+    long in() {
+        return weight.dim(1);
+    }
+
+    long out() {
+        return weight.dim(0);
+    }
+
+    Lora lora() {
+        return lora;
+    }
+
+    void setLora(Lora l) {
+        this.lora = l;
+        this.u = null;
+        this.du = null;
+    }
+
+    // ---- forward: y = x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ; saves u = x·Aᵀ ----------------------------------------------------------
+
+    void forward(Backend be, Tensor x, Tensor y) {
+        be.gemm(false, true, 1f, x, weight, 0f, y);
+        if (bias != null) {
+            be.addBias(y, bias);
+        }
+        if (lora != null) {
+            if (u == null || u.dim(0) != x.rows()) {
+                u = be.allocate(DType.F32, x.rows(), lora.a.dim(0));
+                du = be.allocate(DType.F32, x.rows(), lora.a.dim(0));
+            }
+            be.gemm(false, true, 1f, x, lora.a, 0f, u);
+            be.gemm(false, true, lora.scale, u, lora.b, 1f, y);
+        }
+    }
+
+    // ---- backward: dx += dy·W (+ s·(dy·B)·A); dW += dyᵀ·x; db += Σ dy; dB += s·dyᵀ·u; dA += s·(dy·B)ᵀ·x -------------
+
+    /**
+     * dx may be null (input gradient not needed). Parameter gradients come from {@code g}; absent ones (frozen base) are
+     * skipped. x must be the input of this Linear's latest forward.
+     */
+    void backward(Backend be, Tensor dy, Tensor x, Tensor dx, FluxGradients g) {
+        if (dx != null) {
+            be.gemm(false, false, 1f, dy, weight, 1f, dx);
+        }
+        Tensor dw = g.param(weightName);
+        if (dw != null) {
+            be.gemm(true, false, 1f, dy, x, 1f, dw);
+        }
+        Tensor db = biasName == null ? null : g.param(biasName);
+        if (db != null) {
+            be.sumRows(dy, db);
+        }
+        if (lora != null) {
+            be.gemm(false, false, 1f, dy, lora.b, 0f, du);
+            Tensor dB = g.loraB(module);
+            if (dB != null) {
+                be.gemm(true, false, lora.scale, dy, u, 1f, dB.sliceRows(loraRow, out()));
+            }
+            Tensor dA = g.loraA(module);
+            if (dA != null) {
+                be.gemm(true, false, lora.scale, du, x, 1f, dA);
+            }
+            if (dx != null) {
+                be.gemm(false, false, lora.scale, du, lora.a, 1f, dx);
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+package dev.fluxerase.pipeline;
+
+import dev.fluxerase.flux.FluxConfig;
+import dev.fluxerase.flux.FluxInputs;
+import dev.fluxerase.flux.FluxModel;
+import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
+
+/**
+ * FLUX's flow-matching Euler sampler (FLUX.md §4.2) as diffusers' FluxPipeline runs it: one transformer call per step
+ * with the packed latents, the prompt's T5 states and CLIP pooled vector, img_ids (0, row, col) and zero txt_ids, the
+ * float32 timestep as σ and the guidance scale as an embedded input (dev models; not classifier-free guidance); then
+ * {@code x ← x + (σ_{k+1} − σ_k)·v} in float32 with {@code dt} rounded first, as the scheduler's {@code step} does.
+ */
+public final class EulerSampler {
+
+    /** Called after every step with the transformer output v and the latents after the step (both packed). */
+    @FunctionalInterface
+    public interface Listener {
+        void onStep(int step, int steps, float[] velocity, float[] latents);
+
+        /** Called once, when the prompt is encoded and the first step begins. */
+        default void onStart(int steps) {
+        }
+    }
+
+    private final FluxModel model;
+    private final FlowMatchScheduler scheduler;
+
+    public EulerSampler(FluxModel model, FlowMatchScheduler scheduler) {
+        this.model = model;
+        this.scheduler = scheduler;
+    }
+
+    /** The sigmas (n + 1, ending in 0) this sampler uses for n steps at this geometry. */
+    public float[] sigmas(int steps, Latents geometry) {
+        return scheduler.sigmas(steps, geometry.tokens());
+    }
+
+    /**
+     * Runs {@code steps} Euler steps from {@code initial} (packed [L, 4C], the noise at σ = 1) and returns the final
+     * packed latents. {@code guidance} is ignored by models without a guidance embedding (schnell).
+     */
+    public float[] sample(PromptEmbeddings prompt, Latents geometry, float[] initial, int steps, double guidance,
+                          Listener listener) {
+        FluxConfig c = model.config();
+        check(prompt, geometry, initial, c);
+        float[] sigmas = sigmas(steps, geometry);
+        float[] timesteps = scheduler.timesteps(sigmas);
+        Backend be = model.backend();
+        int n = prompt.t5Length();
+        Tensor txt = be.upload(Floats.toF32(prompt.t5()), prompt.t5().shape());
+        Tensor y = be.upload(Floats.toF32(prompt.clipPooled()), prompt.clipPooled().shape());
+        double[][] imgIds = {geometry.imageIds()};
+        double[][] txtIds = {Latents.textIds(n)};
+        double[] g = c.guidanceEmbed() ? new double[]{guidance} : null;
+        float[] x = initial.clone();
+        if (listener != null) {
+            listener.onStart(steps);
+        }
+        for (int k = 0; k < steps; k++) {
+            Tensor img = be.upload(x, 1, geometry.tokens(), geometry.tokenWidth());
+            FluxInputs in = new FluxInputs(img, txt, y, imgIds, txtIds,
+                    new double[]{scheduler.modelSigma(timesteps[k])}, g);
+            float[] v = be.download(model.forward(in, false));
+            float dt = sigmas[k + 1] - sigmas[k];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = x[i] + dt * v[i];
+            }
+            if (listener != null) {
+                listener.onStep(k, steps, v, x);
+            }
+        }
+        return x;
+    }
+
+    private static void check(PromptEmbeddings prompt, Latents geometry, float[] initial, FluxConfig c) {
+        if (geometry.tokenWidth() != c.inChannels()) {
+            throw new PipelineException("the VAE's " + geometry.channels() + " latent channels pack to "
+                    + geometry.tokenWidth() + " per token, the transformer takes in_channels " + c.inChannels());
+        }
+        if (initial.length != geometry.tokens() * geometry.tokenWidth()) {
+            throw new PipelineException("initial latents: expected [1, " + geometry.tokens() + ", "
+                    + geometry.tokenWidth() + "] for " + geometry.width() + "x" + geometry.height() + ", got "
+                    + initial.length + " values");
+        }
+        if (prompt.t5().dim(2) != c.contextInDim()) {
+            throw new PipelineException("T5 states have width " + prompt.t5().dim(2) + ", the transformer's"
+                    + " joint_attention_dim is " + c.contextInDim());
+        }
+        if (prompt.clipPooled().dim(1) != c.vecInDim()) {
+            throw new PipelineException("CLIP pooled vector has width " + prompt.clipPooled().dim(1)
+                    + ", the transformer's pooled_projection_dim is " + c.vecInDim());
+        }
+    }
+}

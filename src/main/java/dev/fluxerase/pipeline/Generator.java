@@ -1,0 +1,134 @@
+package dev.fluxerase.pipeline;
+
+import dev.fluxerase.cpu.CpuBackend;
+import dev.fluxerase.flux.FluxModel;
+import dev.fluxerase.flux.FluxWeights;
+import dev.fluxerase.image.RgbImage;
+import dev.fluxerase.pipeline.ModelFolder.Component;
+import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.Device;
+import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.vae.VaeDecoder;
+import dev.fluxerase.vae.VaeWeights;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Text to image with FLUX.1, as diffusers' FluxPipeline does it: encode the prompt (CLIP pooled + T5 states), start
+ * from seeded noise or given packed latents, run the Euler sampler with the folder's scheduler settings, unpack, map
+ * to the VAE's space (z/scaling + shift), decode, and quantise to 8-bit RGB. One model load serves many images.
+ */
+public final class Generator implements AutoCloseable {
+
+    /** Per-image settings; FluxPipeline's defaults are 28 steps, guidance 3.5, 1024², T5 length 512. */
+    public record Settings(int width, int height, int steps, double guidance, int t5Length) {
+        public Settings {
+            if (steps < 1) {
+                throw new PipelineException("--steps must be at least 1, got " + steps);
+            }
+            if (!Double.isFinite(guidance)) {
+                throw new PipelineException("--guidance must be a finite number, got " + guidance);
+            }
+        }
+    }
+
+    /** The final packed latents, the decoded image [1, 3, H, W] in about [−1, 1] before clamping, and the 8-bit image. */
+    public record Result(Latents geometry, float[] latents, Tensor decoded, RgbImage image) {
+    }
+
+    private final FluxWeights weights;
+    private final FluxModel model;
+    private final VaeDecoder vae;
+    private final FlowMatchScheduler scheduler;
+    private final PromptEncoder prompts;
+    private final List<String> warnings;
+
+    private Generator(FluxWeights weights, FluxModel model, VaeDecoder vae, FlowMatchScheduler scheduler,
+                      PromptEncoder prompts, List<String> warnings) {
+        this.weights = weights;
+        this.model = model;
+        this.vae = vae;
+        this.scheduler = scheduler;
+        this.prompts = prompts;
+        this.warnings = warnings;
+    }
+
+    /**
+     * Loads the transformer (on {@code backend}), the LoRAs, the VAE decoder and the scheduler settings of a model
+     * folder; text encoders load on the first prompt that misses {@code cache} (which may be null).
+     */
+    public static Generator open(ModelFolder m, Backend backend, PromptCache cache, List<LoraStack.Entry> loras) {
+        for (Component c : List.of(Component.TOKENIZER, Component.TOKENIZER_2, Component.TEXT_ENCODER,
+                Component.TEXT_ENCODER_2)) {
+            m.require(c);
+        }
+        FluxWeights w = m.openTransformer();
+        try {
+            FluxModel model = new FluxModel(w, backend);
+            LoraStack.Attached lora = LoraStack.load(loras, w.config());
+            if (!lora.modules().isEmpty()) {
+                model.setLora(lora.modules(), lora.multiplier());
+            }
+            VaeDecoder vae;
+            try (VaeWeights vw = m.openVae()) {
+                vae = VaeDecoder.load(vw);
+            }
+            Path sched = m.path(Component.SCHEDULER);
+            FlowMatchScheduler s = sched != null ? FlowMatchScheduler.read(sched)
+                    : w.config().guidanceEmbed() ? FlowMatchScheduler.FLUX_DEV : FlowMatchScheduler.FLUX_SCHNELL;
+            Backend encoders = backend.device() == Device.CPU ? backend : new CpuBackend();
+            return new Generator(w, model, vae, s, new PromptEncoder(m, encoders, cache), lora.warnings());
+        } catch (RuntimeException e) {
+            w.close();
+            throw e;
+        }
+    }
+
+    public FluxModel model() {
+        return model;
+    }
+
+    public FlowMatchScheduler scheduler() {
+        return scheduler;
+    }
+
+    public PromptEncoder prompts() {
+        return prompts;
+    }
+
+    /** Things worth showing the user (ignored LoRA tensors and the like). */
+    public List<String> warnings() {
+        return warnings;
+    }
+
+    /** The latent geometry of a width × height image for this model's VAE. */
+    public Latents geometry(int width, int height) {
+        return new Latents(width, height, vae.config().downsampleFactor(), vae.config().latentChannels());
+    }
+
+    /**
+     * Generates one image. {@code initial} (packed [L, 4C]) replaces the seeded noise when not null; the listener sees
+     * every step.
+     */
+    public Result generate(String prompt, Settings s, long seed, float[] initial, EulerSampler.Listener listener) {
+        Latents g = geometry(s.width(), s.height());
+        PromptEmbeddings e = prompts.encode(prompt, s.t5Length());
+        float[] x0 = initial != null ? initial : g.noise(seed);
+        float[] latents = new EulerSampler(model, scheduler).sample(e, g, x0, s.steps(), s.guidance(), listener);
+        return decode(g, latents);
+    }
+
+    /** Unpacks final latents and decodes them: [1, 3, H, W] and the 8-bit image. */
+    public Result decode(Latents g, float[] latents) {
+        Tensor z = Tensor.of(g.unpack(latents), 1, g.channels(), g.latentHeight(), g.latentWidth());
+        Tensor decoded = vae.decode(z);
+        return new Result(g, latents, decoded, RgbImage.fromTensor(decoded, 0));
+    }
+
+    @Override
+    public void close() {
+        prompts.close();
+        weights.close();
+    }
+}

@@ -1,0 +1,165 @@
+package dev.fluxerase.cli;
+
+import dev.fluxerase.image.Png;
+import dev.fluxerase.image.RgbImage;
+import dev.fluxerase.safetensors.CliCapture;
+import dev.fluxerase.safetensors.Safetensors;
+import dev.fluxerase.safetensors.SafetensorsWriter;
+import dev.fluxerase.safetensors.TensorSource;
+import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code generate} end to end on the tiny pipeline: PNG and latents out, --latents in, batches, one-line errors. */
+class GenerateCommandTest {
+    static final Path TINY = resource("pipeline-tiny");
+    static final String MODEL = TINY.resolve("model").toString();
+
+    @TempDir
+    Path tmp;
+
+    static Path resource(String name) {
+        try {
+            return Path.of(GenerateCommandTest.class.getClassLoader().getResource(name).toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private CliCapture generate(String... extra) {
+        String[] base = {"generate", "--model", MODEL, "--cache-dir", tmp.resolve("cache").toString()};
+        String[] args = new String[base.length + extra.length];
+        System.arraycopy(base, 0, args, 0, base.length);
+        System.arraycopy(extra, 0, args, base.length, extra.length);
+        return CliCapture.of(args);
+    }
+
+    static float[] reference(String testCase, String name) {
+        try (TensorSource s = Safetensors.open(TINY.resolve("cases").resolve(testCase).resolve("reference.safetensors"))) {
+            return Floats.toF32(s.tensor(name));
+        }
+    }
+
+    @Test
+    void withDiffusersLatentsTheLoraImageIsFluxPipelines() throws Exception {
+        Path png = tmp.resolve("cat.png");
+        Path saved = tmp.resolve("final.safetensors");
+        CliCapture r = generate("--prompt", "a photo of a cat", "--lora", TINY.resolve("lora_visible.safetensors") + ":1",
+                "--steps", "4", "--width", "32", "--height", "32", "--t5-length", "64", "--latents",
+                TINY.resolve("cases/cat_lora_32_s4/inputs.safetensors").toString(), "--out", png.toString(),
+                "--save-latents", saved.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().startsWith("wrote " + png + " (32x32, 4 steps, latents from "), r.out());
+        // not a terminal: one plain progress line per step
+        assertEquals(4, r.err().lines().filter(l -> l.matches("step \\d/4, \\d+:\\d\\d elapsed, ETA \\d+:\\d\\d"))
+                .count(), r.err());
+        float[] ref = reference("cat_lora_32_s4", "f64.image");
+        RgbImage img = Png.read(png);
+        assertEquals(32, img.width());
+        int off = 0;
+        for (int i = 0; i < ref.length; i++) {
+            int d = Math.abs((img.rgb()[i] & 0xff) - (int) Math.rint(ref[i] * 255f));
+            assertTrue(d <= 1, "byte " + i);
+            off += d;
+        }
+        assertTrue(off <= 3, off + " bytes off by one");
+        float[] finalRef = reference("cat_lora_32_s4", "f64.latents_per_step");
+        try (TensorSource s = Safetensors.open(saved)) {
+            assertArrayEquals(new long[]{1, 64, 64}, s.info("latents").shape());
+            float[] got = Floats.toF32(s.tensor("latents"));
+            double max = 0;
+            for (int i = 0; i < got.length; i++) {
+                max = Math.max(max, Math.abs(got[i] - finalRef[3 * got.length + i]));
+            }
+            assertTrue(max < 1e-4, "final latents max abs " + max);
+            assertEquals("a photo of a cat", s.metadata().get("prompt"));
+        }
+        assertFalse(Files.list(tmp).anyMatch(p -> p.getFileName().toString().contains(".tmp")));
+    }
+
+    @Test
+    void latentsOfTheWrongSizeAreOneLine() {
+        CliCapture r = generate("--prompt", "a cat", "--steps", "1", "--width", "64", "--height", "32",
+                "--latents", TINY.resolve("cases/cat_32_s4/inputs.safetensors").toString(), "--out",
+                tmp.resolve("x.png").toString());
+        assertEquals(1, r.exit());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(r.err().contains("tensor latents: expected [1, 128, 64] (packed latents of a 64x32 image)")
+                && r.err().contains("got [1, 64, 64]"), r.err());
+        assertFalse(Files.exists(tmp.resolve("x.png")));
+    }
+
+    @Test
+    void batchWritesOnePngPerRowAndResumes() throws Exception {
+        Path csv = Files.writeString(tmp.resolve("prompts.csv"), "prompt,seed,name\n"
+                + "\"a cat, sitting\",1,cat\n"
+                + "\"the \"\"best\"\" dog\",2\n");
+        Path out = tmp.resolve("out");
+        String[] args = {"--batch", csv.toString(), "--out-dir", out.toString(), "--steps", "1", "--width", "16",
+                "--height", "16", "--t5-length", "16"};
+        CliCapture r = generate(args);
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().startsWith("2 images written, 0 already there"), r.out());
+        assertTrue(r.err().contains("[1/2] cat step 1/1") && r.err().contains("[2/2] 0002 step 1/1"), r.err());
+        assertEquals(List.of("name,prompt,seed,file", "cat,\"a cat, sitting\",1,cat.png",
+                "0002,\"the \"\"best\"\" dog\",2,0002.png"), Files.readAllLines(out.resolve("index.csv")));
+        RgbImage cat = Png.read(out.resolve("cat.png"));
+        assertEquals(16, cat.width());
+
+        // a different seed gives a different image; the same seed the same one
+        Files.delete(out.resolve("0002.png"));
+        CliCapture again = generate(args);
+        assertEquals(0, again.exit(), again.err());
+        assertTrue(again.out().startsWith("1 image written, 1 already there"), again.out());
+        assertFalse(again.err().contains("[1/2]"), again.err());
+        assertEquals(3, Files.readAllLines(out.resolve("index.csv")).size());
+        CliCapture single = generate("--prompt", "a cat, sitting", "--seed", "1", "--steps", "1", "--width", "16",
+                "--height", "16", "--t5-length", "16", "--out", tmp.resolve("one.png").toString());
+        assertEquals(0, single.exit(), single.err());
+        assertEquals(cat, Png.read(tmp.resolve("one.png")));
+        assertTrue(single.out().contains("seed 1"), single.out());
+    }
+
+    @Test
+    void badBatchRowsAndOptionMixesAreOneLine() throws Exception {
+        Path csv = Files.writeString(tmp.resolve("bad.csv"), "a cat,1\na dog,two\n");
+        CliCapture r = generate("--batch", csv.toString(), "--out-dir", tmp.resolve("o").toString());
+        assertEquals(1, r.exit());
+        assertEquals("flux-erase: " + csv + " line 2: seed \"two\" is not an integer", r.err().strip());
+        Path dup = Files.writeString(tmp.resolve("dup.csv"), "a cat,1,x\n\"multi\nline\",2,x\n");
+        CliCapture d = generate("--batch", dup.toString(), "--out-dir", tmp.resolve("o").toString());
+        assertTrue(d.err().contains("line 2: name \"x\" is already used on line 1"), d.err());
+        CliCapture mix = generate("--prompt", "a", "--out-dir", tmp.resolve("o").toString());
+        assertEquals("flux-erase: --prompt needs --out (the PNG to write)", mix.err().strip());
+        CliCapture both = generate("--prompt", "a", "--batch", csv.toString(), "--out", "x.png");
+        assertEquals(2, both.exit());
+        CliCapture size = generate("--prompt", "a", "--width", "30", "--out", tmp.resolve("x.png").toString());
+        assertEquals(1, size.exit());
+        assertTrue(size.err().contains("multiples of 4"), size.err());
+        CliCapture backend = generate("--prompt", "a", "--backend", "gpu", "--out", tmp.resolve("x.png").toString());
+        assertEquals("flux-erase: --backend gpu: unknown (cpu or naive)", backend.err().strip());
+    }
+
+    @Test
+    void latentsFileWithoutTheTensorIsOneLine() {
+        Path f = tmp.resolve("wrong.safetensors");
+        SafetensorsWriter.write(f, Map.of("noise", Tensor.zeros(1, 64, 64)), Map.of());
+        CliCapture r = generate("--prompt", "a", "--width", "32", "--height", "32", "--latents", f.toString(), "--out",
+                tmp.resolve("x.png").toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.err().contains("tensor latents missing (expected packed latents [1, 64, 64]; tensors: noise)"),
+                r.err());
+    }
+}

@@ -1,0 +1,404 @@
+package dev.fluxerase.flux;
+
+import dev.fluxerase.cpu.CpuBackend;
+import dev.fluxerase.lora.LoraModule;
+import dev.fluxerase.lora.LoraSet;
+import dev.fluxerase.safetensors.Safetensors;
+import dev.fluxerase.safetensors.SafetensorsWriter;
+import dev.fluxerase.safetensors.TensorSource;
+import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Properties of the model beyond the golden case: checkpointing, frozen base, batching, BF16, LoRA placement. */
+class FluxModelTest {
+    @TempDir
+    Path tmp;
+
+    private Backend be = new CpuBackend();
+    private final FluxConfig c = Golden.config();
+
+    private static float[] concat(List<float[]> parts) {
+        int n = parts.stream().mapToInt(p -> p.length).sum();
+        float[] out = new float[n];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
+    }
+
+    /** Every gradient a backward produced, flattened in a fixed order. */
+    private float[] all(FluxModel m, FluxGradients g) {
+        List<float[]> parts = new ArrayList<>();
+        g.params().values().forEach(t -> parts.add(be.download(t)));
+        for (String mod : m.lora().keySet()) {
+            parts.add(be.download(g.loraA(mod)));
+            parts.add(be.download(g.loraB(mod)));
+        }
+        if (g.hasInputs()) {
+            parts.add(be.download(g.img()));
+            parts.add(be.download(g.txt()));
+            parts.add(be.download(g.y()));
+        }
+        return concat(parts);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"naive", "cpu"})
+    void checkpointingGivesBitwiseTheSameGradients(String backend) {
+        be = FluxModelGoldenTest.backend(backend);
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+            FluxModel m = new FluxModel(w, be);
+            m.setLora(LoraSet.load(Golden.DIR.resolve("lora_weights.safetensors")).modules(), 1f);
+            float[][] grads = new float[2][];
+            float[][] outs = new float[2][];
+            for (int ckpt = 0; ckpt < 2; ckpt++) {
+                m.setCheckpointing(ckpt == 1);
+                outs[ckpt] = be.download(m.forward(Golden.inputs(be, c), false));
+                FluxGradients g = m.newGradients(true, true);
+                m.backward(Golden.gradOutput(be), g);
+                grads[ckpt] = all(m, g);
+            }
+            assertArrayEquals(outs[0], outs[1]);
+            assertArrayEquals(grads[0], grads[1]);
+        }
+    }
+
+    @Test
+    void frozenBaseGivesTheSameLoraGradients() {
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+            FluxModel m = new FluxModel(w, be);
+            LoraSet lora = LoraSet.load(Golden.DIR.resolve("lora_weights.safetensors"));
+            m.setLora(lora.modules(), 1f);
+            m.forward(Golden.inputs(be, c), false);
+            FluxGradients full = m.newGradients(true, true);
+            m.backward(Golden.gradOutput(be), full);
+            FluxGradients frozen = m.newGradients(false, false);
+            assertTrue(frozen.params().isEmpty());
+            m.backward(Golden.gradOutput(be), frozen);
+            for (LoraModule mod : lora.modules()) {
+                assertArrayEquals(be.download(full.loraA(mod.module())), be.download(frozen.loraA(mod.module())));
+                assertArrayEquals(be.download(full.loraB(mod.module())), be.download(frozen.loraB(mod.module())));
+            }
+            // a second backward adds: twice the gradient
+            m.backward(Golden.gradOutput(be), frozen);
+            String first = lora.modules().iterator().next().module();
+            float[] once = be.download(full.loraA(first));
+            float[] twice = be.download(frozen.loraA(first));
+            for (int i = 0; i < once.length; i++) {
+                assertEquals(2 * once[i], twice[i], 1e-6f * Math.abs(once[i]) + 1e-12f);
+            }
+        }
+    }
+
+    /** Two different batch elements (other latent, timestep, guidance and shifted image ids) behave as two runs. */
+    @Test
+    void batchElementsAreIndependent() {
+        Random rng = new Random(7);
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c);
+             TensorSource s = Safetensors.open(Golden.INPUTS)) {
+            FluxModel m = new FluxModel(w, be);
+            Map<String, float[]> a = new LinkedHashMap<>();
+            Map<String, long[]> shapes = new LinkedHashMap<>();
+            for (String n : s.names()) {
+                a.put(n, Floats.toF32(s.tensor(n)));
+                shapes.put(n, s.info(n).shape());
+            }
+            Map<String, float[]> b = new LinkedHashMap<>();
+            a.forEach((n, v) -> {
+                float[] x = v.clone();
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = switch (n) {
+                        case "timesteps" -> 0.31f;
+                        case "guidance" -> 2.5f;
+                        case "img_ids" -> i % 3 == 0 ? 0 : x[i] + 3;
+                        case "txt_ids" -> 0;
+                        default -> x[i] + 0.3f * (float) rng.nextGaussian();
+                    };
+                }
+                b.put(n, x);
+            });
+            float[][] single = new float[2][];
+            float[][] singleGrads = new float[2][];
+            int k = 0;
+            for (Map<String, float[]> one : List.of(a, b)) {
+                m.forward(inputs(one, shapes, 1), false);
+                single[k] = be.download(m.forward(inputs(one, shapes, 1), false));
+                FluxGradients g = m.newGradients(true, true);
+                m.backward(tensor(one.get("grad_output"), shapes.get("grad_output")), g);
+                singleGrads[k++] = be.download(g.params().get("transformer_blocks.1.attn.to_q.weight"));
+            }
+            Map<String, float[]> both = new LinkedHashMap<>();
+            a.forEach((n, v) -> both.put(n, concat(List.of(v, b.get(n)))));
+            float[] out = be.download(m.forward(inputs(both, shapes, 2), false));
+            assertClose(single[0], Arrays.copyOfRange(out, 0, single[0].length), 1e-6);
+            assertClose(single[1], Arrays.copyOfRange(out, single[0].length, out.length), 1e-6);
+            FluxGradients g = m.newGradients(true, true);
+            long[] gs = shapes.get("grad_output").clone();
+            gs[0] = 2;
+            m.backward(tensor(both.get("grad_output"), gs), g);
+            float[] sum = singleGrads[0].clone();
+            for (int i = 0; i < sum.length; i++) {
+                sum[i] += singleGrads[1][i];
+            }
+            assertClose(sum, be.download(g.params().get("transformer_blocks.1.attn.to_q.weight")), 1e-5);
+        }
+    }
+
+    private Tensor tensor(float[] v, long[] shape) {
+        return be.upload(v, shape);
+    }
+
+    private FluxInputs inputs(Map<String, float[]> v, Map<String, long[]> shapes, int batch) {
+        Map<String, Tensor> t = new LinkedHashMap<>();
+        v.forEach((n, x) -> {
+            long[] s = shapes.get(n).clone();
+            s[0] = batch;
+            t.put(n, Tensor.of(x, s));
+        });
+        return FluxInputs.fromHost(be, c, t.get("img"), t.get("img_ids"), t.get("txt"), t.get("txt_ids"),
+                t.get("timesteps"), t.get("y"), t.get("guidance"));
+    }
+
+    private static void assertClose(float[] ref, float[] ours, double bound) {
+        double r = Golden.relToMax(ours, ref);
+        assertTrue(r <= bound, "rel_to_max " + r + " > " + bound);
+    }
+
+    @Test
+    void bf16WeightsRunInPlaceLikeTheirF32UpCast() {
+        Map<String, Tensor> up = new LinkedHashMap<>();
+        try (TensorSource s = Safetensors.open(Golden.WEIGHTS_BF16)) {
+            for (String n : s.names()) {
+                assertEquals(DType.BF16, s.info(n).dtype());
+                up.put(n, Tensor.of(Floats.toF32(s.tensor(n)), s.info(n).shape()));
+            }
+        }
+        Path f32 = tmp.resolve("up.safetensors");
+        SafetensorsWriter.write(f32, up, Map.of());
+        float[] ref;
+        try (FluxWeights w = FluxWeights.open(f32, c)) {
+            ref = be.download(new FluxModel(w, be).forward(Golden.inputs(be, c), false));
+        }
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BF16, c)) {
+            assertEquals(DType.BF16, w.tensor("proj_out.weight").dtype());
+            float[] out = be.download(new FluxModel(w, be).forward(Golden.inputs(be, c), false));
+            assertClose(ref, out, 1e-6);
+            // and bf16 rounding of the weights moves the output visibly away from the f64 reference
+            double r = Golden.relToMax(out, Golden.read("outputs.safetensors").get("out_f64"));
+            assertTrue(r > 1e-4 && r < 5e-2, "bf16 weights vs f64 reference: " + r);
+        }
+    }
+
+    /**
+     * LoRAs on Linears of every kind (the final adaLN whose halves the layout splits, a modulation, a single-block
+     * projection, an embedder): the output equals the one with B·A merged into W, and dA = s·Bᵀ·dW, dB = s·dW·Aᵀ.
+     */
+    @Test
+    void loraOnAnyLinearActsLikeTheMergedWeight() {
+        List<String> modules = List.of("norm_out.linear", "transformer_blocks.0.norm1_context.linear",
+                "single_transformer_blocks.1.proj_mlp", "time_text_embed.timestep_embedder.linear_1", "x_embedder");
+        Map<String, Tensor> weights = Golden.diffusersWeights();
+        Random rng = new Random(11);
+        List<LoraModule> loras = new ArrayList<>();
+        int rank = 3;
+        float alpha = 6f;
+        float mult = 0.5f;
+        float s = mult * alpha / rank;
+        for (String mod : modules) {
+            Tensor wt = weights.get(mod + ".weight");
+            long out = wt.dim(0);
+            long in = wt.dim(1);
+            float[] a = new float[(int) (rank * in)];
+            float[] b = new float[(int) (out * rank)];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = 0.2f * (float) rng.nextGaussian();
+            }
+            for (int i = 0; i < b.length; i++) {
+                b[i] = 0.2f * (float) rng.nextGaussian();
+            }
+            loras.add(new LoraModule(mod, Tensor.of(a, rank, in), Tensor.of(b, out, rank), alpha, null, null));
+            float[] merged = Floats.toF32(wt);
+            for (int o = 0; o < out; o++) {
+                for (int i = 0; i < in; i++) {
+                    double acc = 0;
+                    for (int r = 0; r < rank; r++) {
+                        acc += (double) b[o * rank + r] * a[r * (int) in + i];
+                    }
+                    merged[(int) (o * in + i)] += (float) (s * acc);
+                }
+            }
+            weights.put(mod + ".weight", Tensor.of(merged, out, in));
+        }
+        Path mergedFile = tmp.resolve("merged.safetensors");
+        SafetensorsWriter.write(mergedFile, weights, Map.of());
+        float[] ref;
+        try (FluxWeights w = FluxWeights.open(mergedFile, c)) {
+            ref = be.download(new FluxModel(w, be).forward(Golden.inputs(be, c), false));
+        }
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+            FluxModel m = new FluxModel(w, be);
+            m.setLora(loras, mult);
+            float[] out = be.download(m.forward(Golden.inputs(be, c), false));
+            assertClose(ref, out, 1e-5);
+            FluxGradients g = m.newGradients(true, false);
+            m.backward(Golden.gradOutput(be), g);
+            FluxGradients frozen = m.newGradients(false, false);
+            m.backward(Golden.gradOutput(be), frozen);
+            for (LoraModule l : loras) {
+                float[] dw = l.module().equals("norm_out.linear")
+                        ? concat(List.of(be.download(g.param("norm_out.linear.scale.weight")),
+                        be.download(g.param("norm_out.linear.shift.weight"))))
+                        : be.download(g.param(l.module() + ".weight"));
+                int out2 = (int) l.out();
+                int in = (int) l.in();
+                float[] a = Floats.toF32(l.a());
+                float[] b = Floats.toF32(l.b());
+                float[] da = new float[rank * in];
+                float[] db = new float[out2 * rank];
+                for (int r = 0; r < rank; r++) {
+                    for (int o = 0; o < out2; o++) {
+                        for (int i = 0; i < in; i++) {
+                            da[r * in + i] += s * b[o * rank + r] * dw[o * in + i];
+                            db[o * rank + r] += s * dw[o * in + i] * a[r * in + i];
+                        }
+                    }
+                }
+                assertClose(da, be.download(g.loraA(l.module())), 1e-5);
+                assertClose(db, be.download(g.loraB(l.module())), 1e-5);
+                assertArrayEquals(be.download(g.loraA(l.module())), be.download(frozen.loraA(l.module())), l.module());
+                assertArrayEquals(be.download(g.loraB(l.module())), be.download(frozen.loraB(l.module())), l.module());
+            }
+        }
+    }
+
+    /**
+     * A loss on the output and on the attention probabilities of double block 1, L = Σ out⊙G + Σ P₁⊙H: the directional
+     * derivative of L along random directions of every LoRA factor and of the input img matches central differences.
+     */
+    @Test
+    void attentionLossGradientMatchesFiniteDifferences() {
+        be = FluxModelGoldenTest.backend("naive");
+        Random rng = new Random(3);
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+            FluxModel m = new FluxModel(w, be);
+            List<LoraModule> lora = new ArrayList<>(LoraSet.load(Golden.DIR.resolve("lora_weights.safetensors"))
+                    .modules());
+            m.setLora(lora, 1f);
+            FluxInputs in = Golden.inputs(be, c);
+            Tensor gOut = Golden.gradOutput(be);
+            long l = in.txtTokens() + in.imgTokens();
+            float[] h = new float[(int) (c.numHeads() * l * l)];
+            for (int i = 0; i < h.length; i++) {
+                h[i] = 4f * (float) rng.nextGaussian();
+            }
+            Tensor gProbs = be.upload(h, 1, c.numHeads(), l, l);
+            java.util.function.DoubleSupplier loss = () -> {
+                float[] out = be.download(m.forward(in, List.of(1)));
+                float[] go = be.download(gOut);
+                float[] p = be.download(m.attentionProbs(1));
+                double sum = 0;
+                for (int i = 0; i < out.length; i++) {
+                    sum += (double) out[i] * go[i];
+                }
+                for (int i = 0; i < p.length; i++) {
+                    sum += (double) p[i] * h[i];
+                }
+                return sum;
+            };
+            loss.getAsDouble();
+            FluxGradients g = m.newGradients(false, true);
+            m.backward(gOut, Map.of(1, gProbs), g);
+            // the attention term matters: without it the LoRA gradient differs
+            FluxGradients outOnly = m.newGradients(false, false);
+            m.backward(gOut, outOnly);
+            String mod1 = "transformer_blocks.1.attn.add_q_proj";
+            double diff = Golden.relToMax(be.download(outOnly.loraA(mod1)), be.download(g.loraA(mod1)));
+            assertTrue(diff > 0.05, "attention term changes the gradient: " + diff);
+
+            List<Tensor> params = new ArrayList<>();
+            List<Tensor> grads = new ArrayList<>();
+            for (LoraModule mod : lora) {
+                params.add(mod.a());
+                grads.add(g.loraA(mod.module()));
+                params.add(mod.b());
+                grads.add(g.loraB(mod.module()));
+            }
+            checkDirection(loss, params, grads, rng);
+            checkDirection(loss, List.of(in.img()), List.of(g.img()), rng);
+        }
+    }
+
+    private void checkDirection(java.util.function.DoubleSupplier loss, List<Tensor> params, List<Tensor> grads,
+                                Random rng) {
+        List<float[]> dirs = new ArrayList<>();
+        double analytic = 0;
+        for (int t = 0; t < params.size(); t++) {
+            float[] d = new float[(int) params.get(t).numel()];
+            float[] gr = be.download(grads.get(t));
+            for (int i = 0; i < d.length; i++) {
+                d[i] = (float) rng.nextGaussian();
+                analytic += (double) d[i] * gr[i];
+            }
+            dirs.add(d);
+        }
+        double eps = 1e-3;
+        double[] f = new double[2];
+        for (int side = 0; side < 2; side++) {
+            double step = side == 0 ? eps : -2 * eps;
+            for (int t = 0; t < params.size(); t++) {
+                Tensor p = params.get(t);
+                float[] d = dirs.get(t);
+                for (int i = 0; i < d.length; i++) {
+                    p.set(i, (float) (p.get(i) + step * d[i]));
+                }
+            }
+            f[side] = loss.getAsDouble();
+        }
+        for (int t = 0; t < params.size(); t++) {
+            Tensor p = params.get(t);
+            float[] d = dirs.get(t);
+            for (int i = 0; i < d.length; i++) {
+                p.set(i, (float) (p.get(i) + eps * d[i]));
+            }
+        }
+        double numeric = (f[0] - f[1]) / (2 * eps);
+        assertEquals(analytic, numeric, 2e-4 * Math.abs(analytic), "directional derivative");
+    }
+
+    @Test
+    void loraOnAnUnknownModuleOrWithAWrongShapeIsRejected() {
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+            FluxModel m = new FluxModel(w, be);
+            LoraModule unknown = new LoraModule("transformer_blocks.7.attn.to_q", Tensor.zeros(2, 64),
+                    Tensor.zeros(64, 2), 2, "k.lora_A", "k.lora_B");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> m.setLora(List.of(unknown), 1f));
+            assertTrue(e.getMessage().contains("no Linear module transformer_blocks.7.attn.to_q"), e.getMessage());
+            LoraModule wrong = new LoraModule("transformer_blocks.0.attn.to_q", Tensor.zeros(2, 64),
+                    Tensor.zeros(32, 2), 2, "q.lora_A.weight", "q.lora_B.weight");
+            e = assertThrows(IllegalArgumentException.class, () -> m.setLora(List.of(wrong), 1f));
+            assertEquals("LoRA q.lora_B.weight: expected [64, 2] F32, got [32, 2] F32", e.getMessage());
+        }
+    }
+}

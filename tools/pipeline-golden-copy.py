@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Copies what the pipeline tests use from the pipeline-tiny golden into src/test/resources/pipeline-tiny/.
+
+- model/: the tiny diffusers FLUX folder, byte for byte, except tokenizer_2/: tokenizer.json is stored gzipped
+  (tokenizer.json.gz, which the T5 tokenizer reads) and spiece.model (the slow tokenizer's file, unused) is left out.
+- lora_visible.safetensors: the case cat_lora_32_s4's LoRA, unchanged.
+- cases/<name>/inputs.safetensors: the initial packed latents, unchanged.
+- cases/<name>/reference.safetensors: the tensors the tests compare, from both runs: "f32.<name>" from outputs_f32
+  (unchanged) and "f64.<name>" from outputs_f64 rounded once to float32 (a relative change of at most 6e-8, far below
+  every bound the tests use). Ids stay I64. Tensors the tests do not compare are left out.
+
+Usage: tools/pipeline-golden-copy.py [/work/shared/golden/pipeline-tiny] [src/test/resources/pipeline-tiny]
+Needs only numpy (safetensors is parsed by hand).
+"""
+import gzip
+import json
+import os
+import shutil
+import struct
+import sys
+
+import numpy as np
+
+DTYPES = {"F64": "<f8", "F32": "<f4", "I64": "<i8", "BF16": "<u2"}
+
+CASES = {
+    # name: tensors compared (from f32 / from f64)
+    "cat_32_s4": ["clip_input_ids", "t5_input_ids", "pooled_prompt_embeds", "prompt_embeds", "latent_image_ids",
+                  "sigmas", "timesteps", "transformer_timestep_input", "noise_pred", "latents_per_step",
+                  "decoded_raw", "image"],
+    "cat_lora_32_s4": ["noise_pred", "latents_per_step", "decoded_raw", "image"],
+    "nude_girl_64_s4_msl512": ["clip_input_ids", "t5_input_ids", "pooled_prompt_embeds", "prompt_embeds", "sigmas",
+                               "latents_per_step", "image"],
+    "punct_32_s28": ["clip_input_ids", "t5_input_ids", "pooled_prompt_embeds", "prompt_embeds", "sigmas",
+                     "latents_per_step", "image"],
+}
+
+
+def read(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__", None)
+    data = raw[8 + n:]
+    out = {}
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        out[name] = (e["dtype"], np.frombuffer(data[b:end], dtype=DTYPES[e["dtype"]]).reshape(e["shape"]))
+    return out
+
+
+def write(path, tensors, meta):
+    header, offset, blobs = {"__metadata__": meta}, 0, []
+    for name, (dtype, arr) in tensors.items():
+        blob = np.ascontiguousarray(arr, dtype=DTYPES[dtype]).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def main():
+    src = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/golden/pipeline-tiny"
+    dst = sys.argv[2] if len(sys.argv) > 2 else "src/test/resources/pipeline-tiny"
+    if os.path.exists(dst):
+        for d, dirs, files in os.walk(dst):
+            os.chmod(d, 0o755)
+        shutil.rmtree(dst)
+    shutil.copytree(os.path.join(src, "model"), os.path.join(dst, "model"),
+                    ignore=shutil.ignore_patterns("spiece.model", "tokenizer.json"))
+    with open(os.path.join(src, "model", "tokenizer_2", "tokenizer.json"), "rb") as f:
+        raw = f.read()
+    with gzip.GzipFile(os.path.join(dst, "model", "tokenizer_2", "tokenizer.json.gz"), "wb", mtime=0) as g:
+        g.write(raw)
+    shutil.copy(os.path.join(src, "loras", "lora_visible.safetensors"), dst)
+    for case, names in CASES.items():
+        cdir = os.path.join(dst, "cases", case)
+        os.makedirs(cdir)
+        shutil.copy(os.path.join(src, "cases", case, "inputs.safetensors"), cdir)
+        f32 = read(os.path.join(src, "cases", case, "outputs_f32.safetensors"))
+        f64 = read(os.path.join(src, "cases", case, "outputs_f64.safetensors"))
+        out = {}
+        for run, tensors in (("f32", f32), ("f64", f64)):
+            for n in names:
+                if n not in tensors:
+                    continue
+                dtype, arr = tensors[n]
+                if dtype == "F64":
+                    dtype, arr = "F32", arr.astype(np.float32)
+                out[run + "." + n] = (dtype, arr)
+        write(os.path.join(cdir, "reference.safetensors"), out,
+              {"source": "pipeline-tiny " + case + ": outputs_f32 (f32.*) and outputs_f64 rounded to float32 (f64.*)"})
+    for d, dirs, files in os.walk(dst):
+        os.chmod(d, 0o755)
+        for f in files:
+            os.chmod(os.path.join(d, f), 0o644)
+    print("wrote", dst)
+
+
+if __name__ == "__main__":
+    main()
