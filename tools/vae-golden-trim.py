@@ -6,8 +6,8 @@
           weights_bfl.safetensors is not copied); outputs_g8/g32.safetensors trimmed to the final tensors (decoded, mean,
           logvar, latent_flux in _f32 and _f64; moments is mean|logvar, so it is dropped), plus the encoder and decoder
           intermediates of g32 only (FLUX's group count).
-  pipeline/  from pipeline-tiny: model/vae/config.json verbatim, the decoder.* tensors of the BF16 VAE (bytes unchanged;
-          the encoder is left out because this golden only covers decoding), and from case cat_32_s4: final_latents
+  pipeline/  from pipeline-tiny case cat_32_s4 (the BF16 VAE itself is read from the test resources' copy of the
+          whole pipeline-tiny model folder, src/test/resources/pipeline-tiny/model/vae, so it is stored once): final_latents
           unpacked to [1,16,h,w] (an exact permutation, FluxPipeline._unpack_latents), vae_decoder_input, decoded_raw and
           image (F32, and decoded_raw F64).
 
@@ -78,13 +78,7 @@ def main():
          "text-vae-tiny/vae_tiny/outputs_g32.safetensors, trimmed by tools/vae-golden-trim.py")
 
     pipe_src = os.path.join(golden, "pipeline-tiny")
-    vae = os.path.join(out, "pipeline", "vae")
-    os.makedirs(vae, exist_ok=True)
-    shutil.copyfile(os.path.join(pipe_src, "model", "vae", "config.json"), os.path.join(vae, "config.json"))
-    weights, _ = read(os.path.join(pipe_src, "model", "vae", "diffusion_pytorch_model.safetensors"))
-    write(os.path.join(vae, "diffusion_pytorch_model.safetensors"),
-          {n: t for n, t in weights.items() if n.startswith("decoder.")},
-          {"format": "pt", "source": "pipeline-tiny/model/vae, decoder.* only, by tools/vae-golden-trim.py"})
+    os.makedirs(os.path.join(out, "pipeline"), exist_ok=True)
 
     case = "cat_32_s4"
     f32, _ = read(os.path.join(pipe_src, "cases", case, "outputs_f32.safetensors"))

@@ -15,7 +15,7 @@ class TokenizeCommandTest {
 
     private static String flux() {
         try {
-            return Path.of(TokenizeCommandTest.class.getResource("/tokenizers/flux").toURI()).toString();
+            return Path.of(TokenizeCommandTest.class.getResource("/pipeline-tiny/model").toURI()).toString();
         } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
         }

@@ -105,7 +105,7 @@ class ClipTextModelTest {
     @ParameterizedTest
     @MethodSource("backends")
     void pipelineBf16FolderMatchesPipelineOutputs(Backend backend) {
-        try (ClipTextModel model = ClipTextModel.load(resource("pipeline-clip"), backend);
+        try (ClipTextModel model = ClipTextModel.load(EncoderTestData.pipelineModel("text_encoder"), backend);
              SafetensorsFile cases = SafetensorsFile.open(resource("pipeline-cases.safetensors"))) {
             assertEquals(49408, model.config().vocabSize());
             for (String c : CASES) {
@@ -121,7 +121,7 @@ class ClipTextModelTest {
 
     @Test
     void configIsReadFromTransformersJson() {
-        ClipTextConfig c = ClipTextConfig.read(resource("pipeline-clip/config.json"));
+        ClipTextConfig c = ClipTextConfig.read(EncoderTestData.pipelineModel("text_encoder/config.json"));
         assertEquals(new ClipTextConfig(49408, 16, 64, 2, 2, 77, "quick_gelu", 1e-5, 2), c);
         assertEquals(8, c.headDim());
         assertTrue(c.legacyPooling());

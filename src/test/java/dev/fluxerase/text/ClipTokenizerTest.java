@@ -20,7 +20,7 @@ class ClipTokenizerTest {
 
     @BeforeAll
     static void load() {
-        clip = ClipTokenizer.load(Goldens.resource("flux"));
+        clip = ClipTokenizer.load(Goldens.fluxModelFolder());
     }
 
     static List<Goldens.Case> cases() {

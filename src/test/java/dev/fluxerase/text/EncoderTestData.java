@@ -25,6 +25,15 @@ final class EncoderTestData {
         }
     }
 
+    /** A path inside the pipeline-tiny model folder (the real-layout BF16 encoders, stored once for all tests). */
+    static Path pipelineModel(String relative) {
+        try {
+            return Path.of(EncoderTestData.class.getResource("/pipeline-tiny/model/" + relative).toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** An I64 [B, L] id tensor as int rows. */
     static int[][] ids(Tensor t) {
         assertEquals(DType.I64, t.dtype(), "ids dtype");

@@ -32,6 +32,18 @@ final class Goldens {
         }
     }
 
+    /**
+     * The FLUX tokenizer files as a FLUX pipeline folder (tokenizer/, tokenizer_2/): the pipeline-tiny copy, which holds the
+     * same real CLIP and T5 files, so the repository stores them once.
+     */
+    static Path fluxModelFolder() {
+        try {
+            return Path.of(Goldens.class.getResource("/pipeline-tiny/model").toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     static JsonNode json(String name) {
         try (InputStream in = Goldens.class.getResourceAsStream("/tokenizers/" + name)) {
             return new ObjectMapper().readTree(in);

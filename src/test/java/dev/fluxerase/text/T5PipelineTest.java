@@ -67,7 +67,7 @@ class T5PipelineTest {
 
     @Test
     void noMetaspaceIsPrependedAfterASpecialToken() {
-        T5Tokenizer t5 = T5Tokenizer.load(Goldens.resource("flux"));
+        T5Tokenizer t5 = T5Tokenizer.load(Goldens.fluxModelFolder());
         assertArrayEquals(new int[]{32099, 232, 1}, t5.ids("<extra_id_0>and"));
         assertArrayEquals(new int[]{32099, 11, 1}, t5.ids("<extra_id_0> and"));
         assertArrayEquals(new int[]{11, 1}, t5.ids("and"));

@@ -21,7 +21,7 @@ class T5TokenizerTest {
 
     @BeforeAll
     static void load() {
-        json = T5Tokenizer.load(Goldens.resource("flux"));
+        json = T5Tokenizer.load(Goldens.fluxModelFolder());
         spiece = T5Tokenizer.load(Goldens.resource("t5-spiece"));
     }
 

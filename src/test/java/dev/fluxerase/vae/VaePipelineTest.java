@@ -2,6 +2,9 @@ package dev.fluxerase.vae;
 
 import dev.fluxerase.image.Png;
 import dev.fluxerase.image.RgbImage;
+import dev.fluxerase.safetensors.SafetensorsFile;
+import dev.fluxerase.safetensors.SafetensorsWriter;
+import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -9,6 +12,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 import static dev.fluxerase.vae.VaeGolden.PIPELINE;
 import static dev.fluxerase.vae.VaeGolden.assertClose;
@@ -20,11 +25,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * pipeline-tiny's BF16 diffusers VAE folder (decoder tensors only, see tools/vae-golden-trim.py) and the last stage of
+ * pipeline-tiny's BF16 diffusers VAE folder (the test resources' copy of the whole model folder) and the last stage of
  * FluxPipeline for case cat_32_s4: final latents (unpacked) → decoder input → decoded image → [0, 1] image → 8 bits.
  */
 class VaePipelineTest {
-    private static final Path VAE = PIPELINE.resolve("vae");
+    private static final Path VAE = VaeGolden.resource("pipeline-tiny/model/vae");
     private static final Path CASE = PIPELINE.resolve("cat_32_s4.safetensors");
 
     @Test
@@ -78,10 +83,20 @@ class VaePipelineTest {
         assertTrue(e.getMessage().startsWith(vae + ": no config.json"), e.getMessage());
     }
 
-    /** The trimmed folder has no encoder: loading one names the first missing tensor. */
+    /** A folder holding only the decoder: loading the encoder names the first missing tensor. */
     @Test
-    void missingEncoderIsNamed() {
-        VaeException e = assertThrows(VaeException.class, () -> VaeEncoder.load(VAE));
+    void missingEncoderIsNamed(@TempDir Path dir) throws IOException {
+        Files.copy(VAE.resolve("config.json"), dir.resolve("config.json"));
+        try (TensorSource full = SafetensorsFile.open(VAE.resolve("diffusion_pytorch_model.safetensors"))) {
+            Map<String, Tensor> decoderOnly = new LinkedHashMap<>();
+            for (String name : full.names()) {
+                if (name.startsWith("decoder.")) {
+                    decoderOnly.put(name, full.tensor(name));
+                }
+            }
+            SafetensorsWriter.write(dir.resolve("diffusion_pytorch_model.safetensors"), decoderOnly, Map.of());
+        }
+        VaeException e = assertThrows(VaeException.class, () -> VaeEncoder.load(dir));
         assertTrue(e.getMessage().contains("diffusion_pytorch_model.safetensors: missing tensor encoder.conv_in.weight"),
                 e.getMessage());
     }
