@@ -108,6 +108,10 @@ class FluxModelTest {
             for (int i = 0; i < once.length; i++) {
                 assertEquals(2 * once[i], twice[i], 1e-6f * Math.abs(once[i]) + 1e-12f);
             }
+            frozen.zero(be);
+            for (float v : be.download(frozen.loraB(first))) {
+                assertEquals(0f, v);
+            }
         }
     }
 
