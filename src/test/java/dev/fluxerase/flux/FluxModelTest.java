@@ -169,6 +169,27 @@ class FluxModelTest {
         }
     }
 
+    /** B·L_img stays 16 while B and L_img change: every workspace buffer must follow the shape, not the row count. */
+    @Test
+    void shapeChangesBetweenCallsReallocateTheWorkspace() {
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c);
+             TensorSource s = Safetensors.open(Golden.INPUTS)) {
+            float[] img = Floats.toF32(s.tensor("img"));
+            float[] ids = Floats.toF32(s.tensor("img_ids"));
+            float[] txt = Floats.toF32(s.tensor("txt"));
+            float[] y = Floats.toF32(s.tensor("y"));
+            FluxInputs other = FluxInputs.fromHost(be, c, Tensor.of(img, 2, 8, 16),
+                    Tensor.of(Arrays.copyOf(ids, 24), 8, 3), Tensor.of(concat(List.of(txt, txt)), 2, 8, 32),
+                    Tensor.of(new float[24], 8, 3), Tensor.of(new float[]{0.3f, 0.8f}, 2),
+                    Tensor.of(concat(List.of(y, y)), 2, 24), Tensor.of(new float[]{3.5f, 2f}, 2));
+            FluxModel m = new FluxModel(w, be);
+            float[] first = be.download(m.forward(Golden.inputs(be, c), false));
+            float[] shaped = be.download(m.forward(other, false));
+            assertArrayEquals(be.download(new FluxModel(w, be).forward(other, false)), shaped);
+            assertArrayEquals(first, be.download(m.forward(Golden.inputs(be, c), false)));
+        }
+    }
+
     private Tensor tensor(float[] v, long[] shape) {
         return be.upload(v, shape);
     }
