@@ -15,7 +15,8 @@ final class FinalLayer {
     final Linear shift;
     final Linear scale;
     final Linear proj;
-    private long rows = -1;
+    private long batch = -1;
+    private long tokens = -1;
     private Tensor shiftOut;
     private Tensor scaleOut;
     private Tensor mod;
@@ -38,7 +39,7 @@ final class FinalLayer {
 
     /** The final layer's input buffer [B, Li, H], which the caller fills before {@link #forward}. */
     Tensor input(Backend be, long b, long lImg) {
-        if (rows != b * lImg) {
+        if (batch != b || tokens != lImg) {
             long h = shift.out();
             shiftOut = be.allocate(DType.F32, b, h);
             scaleOut = be.allocate(DType.F32, b, h);
@@ -53,7 +54,8 @@ final class FinalLayer {
             dHalf = be.allocate(DType.F32, b, h);
             dxm = be.allocate(DType.F32, b, lImg, h);
             dln = be.allocate(DType.F32, b, lImg, h);
-            rows = b * lImg;
+            batch = b;
+            tokens = lImg;
         }
         return in;
     }

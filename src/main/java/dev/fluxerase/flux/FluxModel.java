@@ -128,19 +128,6 @@ public final class FluxModel {
         return config;
     }
 
-    public Backend backend() {
-        return be;
-    }
-
-    /** Every diffusers Linear module of the model (what a LoRA may target), in model order. */
-    public Collection<String> linearModules() {
-        return byModule.keySet();
-    }
-
-    public boolean checkpointing() {
-        return checkpointing;
-    }
-
     /** Per-block activation recomputation: less memory, one extra block forward per block in the backward. */
     public void setCheckpointing(boolean on) {
         if (on != checkpointing) {

@@ -108,6 +108,10 @@ class FluxModelTest {
             for (int i = 0; i < once.length; i++) {
                 assertEquals(2 * once[i], twice[i], 1e-6f * Math.abs(once[i]) + 1e-12f);
             }
+            frozen.zero(be);
+            for (float v : be.download(frozen.loraB(first))) {
+                assertEquals(0f, v);
+            }
         }
     }
 
@@ -162,6 +166,27 @@ class FluxModelTest {
                 sum[i] += singleGrads[1][i];
             }
             assertClose(sum, be.download(g.params().get("transformer_blocks.1.attn.to_q.weight")), 1e-5);
+        }
+    }
+
+    /** B·L_img stays 16 while B and L_img change: every workspace buffer must follow the shape, not the row count. */
+    @Test
+    void shapeChangesBetweenCallsReallocateTheWorkspace() {
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c);
+             TensorSource s = Safetensors.open(Golden.INPUTS)) {
+            float[] img = Floats.toF32(s.tensor("img"));
+            float[] ids = Floats.toF32(s.tensor("img_ids"));
+            float[] txt = Floats.toF32(s.tensor("txt"));
+            float[] y = Floats.toF32(s.tensor("y"));
+            FluxInputs other = FluxInputs.fromHost(be, c, Tensor.of(img, 2, 8, 16),
+                    Tensor.of(Arrays.copyOf(ids, 24), 8, 3), Tensor.of(concat(List.of(txt, txt)), 2, 8, 32),
+                    Tensor.of(new float[24], 8, 3), Tensor.of(new float[]{0.3f, 0.8f}, 2),
+                    Tensor.of(concat(List.of(y, y)), 2, 24), Tensor.of(new float[]{3.5f, 2f}, 2));
+            FluxModel m = new FluxModel(w, be);
+            float[] first = be.download(m.forward(Golden.inputs(be, c), false));
+            float[] shaped = be.download(m.forward(other, false));
+            assertArrayEquals(be.download(new FluxModel(w, be).forward(other, false)), shaped);
+            assertArrayEquals(first, be.download(m.forward(Golden.inputs(be, c), false)));
         }
     }
 
