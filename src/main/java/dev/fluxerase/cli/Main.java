@@ -13,7 +13,8 @@ import picocli.CommandLine.Command;
                 ScheduleCommand.class,
                 DoctorCommand.class,
                 EncodePromptCommand.class,
-                GenerateCommand.class})
+                GenerateCommand.class,
+                EraseCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

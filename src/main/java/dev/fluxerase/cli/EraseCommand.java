@@ -1,0 +1,291 @@
+package dev.fluxerase.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.erase.EraseRun;
+import dev.fluxerase.erase.RunConfig;
+import dev.fluxerase.pipeline.HfCache;
+import dev.fluxerase.pipeline.PromptCache;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code flux-erase erase}: trains an EraseAnything LoRA that removes a concept from FLUX.1. Every setting is a key of
+ * the JSON run configuration ({@code --config}) and an option here; options override the file.
+ */
+@Command(name = "erase", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+                "Erase a concept from FLUX.1 (EraseAnything, ICML 2025): train a LoRA on attn.add_q_proj and "
+                        + "attn.add_k_proj of every double block by alternating erasure steps (ESD in velocity space "
+                        + "+ attention-map loss) and preservation steps (flow matching on the concept images + "
+                        + "reverse self-contrastive loss), then write it in diffusers/peft format "
+                        + "(<output>/pytorch_lora_weights.safetensors), with a run record (run.json) and "
+                        + "checkpoint.safetensors.",
+                "Settings come from --config (a JSON object whose keys are the option names in snake_case, e.g. "
+                        + "\"key_word\", \"lr_erase\") and from the options below, which override the file. "
+                        + "--mode picks the paper's settings (default) or those of the authors' released code; "
+                        + "docs/erase.md has the table. Progress goes to stderr, one line per step."},
+        footer = {"", "Example:",
+                "  flux-erase erase --model black-forest-labs/FLUX.1-dev --key-word nude "
+                        + "--instance-prompt \"a nude girl with beautiful hair\" --prompt-b \"A girl with beautiful "
+                        + "hair\" --instance-images nude/ --output erase-nude/",
+                "  flux-erase erase --output erase-nude/ --resume"})
+public final class EraseCommand implements Callable<Integer> {
+
+    @Option(names = "--config", paramLabel = "JSON", description = "Run configuration file (JSON object; keys as the "
+            + "options below in snake_case). Options given here override it.")
+    Path config;
+
+    @Option(names = "--resume", description = "Continue the run in --output from its checkpoint.safetensors (its "
+            + "settings are used; any given here must agree, except steps, which may grow, checkpoint_every, model "
+            + "paths, backend and gradient checkpointing).")
+    boolean resume;
+
+    @Option(names = "--model", paramLabel = "M", description = "FLUX.1 model: a diffusers folder, a Hugging Face repo "
+            + "id found offline in the hub cache (black-forest-labs/FLUX.1-dev) or a repo's cache folder. Required.")
+    String model;
+
+    @Option(names = "--hf-cache", paramLabel = "DIR", description = "Hugging Face hub cache to look repo ids up in. "
+            + "Default: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub.")
+    Path hfCache;
+
+    @Option(names = "--transformer", paramLabel = "T", description = "Transformer weights instead of the model "
+            + "folder's (e.g. flux1-dev.safetensors).")
+    String transformer;
+
+    @Option(names = "--vae", paramLabel = "V", description = "VAE weights instead of the model folder's (e.g. "
+            + "ae.safetensors).")
+    String vae;
+
+    @Option(names = "--output", paramLabel = "DIR", description = "Output folder: pytorch_lora_weights.safetensors, "
+            + "run.json, checkpoint.safetensors. Required.")
+    String output;
+
+    @Option(names = "--key-word", paramLabel = "WORDS", description = "The concept to erase, as it appears in the "
+            + "instance prompt (e.g. nude). Required.")
+    String keyWord;
+
+    @Option(names = "--instance-prompt", paramLabel = "P", description = "A prompt that contains the key word; the "
+            + "concept prompt of every step (after shuffling and synonym swap). Required.")
+    String instancePrompt;
+
+    @Option(names = "--prompt-b", paramLabel = "P", description = "Anchor prompt of the ESD target (e.g. \"A girl "
+            + "with beautiful hair\"); \"\" is allowed. Required.")
+    String promptB;
+
+    @Option(names = "--instance-images", paramLabel = "DIR", description = "Folder of 3-5 PNG images of the concept, "
+            + "resized (shorter side) and center-cropped to the resolution. Required.")
+    String instanceImages;
+
+    @Option(names = "--synonyms", paramLabel = "W", split = ",", description = "Synonyms of the key word, comma-"
+            + "separated. Default: every lemma name of every WordNet 3.1 synset of the key word (the key word itself "
+            + "when WordNet has none).")
+    List<String> synonyms;
+
+    @Option(names = "--irrelevant-concepts", paramLabel = "W", split = ",", description = "Irrelevant concepts for "
+            + "the reverse self-contrastive loss, comma-separated. Default: 3 common nouns chosen from WordNet 3.1 by "
+            + "hypernym-graph distance (unrelated, far, mid).")
+    List<String> irrelevant;
+
+    @Option(names = "--mode", paramLabel = "paper|released", description = "paper (default): frozen ESD teacher, "
+            + "lrs 1e-3/5e-4, 1000 steps, partial-sampling ESD latent, positions per prompt; released: the authors' "
+            + "code (live teacher, lr 1e-3, 300 steps, full sampling + random t, the code's positions).")
+    String mode;
+
+    @Option(names = "--steps", paramLabel = "N", description = "Training steps, alternating erasure/preservation. "
+            + "Default: 1000 (paper), 300 (released; the released nudity config used 200).")
+    Integer steps;
+
+    @Option(names = "--lr-erase", paramLabel = "LR", description = "Learning rate of erasure steps. Default: 1e-3.")
+    Double lrErase;
+
+    @Option(names = "--lr-preserve", paramLabel = "LR", description = "Learning rate of preservation steps. Default: "
+            + "5e-4 (paper), 1e-3 (released).")
+    Double lrPreserve;
+
+    @Option(names = "--weight-esd", paramLabel = "W", description = "Weight of L_esd. Default: 1.")
+    Double weightEsd;
+
+    @Option(names = "--weight-attn", paramLabel = "W", description = "Weight of L_attn. Default: 0.001.")
+    Double weightAttn;
+
+    @Option(names = "--weight-lora", paramLabel = "W", description = "Weight of L_lora (flow matching). Default: 0.1.")
+    Double weightLora;
+
+    @Option(names = "--weight-rsc", paramLabel = "W", description = "Weight of L_rsc (reverse self-contrastive). "
+            + "Default: 0.1. With weight-lora and weight-rsc both 0 every step is an erasure step.")
+    Double weightRsc;
+
+    @Option(names = "--eta", paramLabel = "E", description = "ESD negative guidance eta. Default: 1.")
+    Double eta;
+
+    @Option(names = "--tau", paramLabel = "T", description = "L_rsc temperature. Default: 0.07.")
+    Double tau;
+
+    @Option(names = "--rank", paramLabel = "R", description = "LoRA rank. Default: 8.")
+    Integer rank;
+
+    @Option(names = "--alpha", paramLabel = "A", description = "LoRA alpha (scale alpha/rank). Default: 8.")
+    Double alpha;
+
+    @Option(names = "--weight-decay", paramLabel = "WD", description = "AdamW weight decay (betas 0.9, 0.999, eps "
+            + "1e-8). Default: 1e-5.")
+    Double weightDecay;
+
+    @Option(names = "--guidance-sample", paramLabel = "G", description = "Guidance embedding for sampling and the ESD "
+            + "velocities. Default: 3.0.")
+    Double guidanceSample;
+
+    @Option(names = "--guidance-train", paramLabel = "G", description = "Guidance embedding for the attention and "
+            + "flow-matching passes. Default: 3.5.")
+    Double guidanceTrain;
+
+    @Option(names = "--t5-length", paramLabel = "N", description = "T5 sequence length. Default: 256.")
+    Integer t5Length;
+
+    @Option(names = "--resolution", paramLabel = "PX", description = "Training image size (square), a multiple of 16 "
+            + "for FLUX. Default: 512.")
+    Integer resolution;
+
+    @Option(names = "--attention-blocks", paramLabel = "I", split = ",", description = "Double blocks whose attention "
+            + "the attention losses read, comma-separated indices. Default: the last double block (18 on FLUX.1).")
+    List<Integer> attentionBlocks;
+
+    @Option(names = "--shuffle-p", paramLabel = "P", description = "Probability of shuffling the prompt's words. "
+            + "Default: 0.9.")
+    Double shuffleP;
+
+    @Option(names = "--synonym-p", paramLabel = "P", description = "Probability of replacing the key word by the "
+            + "step's synonym. Default: 0.5.")
+    Double synonymP;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Seed of everything random (LoRA init, noise, "
+            + "timesteps, shuffles, synonyms, image order, WordNet's choice). Default: 0.")
+    Long seed;
+
+    @Option(names = "--sampling-steps", paramLabel = "N", description = "Euler steps of the sampling schedule (ESD "
+            + "latent, L_rsc features). Default: 28.")
+    Integer samplingSteps;
+
+    @Option(names = "--checkpoint-every", paramLabel = "N", description = "Write checkpoint.safetensors and run.json "
+            + "every N steps (and at the end). Default: 10.")
+    Integer checkpointEvery;
+
+    @Option(names = "--backend", paramLabel = "B", description = "Transformer backend: cpu (Vector API, all cores) "
+            + "or naive (the f64-accumulating reference). Default: cpu.")
+    String backend;
+
+    @Option(names = "--gradient-checkpointing", negatable = true, description = "Recompute each block's activations "
+            + "in the backward: far less memory, about a third more time per gradient pass. Default: off.")
+    Boolean gradientCheckpointing;
+
+    @Option(names = "--cache-dir", paramLabel = "D", description = "Prompt embedding cache. Default: "
+            + "~/.cache/flux-erase/prompts.")
+    Path cacheDir;
+
+    @Option(names = "--no-cache", description = "Encode every prompt, read and write no cache on disk.")
+    boolean noCache;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        ObjectNode file = config != null ? RunConfig.readFile(config) : JsonNodeFactory.instance.objectNode();
+        Path hub = hfCache != null ? hfCache
+                : HfCache.cacheDir(System.getenv(), Path.of(System.getProperty("user.home")));
+        PromptCache cache = noCache ? null : new PromptCache(cacheDir != null ? cacheDir : PromptCache.defaultDir());
+        PrintWriter stdout = spec.commandLine().getOut();
+        EraseRun.Result r = EraseRun.run(file, overrides(), resume, hub, cache, System.err);
+        stdout.println("wrote " + r.lora() + " (" + r.steps() + " steps, mode " + r.config().mode().id() + ", rank "
+                + r.config().rank() + "); run record " + r.record());
+        stdout.flush();
+        return 0;
+    }
+
+    /** The options that were given, as run-configuration keys. */
+    private ObjectNode overrides() {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        put(o, "model", model);
+        put(o, "transformer", transformer);
+        put(o, "vae", vae);
+        put(o, "output", output);
+        put(o, "key_word", keyWord);
+        put(o, "instance_prompt", instancePrompt);
+        put(o, "prompt_b", promptB);
+        put(o, "instance_images", instanceImages);
+        if (synonyms != null) {
+            ArrayNode a = o.putArray("synonyms");
+            synonyms.forEach(a::add);
+        }
+        if (irrelevant != null) {
+            ArrayNode a = o.putArray("irrelevant_concepts");
+            irrelevant.forEach(a::add);
+        }
+        put(o, "mode", mode);
+        if (steps != null) {
+            o.put("steps", steps);
+        }
+        put(o, "lr_erase", lrErase);
+        put(o, "lr_preserve", lrPreserve);
+        put(o, "weight_esd", weightEsd);
+        put(o, "weight_attn", weightAttn);
+        put(o, "weight_lora", weightLora);
+        put(o, "weight_rsc", weightRsc);
+        put(o, "eta", eta);
+        put(o, "tau", tau);
+        if (rank != null) {
+            o.put("rank", rank);
+        }
+        put(o, "alpha", alpha);
+        put(o, "weight_decay", weightDecay);
+        put(o, "guidance_sample", guidanceSample);
+        put(o, "guidance_train", guidanceTrain);
+        if (t5Length != null) {
+            o.put("t5_length", t5Length);
+        }
+        if (resolution != null) {
+            o.put("resolution", resolution);
+        }
+        if (attentionBlocks != null) {
+            ArrayNode a = o.putArray("attention_blocks");
+            attentionBlocks.forEach(a::add);
+        }
+        put(o, "shuffle_p", shuffleP);
+        put(o, "synonym_p", synonymP);
+        if (seed != null) {
+            o.put("seed", seed);
+        }
+        if (samplingSteps != null) {
+            o.put("sampling_steps", samplingSteps);
+        }
+        if (checkpointEvery != null) {
+            o.put("checkpoint_every", checkpointEvery);
+        }
+        put(o, "backend", backend);
+        if (gradientCheckpointing != null) {
+            o.put("gradient_checkpointing", gradientCheckpointing);
+        }
+        return o;
+    }
+
+    private static void put(ObjectNode o, String key, String v) {
+        if (v != null) {
+            o.put(key, v);
+        }
+    }
+
+    private static void put(ObjectNode o, String key, Double v) {
+        if (v != null) {
+            o.put(key, v);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+package dev.fluxerase.erase;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.pipeline.PromptCache;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A whole erasure run from its settings: the configuration file's keys overlaid with the command line's, or, with
+ * resume, the checkpoint's configuration overlaid with both (and then checked against it); the trainer; the outputs.
+ */
+public final class EraseRun {
+    /** What a finished run wrote. */
+    public record Result(RunConfig config, int steps, Path lora, Path record) {
+    }
+
+    private EraseRun() {
+    }
+
+    /**
+     * Runs (or, with {@code resume}, continues) the erasure described by {@code file} and {@code overrides}, which
+     * wins where both set a key. Progress and warnings go to {@code err}.
+     */
+    public static Result run(ObjectNode file, ObjectNode overrides, boolean resume, Path hubCache, PromptCache cache,
+                             PrintStream err) {
+        ObjectNode merged = file.deepCopy();
+        merged.setAll(overrides);
+        Checkpoint.State state = null;
+        if (resume) {
+            if (!merged.hasNonNull("output")) {
+                throw new EraseException("--resume needs " + RunConfig.describe("output")
+                        + ": the folder of the run to continue");
+            }
+            state = Checkpoint.read(Path.of(merged.get("output").asText()));
+            ObjectNode m = state.config().deepCopy();
+            m.setAll(merged);
+            merged = m;
+        }
+        RunConfig cfg = RunConfig.of(merged);
+        Path out = Path.of(cfg.output());
+        if (!resume && (Checkpoint.exists(out) || Files.exists(out.resolve(Trainer.LORA_FILE)))) {
+            throw new EraseException(RunConfig.describe("output") + " " + out + " already holds a run ("
+                    + (Checkpoint.exists(out) ? Checkpoint.FILE : Trainer.LORA_FILE) + "): continue it with --resume,"
+                    + " or choose another folder");
+        }
+        try (Trainer t = Trainer.open(cfg, hubCache, cache, state, w -> err.println("flux-erase: warning: " + w))) {
+            Words w = t.words();
+            err.println("synonyms " + w.synonyms() + " (" + w.synonymSource() + ")");
+            err.println("irrelevant concepts " + w.irrelevant() + " (" + w.irrelevantSource() + ")");
+            t.run(new TrainingProgress(err, System::nanoTime));
+            return new Result(t.config(), t.config().steps(), out.resolve(Trainer.LORA_FILE),
+                    out.resolve(Trainer.RECORD_FILE));
+        }
+    }
+}

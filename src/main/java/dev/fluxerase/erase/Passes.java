@@ -1,0 +1,258 @@
+package dev.fluxerase.erase;
+
+import dev.fluxerase.flux.FluxGradients;
+import dev.fluxerase.flux.FluxInputs;
+import dev.fluxerase.flux.FluxModel;
+import dev.fluxerase.lora.LoraModule;
+import dev.fluxerase.pipeline.Latents;
+import dev.fluxerase.pipeline.PromptEmbeddings;
+import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Device;
+import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The transformer passes of the trainer, on a {@link FluxModel} with the trained LoRA attached: velocities without
+ * gradient (live, or frozen: the LoRA's B held at zero, which is the model with LoRA multiplier 0), partial Euler
+ * sampling, attention features at a sampling step, and the loss passes that add their LoRA gradients into a
+ * {@link FluxGradients} (none when it is null: the value alone, which is what the finite-difference tests compare).
+ * Latents are packed {@code [L, 4C]} float arrays of batch 1.
+ */
+final class Passes {
+    /** A prompt's conditioning on the model's backend. */
+    record Cond(Tensor txt, Tensor y) {
+    }
+
+    /** A sampling schedule: the n + 1 Euler sigmas and the n timestep inputs of the transformer. */
+    record Schedule(float[] sigmas, double[] inputs) {
+        int steps() {
+            return inputs.length;
+        }
+    }
+
+    /** L_lora and L_rsc of one preservation pass (L_rsc summed over the attention blocks). */
+    record Preservation(double lora, double rsc) {
+    }
+
+    private final FluxModel model;
+    private final Backend be;
+    private final Latents geometry;
+    private final List<Integer> blocks;
+    private final double[][] imgIds;
+    private final Map<Integer, Tensor> gradProbs = new HashMap<>();
+
+    Passes(FluxModel model, Latents geometry, List<Integer> blocks) {
+        if (model.backend().device() != Device.CPU) {
+            throw new EraseException("the erase trainer runs on CPU backends (cpu, naive); " + model.backend().name()
+                    + " keeps its own copy of the LoRA factors");
+        }
+        this.model = model;
+        this.be = model.backend();
+        this.geometry = geometry;
+        this.blocks = List.copyOf(blocks);
+        this.imgIds = new double[][]{geometry.imageIds()};
+    }
+
+    List<Integer> blocks() {
+        return blocks;
+    }
+
+    Cond condition(PromptEmbeddings e) {
+        return new Cond(be.upload(Floats.toF32(e.t5()), e.t5().shape()),
+                be.upload(Floats.toF32(e.clipPooled()), e.clipPooled().shape()));
+    }
+
+    private FluxInputs inputs(float[] x, Cond c, double sigma, double guidance) {
+        int n = (int) c.txt().dim(1);
+        Tensor img = be.upload(x, 1, geometry.tokens(), geometry.tokenWidth());
+        double[] g = model.config().guidanceEmbed() ? new double[]{guidance} : null;
+        return new FluxInputs(img, c.txt(), c.y(), imgIds, new double[][]{Latents.textIds(n)}, new double[]{sigma}, g);
+    }
+
+    /** v(x, c, σ) of the model as it is (LoRA attached), no gradient. */
+    float[] velocity(float[] x, Cond c, double sigma, double guidance) {
+        return be.download(model.forward(inputs(x, c, sigma, guidance), List.of()));
+    }
+
+    /** v(x, c, σ) of the frozen base model: every LoRA B is zero during the pass (exactly y += 0), then restored. */
+    float[] frozenVelocity(float[] x, Cond c, double sigma, double guidance) {
+        List<float[]> saved = new ArrayList<>();
+        for (LoraModule m : model.lora().values()) {
+            saved.add(m.b().data().toArray(ValueLayout.JAVA_FLOAT));
+            m.b().data().fill((byte) 0);
+        }
+        try {
+            return velocity(x, c, sigma, guidance);
+        } finally {
+            int i = 0;
+            for (LoraModule m : model.lora().values()) {
+                MemorySegment.copy(MemorySegment.ofArray(saved.get(i++)), 0, m.b().data(), 0, m.b().byteSize());
+            }
+        }
+    }
+
+    /** {@code steps} Euler steps from {@code start} under c: x ← x + (σ_{k+1} − σ_k)·v, float32, as the sampler. */
+    float[] sample(float[] start, Cond c, Schedule s, int steps, double guidance) {
+        float[] x = start.clone();
+        for (int k = 0; k < steps; k++) {
+            euler(x, velocity(x, c, s.inputs()[k], guidance), s.sigmas()[k + 1] - s.sigmas()[k]);
+        }
+        return x;
+    }
+
+    private static void euler(float[] x, float[] v, float dt) {
+        for (int i = 0; i < x.length; i++) {
+            x[i] = x[i] + dt * v[i];
+        }
+    }
+
+    /**
+     * The normalised attention features f̂ (head 0, mean over {@code positions}) of every attention block at sampling
+     * step j: j Euler steps from z0 under c, then the forward of step j, which records the attention. No gradient.
+     */
+    Map<Integer, double[]> features(float[] z0, Cond c, Schedule s, int j, double guidance, int[] positions) {
+        float[] x = sample(z0, c, s, j, guidance);
+        model.forward(inputs(x, c, s.inputs()[j], guidance), blocks);
+        Map<Integer, double[]> out = new LinkedHashMap<>();
+        for (int b : blocks) {
+            out.put(b, Losses.normalise(Losses.feature(columns(b, positions), heads(), joint(), positions.length)));
+        }
+        return out;
+    }
+
+    /** L_esd against a fixed target (the frozen teacher's, or any constant), its weighted gradient added into g. */
+    double esd(float[] x, Cond c, double sigma, double guidance, float[] target, double weight, FluxGradients g) {
+        float[] v = be.download(model.forward(inputs(x, c, sigma, guidance), List.of()));
+        double loss = Losses.mse(v, target);
+        if (g != null) {
+            model.backward(upload(Losses.mseGradient(v, target, weight)), g);
+        }
+        return loss;
+    }
+
+    /** L_esd with the live teacher: e_p is this very pass's output under stop-gradient; e0 is given. */
+    record LiveEsd(double loss, float[] target) {
+    }
+
+    LiveEsd esdLive(float[] x, Cond c, double sigma, double guidance, float[] e0, double eta, double weight,
+                    FluxGradients g) {
+        float[] v = be.download(model.forward(inputs(x, c, sigma, guidance), List.of()));
+        float[] target = Losses.esdTarget(e0, v, eta);
+        double loss = Losses.mse(v, target);
+        if (g != null) {
+            model.backward(upload(Losses.mseGradient(v, target, weight)), g);
+        }
+        return new LiveEsd(loss, target);
+    }
+
+    /** L_attn summed over the attention blocks, at the concept's positions; weighted gradient into g. */
+    double attention(float[] x, Cond c, double sigma, double guidance, int[] positions, double weight,
+                     FluxGradients g) {
+        if (positions.length == 0) {
+            return 0;
+        }
+        model.forward(inputs(x, c, sigma, guidance), blocks);
+        int k = positions.length;
+        double loss = 0;
+        Map<Integer, Tensor> grads = new LinkedHashMap<>();
+        for (int b : blocks) {
+            float[] cols = columns(b, positions);
+            loss += Losses.attention(cols, 1, heads(), joint(), k);
+            if (g != null) {
+                grads.put(b, scatter(b, Losses.attentionGradient(cols, 1, heads(), joint(), k, weight), positions));
+            }
+        }
+        if (g != null) {
+            model.backward(null, grads, g);
+        }
+        return loss;
+    }
+
+    /**
+     * One forward at x_t under c with gradient: L_lora = mean((v − target)²) (target ε − x0) and, when
+     * {@code synHat} is not null, L_rsc per attention block from this pass's concept feature against the given
+     * synonym and irrelevant features; their weighted gradients go into g in one backward.
+     */
+    Preservation preservation(float[] x, Cond c, double sigma, double guidance, float[] target, int[] positions,
+                              Map<Integer, double[]> synHat, Map<Integer, List<double[]>> irHat, double tau,
+                              double weightLora, double weightRsc, FluxGradients g) {
+        boolean rsc = synHat != null && positions.length > 0;
+        float[] v = be.download(model.forward(inputs(x, c, sigma, guidance), rsc ? blocks : List.of()));
+        double lora = Losses.mse(v, target);
+        double contrast = 0;
+        Map<Integer, Tensor> grads = new LinkedHashMap<>();
+        int k = positions.length;
+        for (int b : rsc ? blocks : List.<Integer>of()) {
+            float[] cols = columns(b, positions);
+            Losses.Contrast r = Losses.contrast(Losses.feature(cols, heads(), joint(), k), synHat.get(b),
+                    irHat.get(b), tau);
+            contrast += r.value();
+            if (g != null) {
+                grads.put(b, scatter(b, Losses.featureGradient(r.gradUn(), 1, heads(), joint(), k, weightRsc),
+                        positions));
+            }
+        }
+        if (g != null) {
+            model.backward(upload(Losses.mseGradient(v, target, weightLora)), grads, g);
+        }
+        return new Preservation(lora, contrast);
+    }
+
+    private Tensor upload(float[] gradOut) {
+        return be.upload(gradOut, 1, geometry.tokens(), model.config().outChannels());
+    }
+
+    private int heads() {
+        return (int) model.config().numHeads();
+    }
+
+    /** The joint sequence length of the last forward (text + image tokens). */
+    private int joint() {
+        return (int) model.attentionProbs(blocks.getFirst()).dim(2);
+    }
+
+    /** cols [1, H, L, K] = the probability columns {@code positions} of block b's last recorded attention. */
+    float[] columns(int block, int[] positions) {
+        Tensor p = model.attentionProbs(block);
+        long h = p.dim(1);
+        long l = p.dim(2);
+        int k = positions.length;
+        Tensor cols = be.allocate(DType.F32, 1, h, l, Math.max(k, 1));
+        for (int j = 0; j < k; j++) {
+            be.copyStrided(p, positions[j], new long[]{h * l * l, l * l, l, 1}, cols, j,
+                    new long[]{h * l * k, l * k, k, 1}, new long[]{1, h, l, 1}, false);
+        }
+        return k == 0 ? new float[0] : be.download(cols);
+    }
+
+    /** dL/dP of block b: zero except the columns {@code positions}, which receive gcols (repeated positions add). */
+    private Tensor scatter(int block, float[] gcols, int[] positions) {
+        Tensor p = model.attentionProbs(block);
+        Tensor out = gradProbs.get(block);
+        if (out == null || !Arrays.equals(out.shape(), p.shape())) {
+            out = be.allocate(DType.F32, p.shape());
+            gradProbs.put(block, out);
+        } else {
+            be.fill(out, 0f);
+        }
+        long h = p.dim(1);
+        long l = p.dim(2);
+        int k = positions.length;
+        Tensor src = be.upload(gcols, 1, h, l, k);
+        for (int j = 0; j < k; j++) {
+            be.copyStrided(src, j, new long[]{h * l * k, l * k, k, 1}, out, positions[j],
+                    new long[]{h * l * l, l * l, l, 1}, new long[]{1, h, l, 1}, true);
+        }
+        return out;
+    }
+}

@@ -1,0 +1,382 @@
+package dev.fluxerase.erase;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Everything that defines an erasure run (docs/erase.md lists each key with its meaning and default). Read from a JSON
+ * object whose keys are the snake_case names below; the command line sets the same keys (its options override the
+ * file). Missing keys take their defaults, which for {@code steps} and {@code lr_preserve} depend on the mode.
+ * Relative paths are relative to the working directory. Every problem is one line naming the key and its option.
+ *
+ * @param attentionBlocks double blocks whose attention the attention losses read; null until resolved against the
+ *                        model (the last double block by default)
+ * @param synonyms        null: chosen from WordNet
+ * @param irrelevant      null: chosen from WordNet
+ */
+public record RunConfig(String model, String transformer, String vae, String output, String keyWord,
+                        String instancePrompt, String promptB, String instanceImages, List<String> synonyms,
+                        List<String> irrelevant, Mode mode, int steps, double lrErase, double lrPreserve,
+                        double weightEsd, double weightAttn, double weightLora, double weightRsc, double eta, double tau,
+                        int rank, double alpha, double weightDecay, double guidanceSample, double guidanceTrain,
+                        int t5Length, int resolution, List<Integer> attentionBlocks, double shuffleP, double synonymP,
+                        long seed, int samplingSteps, int checkpointEvery, String backend,
+                        boolean gradientCheckpointing) {
+
+    public static final double LR_ERASE = 1e-3;
+    public static final double WEIGHT_ESD = 1;
+    public static final double WEIGHT_ATTN = 0.001;
+    public static final double WEIGHT_LORA = 0.1;
+    public static final double WEIGHT_RSC = 0.1;
+    public static final double ETA = 1;
+    public static final double TAU = 0.07;
+    public static final int RANK = 8;
+    public static final double ALPHA = 8;
+    public static final double WEIGHT_DECAY = 1e-5;
+    public static final double GUIDANCE_SAMPLE = 3.0;
+    public static final double GUIDANCE_TRAIN = 3.5;
+    public static final int T5_LENGTH = 256;
+    public static final int RESOLUTION = 512;
+    public static final double SHUFFLE_P = 0.9;
+    public static final double SYNONYM_P = 0.5;
+    public static final int SAMPLING_STEPS = 28;
+    public static final int CHECKPOINT_EVERY = 10;
+
+    /** Every key of the JSON form, in the order {@link #toJson} writes them. */
+    public static final List<String> KEYS = List.of("model", "transformer", "vae", "output", "key_word",
+            "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "mode", "steps",
+            "lr_erase", "lr_preserve", "weight_esd", "weight_attn", "weight_lora", "weight_rsc", "eta", "tau", "rank",
+            "alpha", "weight_decay", "guidance_sample", "guidance_train", "t5_length", "resolution",
+            "attention_blocks", "shuffle_p", "synonym_p", "seed", "sampling_steps", "checkpoint_every", "backend",
+            "gradient_checkpointing");
+
+    /**
+     * Keys that may differ when a run is resumed: where things are and how they are computed, not what is computed.
+     * {@code steps} may grow (a finished run can be extended).
+     */
+    public static final Set<String> RESUMABLE_CHANGES = Set.of("model", "transformer", "vae", "output", "steps",
+            "checkpoint_every", "backend", "gradient_checkpointing");
+
+    /** Reads a run configuration file: a JSON object (any key may be missing; the command line may add it). */
+    public static ObjectNode readFile(Path file) {
+        JsonNode n;
+        try {
+            n = new ObjectMapper().readTree(Files.readAllBytes(file));
+        } catch (JsonProcessingException e) {
+            throw new EraseException(file + ": not valid JSON: " + e.getOriginalMessage().replace('\n', ' '));
+        } catch (IOException e) {
+            throw new EraseException(file + ": cannot read run configuration: " + e.getMessage());
+        }
+        if (n == null || !n.isObject()) {
+            throw new EraseException(file + ": a run configuration is a JSON object {\"key_word\": ..., ...}");
+        }
+        for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            if (!KEYS.contains(k)) {
+                throw new EraseException(file + ": unknown key \"" + k + "\" (the keys are listed in docs/erase.md)");
+            }
+        }
+        return (ObjectNode) n;
+    }
+
+    /** The configuration the keys of {@code n} describe, with defaults for the missing ones, validated. */
+    public static RunConfig of(ObjectNode n) {
+        Fields f = new Fields(n);
+        Mode mode = f.mode();
+        RunConfig c = new RunConfig(f.string("model", null), f.string("transformer", null), f.string("vae", null),
+                f.string("output", null), f.string("key_word", null), f.string("instance_prompt", null),
+                f.string("prompt_b", null), f.string("instance_images", null), f.strings("synonyms"),
+                f.strings("irrelevant_concepts"), mode, f.integer("steps", mode.defaultSteps()),
+                f.number("lr_erase", LR_ERASE), f.number("lr_preserve", mode.defaultLrPreserve()),
+                f.number("weight_esd", WEIGHT_ESD), f.number("weight_attn", WEIGHT_ATTN),
+                f.number("weight_lora", WEIGHT_LORA), f.number("weight_rsc", WEIGHT_RSC), f.number("eta", ETA),
+                f.number("tau", TAU), f.integer("rank", RANK), f.number("alpha", ALPHA),
+                f.number("weight_decay", WEIGHT_DECAY), f.number("guidance_sample", GUIDANCE_SAMPLE),
+                f.number("guidance_train", GUIDANCE_TRAIN), f.integer("t5_length", T5_LENGTH),
+                f.integer("resolution", RESOLUTION), f.integers("attention_blocks"),
+                f.number("shuffle_p", SHUFFLE_P), f.number("synonym_p", SYNONYM_P), f.longInteger("seed", 0),
+                f.integer("sampling_steps", SAMPLING_STEPS), f.integer("checkpoint_every", CHECKPOINT_EVERY),
+                f.string("backend", "cpu"), f.bool("gradient_checkpointing", false));
+        c.validate();
+        return c;
+    }
+
+    private void validate() {
+        require(model != null && !model.isBlank(), "model", "is required: a FLUX.1 folder or Hugging Face repo id");
+        require(output != null && !output.isBlank(), "output", "is required: the folder for the LoRA, the run record"
+                + " and checkpoints");
+        require(keyWord != null && !keyWord.isBlank(), "key_word", "is required: the concept to erase, e.g. \"nude\"");
+        require(instancePrompt != null && !instancePrompt.isBlank(), "instance_prompt",
+                "is required: a prompt that contains key_word");
+        require(instancePrompt.contains(keyWord), "key_word", "\"" + keyWord + "\" does not occur in instance_prompt \""
+                + instancePrompt + "\" (it must appear there literally, same case)");
+        require(promptB != null, "prompt_b", "is required: the ESD anchor prompt, e.g. \"A girl with beautiful hair\""
+                + " (\"\" is allowed)");
+        require(instanceImages != null && !instanceImages.isBlank(), "instance_images",
+                "is required: a folder of 3-5 PNG images of the concept");
+        requireWords("synonyms", synonyms);
+        requireWords("irrelevant_concepts", irrelevant);
+        require(steps >= 1, "steps", "must be at least 1, got " + steps);
+        requireRange("lr_erase", lrErase, 0, 1);
+        requireRange("lr_preserve", lrPreserve, 0, 1);
+        for (String k : List.of("weight_esd", "weight_attn", "weight_lora", "weight_rsc")) {
+            requireRange(k, switch (k) {
+                case "weight_esd" -> weightEsd;
+                case "weight_attn" -> weightAttn;
+                case "weight_lora" -> weightLora;
+                default -> weightRsc;
+            }, 0, Double.MAX_VALUE);
+        }
+        require(weightEsd + weightAttn > 0, "weight_esd", "and weight_attn are both 0: nothing would be erased");
+        require(Double.isFinite(eta), "eta", "must be a finite number, got " + eta);
+        require(tau > 0 && Double.isFinite(tau), "tau", "must be a positive number, got " + tau);
+        require(rank >= 1, "rank", "must be at least 1, got " + rank);
+        require(alpha > 0 && Double.isFinite(alpha), "alpha", "must be a positive number, got " + alpha);
+        requireRange("weight_decay", weightDecay, 0, 1);
+        require(Double.isFinite(guidanceSample), "guidance_sample", "must be a finite number, got " + guidanceSample);
+        require(Double.isFinite(guidanceTrain), "guidance_train", "must be a finite number, got " + guidanceTrain);
+        require(t5Length >= 2, "t5_length", "must be at least 2 (content plus </s>), got " + t5Length);
+        require(resolution >= 1, "resolution", "must be positive, got " + resolution);
+        if (attentionBlocks != null) {
+            require(!attentionBlocks.isEmpty(), "attention_blocks", "must name at least one double block");
+            require(new HashSet<>(attentionBlocks).size() == attentionBlocks.size(), "attention_blocks",
+                    "names a block twice: " + attentionBlocks);
+            for (int b : attentionBlocks) {
+                require(b >= 0, "attention_blocks", "block indices start at 0, got " + b);
+            }
+        }
+        requireRange("shuffle_p", shuffleP, 0, 1);
+        requireRange("synonym_p", synonymP, 0, 1);
+        require(samplingSteps >= 1, "sampling_steps", "must be at least 1, got " + samplingSteps);
+        require(checkpointEvery >= 1, "checkpoint_every", "must be at least 1, got " + checkpointEvery);
+        require(backend.equals("cpu") || backend.equals("naive"), "backend",
+                "\"" + backend + "\" is not a backend (cpu or naive)");
+    }
+
+    private static void requireWords(String key, List<String> words) {
+        if (words != null) {
+            require(!words.isEmpty(), key, "is empty; leave it out to choose from WordNet");
+            for (String w : words) {
+                require(!w.isBlank(), key, "contains an empty word");
+            }
+            require(new LinkedHashSet<>(words).size() == words.size(), key, "lists a word twice: " + words);
+        }
+    }
+
+    private static void requireRange(String key, double v, double lo, double hi) {
+        require(v >= lo && v <= hi, key, "must lie in [" + fmt(lo) + ", " + fmt(hi) + "], got " + fmt(v));
+    }
+
+    private static String fmt(double v) {
+        return v == Double.MAX_VALUE ? "inf" : v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v)
+                : Double.toString(v);
+    }
+
+    static void require(boolean ok, String key, String message) {
+        if (!ok) {
+            throw new EraseException(describe(key) + " " + message);
+        }
+    }
+
+    /** {@code key_word (--key-word)}: how a message names a setting, in both its forms. */
+    public static String describe(String key) {
+        return key + " (" + option(key) + ")";
+    }
+
+    /** The command-line option that sets a key. */
+    public static String option(String key) {
+        return "--" + key.replace('_', '-');
+    }
+
+    /** This configuration with the attention blocks resolved (the model's depth is known by then). */
+    public RunConfig withAttentionBlocks(List<Integer> blocks) {
+        return new RunConfig(model, transformer, vae, output, keyWord, instancePrompt, promptB, instanceImages,
+                synonyms, irrelevant, mode, steps, lrErase, lrPreserve, weightEsd, weightAttn, weightLora, weightRsc,
+                eta, tau, rank, alpha, weightDecay, guidanceSample, guidanceTrain, t5Length, resolution,
+                List.copyOf(blocks), shuffleP, synonymP, seed, samplingSteps, checkpointEvery, backend,
+                gradientCheckpointing);
+    }
+
+    /** Whether preservation steps happen at all (with both of their weights 0 every step is an erasure step). */
+    public boolean alternates() {
+        return weightLora + weightRsc > 0;
+    }
+
+    /** Every key with its value (defaults spelled out), in {@link #KEYS} order; unset optional values are null. */
+    public ObjectNode toJson() {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("model", model);
+        o.put("transformer", transformer);
+        o.put("vae", vae);
+        o.put("output", output);
+        o.put("key_word", keyWord);
+        o.put("instance_prompt", instancePrompt);
+        o.put("prompt_b", promptB);
+        o.put("instance_images", instanceImages);
+        putStrings(o, "synonyms", synonyms);
+        putStrings(o, "irrelevant_concepts", irrelevant);
+        o.put("mode", mode.id());
+        o.put("steps", steps);
+        o.put("lr_erase", lrErase);
+        o.put("lr_preserve", lrPreserve);
+        o.put("weight_esd", weightEsd);
+        o.put("weight_attn", weightAttn);
+        o.put("weight_lora", weightLora);
+        o.put("weight_rsc", weightRsc);
+        o.put("eta", eta);
+        o.put("tau", tau);
+        o.put("rank", rank);
+        o.put("alpha", alpha);
+        o.put("weight_decay", weightDecay);
+        o.put("guidance_sample", guidanceSample);
+        o.put("guidance_train", guidanceTrain);
+        o.put("t5_length", t5Length);
+        o.put("resolution", resolution);
+        if (attentionBlocks == null) {
+            o.putNull("attention_blocks");
+        } else {
+            ArrayNode a = o.putArray("attention_blocks");
+            attentionBlocks.forEach(a::add);
+        }
+        o.put("shuffle_p", shuffleP);
+        o.put("synonym_p", synonymP);
+        o.put("seed", seed);
+        o.put("sampling_steps", samplingSteps);
+        o.put("checkpoint_every", checkpointEvery);
+        o.put("backend", backend);
+        o.put("gradient_checkpointing", gradientCheckpointing);
+        return o;
+    }
+
+    private static void putStrings(ObjectNode o, String key, List<String> values) {
+        if (values == null) {
+            o.putNull(key);
+        } else {
+            ArrayNode a = o.putArray(key);
+            values.forEach(a::add);
+        }
+    }
+
+    /** Typed access to the keys of one JSON object, with one-line messages for wrong types. */
+    private record Fields(ObjectNode n) {
+        private JsonNode get(String key) {
+            JsonNode v = n.get(key);
+            return v == null || v.isNull() ? null : v;
+        }
+
+        private static EraseException wrong(String key, String what, JsonNode v) {
+            return new EraseException(describe(key) + " must be " + what + ", got " + v);
+        }
+
+        String string(String key, String dflt) {
+            JsonNode v = get(key);
+            if (v == null) {
+                return dflt;
+            }
+            if (!v.isTextual()) {
+                throw wrong(key, "a string", v);
+            }
+            return v.asText();
+        }
+
+        double number(String key, double dflt) {
+            JsonNode v = get(key);
+            if (v == null) {
+                return dflt;
+            }
+            if (!v.isNumber()) {
+                throw wrong(key, "a number", v);
+            }
+            return v.asDouble();
+        }
+
+        long longInteger(String key, long dflt) {
+            JsonNode v = get(key);
+            if (v == null) {
+                return dflt;
+            }
+            if (!v.isIntegralNumber() || !v.canConvertToLong()) {
+                throw wrong(key, "an integer", v);
+            }
+            return v.asLong();
+        }
+
+        int integer(String key, int dflt) {
+            long v = longInteger(key, dflt);
+            if (v != (int) v) {
+                throw wrong(key, "an integer below 2^31", get(key));
+            }
+            return (int) v;
+        }
+
+        boolean bool(String key, boolean dflt) {
+            JsonNode v = get(key);
+            if (v == null) {
+                return dflt;
+            }
+            if (!v.isBoolean()) {
+                throw wrong(key, "true or false", v);
+            }
+            return v.asBoolean();
+        }
+
+        List<String> strings(String key) {
+            JsonNode v = get(key);
+            if (v == null) {
+                return null;
+            }
+            if (!v.isArray()) {
+                throw wrong(key, "a list of strings", v);
+            }
+            List<String> out = new ArrayList<>();
+            for (JsonNode e : v) {
+                if (!e.isTextual()) {
+                    throw wrong(key, "a list of strings", v);
+                }
+                out.add(e.asText().strip());
+            }
+            return List.copyOf(out);
+        }
+
+        List<Integer> integers(String key) {
+            JsonNode v = get(key);
+            if (v == null) {
+                return null;
+            }
+            if (!v.isArray()) {
+                throw wrong(key, "a list of block indices", v);
+            }
+            List<Integer> out = new ArrayList<>();
+            for (JsonNode e : v) {
+                if (!e.isIntegralNumber() || !e.canConvertToInt()) {
+                    throw wrong(key, "a list of block indices", v);
+                }
+                out.add(e.asInt());
+            }
+            return List.copyOf(out);
+        }
+
+        Mode mode() {
+            String id = string("mode", Mode.PAPER.id());
+            Mode m = Mode.of(id);
+            if (m == null) {
+                throw new EraseException(describe("mode") + " \"" + id + "\" is not a mode (paper or released)");
+            }
+            return m;
+        }
+    }
+}

@@ -1,0 +1,550 @@
+package dev.fluxerase.erase;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.cpu.CpuBackend;
+import dev.fluxerase.cpu.NaiveBackend;
+import dev.fluxerase.erase.StepRecord.Kind;
+import dev.fluxerase.flux.FluxConfig;
+import dev.fluxerase.flux.FluxGradients;
+import dev.fluxerase.flux.FluxModel;
+import dev.fluxerase.flux.FluxWeights;
+import dev.fluxerase.lora.LoraModule;
+import dev.fluxerase.lora.LoraSet;
+import dev.fluxerase.optim.AdamW;
+import dev.fluxerase.pipeline.FlowMatchScheduler;
+import dev.fluxerase.pipeline.Latents;
+import dev.fluxerase.pipeline.ModelFolder;
+import dev.fluxerase.pipeline.ModelFolder.Component;
+import dev.fluxerase.pipeline.PromptCache;
+import dev.fluxerase.pipeline.PromptEncoder;
+import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.text.T5Tokenizer;
+import dev.fluxerase.vae.VaeEncoder;
+import dev.fluxerase.vae.VaeWeights;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeSet;
+import java.util.function.Consumer;
+import java.util.stream.IntStream;
+
+/**
+ * The EraseAnything trainer (METHOD.md §3): one rank-r LoRA on {@code attn.add_q_proj} and {@code attn.add_k_proj} of
+ * every double block, trained by alternating steps on one AdamW state whose learning rate is switched per step. Even
+ * steps are erasure steps (1·L_esd + 0.001·L_attn at {@code lr_erase}), odd steps preservation steps
+ * (0.1·L_lora + 0.1·L_rsc at {@code lr_preserve}); with both preservation weights 0 every step is an erasure step.
+ * The output folder receives the LoRA in diffusers/peft format ({@value #LORA_FILE}), the run record
+ * ({@value #RECORD_FILE}) and {@code checkpoint.safetensors}. See docs/erase.md.
+ */
+public final class Trainer implements AutoCloseable {
+    public static final String LORA_FILE = "pytorch_lora_weights.safetensors";
+    public static final String RECORD_FILE = "run.json";
+    static final String RECORD_FORMAT = "flux-erase-run-1";
+    private static final AdamW.Settings ADAM = new AdamW.Settings(0.9f, 0.999f, 1e-8f, 0f);
+
+    /** Sees the run as it goes. */
+    public interface Listener {
+        void onStart(int firstStep, int steps);
+
+        void onStep(StepRecord step, int steps);
+    }
+
+    /** The ESD timestep: the sampling step t_enc and the transformer's timestep input σ. */
+    record Time(int tEnc, double sigma) {
+    }
+
+    private final RunConfig config;
+    private final Path out;
+    private final ModelFolder folder;
+    private final FluxWeights weights;
+    private final FluxModel model;
+    private final Backend be;
+    private final Passes passes;
+    private final Passes.Schedule schedule;
+    private final int trainTimesteps;
+    private final T5Tokenizer tokenizer;
+    private final PromptEncoder prompts;
+    private final List<String> imageNames;
+    private final List<float[]> latents;
+    private final Words words;
+    private final List<LoraModule> modules;
+    private final AdamW optimizer;
+    private final FluxGradients grads;
+    private final List<JsonNode> history;
+    private final Map<String, Passes.Cond> fixedPrompts = new HashMap<>();
+    private int nextStep;
+    private int permutationEpoch = -1;
+    private List<Integer> permutation;
+
+    private Trainer(RunConfig config, ModelFolder folder, FluxWeights weights, FluxModel model, Passes passes,
+                    Passes.Schedule schedule, int trainTimesteps, T5Tokenizer tokenizer, PromptEncoder prompts,
+                    List<String> imageNames, List<float[]> latents, Words words, List<LoraModule> modules,
+                    AdamW optimizer, List<JsonNode> history, int nextStep) {
+        this.config = config;
+        this.out = Path.of(config.output());
+        this.folder = folder;
+        this.weights = weights;
+        this.model = model;
+        this.be = model.backend();
+        this.passes = passes;
+        this.schedule = schedule;
+        this.trainTimesteps = trainTimesteps;
+        this.tokenizer = tokenizer;
+        this.prompts = prompts;
+        this.imageNames = imageNames;
+        this.latents = latents;
+        this.words = words;
+        this.modules = modules;
+        this.optimizer = optimizer;
+        this.grads = model.newGradients(false, false);
+        this.history = history;
+        this.nextStep = nextStep;
+    }
+
+    /**
+     * Loads everything a run needs and checks the configuration against the model: the transformer (with the LoRA
+     * attached), the T5 tokenizer, the scheduler settings, the concept images (VAE-encoded once; the VAE is then
+     * released), the words, and, when {@code resume} is not null, the checkpoint's LoRA and optimizer state.
+     * Text encoders load on the first prompt that {@code cache} (may be null) does not hold.
+     */
+    public static Trainer open(RunConfig cfg, Path hubCache, PromptCache cache, Checkpoint.State resume,
+                               Consumer<String> warnings) {
+        ModelFolder m = ModelFolder.resolve(cfg.model(), path(cfg.transformer()), path(cfg.vae()), hubCache);
+        for (Component c : List.of(Component.TOKENIZER, Component.TOKENIZER_2, Component.TEXT_ENCODER,
+                Component.TEXT_ENCODER_2)) {
+            m.require(c);
+        }
+        FluxWeights w = m.openTransformer();
+        try {
+            FluxConfig fc = w.config();
+            Backend be = cfg.backend().equals("naive") ? new NaiveBackend() : new CpuBackend();
+            FluxModel model = new FluxModel(w, be);
+            model.setCheckpointing(cfg.gradientCheckpointing());
+            RunConfig rc = cfg.withAttentionBlocks(resolveBlocks(cfg.attentionBlocks(), fc.depth()));
+            if (resume != null) {
+                Checkpoint.requireCompatible(resume, rc);
+            }
+            Path schedulerDir = m.path(Component.SCHEDULER);
+            FlowMatchScheduler scheduler = schedulerDir != null ? FlowMatchScheduler.read(schedulerDir)
+                    : fc.guidanceEmbed() ? FlowMatchScheduler.FLUX_DEV : FlowMatchScheduler.FLUX_SCHNELL;
+            T5Tokenizer tok = T5Tokenizer.load(m.require(Component.TOKENIZER_2));
+            checkPrompt(rc, tok);
+
+            VaeEncoder vae;
+            try (VaeWeights vw = m.openVae()) {
+                vae = VaeEncoder.load(vw);
+            }
+            int factor = 2 * vae.config().downsampleFactor();
+            RunConfig.require(rc.resolution() % factor == 0, "resolution", "must be a multiple of " + factor
+                    + " (the VAE's factor " + vae.config().downsampleFactor() + " times the 2x2 packing), got "
+                    + rc.resolution());
+            Latents geometry = new Latents(rc.resolution(), rc.resolution(), vae.config().downsampleFactor(),
+                    vae.config().latentChannels());
+            if (geometry.tokenWidth() != fc.inChannels()) {
+                throw new EraseException("the VAE's " + geometry.channels() + " latent channels pack to "
+                        + geometry.tokenWidth() + " per token, the transformer takes in_channels " + fc.inChannels());
+            }
+            List<ConceptImages.Image> images = ConceptImages.load(Path.of(rc.instanceImages()), rc.resolution());
+            if (images.size() < 3 || images.size() > 5) {
+                warnings.accept(RunConfig.describe("instance_images") + " has " + images.size()
+                        + " PNG image(s); EraseAnything's authors train on 3-5 images of the concept");
+            }
+            List<float[]> latents = new ArrayList<>();
+            for (ConceptImages.Image img : images) {
+                Tensor z = vae.encode(img.pixels().toTensor());
+                latents.add(geometry.pack(Floats.toF32(z)));
+            }
+
+            Words words = resume != null ? resume.words() : Words.choose(rc);
+            LoraSet lora = LoraSet.create(fc, LoraSet.DEFAULT_TARGETS, rc.rank(), (float) rc.alpha(), rc.seed(),
+                    LoraSet.Init.GAUSSIAN);
+            List<LoraModule> modules = List.copyOf(lora.modules());
+            model.setLora(modules, 1f);
+            List<Tensor> params = new ArrayList<>();
+            for (LoraModule mod : modules) {
+                params.add(mod.a());
+                params.add(mod.b());
+            }
+            AdamW opt = new AdamW(be, new AdamW.Settings(ADAM.beta1(), ADAM.beta2(), ADAM.eps(),
+                    (float) rc.weightDecay()), params);
+            List<JsonNode> history = new ArrayList<>();
+            int next = 0;
+            if (resume != null) {
+                restore(resume, modules, opt);
+                history = Checkpoint.history(resume);
+                next = resume.nextStep();
+            }
+            float[] sigmas = scheduler.sigmas(rc.samplingSteps(), geometry.tokens());
+            float[] timesteps = scheduler.timesteps(sigmas);
+            double[] inputs = new double[timesteps.length];
+            for (int k = 0; k < inputs.length; k++) {
+                inputs[k] = scheduler.modelSigma(timesteps[k]);
+            }
+            Passes passes = new Passes(model, geometry, rc.attentionBlocks());
+            PromptEncoder enc = new PromptEncoder(m, new CpuBackend(), cache);
+            return new Trainer(rc, m, w, model, passes, new Passes.Schedule(sigmas, inputs),
+                    scheduler.numTrainTimesteps(), tok, enc, images.stream().map(ConceptImages.Image::name).toList(),
+                    latents, words, modules, opt, history, next);
+        } catch (RuntimeException e) {
+            w.close();
+            throw e;
+        }
+    }
+
+    private static Path path(String p) {
+        return p == null ? null : Path.of(p);
+    }
+
+    static List<Integer> resolveBlocks(List<Integer> blocks, int depth) {
+        if (depth == 0) {
+            throw new EraseException("the transformer has no double blocks to put the LoRA on");
+        }
+        if (blocks == null) {
+            return List.of(depth - 1);
+        }
+        for (int b : blocks) {
+            RunConfig.require(b < depth, "attention_blocks", "names double block " + b + "; the model has " + depth
+                    + " (0.." + (depth - 1) + ")");
+        }
+        return blocks;
+    }
+
+    /** The instance prompt fits the T5 length, and the attention losses find the concept in it. */
+    private static void checkPrompt(RunConfig c, T5Tokenizer tok) {
+        int tokens = tok.ids(c.instancePrompt()).length;
+        RunConfig.require(tokens <= c.t5Length(), "instance_prompt", "is " + (tokens - 1) + " T5 tokens; t5_length "
+                + c.t5Length() + " leaves room for " + (c.t5Length() - 1));
+        int[] p = c.mode() == Mode.PAPER ? conceptPositions(tok, c.instancePrompt(), c.keyWord(), c.t5Length())
+                : tok.releasedCodePositions(c.instancePrompt(), c.keyWord(), c.t5Length());
+        RunConfig.require(p.length > 0, "key_word", "\"" + c.keyWord() + "\" has no " + (c.mode() == Mode.PAPER
+                ? "whole-word occurrence" : "T5 token match (the released code's rule)") + " in instance_prompt \""
+                + c.instancePrompt() + "\"");
+    }
+
+    private static void restore(Checkpoint.State s, List<LoraModule> modules, AdamW opt) {
+        List<float[]> m = new ArrayList<>();
+        List<float[]> v = new ArrayList<>();
+        for (LoraModule mod : modules) {
+            for (String f : new String[]{"lora_A", "lora_B"}) {
+                Tensor t = f.equals("lora_A") ? mod.a() : mod.b();
+                float[] values = s.tensor(Checkpoint.name(mod.module(), f));
+                if (values.length != t.numel()) {
+                    throw new EraseException(s.file() + ": tensor " + Checkpoint.name(mod.module(), f) + " has "
+                            + values.length + " values, the LoRA " + t.numel());
+                }
+                MemorySegment.copy(MemorySegment.ofArray(values), 0, t.data(), 0, t.byteSize());
+                m.add(s.tensor(Checkpoint.name(mod.module(), f + ".adam_m")));
+                v.add(s.tensor(Checkpoint.name(mod.module(), f + ".adam_v")));
+            }
+        }
+        opt.restore(s.adamSteps(), m, v);
+    }
+
+    // ---- the schedule ---------------------------------------------------------------------------------------------------
+
+    /** Erasure on even steps, preservation on odd ones; erasure always when both preservation weights are 0. */
+    public static Kind kind(RunConfig c, int step) {
+        return !c.alternates() || step % 2 == 0 ? Kind.ERASE : Kind.PRESERVE;
+    }
+
+    /** The learning rate of a step: lr_erase on erasure steps, lr_preserve on preservation steps. */
+    public static double lr(RunConfig c, int step) {
+        return kind(c, step) == Kind.ERASE ? c.lrErase() : c.lrPreserve();
+    }
+
+    public RunConfig config() {
+        return config;
+    }
+
+    public Words words() {
+        return words;
+    }
+
+    public int nextStep() {
+        return nextStep;
+    }
+
+    /** The LoRA being trained (live tensors). */
+    public LoraSet lora() {
+        return LoraSet.of(modules);
+    }
+
+    // ---- running ------------------------------------------------------------------------------------------------------
+
+    /** Runs the remaining steps, checkpointing every {@code checkpoint_every} steps and at the end, then saves. */
+    public void run(Listener listener) {
+        try {
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            throw new EraseException(RunConfig.describe("output") + " " + out + ": cannot create: " + e.getMessage(), e);
+        }
+        listener.onStart(nextStep, config.steps());
+        while (nextStep < config.steps()) {
+            StepRecord r = step(nextStep);
+            history.add(r.toJson());
+            nextStep++;
+            listener.onStep(r, config.steps());
+            if (nextStep % config.checkpointEvery() == 0 || nextStep == config.steps()) {
+                checkpoint();
+            }
+        }
+        if (nextStep == 0 || !Checkpoint.exists(out)) {
+            checkpoint();
+        }
+        LoraSet.of(modules).save(out.resolve(LORA_FILE));
+        writeRecord(true);
+    }
+
+    private void checkpoint() {
+        ArrayNode h = JsonNodeFactory.instance.arrayNode();
+        history.forEach(h::add);
+        Checkpoint.write(out, nextStep, modules, optimizer, config, words, h);
+        writeRecord(false);
+    }
+
+    /** One training step: draws its randomness, computes its losses with gradients, takes the AdamW step. */
+    StepRecord step(int s) {
+        long t0 = System.nanoTime();
+        Kind kind = kind(config, s);
+        Random rng = RunRandom.step(config.seed(), s);
+        Time time = kind == Kind.ERASE ? drawTime(rng) : drawTime(RunRandom.step(config.seed(), s - 1));
+        int image = image(s);
+        Augment a = Augment.draw(config.instancePrompt(), config.keyWord(), words.synonyms(), config.shuffleP(),
+                config.synonymP(), rng);
+        int[] posUn = positionsUn(a);
+        Passes.Cond cUn = passes.condition(prompts.encode(a.prompt(), config.t5Length()));
+        float[] x0 = latents.get(image);
+        grads.zero(be);
+        Double esd = null;
+        Double attn = null;
+        Double lora = null;
+        Double contrast = null;
+        double loss;
+        int samplingStep;
+        if (kind == Kind.ERASE) {
+            float[] zT = RunRandom.gaussian(rng, x0.length);
+            float[] eps = RunRandom.gaussian(rng, x0.length);
+            if (config.weightEsd() > 0) {
+                esd = esd(cUn, zT, time);
+            }
+            if (config.weightAttn() > 0) {
+                attn = passes.attention(noisy(x0, eps, time.sigma()), cUn, time.sigma(), config.guidanceTrain(), posUn,
+                        config.weightAttn(), grads);
+            }
+            loss = config.weightEsd() * orZero(esd) + config.weightAttn() * orZero(attn);
+            samplingStep = time.tEnc();
+        } else {
+            float[] eps = RunRandom.gaussian(rng, x0.length);
+            float[] z0 = RunRandom.gaussian(rng, x0.length);
+            samplingStep = rng.nextInt(schedule.steps());
+            Map<Integer, double[]> syn = null;
+            Map<Integer, List<double[]>> irrelevant = null;
+            boolean rsc = config.weightRsc() > 0 && posUn.length > 0;
+            if (rsc) {
+                syn = passes.features(z0, fixed(a.synonym()), schedule, samplingStep, config.guidanceSample(),
+                        positionsBare(a, a.synonym()));
+                irrelevant = new HashMap<>();
+                for (String word : words.irrelevant()) {
+                    Map<Integer, double[]> f = passes.features(z0, fixed(word), schedule, samplingStep,
+                            config.guidanceSample(), positionsBare(a, word));
+                    for (Map.Entry<Integer, double[]> e : f.entrySet()) {
+                        irrelevant.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(e.getValue());
+                    }
+                }
+            }
+            float[] target = new float[x0.length];
+            for (int i = 0; i < target.length; i++) {
+                target[i] = eps[i] - x0[i];
+            }
+            Passes.Preservation p = passes.preservation(noisy(x0, eps, time.sigma()), cUn, time.sigma(),
+                    config.guidanceTrain(), target, posUn, syn, irrelevant, config.tau(), config.weightLora(),
+                    config.weightRsc(), grads);
+            lora = config.weightLora() > 0 ? p.lora() : null;
+            contrast = rsc ? p.rsc() : null;
+            loss = config.weightLora() * p.lora() + config.weightRsc() * orZero(contrast);
+        }
+        List<Tensor> g = new ArrayList<>();
+        for (LoraModule mod : modules) {
+            g.add(grads.loraA(mod.module()));
+            g.add(grads.loraB(mod.module()));
+        }
+        optimizer.step(g, (float) lr(config, s));
+        return new StepRecord(s, kind, lr(config, s), imageNames.get(image), a.prompt(), a.synonym(), a.swapped(),
+                posUn, samplingStep, time.sigma(), esd, attn, lora, contrast, loss, (System.nanoTime() - t0) / 1e9);
+    }
+
+    private static double orZero(Double d) {
+        return d == null ? 0 : d;
+    }
+
+    /**
+     * L_esd with its gradient. Paper mode: x_t from t_enc Euler steps of the live model under the concept prompt
+     * from zT; teacher = frozen model (LoRA B at 0) at σ_{t_enc}. Released mode: x from the full sampling; the live
+     * model under stop-gradient is the teacher, at the unrelated timestep σ.
+     */
+    private double esd(Passes.Cond cUn, float[] zT, Time time) {
+        Passes.Cond cA = fixed(config.promptB());
+        double gs = config.guidanceSample();
+        double sigma = time.sigma();
+        if (config.mode() == Mode.PAPER) {
+            float[] z = passes.sample(zT, cUn, schedule, time.tEnc(), gs);
+            float[] e0 = passes.frozenVelocity(z, cA, sigma, gs);
+            float[] ep = passes.frozenVelocity(z, cUn, sigma, gs);
+            return passes.esd(z, cUn, sigma, gs, Losses.esdTarget(e0, ep, config.eta()), config.weightEsd(), grads);
+        }
+        float[] z = passes.sample(zT, cUn, schedule, schedule.steps(), gs);
+        float[] e0 = passes.velocity(z, cA, sigma, gs);
+        return passes.esdLive(z, cUn, sigma, gs, e0, config.eta(), config.weightEsd(), grads).loss();
+    }
+
+    /** x_t = (1 − σ)·x0 + σ·ε in float32. */
+    static float[] noisy(float[] x0, float[] eps, double sigma) {
+        float t = (float) sigma;
+        float[] x = new float[x0.length];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (1 - t) * x0[i] + t * eps[i];
+        }
+        return x;
+    }
+
+    /**
+     * Paper: t_enc ~ U{0..n−1} and σ = the schedule's σ_{t_enc}. Released: the code's two-stage draw, t_enc ~ U{0..n−1},
+     * then t ~ U{round(1000·t_enc/n) .. round(1000·(t_enc+1)/n) − 1}, σ = t/1000.
+     */
+    Time drawTime(Random rng) {
+        int n = schedule.steps();
+        int tEnc = rng.nextInt(n);
+        if (config.mode() == Mode.PAPER) {
+            return new Time(tEnc, schedule.inputs()[tEnc]);
+        }
+        int lo = (int) Math.rint((double) trainTimesteps * tEnc / n);
+        int hi = (int) Math.rint((double) trainTimesteps * (tEnc + 1) / n);
+        int t = hi > lo ? lo + rng.nextInt(hi - lo) : lo;
+        return new Time(tEnc, t / (double) trainTimesteps);
+    }
+
+    /** The image of step s: epoch s / N visits the N images in an order shuffled by (seed, epoch). */
+    private int image(int s) {
+        int n = latents.size();
+        int epoch = s / n;
+        if (epoch != permutationEpoch) {
+            List<Integer> p = new ArrayList<>(IntStream.range(0, n).boxed().toList());
+            Collections.shuffle(p, RunRandom.epoch(config.seed(), epoch));
+            permutation = p;
+            permutationEpoch = epoch;
+        }
+        return permutation.get(s % n);
+    }
+
+    /** The concept's positions in the augmented prompt (paper: recomputed; released: the code's, before the swap). */
+    private int[] positionsUn(Augment a) {
+        if (config.mode() == Mode.PAPER) {
+            return conceptPositions(tokenizer, a.prompt(), a.conceptInPrompt(config.keyWord()), config.t5Length());
+        }
+        return tokenizer.releasedCodePositions(a.shuffled(), config.keyWord(), config.t5Length());
+    }
+
+    /**
+     * Positions in a bare synonym or irrelevant-concept prompt: paper mode, all of its content tokens (the prompt is the
+     * word); released mode, the instance prompt's positions reused, as the code does (§7.9).
+     */
+    private int[] positionsBare(Augment a, String word) {
+        if (config.mode() == Mode.RELEASED) {
+            return tokenizer.releasedCodePositions(a.shuffled(), config.keyWord(), config.t5Length());
+        }
+        int content = Math.min(tokenizer.ids(word).length - 1, config.t5Length() - 1);
+        return IntStream.range(0, content).toArray();
+    }
+
+    /** The T5 positions of every token of the words of {@code concept} in the prompt (each word matched whole). */
+    static int[] conceptPositions(T5Tokenizer tok, String prompt, String concept, int length) {
+        TreeSet<Integer> p = new TreeSet<>();
+        for (String w : concept.strip().split("\\s+")) {
+            for (int i : tok.keywordPositions(prompt, w, length)) {
+                p.add(i);
+            }
+        }
+        return p.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** The conditioning of a prompt that every step may use again (anchor, synonyms, irrelevant words). */
+    private Passes.Cond fixed(String prompt) {
+        Passes.Cond c = fixedPrompts.get(prompt);
+        if (c == null) {
+            c = passes.condition(prompts.encode(prompt, config.t5Length()));
+            fixedPrompts.put(prompt, c);
+        }
+        return c;
+    }
+
+    // ---- the run record ------------------------------------------------------------------------------------------------
+
+    private void writeRecord(boolean finished) {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("format", RECORD_FORMAT);
+        o.put("status", finished ? "finished" : "running");
+        o.put("steps_done", nextStep);
+        o.put("model", folder.describe());
+        o.set("config", config.toJson());
+        o.set("mode", modeRecord());
+        o.set("words", words.toJson());
+        ArrayNode imgs = o.putArray("images");
+        imageNames.forEach(imgs::add);
+        ObjectNode l = o.putObject("lora");
+        l.put("file", LORA_FILE);
+        l.put("format", "diffusers/peft (transformer.<module>.lora_A/lora_B.weight, .alpha), F32");
+        l.put("modules", modules.size());
+        l.put("rank", config.rank());
+        l.put("alpha", config.alpha());
+        l.put("init", "peft gaussian: A ~ N(0, 1/rank^2), B = 0");
+        o.put("optimizer", "AdamW (betas 0.9, 0.999, eps 1e-8, weight decay " + config.weightDecay()
+                + "): one state for all steps, learning rate switched per step");
+        o.put("randomness", "step s draws from java.util.Random(SplitMix64(seed, s)); see docs/erase.md");
+        ArrayNode st = o.putArray("steps");
+        history.forEach(st::add);
+        Path file = out.resolve(RECORD_FILE);
+        Path tmp = out.resolve(RECORD_FILE + ".tmp");
+        try {
+            Files.write(tmp, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(o));
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new EraseException(file + ": cannot write the run record: " + e.getMessage(), e);
+        }
+    }
+
+    private ObjectNode modeRecord() {
+        ObjectNode m = JsonNodeFactory.instance.objectNode();
+        boolean paper = config.mode() == Mode.PAPER;
+        m.put("name", config.mode().id());
+        m.put("esd_teacher", paper ? "frozen model (LoRA B held at 0)" : "live LoRA model under stop-gradient");
+        m.put("esd_latent", paper ? "t_enc Euler steps of the live model under the concept prompt; velocities at"
+                + " sigma(t_enc)" : "full sampling, then an unrelated timestep t (the code's two-stage draw)");
+        m.put("positions", paper ? "recomputed for every prompt" : "the released code's, from the instance prompt"
+                + " before the synonym swap, reused for every prompt");
+        m.put("sampler", "FLUX flow-matching Euler schedule with dynamic shift (the released scheduler bug is not"
+                + " reproduced)");
+        return m;
+    }
+
+    @Override
+    public void close() {
+        prompts.close();
+        weights.close();
+    }
+}
