@@ -280,6 +280,19 @@ public final class Trainer implements AutoCloseable {
         return nextStep;
     }
 
+    Passes passes() {
+        return passes;
+    }
+
+    Passes.Schedule schedule() {
+        return schedule;
+    }
+
+    /** A prompt's conditioning, kept for the run (as the anchor, synonym and irrelevant prompts are). */
+    Passes.Cond condition(String prompt) {
+        return fixed(prompt);
+    }
+
     /** The LoRA being trained (live tensors). */
     public LoraSet lora() {
         return LoraSet.of(modules);

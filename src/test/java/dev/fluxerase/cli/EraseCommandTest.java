@@ -78,4 +78,140 @@ class EraseCommandTest {
         }
         assertTrue(Files.isRegularFile(out.resolve("checkpoint.safetensors")));
     }
+
+    /** Runs the short tiny run with options replaced or added. */
+    private CliCapture erase(Path out, String... extra) throws Exception {
+        List<String> args = base(out);
+        for (int i = 0; i < extra.length; i += 2) {
+            int at = args.indexOf(extra[i]);
+            if (at >= 0) {
+                args.set(at + 1, extra[i + 1]);
+            } else {
+                args.addAll(List.of(extra[i], extra[i + 1]));
+            }
+        }
+        return CliCapture.of(args.toArray(String[]::new));
+    }
+
+    /**
+     * The naive backend computes the same bits in every process; the cpu backend's exp, tanh and lane reductions may
+     * change in the last bit when the JIT compiles them, so only the naive backend can show bit-identity.
+     */
+    @Test
+    void resumedRunGivesTheSameLoraBitForBit() throws Exception {
+        String[] small = {"--backend", "naive", "--resolution", "16", "--t5-length", "16"};
+        Path whole = tmp.resolve("whole");
+        assertEquals(0, erase(whole, concat(small, "--steps", "3", "--checkpoint-every", "1")).exit());
+        Path parts = tmp.resolve("parts");
+        assertEquals(0, erase(parts, concat(small, "--steps", "1")).exit());
+        // a second start without --resume refuses to overwrite the run
+        CliCapture again = erase(parts, concat(small, "--steps", "3"));
+        assertEquals(1, again.exit());
+        assertTrue(again.err().startsWith("flux-erase: output (--output) " + parts + " already holds a run"), again.err());
+        // resume from the folder alone: the checkpoint holds the settings; step 1 re-derives step 0's timestep
+        CliCapture r = CliCapture.of("erase", "--output", parts.toString(), "--resume", "--steps", "3",
+                "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("resuming at step 1/3"), r.err());
+        assertEquals(2, r.err().lines().filter(l -> l.matches("\\[[#-]{24}] [23]/3 .*")).count(), r.err());
+        byte[] a = Files.readAllBytes(whole.resolve("pytorch_lora_weights.safetensors"));
+        byte[] b = Files.readAllBytes(parts.resolve("pytorch_lora_weights.safetensors"));
+        assertTrue(java.util.Arrays.equals(a, b), "resumed LoRA differs from the uninterrupted one");
+        ObjectMapper json = new ObjectMapper();
+        JsonNode recA = json.readTree(whole.resolve("run.json").toFile());
+        JsonNode recB = json.readTree(parts.resolve("run.json").toFile());
+        assertEquals("naive", recB.get("config").get("backend").asText());
+        assertEquals(3, recB.get("steps").size());
+        for (int i = 0; i < 3; i++) {
+            for (String k : new String[]{"losses", "prompt", "sigma", "image"}) {
+                assertEquals(recA.get("steps").get(i).get(k), recB.get("steps").get(i).get(k), "step " + i + " " + k);
+            }
+        }
+        // a setting that changes what is computed is refused
+        CliCapture changed = CliCapture.of("erase", "--output", parts.toString(), "--resume", "--steps", "6",
+                "--tau", "0.1");
+        assertEquals(1, changed.exit());
+        assertEquals("flux-erase: --resume: tau (--tau) is 0.1 but the checkpoint "
+                + parts.resolve("checkpoint.safetensors") + " was made with 0.07 (resume with the same settings)",
+                changed.err().strip());
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    @Test
+    void configFileWithCommandLineOverrides() throws Exception {
+        Path out = tmp.resolve("cfg-out");
+        Path cfg = tmp.resolve("run.json");
+        Files.writeString(cfg, """
+                {"model": "%s", "output": "%s", "key_word": "nude",
+                 "instance_prompt": "a nude girl with beautiful hair", "prompt_b": "",
+                 "instance_images": "%s", "synonyms": ["naked"], "irrelevant_concepts": ["car", "tree", "river"],
+                 "resolution": 32, "sampling_steps": 2, "t5_length": 32, "steps": 5, "mode": "paper"}
+                """.formatted(MODEL, out, TinyRun.images(tmp.resolve("img2"))));
+        CliCapture r = CliCapture.of("erase", "--config", cfg.toString(), "--mode", "released", "--steps", "2",
+                "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, r.exit(), r.err());
+        JsonNode rec = new ObjectMapper().readTree(out.resolve("run.json").toFile());
+        assertEquals("released", rec.get("config").get("mode").asText());
+        assertEquals(2, rec.get("steps").size());
+        assertEquals("", rec.get("config").get("prompt_b").asText());
+        assertEquals(1e-3, rec.get("steps").get(1).get("lr").asDouble());
+        assertEquals("[\"naked\"]", rec.get("words").get("synonyms").toString());
+    }
+
+    @Test
+    void badInputsAreOneLine() throws Exception {
+        Path out = tmp.resolve("bad");
+        String missing = tmp.resolve("no-such-folder").toString();
+        String[][] cases = {
+                {"--instance-images", missing},
+                {"--instance-prompt", "a girl with beautiful hair"},
+                {"--mode", "fast"},
+                {"--rank", "0"},
+                {"--tau", "-1"},
+                {"--shuffle-p", "1.5"},
+                {"--attention-blocks", "7"},
+                {"--resolution", "30"},
+                {"--backend", "gpu"},
+        };
+        String[] expected = {
+                "flux-erase: instance_images (--instance-images) " + missing + ": not a folder",
+                "flux-erase: key_word (--key-word) \"nude\" does not occur in instance_prompt \"a girl with beautiful"
+                        + " hair\" (it must appear there literally, same case)",
+                "flux-erase: mode (--mode) \"fast\" is not a mode (paper or released)",
+                "flux-erase: rank (--rank) must be at least 1, got 0",
+                "flux-erase: tau (--tau) must be a positive number, got -1.0",
+                "flux-erase: shuffle_p (--shuffle-p) must lie in [0, 1], got 1.5",
+                "flux-erase: attention_blocks (--attention-blocks) names double block 7; the model has 2 (0..1)",
+                "flux-erase: resolution (--resolution) must be a multiple of 4 (the VAE's factor 2 times the 2x2"
+                        + " packing), got 30",
+                "flux-erase: backend (--backend) \"gpu\" is not a backend (cpu or naive)",
+        };
+        for (int i = 0; i < cases.length; i++) {
+            CliCapture r = erase(out, cases[i]);
+            assertEquals(1, r.exit(), String.join(" ", cases[i]));
+            assertEquals(expected[i], r.err().strip(), String.join(" ", cases[i]));
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+        }
+        assertFalse(Files.exists(out.resolve("pytorch_lora_weights.safetensors")));
+        CliCapture noKey = CliCapture.of("erase", "--model", MODEL.toString(), "--output", out.toString());
+        assertEquals("flux-erase: key_word (--key-word) is required: the concept to erase, e.g. \"nude\"",
+                noKey.err().strip());
+        CliCapture noCheckpoint = CliCapture.of("erase", "--output", out.toString(), "--resume");
+        assertEquals("flux-erase: --resume: no checkpoint.safetensors in " + out + " (nothing to resume)",
+                noCheckpoint.err().strip());
+        Path cfg = tmp.resolve("typo.json");
+        Files.writeString(cfg, "{\"key_wrod\": \"nude\"}");
+        CliCapture typo = CliCapture.of("erase", "--config", cfg.toString());
+        assertEquals("flux-erase: " + cfg + ": unknown key \"key_wrod\" (the keys are listed in docs/erase.md)",
+                typo.err().strip());
+        CliCapture type = CliCapture.of("erase", "--config", cfg.toString().replace("typo", "x"));
+        assertEquals(1, type.exit());
+        assertTrue(type.err().startsWith("flux-erase: " + cfg.toString().replace("typo", "x") + ": cannot read"),
+                type.err());
+    }
 }

@@ -1,0 +1,153 @@
+package dev.fluxerase.erase;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.erase.StepRecord.Kind;
+import dev.fluxerase.lora.LoraModule;
+import dev.fluxerase.pipeline.PromptCache;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The trainer on the tiny pipeline: paper vs released teachers, the alternating schedule and its learning rates. */
+class TrainerTest {
+    @TempDir
+    Path tmp;
+
+    private RunConfig config(String mode, String... extra) throws Exception {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("model", TinyRun.MODEL.toString());
+        o.put("output", tmp.resolve("out").toString());
+        o.put("key_word", "nude");
+        o.put("instance_prompt", "a nude girl with beautiful hair");
+        o.put("prompt_b", "A girl with beautiful hair");
+        o.put("instance_images", TinyRun.images(tmp.resolve("img")).toString());
+        o.putArray("synonyms").add("naked").add("bare");
+        o.putArray("irrelevant_concepts").add("car").add("tree").add("river");
+        o.put("mode", mode);
+        o.put("resolution", 32);
+        o.put("sampling_steps", 2);
+        o.put("t5_length", 32);
+        for (int i = 0; i < extra.length; i += 2) {
+            o.put(extra[i], Double.parseDouble(extra[i + 1]));
+        }
+        return RunConfig.of(o);
+    }
+
+    private Trainer open(RunConfig c) {
+        return Trainer.open(c, tmp, new PromptCache(tmp.resolve("cache")), null, w -> { });
+    }
+
+    private static float maxAbsB(Trainer t) {
+        float m = 0;
+        for (LoraModule mod : t.lora().modules()) {
+            for (long i = 0; i < mod.b().numel(); i++) {
+                m = Math.max(m, Math.abs(mod.b().get(i)));
+            }
+        }
+        return m;
+    }
+
+    @Test
+    void paperTeacherIsFrozenReleasedTeacherIsLive() throws Exception {
+        try (Trainer t = open(config("paper"))) {
+            Passes p = t.passes();
+            Passes.Cond cA = t.condition("A girl with beautiful hair");
+            Passes.Cond cUn = t.condition("a nude girl with beautiful hair");
+            float[] z = RunRandom.gaussian(new Random(1), 64 * 64);
+            double sigma = t.schedule().inputs()[1];
+            // B = 0: the LoRA model is the base model, and both teachers give the same target
+            float[] frozen0 = Losses.esdTarget(p.frozenVelocity(z, cA, sigma, 3), p.frozenVelocity(z, cUn, sigma, 3), 1);
+            float[] live0 = p.esdLive(z, cUn, sigma, 3, p.velocity(z, cA, sigma, 3), 1, 1, null).target();
+            assertEquals(0, maxDiff(frozen0, live0));
+            assertEquals(0f, maxAbsB(t));
+
+            t.step(0);
+            assertTrue(maxAbsB(t) > 0, "the erasure step left B at zero");
+            float[] frozen = Losses.esdTarget(p.frozenVelocity(z, cA, sigma, 3), p.frozenVelocity(z, cUn, sigma, 3), 1);
+            float[] live = p.esdLive(z, cUn, sigma, 3, p.velocity(z, cA, sigma, 3), 1, 1, null).target();
+            // the frozen teacher did not move; the live one did
+            assertEquals(0, maxDiff(frozen0, frozen));
+            double moved = maxDiff(frozen, live);
+            assertTrue(moved > 1e-4 * maxAbs(frozen), "live and frozen targets agree to " + moved);
+        }
+    }
+
+    @Test
+    void stepsAlternateWithTheirLearningRates() throws Exception {
+        RunConfig paper = config("paper");
+        RunConfig released = config("released");
+        RunConfig erasureOnly = config("paper", "weight_lora", "0", "weight_rsc", "0");
+        for (int s = 0; s < 6; s++) {
+            Kind k = s % 2 == 0 ? Kind.ERASE : Kind.PRESERVE;
+            assertEquals(k, Trainer.kind(paper, s));
+            assertEquals(k == Kind.ERASE ? 1e-3 : 5e-4, Trainer.lr(paper, s));
+            assertEquals(k, Trainer.kind(released, s));
+            assertEquals(1e-3, Trainer.lr(released, s));
+            assertEquals(Kind.ERASE, Trainer.kind(erasureOnly, s));
+            assertEquals(1e-3, Trainer.lr(erasureOnly, s));
+        }
+        assertEquals(1000, paper.steps());
+        assertEquals(300, released.steps());
+    }
+
+    @Test
+    void firstAdamStepMovesBByTheErasureRate() throws Exception {
+        // AdamW's first step is lr·g/(|g| + eps): every B entry with a gradient moves by lr, from 0
+        try (Trainer t = open(config("paper", "lr_erase", "0.002"))) {
+            StepRecord r = t.step(0);
+            assertEquals(Kind.ERASE, r.kind());
+            assertEquals(0.002, maxAbsB(t), 1e-7);
+            StepRecord r1 = t.step(1);
+            assertEquals(Kind.PRESERVE, r1.kind());
+            assertEquals(5e-4, r1.lr());
+            assertTrue(r1.lora() != null && r1.rsc() != null && r1.esd() == null && r1.attn() == null);
+            assertTrue(r.esd() != null && r.attn() != null && r.lora() == null && r.rsc() == null);
+        }
+    }
+
+    @Test
+    void theTimeOfAPreservationStepIsThatOfTheErasureStepBeforeIt() throws Exception {
+        for (String mode : List.of("paper", "released")) {
+            try (Trainer t = open(config(mode))) {
+                List<StepRecord> r = new ArrayList<>();
+                for (int s = 0; s < 4; s++) {
+                    r.add(t.step(s));
+                }
+                assertEquals(r.get(0).sigma(), r.get(1).sigma());
+                assertEquals(r.get(2).sigma(), r.get(3).sigma());
+                if (mode.equals("paper")) {
+                    assertEquals(t.schedule().inputs()[r.get(0).samplingStep()], r.get(0).sigma());
+                } else {
+                    int tEnc = r.get(0).samplingStep();
+                    double sigma = r.get(0).sigma();
+                    assertTrue(sigma >= Math.rint(1000.0 * tEnc / 2) / 1000 && sigma < Math.rint(1000.0 * (tEnc + 1) / 2)
+                            / 1000, mode + ": sigma " + sigma + " for t_enc " + tEnc);
+                }
+            }
+        }
+    }
+
+    private static double maxDiff(float[] a, float[] b) {
+        double m = 0;
+        for (int i = 0; i < a.length; i++) {
+            m = Math.max(m, Math.abs(a[i] - b[i]));
+        }
+        return m;
+    }
+
+    private static double maxAbs(float[] a) {
+        double m = 0;
+        for (float v : a) {
+            m = Math.max(m, Math.abs(v));
+        }
+        return m;
+    }
+}
