@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.optim.AdamW;
@@ -34,8 +35,8 @@ final class Checkpoint {
     static final String FORMAT = "flux-erase-checkpoint-1";
 
     /** A checkpoint read back: host copies of its tensors by name. */
-    record State(Path file, int nextStep, long adamSteps, ObjectNode config, Words words, ArrayNode history,
-                 Map<String, float[]> tensors) {
+    record State(Path file, int nextStep, long adamSteps, ObjectNode config, Words words, List<String> images,
+                 ArrayNode history, Map<String, float[]> tensors) {
 
         float[] tensor(String name) {
             float[] t = tensors.get(name);
@@ -59,7 +60,7 @@ final class Checkpoint {
      * order (A before B), as the trainer builds them.
      */
     static void write(Path dir, int nextStep, List<LoraModule> modules, AdamW opt, RunConfig config, Words words,
-                      ArrayNode history) {
+                      List<String> images, ArrayNode history) {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         List<Tensor> m = opt.firstMoments();
         List<Tensor> v = opt.secondMoments();
@@ -78,6 +79,9 @@ final class Checkpoint {
         meta.put("adam_steps", Long.toString(opt.steps()));
         meta.put("config", config.toJson().toString());
         meta.put("words", words.toJson().toString());
+        ArrayNode imgs = JsonNodeFactory.instance.arrayNode();
+        images.forEach(imgs::add);
+        meta.put("images", imgs.toString());
         meta.put("history", history.toString());
         SafetensorsWriter.write(dir.resolve(FILE), tensors, meta);
     }
@@ -101,9 +105,12 @@ final class Checkpoint {
             ObjectMapper json = new ObjectMapper();
             JsonNode config = json.readTree(meta("config", meta, file));
             JsonNode history = json.readTree(meta("history", meta, file));
-            if (!config.isObject() || !history.isArray()) {
-                throw new EraseException(file + ": damaged metadata (config or history)");
+            JsonNode imgs = json.readTree(meta("images", meta, file));
+            if (!config.isObject() || !history.isArray() || !imgs.isArray()) {
+                throw new EraseException(file + ": damaged metadata (config, images or history)");
             }
+            List<String> images = new ArrayList<>();
+            imgs.forEach(n -> images.add(n.asText()));
             Words words = Words.fromJson(json.readTree(meta("words", meta, file)), file.toString());
             Map<String, float[]> tensors = new HashMap<>();
             for (String n : src.names()) {
@@ -111,7 +118,7 @@ final class Checkpoint {
             }
             int next = Integer.parseInt(meta("next_step", meta, file));
             return new State(file, next, Long.parseLong(meta("adam_steps", meta, file)), (ObjectNode) config, words,
-                    (ArrayNode) history, tensors);
+                    List.copyOf(images), (ArrayNode) history, tensors);
         } catch (JsonProcessingException | NumberFormatException e) {
             throw new EraseException(file + ": damaged metadata: " + e.getMessage().replace('\n', ' '));
         } catch (SafetensorsException e) {
@@ -151,6 +158,19 @@ final class Checkpoint {
             throw new EraseException("--resume: " + RunConfig.describe("steps") + " is " + now.steps()
                     + " but the checkpoint " + s.file() + " is already at step " + s.nextStep());
         }
+    }
+
+    /** Refuses to resume when the concept images (names and prepared pixels) are not those of the checkpoint. */
+    static void requireSameImages(State s, List<String> images) {
+        if (!s.images().equals(images)) {
+            throw new EraseException("--resume: the concept images are not those the checkpoint " + s.file()
+                    + " was made with (it has " + s.images().size() + ": " + names(s.images()) + "; the folder gives "
+                    + images.size() + ": " + names(images) + ", or the same names with other pixels)");
+        }
+    }
+
+    private static String names(List<String> ids) {
+        return String.join(", ", ids.stream().map(i -> i.substring(0, i.lastIndexOf(' '))).toList());
     }
 
     /** The history entries of the steps before the checkpoint, as a new list. */

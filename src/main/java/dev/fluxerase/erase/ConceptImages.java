@@ -6,6 +6,9 @@ import dev.fluxerase.image.RgbImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -19,6 +22,14 @@ import java.util.stream.Stream;
 final class ConceptImages {
     /** One image ready for the VAE. */
     record Image(String name, RgbImage pixels) {
+        /** SHA-256 of the prepared pixels (hex): what a resumed run checks the folder against. */
+        String digest() {
+            try {
+                return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(pixels.rgb()));
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+            }
+        }
     }
 
     private ConceptImages() {

@@ -81,6 +81,7 @@ public final class Trainer implements AutoCloseable {
     private final T5Tokenizer tokenizer;
     private final PromptEncoder prompts;
     private final List<String> imageNames;
+    private final List<String> imageIds;
     private final List<float[]> latents;
     private final Words words;
     private final List<LoraModule> modules;
@@ -94,7 +95,7 @@ public final class Trainer implements AutoCloseable {
 
     private Trainer(RunConfig config, ModelFolder folder, FluxWeights weights, FluxModel model, Passes passes,
                     Passes.Schedule schedule, int trainTimesteps, T5Tokenizer tokenizer, PromptEncoder prompts,
-                    List<String> imageNames, List<float[]> latents, Words words, List<LoraModule> modules,
+                    List<ConceptImages.Image> images, List<float[]> latents, Words words, List<LoraModule> modules,
                     AdamW optimizer, List<JsonNode> history, int nextStep) {
         this.config = config;
         this.out = Path.of(config.output());
@@ -107,7 +108,8 @@ public final class Trainer implements AutoCloseable {
         this.trainTimesteps = trainTimesteps;
         this.tokenizer = tokenizer;
         this.prompts = prompts;
-        this.imageNames = imageNames;
+        this.imageNames = images.stream().map(ConceptImages.Image::name).toList();
+        this.imageIds = images.stream().map(i -> i.name() + " " + i.digest()).toList();
         this.latents = latents;
         this.words = words;
         this.modules = modules;
@@ -165,6 +167,9 @@ public final class Trainer implements AutoCloseable {
                 warnings.accept(RunConfig.describe("instance_images") + " has " + images.size()
                         + " PNG image(s); EraseAnything's authors train on 3-5 images of the concept");
             }
+            if (resume != null) {
+                Checkpoint.requireSameImages(resume, images.stream().map(i -> i.name() + " " + i.digest()).toList());
+            }
             List<float[]> latents = new ArrayList<>();
             for (ConceptImages.Image img : images) {
                 Tensor z = vae.encode(img.pixels().toTensor());
@@ -199,8 +204,7 @@ public final class Trainer implements AutoCloseable {
             Passes passes = new Passes(model, geometry, rc.attentionBlocks());
             PromptEncoder enc = new PromptEncoder(m, new CpuBackend(), cache);
             return new Trainer(rc, m, w, model, passes, new Passes.Schedule(sigmas, inputs),
-                    scheduler.numTrainTimesteps(), tok, enc, images.stream().map(ConceptImages.Image::name).toList(),
-                    latents, words, modules, opt, history, next);
+                    scheduler.numTrainTimesteps(), tok, enc, images, latents, words, modules, opt, history, next);
         } catch (RuntimeException e) {
             w.close();
             throw e;
@@ -327,7 +331,7 @@ public final class Trainer implements AutoCloseable {
     private void checkpoint() {
         ArrayNode h = JsonNodeFactory.instance.arrayNode();
         history.forEach(h::add);
-        Checkpoint.write(out, nextStep, modules, optimizer, config, words, h);
+        Checkpoint.write(out, nextStep, modules, optimizer, config, words, imageIds, h);
         writeRecord(false);
     }
 
@@ -518,7 +522,10 @@ public final class Trainer implements AutoCloseable {
         o.set("mode", modeRecord());
         o.set("words", words.toJson());
         ArrayNode imgs = o.putArray("images");
-        imageNames.forEach(imgs::add);
+        for (String id : imageIds) {
+            int sp = id.lastIndexOf(' ');
+            imgs.addObject().put("file", id.substring(0, sp)).put("sha256_prepared", id.substring(sp + 1));
+        }
         ObjectNode l = o.putObject("lora");
         l.put("file", LORA_FILE);
         l.put("format", "diffusers/peft (transformer.<module>.lora_A/lora_B.weight, .alpha), F32");

@@ -136,6 +136,22 @@ class EraseCommandTest {
                 changed.err().strip());
     }
 
+    @Test
+    void resumeRefusesChangedImages() throws Exception {
+        Path out = tmp.resolve("img-run");
+        Path images = TinyRun.images(tmp.resolve("own-images"));
+        assertEquals(0, erase(out, "--instance-images", images.toString(), "--resolution", "16", "--t5-length", "16",
+                "--steps", "1").exit());
+        Files.copy(images.resolve("concept0.png"), images.resolve("concept9.png"));
+        CliCapture r = CliCapture.of("erase", "--output", out.toString(), "--resume", "--steps", "2",
+                "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(1, r.exit());
+        assertEquals("flux-erase: --resume: the concept images are not those the checkpoint "
+                + out.resolve("checkpoint.safetensors") + " was made with (it has 3: concept0.png, concept1.png,"
+                + " concept2.png; the folder gives 4: concept0.png, concept1.png, concept2.png, concept9.png, or the"
+                + " same names with other pixels)", r.err().strip());
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);

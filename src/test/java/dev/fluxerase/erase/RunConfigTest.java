@@ -1,0 +1,117 @@
+package dev.fluxerase.erase;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** Defaults (per mode), the JSON round trip and the one-line messages of the run configuration. */
+class RunConfigTest {
+    private static ObjectNode minimal() {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("model", "m");
+        o.put("output", "out");
+        o.put("key_word", "nude");
+        o.put("instance_prompt", "a nude girl");
+        o.put("prompt_b", "");
+        o.put("instance_images", "img");
+        return o;
+    }
+
+    @Test
+    void paperDefaults() {
+        RunConfig c = RunConfig.of(minimal());
+        assertEquals(Mode.PAPER, c.mode());
+        assertEquals(1000, c.steps());
+        assertEquals(1e-3, c.lrErase());
+        assertEquals(5e-4, c.lrPreserve());
+        assertEquals(List.of(1.0, 0.001, 0.1, 0.1), List.of(c.weightEsd(), c.weightAttn(), c.weightLora(), c.weightRsc()));
+        assertEquals(1.0, c.eta());
+        assertEquals(0.07, c.tau());
+        assertEquals(8, c.rank());
+        assertEquals(8.0, c.alpha());
+        assertEquals(1e-5, c.weightDecay());
+        assertEquals(3.0, c.guidanceSample());
+        assertEquals(3.5, c.guidanceTrain());
+        assertEquals(256, c.t5Length());
+        assertEquals(512, c.resolution());
+        assertEquals(0.9, c.shuffleP());
+        assertEquals(0.5, c.synonymP());
+        assertEquals(28, c.samplingSteps());
+        assertEquals(0, c.seed());
+        assertNull(c.attentionBlocks());
+        assertNull(c.synonyms());
+        assertNull(c.irrelevant());
+        assertEquals("cpu", c.backend());
+    }
+
+    @Test
+    void releasedDefaultsAndExplicitValuesWin() {
+        ObjectNode o = minimal();
+        o.put("mode", "released");
+        RunConfig r = RunConfig.of(o);
+        assertEquals(300, r.steps());
+        assertEquals(1e-3, r.lrPreserve());
+        o.put("steps", 200);
+        o.put("lr_preserve", 2e-4);
+        RunConfig s = RunConfig.of(o);
+        assertEquals(200, s.steps());
+        assertEquals(2e-4, s.lrPreserve());
+    }
+
+    @Test
+    void jsonRoundTrip() {
+        ObjectNode o = minimal();
+        o.putArray("synonyms").add("naked");
+        o.putArray("attention_blocks").add(17).add(18);
+        o.put("seed", 1L << 40);
+        RunConfig c = RunConfig.of(o);
+        assertEquals(c, RunConfig.of(c.toJson()));
+        assertEquals(RunConfig.KEYS, iterable(c.toJson()));
+    }
+
+    private static List<String> iterable(ObjectNode o) {
+        List<String> keys = new java.util.ArrayList<>();
+        o.fieldNames().forEachRemaining(keys::add);
+        return keys;
+    }
+
+    private static String error(String key, Object value) {
+        ObjectNode o = minimal();
+        o.set(key, new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(value));
+        return assertThrows(EraseException.class, () -> RunConfig.of(o)).getMessage();
+    }
+
+    @Test
+    void oneLineMessages() {
+        assertEquals("steps (--steps) must be an integer, got \"ten\"", error("steps", "ten"));
+        assertEquals("steps (--steps) must be at least 1, got 0", error("steps", 0));
+        assertEquals("lr_erase (--lr-erase) must be a number, got true", error("lr_erase", true));
+        assertEquals("synonyms (--synonyms) is empty; leave it out to choose from WordNet", error("synonyms", List.of()));
+        assertEquals("irrelevant_concepts (--irrelevant-concepts) lists a word twice: [car, car]",
+                error("irrelevant_concepts", List.of("car", "car")));
+        assertEquals("attention_blocks (--attention-blocks) names a block twice: [3, 3]",
+                error("attention_blocks", List.of(3, 3)));
+        assertEquals("weight_esd (--weight-esd) and weight_attn are both 0: nothing would be erased",
+                assertThrows(EraseException.class, () -> {
+                    ObjectNode o = minimal();
+                    o.put("weight_esd", 0);
+                    o.put("weight_attn", 0);
+                    RunConfig.of(o);
+                }).getMessage());
+        assertEquals("prompt_b (--prompt-b) is required: the ESD anchor prompt, e.g. \"A girl with beautiful hair\""
+                + " (\"\" is allowed)", assertThrows(EraseException.class, () -> {
+                    ObjectNode o = minimal();
+                    o.remove("prompt_b");
+                    RunConfig.of(o);
+                }).getMessage());
+        assertEquals("synonym_p (--synonym-p) must lie in [0, 1], got -0.5", error("synonym_p", -0.5));
+        assertEquals("gradient_checkpointing (--gradient-checkpointing) must be true or false, got 1",
+                error("gradient_checkpointing", 1));
+    }
+}
