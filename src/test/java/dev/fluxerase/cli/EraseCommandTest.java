@@ -77,6 +77,30 @@ class EraseCommandTest {
             assertEquals(!erase, l.has("lora") && l.has("rsc"), s.toString());
         }
         assertTrue(Files.isRegularFile(out.resolve("checkpoint.safetensors")));
+        // the same tensor names and layout as the authors' released EraseAnything LoRA (which diffusers loads)
+        LoraSet released = LoraSet.load(resource("lora/eraseanything-nudity-lora.safetensors"), FluxConfig.FLUX_DEV);
+        for (LoraModule m : lora.modules()) {
+            LoraModule rel = released.get(m.module());
+            assertEquals("transformer." + m.module() + ".lora_A.weight", m.keyA());
+            assertEquals(rel.keyA(), m.keyA());
+            assertEquals(rel.keyB(), m.keyB());
+            assertEquals(rel.rank(), m.rank());
+        }
+    }
+
+    @Test
+    void onFluxDevTheLoraHasTheReleasedModules() {
+        LoraSet ours = LoraSet.create(FluxConfig.FLUX_DEV, LoraSet.DEFAULT_TARGETS, 8, 8f, 0, LoraSet.Init.GAUSSIAN);
+        LoraSet released = LoraSet.load(resource("lora/eraseanything-nudity-lora.safetensors"), FluxConfig.FLUX_DEV);
+        assertEquals(38, ours.size());
+        assertEquals(released.modules().stream().map(LoraModule::module).toList(),
+                ours.modules().stream().map(LoraModule::module).toList());
+        for (LoraModule m : ours.modules()) {
+            assertEquals(java.util.Arrays.toString(released.get(m.module()).a().shape()),
+                    java.util.Arrays.toString(m.a().shape()));
+            assertEquals(java.util.Arrays.toString(released.get(m.module()).b().shape()),
+                    java.util.Arrays.toString(m.b().shape()));
+        }
     }
 
     /** Runs the short tiny run with options replaced or added. */
