@@ -77,6 +77,8 @@ final class Checkpoint {
         meta.put("format", FORMAT);
         meta.put("next_step", Integer.toString(nextStep));
         meta.put("adam_steps", Long.toString(opt.steps()));
+        meta.put("rng", "stateless: step s draws from java.util.Random(SplitMix64(seed " + config.seed()
+                + ", stream 1, index s)); the next step is " + nextStep);
         meta.put("config", config.toJson().toString());
         meta.put("words", words.toJson().toString());
         ArrayNode imgs = JsonNodeFactory.instance.arrayNode();

@@ -63,10 +63,6 @@ final class Passes {
         this.imgIds = new double[][]{geometry.imageIds()};
     }
 
-    List<Integer> blocks() {
-        return blocks;
-    }
-
     Cond condition(PromptEmbeddings e) {
         return new Cond(be.upload(Floats.toF32(e.t5()), e.t5().shape()),
                 be.upload(Floats.toF32(e.clipPooled()), e.clipPooled().shape()));

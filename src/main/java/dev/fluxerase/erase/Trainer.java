@@ -56,7 +56,9 @@ public final class Trainer implements AutoCloseable {
     public static final String LORA_FILE = "pytorch_lora_weights.safetensors";
     public static final String RECORD_FILE = "run.json";
     static final String RECORD_FORMAT = "flux-erase-run-1";
-    private static final AdamW.Settings ADAM = new AdamW.Settings(0.9f, 0.999f, 1e-8f, 0f);
+    private static final float ADAM_BETA1 = 0.9f;
+    private static final float ADAM_BETA2 = 0.999f;
+    private static final float ADAM_EPS = 1e-8f;
 
     /** Sees the run as it goes. */
     public interface Listener {
@@ -142,8 +144,8 @@ public final class Trainer implements AutoCloseable {
             if (resume != null) {
                 Checkpoint.requireCompatible(resume, rc);
             }
-            Path schedulerDir = m.path(Component.SCHEDULER);
-            FlowMatchScheduler scheduler = schedulerDir != null ? FlowMatchScheduler.read(schedulerDir)
+            Path schedulerConfig = m.path(Component.SCHEDULER);
+            FlowMatchScheduler scheduler = schedulerConfig != null ? FlowMatchScheduler.read(schedulerConfig)
                     : fc.guidanceEmbed() ? FlowMatchScheduler.FLUX_DEV : FlowMatchScheduler.FLUX_SCHNELL;
             T5Tokenizer tok = T5Tokenizer.load(m.require(Component.TOKENIZER_2));
             checkPrompt(rc, tok);
@@ -172,8 +174,7 @@ public final class Trainer implements AutoCloseable {
             }
             List<float[]> latents = new ArrayList<>();
             for (ConceptImages.Image img : images) {
-                Tensor z = vae.encode(img.pixels().toTensor());
-                latents.add(geometry.pack(Floats.toF32(z)));
+                latents.add(geometry.pack(Floats.toF32(vae.encode(img.pixels().toTensor()))));
             }
 
             Words words = resume != null ? resume.words() : Words.choose(rc);
@@ -186,8 +187,8 @@ public final class Trainer implements AutoCloseable {
                 params.add(mod.a());
                 params.add(mod.b());
             }
-            AdamW opt = new AdamW(be, new AdamW.Settings(ADAM.beta1(), ADAM.beta2(), ADAM.eps(),
-                    (float) rc.weightDecay()), params);
+            AdamW opt = new AdamW(be, new AdamW.Settings(ADAM_BETA1, ADAM_BETA2, ADAM_EPS, (float) rc.weightDecay()),
+                    params);
             List<JsonNode> history = new ArrayList<>();
             int next = 0;
             if (resume != null) {
@@ -195,20 +196,25 @@ public final class Trainer implements AutoCloseable {
                 history = Checkpoint.history(resume);
                 next = resume.nextStep();
             }
-            float[] sigmas = scheduler.sigmas(rc.samplingSteps(), geometry.tokens());
-            float[] timesteps = scheduler.timesteps(sigmas);
-            double[] inputs = new double[timesteps.length];
-            for (int k = 0; k < inputs.length; k++) {
-                inputs[k] = scheduler.modelSigma(timesteps[k]);
-            }
             Passes passes = new Passes(model, geometry, rc.attentionBlocks());
             PromptEncoder enc = new PromptEncoder(m, new CpuBackend(), cache);
-            return new Trainer(rc, m, w, model, passes, new Passes.Schedule(sigmas, inputs),
+            return new Trainer(rc, m, w, model, passes, schedule(scheduler, rc.samplingSteps(), geometry),
                     scheduler.numTrainTimesteps(), tok, enc, images, latents, words, modules, opt, history, next);
         } catch (RuntimeException e) {
             w.close();
             throw e;
         }
+    }
+
+    /** The sampler's sigmas and transformer timestep inputs, as {@code EulerSampler} uses them. */
+    private static Passes.Schedule schedule(FlowMatchScheduler scheduler, int steps, Latents geometry) {
+        float[] sigmas = scheduler.sigmas(steps, geometry.tokens());
+        float[] timesteps = scheduler.timesteps(sigmas);
+        double[] inputs = new double[timesteps.length];
+        for (int k = 0; k < inputs.length; k++) {
+            inputs[k] = scheduler.modelSigma(timesteps[k]);
+        }
+        return new Passes.Schedule(sigmas, inputs);
     }
 
     private static Path path(String p) {
@@ -280,10 +286,6 @@ public final class Trainer implements AutoCloseable {
         return words;
     }
 
-    public int nextStep() {
-        return nextStep;
-    }
-
     Passes passes() {
         return passes;
     }
@@ -320,9 +322,6 @@ public final class Trainer implements AutoCloseable {
             if (nextStep % config.checkpointEvery() == 0 || nextStep == config.steps()) {
                 checkpoint();
             }
-        }
-        if (nextStep == 0 || !Checkpoint.exists(out)) {
-            checkpoint();
         }
         LoraSet.of(modules).save(out.resolve(LORA_FILE));
         writeRecord(true);
@@ -566,5 +565,6 @@ public final class Trainer implements AutoCloseable {
     public void close() {
         prompts.close();
         weights.close();
+        be.close();
     }
 }

@@ -50,17 +50,9 @@ public final class AdamW {
         }
     }
 
-    public Settings settings() {
-        return settings;
-    }
-
     /** Steps taken so far (PyTorch's {@code state["step"]}); the next step's bias correction uses this + 1. */
     public long steps() {
         return steps;
-    }
-
-    public List<Tensor> params() {
-        return Collections.unmodifiableList(params);
     }
 
     /** First moments, one per parameter in parameter order (live state tensors). */
