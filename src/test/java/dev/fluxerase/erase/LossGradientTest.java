@@ -78,7 +78,7 @@ class LossGradientTest {
         return v;
     }
 
-    /** Checks dL/dθ for a few A and B coordinates of every module against (L(θ + h) − L(θ − h)) / 2h. */
+    /** Checks dL/dθ for a random A and B coordinate of every module against (L(θ + h) − L(θ − h)) / 2h. */
     private static void check(String what, Function<FluxGradients, Double> loss) {
         FluxGradients g = model.newGradients(false, false);
         loss.apply(g);
@@ -90,20 +90,18 @@ class LossGradientTest {
             for (boolean isA : new boolean[]{true, false}) {
                 Tensor p = isA ? m.a() : m.b();
                 Tensor grad = isA ? g.loraA(m.module()) : g.loraB(m.module());
-                for (int c = 0; c < 2; c++) {
-                    long i = pick.nextLong(p.numel());
-                    float orig = p.get(i);
-                    p.set(i, orig + (float) H);
-                    double plus = loss.apply(null);
-                    p.set(i, orig - (float) H);
-                    double minus = loss.apply(null);
-                    p.set(i, orig);
-                    double fd = (plus - minus) / (2 * H);
-                    double an = grad.get(i);
-                    worst = Math.max(worst, Math.abs(fd - an));
-                    scale = Math.max(scale, Math.abs(an));
-                    report.add(m.module() + (isA ? ".A[" : ".B[") + i + "] fd " + fd + " analytic " + an);
-                }
+                long i = pick.nextLong(p.numel());
+                float orig = p.get(i);
+                p.set(i, orig + (float) H);
+                double plus = loss.apply(null);
+                p.set(i, orig - (float) H);
+                double minus = loss.apply(null);
+                p.set(i, orig);
+                double fd = (plus - minus) / (2 * H);
+                double an = grad.get(i);
+                worst = Math.max(worst, Math.abs(fd - an));
+                scale = Math.max(scale, Math.abs(an));
+                report.add(m.module() + (isA ? ".A[" : ".B[") + i + "] fd " + fd + " analytic " + an);
             }
         }
         assertTrue(scale > 0, what + ": all checked gradients are zero");
@@ -163,6 +161,31 @@ class LossGradientTest {
         Random rng = new Random(5);
         float[] target = gaussian(rng, x.length);
         check("esd", g -> passes.esd(x, cond, 0.7, 3.0, target, 1, g));
+    }
+
+    @Test
+    void liveTeacherIsAStopGradient() {
+        // released mode: the target e0 − η(e_p − e0) is built from this pass's own output, and held constant
+        Random rng = new Random(9);
+        float[] e0 = gaussian(rng, x.length);
+        FluxGradients live = model.newGradients(false, false);
+        Passes.LiveEsd r = passes.esdLive(x, cond, 0.7, 3.0, e0, 1, 1, live);
+        FluxGradients fixed = model.newGradients(false, false);
+        double loss = passes.esd(x, cond, 0.7, 3.0, r.target(), 1, fixed);
+        assertTrue(loss == r.loss(), loss + " vs " + r.loss());
+        for (LoraModule m : modules) {
+            for (long i = 0; i < m.a().numel(); i++) {
+                assertTrue(live.loraA(m.module()).get(i) == fixed.loraA(m.module()).get(i), m.module());
+            }
+            for (long i = 0; i < m.b().numel(); i++) {
+                assertTrue(live.loraB(m.module()).get(i) == fixed.loraB(m.module()).get(i), m.module());
+            }
+        }
+        // e_p is this pass's output v: at η = 1 the target is e0 − (v − e0)
+        float[] v = passes.velocity(x, cond, 0.7, 3.0);
+        for (int i = 0; i < v.length; i++) {
+            assertTrue(r.target()[i] == e0[i] - (v[i] - e0[i]), "element " + i);
+        }
     }
 
     @Test
