@@ -1,11 +1,8 @@
 package dev.fluxerase.erase;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.cpu.NaiveBackend;
 import dev.fluxerase.erase.StepRecord.Kind;
@@ -33,7 +30,6 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -55,7 +51,6 @@ import java.util.stream.IntStream;
 public final class Trainer implements AutoCloseable {
     public static final String LORA_FILE = "pytorch_lora_weights.safetensors";
     public static final String RECORD_FILE = "run.json";
-    static final String RECORD_FORMAT = "flux-erase-run-1";
     private static final float ADAM_BETA1 = 0.9f;
     private static final float ADAM_BETA2 = 0.999f;
     private static final float ADAM_EPS = 1e-8f;
@@ -327,6 +322,11 @@ public final class Trainer implements AutoCloseable {
         writeRecord(true);
     }
 
+    private void writeRecord(boolean finished) {
+        RunRecord.write(out.resolve(RECORD_FILE), finished, nextStep, folder.describe(), config, words, imageIds,
+                modules.size(), history);
+    }
+
     private void checkpoint() {
         ArrayNode h = JsonNodeFactory.instance.arrayNode();
         history.forEach(h::add);
@@ -507,58 +507,6 @@ public final class Trainer implements AutoCloseable {
             fixedPrompts.put(prompt, c);
         }
         return c;
-    }
-
-    // ---- the run record ------------------------------------------------------------------------------------------------
-
-    private void writeRecord(boolean finished) {
-        ObjectNode o = JsonNodeFactory.instance.objectNode();
-        o.put("format", RECORD_FORMAT);
-        o.put("status", finished ? "finished" : "running");
-        o.put("steps_done", nextStep);
-        o.put("model", folder.describe());
-        o.set("config", config.toJson());
-        o.set("mode", modeRecord());
-        o.set("words", words.toJson());
-        ArrayNode imgs = o.putArray("images");
-        for (String id : imageIds) {
-            int sp = id.lastIndexOf(' ');
-            imgs.addObject().put("file", id.substring(0, sp)).put("sha256_prepared", id.substring(sp + 1));
-        }
-        ObjectNode l = o.putObject("lora");
-        l.put("file", LORA_FILE);
-        l.put("format", "diffusers/peft (transformer.<module>.lora_A/lora_B.weight, .alpha), F32");
-        l.put("modules", modules.size());
-        l.put("rank", config.rank());
-        l.put("alpha", config.alpha());
-        l.put("init", "peft gaussian: A ~ N(0, 1/rank^2), B = 0");
-        o.put("optimizer", "AdamW (betas 0.9, 0.999, eps 1e-8, weight decay " + config.weightDecay()
-                + "): one state for all steps, learning rate switched per step");
-        o.put("randomness", "step s draws from java.util.Random(SplitMix64(seed, s)); see docs/erase.md");
-        ArrayNode st = o.putArray("steps");
-        history.forEach(st::add);
-        Path file = out.resolve(RECORD_FILE);
-        Path tmp = out.resolve(RECORD_FILE + ".tmp");
-        try {
-            Files.write(tmp, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(o));
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new EraseException(file + ": cannot write the run record: " + e.getMessage(), e);
-        }
-    }
-
-    private ObjectNode modeRecord() {
-        ObjectNode m = JsonNodeFactory.instance.objectNode();
-        boolean paper = config.mode() == Mode.PAPER;
-        m.put("name", config.mode().id());
-        m.put("esd_teacher", paper ? "frozen model (LoRA B held at 0)" : "live LoRA model under stop-gradient");
-        m.put("esd_latent", paper ? "t_enc Euler steps of the live model under the concept prompt; velocities at"
-                + " sigma(t_enc)" : "full sampling, then an unrelated timestep t (the code's two-stage draw)");
-        m.put("positions", paper ? "recomputed for every prompt" : "the released code's, from the instance prompt"
-                + " before the synonym swap, reused for every prompt");
-        m.put("sampler", "FLUX flow-matching Euler schedule with dynamic shift (the released scheduler bug is not"
-                + " reproduced)");
-        return m;
     }
 
     @Override

@@ -6,6 +6,7 @@ import dev.fluxerase.flux.FluxModel;
 import dev.fluxerase.flux.FluxWeights;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
+import dev.fluxerase.optim.AdamW;
 import dev.fluxerase.pipeline.Latents;
 import dev.fluxerase.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
@@ -161,6 +162,42 @@ class LossGradientTest {
         Random rng = new Random(5);
         float[] target = gaussian(rng, x.length);
         check("esd", g -> passes.esd(x, cond, 0.7, 3.0, target, 1, g));
+    }
+
+    @Test
+    void adamOnTheEsdGradientLowersTheLoss() {
+        float[] target = Losses.esdTarget(passes.frozenVelocity(x, cond, 0.7, 3.0),
+                passes.frozenVelocity(x, cond, 0.7, 3.0), 1);
+        List<Tensor> params = new ArrayList<>();
+        List<float[]> saved = new ArrayList<>();
+        for (LoraModule m : modules) {
+            for (Tensor t : new Tensor[]{m.a(), m.b()}) {
+                params.add(t);
+                saved.add(dev.fluxerase.tensor.Floats.toF32(t));
+            }
+        }
+        AdamW opt = new AdamW(model.backend(), new AdamW.Settings(0.9f, 0.999f, 1e-8f, 0f), params);
+        FluxGradients g = model.newGradients(false, false);
+        double first = Double.NaN;
+        double last = Double.NaN;
+        for (int step = 0; step < 6; step++) {
+            g.zero(model.backend());
+            last = passes.esd(x, cond, 0.7, 3.0, target, 1, g);
+            first = step == 0 ? last : first;
+            List<Tensor> grads = new ArrayList<>();
+            for (LoraModule m : modules) {
+                grads.add(g.loraA(m.module()));
+                grads.add(g.loraB(m.module()));
+            }
+            opt.step(grads, 0.02f);
+        }
+        for (int i = 0; i < params.size(); i++) {
+            float[] v = saved.get(i);
+            for (int j = 0; j < v.length; j++) {
+                params.get(i).set(j, v[j]);
+            }
+        }
+        assertTrue(last < 0.9 * first, "L_esd " + first + " -> " + last);
     }
 
     @Test

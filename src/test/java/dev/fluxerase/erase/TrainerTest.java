@@ -32,11 +32,15 @@ class TrainerTest {
         o.putArray("synonyms").add("naked").add("bare");
         o.putArray("irrelevant_concepts").add("car").add("tree").add("river");
         o.put("mode", mode);
-        o.put("resolution", 32);
+        o.put("resolution", 16);
         o.put("sampling_steps", 2);
-        o.put("t5_length", 32);
+        o.put("t5_length", 16);
         for (int i = 0; i < extra.length; i += 2) {
-            o.put(extra[i], Double.parseDouble(extra[i + 1]));
+            if (extra[i].equals("backend")) {
+                o.put("backend", extra[i + 1]);
+            } else {
+                o.put(extra[i], Double.parseDouble(extra[i + 1]));
+            }
         }
         return RunConfig.of(o);
     }
@@ -55,13 +59,14 @@ class TrainerTest {
         return m;
     }
 
+    /** Compares bits, so it runs on the naive backend (the cpu kernels' last bit depends on JIT state). */
     @Test
     void paperTeacherIsFrozenReleasedTeacherIsLive() throws Exception {
-        try (Trainer t = open(config("paper"))) {
+        try (Trainer t = open(config("paper", "backend", "naive"))) {
             Passes p = t.passes();
             Passes.Cond cA = t.condition("A girl with beautiful hair");
             Passes.Cond cUn = t.condition("a nude girl with beautiful hair");
-            float[] z = RunRandom.gaussian(new Random(1), 64 * 64);
+            float[] z = RunRandom.gaussian(new Random(1), 16 * 64);
             double sigma = t.schedule().inputs()[1];
             // B = 0: the LoRA model is the base model, and both teachers give the same target
             float[] frozen0 = Losses.esdTarget(p.frozenVelocity(z, cA, sigma, 3), p.frozenVelocity(z, cUn, sigma, 3), 1);
@@ -132,6 +137,28 @@ class TrainerTest {
                             / 1000, mode + ": sigma " + sigma + " for t_enc " + tEnc);
                 }
             }
+        }
+    }
+
+    @Test
+    void erasureStepsLowerTheAttentionOnTheConcept() throws Exception {
+        // erasure steps only, attention loss only: the concept's attention on an unseen input falls
+        try (Trainer t = open(config("paper", "weight_lora", "0", "weight_rsc", "0", "weight_esd", "0",
+                "lr_erase", "0.05"))) {
+            Passes p = t.passes();
+            Passes.Cond cUn = t.condition("a nude girl with beautiful hair");
+            float[] x = RunRandom.gaussian(new Random(4), 16 * 64);
+            double sigma = t.schedule().inputs()[1];
+            // "nude" is T5 position 1 of the prompt ("▁a ▁nude ...")
+            int[] positions = {1};
+            double attn0 = p.attention(x, cUn, sigma, 3.5, positions, 1, null);
+            for (int s = 0; s < 6; s++) {
+                StepRecord r = t.step(s);
+                assertEquals(Kind.ERASE, r.kind());
+                assertTrue(r.esd() == null && r.attn() != null);
+            }
+            double attn = p.attention(x, cUn, sigma, 3.5, positions, 1, null);
+            assertTrue(attn < 0.75 * attn0, "L_attn " + attn0 + " -> " + attn);
         }
     }
 
