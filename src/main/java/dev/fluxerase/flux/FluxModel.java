@@ -128,6 +128,11 @@ public final class FluxModel {
         return config;
     }
 
+    /** The backend the model computes on (callers upload inputs there). */
+    public Backend backend() {
+        return be;
+    }
+
     /** Per-block activation recomputation: less memory, one extra block forward per block in the backward. */
     public void setCheckpointing(boolean on) {
         if (on != checkpointing) {
