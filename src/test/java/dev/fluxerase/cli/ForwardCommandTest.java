@@ -9,10 +9,7 @@ import dev.fluxerase.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -42,22 +39,6 @@ class ForwardCommandTest {
         }
     }
 
-    /** Exit code and stderr of one run. */
-    private record Run(int code, String err) {
-    }
-
-    private static Run run(String... args) {
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setErr(oldErr);
-        }
-    }
-
     private static Map<String, float[]> read(Path file) {
         Map<String, float[]> out = new LinkedHashMap<>();
         try (TensorSource s = Safetensors.open(file)) {
@@ -83,9 +64,9 @@ class ForwardCommandTest {
     @Test
     void gradientsUnderTheWeightFileNames() {
         Path out = tmp.resolve("out.safetensors");
-        Run r = run("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output", out.toString(),
-                "--grad");
-        assertEquals(0, r.code(), r.err());
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output",
+                out.toString(), "--grad");
+        assertEquals(0, r.exit(), r.err());
         Map<String, float[]> got = read(out);
         assertTrue(relToMax(got.get("out"), read(DIR.resolve("outputs.safetensors")).get("out_f64")) < 5e-5);
         Map<String, float[]> ref = read(DIR.resolve("grads.safetensors"));
@@ -103,10 +84,10 @@ class ForwardCommandTest {
     @Test
     void loraGradientsAndAttentionUnderTheLoraFileNames() {
         Path out = tmp.resolve("lora.safetensors");
-        Run r = run("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output", out.toString(),
-                "--lora", DIR.resolve("lora_weights.safetensors").toString(), "--grad", "--attention",
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output",
+                out.toString(), "--lora", DIR.resolve("lora_weights.safetensors").toString(), "--grad", "--attention",
                 "--checkpointing");
-        assertEquals(0, r.code(), r.err());
+        assertEquals(0, r.exit(), r.err());
         Map<String, float[]> got = read(out);
         Map<String, float[]> ref = read(DIR.resolve("lora_outputs.safetensors"));
         assertTrue(relToMax(got.get("out"), ref.get("out_f64")) < 3e-4);
@@ -171,9 +152,9 @@ class ForwardCommandTest {
             Path file = tmp.resolve("kohya" + run + ".safetensors");
             SafetensorsWriter.write(file, lora, Map.of());
             Path out = tmp.resolve("kohya-out" + run + ".safetensors");
-            Run r = run("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output",
+            CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output",
                     out.toString(), "--lora", file.toString(), "--grad");
-            assertEquals(0, r.code(), r.err());
+            assertEquals(0, r.exit(), r.err());
             Map<String, float[]> got = read(out);
             float[] o = got.get("out");
             for (int i = 0; i < o.length; i++) {
@@ -218,9 +199,9 @@ class ForwardCommandTest {
         Path inputs = tmp.resolve("in2.safetensors");
         SafetensorsWriter.write(inputs, in, Map.of());
         Path out = tmp.resolve("out2.safetensors");
-        Run r = run("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", inputs.toString(), "--output",
-                out.toString());
-        assertEquals(0, r.code(), r.err());
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", inputs.toString(),
+                "--output", out.toString());
+        assertEquals(0, r.exit(), r.err());
         float[] o = read(out).get("out");
         float[] ref = read(DIR.resolve("outputs.safetensors")).get("out_f64");
         assertEquals(2 * ref.length, o.length);
@@ -242,9 +223,9 @@ class ForwardCommandTest {
         }
         Path inputs = tmp.resolve("no-y.safetensors");
         SafetensorsWriter.write(inputs, in, Map.of());
-        Run r = run("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", inputs.toString(), "--output",
-                tmp.resolve("o.safetensors").toString());
-        assertEquals(1, r.code());
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", inputs.toString(),
+                "--output", tmp.resolve("o.safetensors").toString());
+        assertEquals(1, r.exit());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("no-y.safetensors") && r.err().contains("tensor y missing"), r.err());
         assertFalse(Files.exists(tmp.resolve("o.safetensors")));
@@ -261,18 +242,18 @@ class ForwardCommandTest {
         in.put("txt", Tensor.zeros(1, 8, 31));
         Path inputs = tmp.resolve("bad-txt.safetensors");
         SafetensorsWriter.write(inputs, in, Map.of());
-        Run r = run("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", inputs.toString(), "--output",
-                tmp.resolve("o.safetensors").toString());
-        assertEquals(1, r.code());
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", inputs.toString(),
+                "--output", tmp.resolve("o.safetensors").toString());
+        assertEquals(1, r.exit());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("bad-txt.safetensors: tensor txt: expected [1, 8, 32], got [1, 8, 31]"), r.err());
     }
 
     @Test
     void configThatDoesNotFitTheWeightsNamesTheTensor() {
-        Run r = run("forward", "--weights", WEIGHTS, "--config", "flux-dev", "--inputs", INPUTS, "--output",
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", "flux-dev", "--inputs", INPUTS, "--output",
                 tmp.resolve("o.safetensors").toString());
-        assertEquals(1, r.code());
+        assertEquals(1, r.exit());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("weights_bfl.safetensors: tensor img_in.weight: expected shape [3072, 64], got"
                 + " [64, 16] F32"), r.err());
@@ -281,8 +262,8 @@ class ForwardCommandTest {
     @Test
     void withoutConfigTheOneBesideTheWeightsIsUsed() {
         Path out = tmp.resolve("o.safetensors");
-        Run r = run("forward", "--weights", WEIGHTS, "--inputs", INPUTS, "--output", out.toString());
-        assertEquals(0, r.code(), r.err());
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--inputs", INPUTS, "--output", out.toString());
+        assertEquals(0, r.exit(), r.err());
         assertTrue(relToMax(read(out).get("out"), read(DIR.resolve("outputs.safetensors")).get("out_f64")) < 5e-5);
     }
 
@@ -290,9 +271,9 @@ class ForwardCommandTest {
     void withoutAnyConfigTheErrorAsksForOne() throws Exception {
         Path alone = tmp.resolve("alone.safetensors");
         Files.copy(Path.of(WEIGHTS), alone);
-        Run r = run("forward", "--weights", alone.toString(), "--inputs", INPUTS, "--output",
+        CliRun r = CliRun.of("forward", "--weights", alone.toString(), "--inputs", INPUTS, "--output",
                 tmp.resolve("o.safetensors").toString());
-        assertEquals(1, r.code());
+        assertEquals(1, r.exit());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("cannot be inferred") && r.err().contains("--config"), r.err());
     }
