@@ -6,10 +6,10 @@ import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -23,21 +23,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code flux-erase forward} end to end on the flux-tiny golden files, through {@link Main#run}. */
 class ForwardCommandTest {
-    private static final Path DIR = resource("golden/flux-tiny");
+    private static final Path DIR = Resources.path("golden/flux-tiny");
     private static final String WEIGHTS = DIR.resolve("weights_bfl.safetensors").toString();
     private static final String CONFIG = DIR.resolve("config.json").toString();
     private static final String INPUTS = DIR.resolve("inputs.safetensors").toString();
 
     @TempDir
     Path tmp;
-
-    private static Path resource(String name) {
-        try {
-            return Path.of(ForwardCommandTest.class.getClassLoader().getResource(name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     private static Map<String, float[]> read(Path file) {
         Map<String, float[]> out = new LinkedHashMap<>();

@@ -7,10 +7,10 @@ import dev.fluxerase.safetensors.SafetensorsWriter;
 import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,19 +23,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code generate} end to end on the tiny pipeline: PNG and latents out, --latents in, batches, one-line errors. */
 class GenerateCommandTest {
-    static final Path TINY = resource("pipeline-tiny");
+    static final Path TINY = Resources.path("pipeline-tiny");
     static final String MODEL = TINY.resolve("model").toString();
 
     @TempDir
     Path tmp;
-
-    static Path resource(String name) {
-        try {
-            return Path.of(GenerateCommandTest.class.getClassLoader().getResource(name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     private CliRun generate(String... extra) {
         String[] base = {"generate", "--model", MODEL, "--cache-dir", tmp.resolve("cache").toString()};

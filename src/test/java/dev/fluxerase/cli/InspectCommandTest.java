@@ -4,10 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fluxerase.safetensors.SafetensorsWriter;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -24,12 +24,7 @@ class InspectCommandTest {
     Path dir;
 
     static String lora() {
-        try {
-            return Path.of(InspectCommandTest.class.getResource("/lora/eraseanything-nudity-lora.safetensors").toURI())
-                    .toString();
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Resources.path("lora/eraseanything-nudity-lora.safetensors").toString();
     }
 
     @Test

@@ -2,10 +2,10 @@ package dev.fluxerase.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -14,11 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class TokenizeCommandTest {
 
     private static String flux() {
-        try {
-            return Path.of(TokenizeCommandTest.class.getResource("/pipeline-tiny/model").toURI()).toString();
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Resources.path("pipeline-tiny/model").toString();
     }
 
     @Test

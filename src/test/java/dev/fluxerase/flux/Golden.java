@@ -8,10 +8,10 @@ import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -24,21 +24,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The flux-tiny golden case (BFL reference, float64, rounded to f32 by tools/golden-to-f32.py) as the tests use it.
  */
 final class Golden {
-    static final Path DIR = resource("golden/flux-tiny");
+    static final Path DIR = Resources.path("golden/flux-tiny");
     static final Path WEIGHTS_BFL = DIR.resolve("weights_bfl.safetensors");
     static final Path WEIGHTS_BF16 = DIR.resolve("weights_bfl_bf16.safetensors");
     static final Path INPUTS = DIR.resolve("inputs.safetensors");
     static final Path CONFIG = DIR.resolve("config.json");
 
     private Golden() {
-    }
-
-    static Path resource(String name) {
-        try {
-            return Path.of(Golden.class.getClassLoader().getResource(name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     static FluxConfig config() {

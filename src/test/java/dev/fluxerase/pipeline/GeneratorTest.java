@@ -5,6 +5,7 @@ import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -123,7 +124,7 @@ class GeneratorTest {
                 () -> Generator.open(tiny(), new CpuBackend(), null, List.of(new LoraStack.Entry(tmp.resolve("no"), 1f))));
         assertTrue(missing.getMessage().contains("no such file"), missing.getMessage());
         RuntimeException wrong = assertThrows(RuntimeException.class, () -> Generator.open(tiny(), new CpuBackend(), null,
-                List.of(new LoraStack.Entry(Tiny.resource("lora/flux-tiny-lora.safetensors"), 1f))));
+                List.of(new LoraStack.Entry(Resources.path("lora/flux-tiny-lora.safetensors"), 1f))));
         assertFalse(wrong.getMessage().contains("\n"), wrong.getMessage());
     }
 

@@ -5,9 +5,9 @@ import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 
 import java.lang.foreign.ValueLayout;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -16,19 +16,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The pipeline-tiny golden as the tests use it (copied by tools/pipeline-golden-copy.py). */
 final class Tiny {
-    static final Path DIR = resource("pipeline-tiny");
+    static final Path DIR = Resources.path("pipeline-tiny");
     static final Path MODEL = DIR.resolve("model");
     static final Path LORA = DIR.resolve("lora_visible.safetensors");
 
     private Tiny() {
-    }
-
-    static Path resource(String name) {
-        try {
-            return Path.of(Tiny.class.getClassLoader().getResource(name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     static Path inputs(String testCase) {

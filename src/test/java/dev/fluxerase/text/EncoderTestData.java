@@ -3,9 +3,9 @@ package dev.fluxerase.text;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 
 import java.lang.foreign.ValueLayout;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -18,20 +18,12 @@ final class EncoderTestData {
     }
 
     static Path resource(String relative) {
-        try {
-            return Path.of(EncoderTestData.class.getResource("/text-encoders/" + relative).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Resources.path("text-encoders/" + relative);
     }
 
     /** A path inside the pipeline-tiny model folder (the real-layout BF16 encoders, stored once for all tests). */
     static Path pipelineModel(String relative) {
-        try {
-            return Path.of(EncoderTestData.class.getResource("/pipeline-tiny/model/" + relative).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Resources.path("pipeline-tiny/model/" + relative);
     }
 
     /** An I64 [B, L] id tensor as int rows. */

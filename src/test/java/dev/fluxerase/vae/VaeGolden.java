@@ -6,9 +6,9 @@ import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 
 import java.lang.foreign.ValueLayout;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -21,18 +21,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The VAE goldens copied by tools/vae-golden-trim.py, and comparison helpers. */
 final class VaeGolden {
-    static final Path TINY = resource("vae/tiny");
-    static final Path PIPELINE = resource("vae/pipeline");
+    static final Path TINY = Resources.path("vae/tiny");
+    static final Path PIPELINE = Resources.path("vae/pipeline");
 
     private VaeGolden() {
-    }
-
-    static Path resource(String name) {
-        try {
-            return Path.of(VaeGolden.class.getClassLoader().getResource(name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     /** A tensor of a golden file as a heap copy (F32 as F32; F64 kept as a double array in {@link #f64}). */
