@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeSet;
 
+import static dev.fluxerase.testing.Compare.relToMax;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -40,17 +41,6 @@ class ForwardCommandTest {
             }
         }
         return out;
-    }
-
-    private static double relToMax(float[] ours, float[] ref) {
-        assertEquals(ref.length, ours.length);
-        double d = 0;
-        double m = 0;
-        for (int i = 0; i < ref.length; i++) {
-            d = Math.max(d, Math.abs((double) ours[i] - ref[i]));
-            m = Math.max(m, Math.abs(ref[i]));
-        }
-        return d / m;
     }
 
     @Test

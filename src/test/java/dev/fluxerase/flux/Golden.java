@@ -17,8 +17,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The flux-tiny golden case (BFL reference, float64, rounded to f32 by tools/golden-to-f32.py) as the tests use it.
@@ -60,19 +58,6 @@ final class Golden {
             Tensor g = s.tensor("grad_output");
             return be.upload(Floats.toF32(g), g.shape());
         }
-    }
-
-    /** max|ours − ref| / max|ref|. */
-    static double relToMax(float[] ours, float[] ref) {
-        assertEquals(ref.length, ours.length, "element count");
-        double maxDiff = 0;
-        double maxRef = 0;
-        for (int i = 0; i < ref.length; i++) {
-            assertTrue(Float.isFinite(ours[i]), "non-finite value at " + i);
-            maxDiff = Math.max(maxDiff, Math.abs((double) ours[i] - ref[i]));
-            maxRef = Math.max(maxRef, Math.abs(ref[i]));
-        }
-        return maxDiff / maxRef;
     }
 
     /**

@@ -60,27 +60,6 @@ final class Tiny {
         }
     }
 
-    /** max|a − ref| / max|ref|. */
-    static double relToMax(float[] a, float[] ref) {
-        assertTrue(a.length == ref.length, "length " + a.length + " vs reference " + ref.length);
-        double maxDiff = 0;
-        double maxRef = 0;
-        for (int i = 0; i < a.length; i++) {
-            maxDiff = Math.max(maxDiff, Math.abs((double) a[i] - ref[i]));
-            maxRef = Math.max(maxRef, Math.abs((double) ref[i]));
-        }
-        return maxDiff / maxRef;
-    }
-
-    static double maxAbs(float[] a, float[] ref) {
-        assertTrue(a.length == ref.length, "length " + a.length + " vs reference " + ref.length);
-        double m = 0;
-        for (int i = 0; i < a.length; i++) {
-            m = Math.max(m, Math.abs((double) a[i] - ref[i]));
-        }
-        return m;
-    }
-
     /** Rows [from, from + count) of a flat array holding equally sized slices. */
     static float[] slice(float[] all, int index, int count) {
         int n = all.length / count;
