@@ -46,8 +46,9 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
     }
 
     public static ClipTextConfig read(Path file) {
+        JsonNode root = ConfigJson.read(file);
         try {
-            return fromJson(ConfigJson.read(file));
+            return fromJson(root);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
         }

@@ -47,8 +47,9 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
     }
 
     public static T5Config read(Path file) {
+        JsonNode root = ConfigJson.read(file);
         try {
-            return fromJson(ConfigJson.read(file));
+            return fromJson(root);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
         }
