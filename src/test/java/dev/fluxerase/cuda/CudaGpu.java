@@ -20,9 +20,18 @@ final class CudaGpu {
         }
     }
 
-    /** Called from each GPU test's @BeforeEach, so every test shows up as skipped with the reason. */
+    private static volatile boolean reasonPrinted;
+
+    /**
+     * Called from each GPU test's @BeforeEach, so every test shows up as skipped with the reason. The reason is also
+     * printed once to the build log, since Maven's console lists skipped tests without their reasons.
+     */
     static void skipWithoutGpu() {
         String why = unavailableReason();
+        if (why != null && !reasonPrinted) {
+            reasonPrinted = true;
+            System.out.println("GPU tests skipped: " + why);
+        }
         Assumptions.assumeTrue(why == null, why);
     }
 
