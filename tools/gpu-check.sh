@@ -17,7 +17,7 @@ rt="$work/flux-erase-runtime"
 java="$rt/java/bin/java"
 jflags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC)
 console="$(ls "$rt"/lib/junit-platform-console-standalone-*.jar)"
-cp="$rt/lib/flux-erase.jar:$rt/test-classes"
+cp="$rt/lib/flux-erase.jar:$rt/test-classes:$root/src/test/resources"
 t0=$(date +%s)
 
 { nvidia-smi || echo "nvidia-smi not available"; } > "$out/nvidia-smi.txt" 2>&1

@@ -2,14 +2,19 @@ package dev.fluxerase.flux;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fluxerase.json.ConfigJson;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
+
+import static dev.fluxerase.json.ConfigJson.bool;
+import static dev.fluxerase.json.ConfigJson.integer;
+import static dev.fluxerase.json.ConfigJson.ints;
+import static dev.fluxerase.json.ConfigJson.number;
 
 /**
  * The FLUX transformer's shape parameters in BFL {@code FluxParams} terms (FLUX.md §1). Heads and RoPE axes cannot be
@@ -76,15 +81,7 @@ public record FluxConfig(int inChannels, int outChannels, int vecInDim, int cont
      * is one of these (a golden manifest).
      */
     public static FluxConfig read(Path file) {
-        JsonNode root;
-        try {
-            root = new ObjectMapper().readTree(Files.readAllBytes(file));
-        } catch (IOException e) {
-            throw new UncheckedIOException(file + ": cannot read config: " + e.getMessage(), e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new IllegalArgumentException(file + ": config is not a JSON object");
-        }
+        JsonNode root = ConfigJson.read(file);
         if (!root.has("hidden_size") && !root.has("num_attention_heads") && root.path("config").isObject()) {
             root = root.get("config");
         }
@@ -133,70 +130,24 @@ public record FluxConfig(int inChannels, int outChannels, int vecInDim, int cont
 
     public static FluxConfig fromJson(JsonNode n) {
         if (n.has("hidden_size")) {
-            return new FluxConfig(req(n, "in_channels"), req(n, "out_channels"), req(n, "vec_in_dim"),
-                    req(n, "context_in_dim"), req(n, "hidden_size"), reqD(n, "mlp_ratio"), req(n, "num_heads"),
-                    req(n, "depth"), req(n, "depth_single_blocks"), ints(n, "axes_dim"), reqD(n, "theta"),
-                    reqB(n, "qkv_bias"), reqB(n, "guidance_embed"));
+            return new FluxConfig(integer(n, "in_channels"), integer(n, "out_channels"), integer(n, "vec_in_dim"),
+                    integer(n, "context_in_dim"), integer(n, "hidden_size"), number(n, "mlp_ratio"),
+                    integer(n, "num_heads"), integer(n, "depth"), integer(n, "depth_single_blocks"),
+                    ints(n, "axes_dim"), number(n, "theta"), bool(n, "qkv_bias"), bool(n, "guidance_embed"));
         }
         if (n.has("num_attention_heads")) {
-            int heads = req(n, "num_attention_heads");
-            int in = req(n, "in_channels");
+            int heads = integer(n, "num_attention_heads");
+            int in = integer(n, "in_channels");
             JsonNode out = n.get("out_channels");
             int outCh = out == null || out.isNull() ? in : out.asInt();
             // diffusers hard-codes theta 10000, mlp_ratio 4 and qkv bias in FluxTransformer2DModel.
-            return new FluxConfig(in, outCh, req(n, "pooled_projection_dim"), req(n, "joint_attention_dim"),
-                    heads * req(n, "attention_head_dim"), 4.0, heads, req(n, "num_layers"), req(n, "num_single_layers"),
-                    ints(n, "axes_dims_rope"), 10000, true, reqB(n, "guidance_embeds"));
+            return new FluxConfig(in, outCh, integer(n, "pooled_projection_dim"), integer(n, "joint_attention_dim"),
+                    heads * integer(n, "attention_head_dim"), 4.0, heads, integer(n, "num_layers"),
+                    integer(n, "num_single_layers"), ints(n, "axes_dims_rope"), 10000, true,
+                    bool(n, "guidance_embeds"));
         }
         throw new IllegalArgumentException("config has neither BFL keys (hidden_size, num_heads, ...) nor diffusers keys"
                 + " (num_attention_heads, attention_head_dim, ...)");
-    }
-
-    private static JsonNode field(JsonNode n, String key) {
-        JsonNode v = n.get(key);
-        if (v == null || v.isNull()) {
-            throw new IllegalArgumentException("config is missing \"" + key + "\"");
-        }
-        return v;
-    }
-
-    private static int req(JsonNode n, String key) {
-        JsonNode v = field(n, key);
-        if (!v.canConvertToInt() || !v.isIntegralNumber()) {
-            throw new IllegalArgumentException("config \"" + key + "\" must be an integer, got " + v);
-        }
-        return v.asInt();
-    }
-
-    private static double reqD(JsonNode n, String key) {
-        JsonNode v = field(n, key);
-        if (!v.isNumber()) {
-            throw new IllegalArgumentException("config \"" + key + "\" must be a number, got " + v);
-        }
-        return v.asDouble();
-    }
-
-    private static boolean reqB(JsonNode n, String key) {
-        JsonNode v = field(n, key);
-        if (!v.isBoolean()) {
-            throw new IllegalArgumentException("config \"" + key + "\" must be true or false, got " + v);
-        }
-        return v.asBoolean();
-    }
-
-    private static int[] ints(JsonNode n, String key) {
-        JsonNode v = field(n, key);
-        if (!v.isArray()) {
-            throw new IllegalArgumentException("config \"" + key + "\" must be an array of integers, got " + v);
-        }
-        int[] out = new int[v.size()];
-        for (int i = 0; i < out.length; i++) {
-            if (!v.get(i).isIntegralNumber()) {
-                throw new IllegalArgumentException("config \"" + key + "\" must be an array of integers, got " + v);
-            }
-            out[i] = v.get(i).asInt();
-        }
-        return out;
     }
 
     @Override

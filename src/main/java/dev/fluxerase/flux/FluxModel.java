@@ -128,6 +128,7 @@ public final class FluxModel {
         return config;
     }
 
+    /** The backend the model computes on (callers upload inputs there). */
     public Backend backend() {
         return be;
     }

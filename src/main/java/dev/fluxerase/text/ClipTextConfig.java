@@ -1,6 +1,7 @@
 package dev.fluxerase.text;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fluxerase.json.ConfigJson;
 
 import java.nio.file.Path;
 
@@ -16,12 +17,12 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
     public static final String QUICK_GELU = "quick_gelu";
 
     public ClipTextConfig {
-        EncoderConfigs.positive("vocab_size", vocabSize);
-        EncoderConfigs.positive("hidden_size", hiddenSize);
-        EncoderConfigs.positive("intermediate_size", intermediateSize);
-        EncoderConfigs.positive("num_hidden_layers", numHiddenLayers);
-        EncoderConfigs.positive("num_attention_heads", numAttentionHeads);
-        EncoderConfigs.positive("max_position_embeddings", maxPositionEmbeddings);
+        ConfigJson.positive("vocab_size", vocabSize);
+        ConfigJson.positive("hidden_size", hiddenSize);
+        ConfigJson.positive("intermediate_size", intermediateSize);
+        ConfigJson.positive("num_hidden_layers", numHiddenLayers);
+        ConfigJson.positive("num_attention_heads", numAttentionHeads);
+        ConfigJson.positive("max_position_embeddings", maxPositionEmbeddings);
         if (hiddenSize % numAttentionHeads != 0) {
             throw new IllegalArgumentException("config hidden_size " + hiddenSize + " is not a multiple of"
                     + " num_attention_heads " + numAttentionHeads);
@@ -45,18 +46,19 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
     }
 
     public static ClipTextConfig read(Path file) {
+        JsonNode root = ConfigJson.read(file);
         try {
-            return fromJson(EncoderConfigs.read(file));
+            return fromJson(root);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
         }
     }
 
     public static ClipTextConfig fromJson(JsonNode n) {
-        return new ClipTextConfig(EncoderConfigs.integer(n, "vocab_size"), EncoderConfigs.integer(n, "hidden_size"),
-                EncoderConfigs.integer(n, "intermediate_size"), EncoderConfigs.integer(n, "num_hidden_layers"),
-                EncoderConfigs.integer(n, "num_attention_heads"), EncoderConfigs.integer(n, "max_position_embeddings"),
-                EncoderConfigs.text(n, "hidden_act"), EncoderConfigs.number(n, "layer_norm_eps"),
-                EncoderConfigs.integer(n, "eos_token_id"));
+        return new ClipTextConfig(ConfigJson.integer(n, "vocab_size"), ConfigJson.integer(n, "hidden_size"),
+                ConfigJson.integer(n, "intermediate_size"), ConfigJson.integer(n, "num_hidden_layers"),
+                ConfigJson.integer(n, "num_attention_heads"), ConfigJson.integer(n, "max_position_embeddings"),
+                ConfigJson.text(n, "hidden_act"), ConfigJson.number(n, "layer_norm_eps"),
+                ConfigJson.integer(n, "eos_token_id"));
     }
 }

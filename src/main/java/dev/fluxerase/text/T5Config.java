@@ -1,6 +1,7 @@
 package dev.fluxerase.text;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fluxerase.json.ConfigJson;
 
 import java.nio.file.Path;
 import java.util.Set;
@@ -16,12 +17,12 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
     private static final Set<String> TANH_GELU = Set.of("gelu_new", "gelu_pytorch_tanh");
 
     public T5Config {
-        EncoderConfigs.positive("vocab_size", vocabSize);
-        EncoderConfigs.positive("d_model", dModel);
-        EncoderConfigs.positive("d_kv", dKv);
-        EncoderConfigs.positive("d_ff", dFf);
-        EncoderConfigs.positive("num_layers", numLayers);
-        EncoderConfigs.positive("num_heads", numHeads);
+        ConfigJson.positive("vocab_size", vocabSize);
+        ConfigJson.positive("d_model", dModel);
+        ConfigJson.positive("d_kv", dKv);
+        ConfigJson.positive("d_ff", dFf);
+        ConfigJson.positive("num_layers", numLayers);
+        ConfigJson.positive("num_heads", numHeads);
         if (relativeAttentionNumBuckets < 4 || relativeAttentionNumBuckets % 2 != 0) {
             // bidirectional: half the buckets per sign, and at least one exact and one log-spaced bucket in each half
             throw new IllegalArgumentException("config relative_attention_num_buckets must be even and at least 4, got "
@@ -46,8 +47,9 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
     }
 
     public static T5Config read(Path file) {
+        JsonNode root = ConfigJson.read(file);
         try {
-            return fromJson(EncoderConfigs.read(file));
+            return fromJson(root);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
         }
@@ -59,14 +61,14 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
      * applies the remaining keys last).
      */
     public static T5Config fromJson(JsonNode n) {
-        String proj = EncoderConfigs.text(n, "feed_forward_proj");
+        String proj = ConfigJson.text(n, "feed_forward_proj");
         String[] parts = proj.split("-", -1);
         boolean gated = parts.length == 2 && parts[0].equals("gated");
         if (parts.length > 2 || (parts.length == 2 && !gated)) {
             throw new IllegalArgumentException("config feed_forward_proj \"" + proj + "\" is not \"ACT\" or \"gated-ACT\"");
         }
         String act = proj.equals("gated-gelu") ? "gelu_new" : parts[parts.length - 1];
-        String explicit = EncoderConfigs.optionalText(n, "dense_act_fn");
+        String explicit = ConfigJson.optionalText(n, "dense_act_fn");
         if (explicit != null) {
             act = explicit;
         }
@@ -78,11 +80,11 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
             throw new IllegalArgumentException("config feed_forward_proj \"" + proj + "\" is not gated: only the gated"
                     + " feed-forward of T5 v1.1 is implemented");
         }
-        return new T5Config(EncoderConfigs.integer(n, "vocab_size"), EncoderConfigs.integer(n, "d_model"),
-                EncoderConfigs.integer(n, "d_kv"), EncoderConfigs.integer(n, "d_ff"),
-                EncoderConfigs.integer(n, "num_layers"), EncoderConfigs.integer(n, "num_heads"),
-                EncoderConfigs.integer(n, "relative_attention_num_buckets"),
-                EncoderConfigs.integer(n, "relative_attention_max_distance"),
-                EncoderConfigs.number(n, "layer_norm_epsilon"), act);
+        return new T5Config(ConfigJson.integer(n, "vocab_size"), ConfigJson.integer(n, "d_model"),
+                ConfigJson.integer(n, "d_kv"), ConfigJson.integer(n, "d_ff"),
+                ConfigJson.integer(n, "num_layers"), ConfigJson.integer(n, "num_heads"),
+                ConfigJson.integer(n, "relative_attention_num_buckets"),
+                ConfigJson.integer(n, "relative_attention_max_distance"),
+                ConfigJson.number(n, "layer_norm_epsilon"), act);
     }
 }

@@ -1,6 +1,5 @@
 package dev.fluxerase.cli;
 
-import dev.fluxerase.safetensors.CliCapture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,7 +19,7 @@ class DoctorCommandTest {
 
     @Test
     void tinyPipelineIsHealthy() {
-        CliCapture r = CliCapture.of("doctor", "--model", MODEL.toString());
+        CliRun r = CliRun.of("doctor", "--model", MODEL.toString());
         assertEquals(0, r.exit(), r.out() + r.err());
         List<String> lines = r.out().lines().toList();
         assertEquals(9, lines.size(), r.out());
@@ -40,7 +39,7 @@ class DoctorCommandTest {
         Path snap = tmp.resolve("hub/models--black-forest-labs--FLUX.1-dev/snapshots/abc123");
         Files.createDirectories(snap.getParent());
         Files.createSymbolicLink(snap, MODEL);
-        CliCapture r = CliCapture.of("doctor", "--model", "black-forest-labs/FLUX.1-dev", "--hf-cache",
+        CliRun r = CliRun.of("doctor", "--model", "black-forest-labs/FLUX.1-dev", "--hf-cache",
                 tmp.resolve("hub").toString());
         assertEquals(0, r.exit(), r.out() + r.err());
         assertTrue(r.out().startsWith("model           black-forest-labs/FLUX.1-dev (Hugging Face cache snapshot"
@@ -55,7 +54,7 @@ class DoctorCommandTest {
         for (String s : List.of("transformer", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2")) {
             Files.createSymbolicLink(m.resolve(s), MODEL.resolve(s));
         }
-        CliCapture r = CliCapture.of("doctor", "--model", m.toString());
+        CliRun r = CliRun.of("doctor", "--model", m.toString());
         assertEquals(1, r.exit());
         assertTrue(r.out().contains("vae             MISSING: looked for vae/ with *.safetensors, or ae.safetensors"
                 + " (or --vae)"), r.out());
@@ -67,7 +66,7 @@ class DoctorCommandTest {
 
     @Test
     void unknownModelIsOneLine() {
-        CliCapture r = CliCapture.of("doctor", "--model", "nobody/nothing", "--hf-cache", tmp.toString());
+        CliRun r = CliRun.of("doctor", "--model", "nobody/nothing", "--hf-cache", tmp.toString());
         assertEquals(1, r.exit());
         assertEquals(1, r.err().lines().count(), r.err());
         assertTrue(r.err().startsWith("flux-erase: --model nobody/nothing: not a folder, and not in the Hugging Face"

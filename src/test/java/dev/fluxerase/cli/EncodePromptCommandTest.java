@@ -1,6 +1,6 @@
 package dev.fluxerase.cli;
 
-import dev.fluxerase.safetensors.CliCapture;
+
 import dev.fluxerase.safetensors.Safetensors;
 import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.DType;
@@ -28,7 +28,7 @@ class EncodePromptCommandTest {
         Path out = tmp.resolve("cat.safetensors");
         String[] args = {"encode-prompt", "--model", TINY.resolve("model").toString(), "--prompt", "a photo of a cat",
                 "--t5-length", "64", "--output", out.toString(), "--cache-dir", tmp.resolve("cache").toString()};
-        CliCapture r = CliCapture.of(args);
+        CliRun r = CliRun.of(args);
         assertEquals(0, r.exit(), r.err());
         assertEquals("wrote " + out + ": t5 [1, 64, 32], clip_pooled [1, 16] (cached in " + tmp.resolve("cache") + ")",
                 r.out().strip());
@@ -56,7 +56,7 @@ class EncodePromptCommandTest {
             }
             assertEquals("a photo of a cat", s.metadata().get("prompt"));
         }
-        CliCapture again = CliCapture.of(args);
+        CliRun again = CliRun.of(args);
         assertEquals(0, again.exit(), again.err());
         assertTrue(again.out().strip().endsWith("(from the cache)"), again.out());
     }
@@ -68,7 +68,7 @@ class EncodePromptCommandTest {
         for (String s : new String[]{"text_encoder", "text_encoder_2", "tokenizer_2"}) {
             Files.createSymbolicLink(m.resolve(s), TINY.resolve("model").resolve(s));
         }
-        CliCapture r = CliCapture.of("encode-prompt", "--model", m.toString(), "--prompt", "a", "--output",
+        CliRun r = CliRun.of("encode-prompt", "--model", m.toString(), "--prompt", "a", "--output",
                 tmp.resolve("o.safetensors").toString(), "--no-cache");
         assertEquals(1, r.exit());
         assertEquals("flux-erase: " + m + ": no tokenizer: looked for tokenizer/ with vocab.json and merges.txt",

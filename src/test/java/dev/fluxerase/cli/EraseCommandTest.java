@@ -6,12 +6,11 @@ import dev.fluxerase.erase.TinyRun;
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
-import dev.fluxerase.safetensors.CliCapture;
 import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,18 +22,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code flux-erase erase} end to end on the tiny pipeline, and its one-line errors. */
 class EraseCommandTest {
-    static final Path MODEL = resource("pipeline-tiny/model");
+    static final Path MODEL = TinyRun.MODEL;
 
     @TempDir
     Path tmp;
 
-    static Path resource(String name) {
-        try {
-            return Path.of(EraseCommandTest.class.getClassLoader().getResource(name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     private List<String> base(Path out) throws Exception {
         return new ArrayList<>(TinyRun.args(tmp, out));
@@ -45,7 +37,7 @@ class EraseCommandTest {
         Path out = tmp.resolve("out");
         List<String> args = base(out);
         args.addAll(List.of("--steps", "4", "--checkpoint-every", "2"));
-        CliCapture r = CliCapture.of(args.toArray(String[]::new));
+        CliRun r = CliRun.of(args.toArray(String[]::new));
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().startsWith("wrote " + out.resolve("pytorch_lora_weights.safetensors") + " (4 steps, mode paper"),
                 r.out());
@@ -78,7 +70,7 @@ class EraseCommandTest {
         }
         assertTrue(Files.isRegularFile(out.resolve("checkpoint.safetensors")));
         // the same tensor names and layout as the authors' released EraseAnything LoRA (which diffusers loads)
-        LoraSet released = LoraSet.load(resource("lora/eraseanything-nudity-lora.safetensors"), FluxConfig.FLUX_DEV);
+        LoraSet released = LoraSet.load(Resources.path("lora/eraseanything-nudity-lora.safetensors"), FluxConfig.FLUX_DEV);
         for (LoraModule m : lora.modules()) {
             LoraModule rel = released.get(m.module());
             assertEquals("transformer." + m.module() + ".lora_A.weight", m.keyA());
@@ -91,7 +83,7 @@ class EraseCommandTest {
     @Test
     void onFluxDevTheLoraHasTheReleasedModules() {
         LoraSet ours = LoraSet.create(FluxConfig.FLUX_DEV, LoraSet.DEFAULT_TARGETS, 8, 8f, 0, LoraSet.Init.GAUSSIAN);
-        LoraSet released = LoraSet.load(resource("lora/eraseanything-nudity-lora.safetensors"), FluxConfig.FLUX_DEV);
+        LoraSet released = LoraSet.load(Resources.path("lora/eraseanything-nudity-lora.safetensors"), FluxConfig.FLUX_DEV);
         assertEquals(38, ours.size());
         assertEquals(released.modules().stream().map(LoraModule::module).toList(),
                 ours.modules().stream().map(LoraModule::module).toList());
@@ -104,7 +96,7 @@ class EraseCommandTest {
     }
 
     /** Runs the short tiny run with options replaced or added. */
-    private CliCapture erase(Path out, String... extra) throws Exception {
+    private CliRun erase(Path out, String... extra) throws Exception {
         List<String> args = base(out);
         for (int i = 0; i < extra.length; i += 2) {
             int at = args.indexOf(extra[i]);
@@ -114,7 +106,7 @@ class EraseCommandTest {
                 args.addAll(List.of(extra[i], extra[i + 1]));
             }
         }
-        return CliCapture.of(args.toArray(String[]::new));
+        return CliRun.of(args.toArray(String[]::new));
     }
 
     /**
@@ -129,11 +121,11 @@ class EraseCommandTest {
         Path parts = tmp.resolve("parts");
         assertEquals(0, erase(parts, concat(small, "--steps", "1")).exit());
         // a second start without --resume refuses to overwrite the run
-        CliCapture again = erase(parts, concat(small, "--steps", "3"));
+        CliRun again = erase(parts, concat(small, "--steps", "3"));
         assertEquals(1, again.exit());
         assertTrue(again.err().startsWith("flux-erase: output (--output) " + parts + " already holds a run"), again.err());
         // resume from the folder alone: the checkpoint holds the settings; step 1 re-derives step 0's timestep
-        CliCapture r = CliCapture.of("erase", "--output", parts.toString(), "--resume", "--steps", "3",
+        CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "3",
                 "--cache-dir", tmp.resolve("cache").toString());
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.err().contains("resuming at step 1/3"), r.err());
@@ -152,7 +144,7 @@ class EraseCommandTest {
             }
         }
         // a setting that changes what is computed is refused
-        CliCapture changed = CliCapture.of("erase", "--output", parts.toString(), "--resume", "--steps", "6",
+        CliRun changed = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "6",
                 "--tau", "0.1");
         assertEquals(1, changed.exit());
         assertEquals("flux-erase: --resume: tau (--tau) is 0.1 but the checkpoint "
@@ -167,7 +159,7 @@ class EraseCommandTest {
         assertEquals(0, erase(out, "--instance-images", images.toString(), "--resolution", "16", "--t5-length", "16",
                 "--steps", "1").exit());
         Files.copy(images.resolve("concept0.png"), images.resolve("concept9.png"));
-        CliCapture r = CliCapture.of("erase", "--output", out.toString(), "--resume", "--steps", "2",
+        CliRun r = CliRun.of("erase", "--output", out.toString(), "--resume", "--steps", "2",
                 "--cache-dir", tmp.resolve("cache").toString());
         assertEquals(1, r.exit());
         assertEquals("flux-erase: --resume: the concept images are not those the checkpoint "
@@ -192,7 +184,7 @@ class EraseCommandTest {
                  "instance_images": "%s", "synonyms": ["naked"], "irrelevant_concepts": ["car", "tree", "river"],
                  "resolution": 32, "sampling_steps": 2, "t5_length": 32, "steps": 5, "mode": "paper"}
                 """.formatted(MODEL, out, TinyRun.images(tmp.resolve("img2"))));
-        CliCapture r = CliCapture.of("erase", "--config", cfg.toString(), "--mode", "released", "--steps", "2",
+        CliRun r = CliRun.of("erase", "--config", cfg.toString(), "--mode", "released", "--steps", "2",
                 "--cache-dir", tmp.resolve("cache").toString());
         assertEquals(0, r.exit(), r.err());
         JsonNode rec = new ObjectMapper().readTree(out.resolve("run.json").toFile());
@@ -232,24 +224,24 @@ class EraseCommandTest {
                 "flux-erase: backend (--backend) \"gpu\" is not a backend (cpu or naive)",
         };
         for (int i = 0; i < cases.length; i++) {
-            CliCapture r = erase(out, cases[i]);
+            CliRun r = erase(out, cases[i]);
             assertEquals(1, r.exit(), String.join(" ", cases[i]));
             assertEquals(expected[i], r.err().strip(), String.join(" ", cases[i]));
             assertEquals(1, r.err().strip().lines().count(), r.err());
         }
         assertFalse(Files.exists(out.resolve("pytorch_lora_weights.safetensors")));
-        CliCapture noKey = CliCapture.of("erase", "--model", MODEL.toString(), "--output", out.toString());
+        CliRun noKey = CliRun.of("erase", "--model", MODEL.toString(), "--output", out.toString());
         assertEquals("flux-erase: key_word (--key-word) is required: the concept to erase, e.g. \"nude\"",
                 noKey.err().strip());
-        CliCapture noCheckpoint = CliCapture.of("erase", "--output", out.toString(), "--resume");
+        CliRun noCheckpoint = CliRun.of("erase", "--output", out.toString(), "--resume");
         assertEquals("flux-erase: --resume: no checkpoint.safetensors in " + out + " (nothing to resume)",
                 noCheckpoint.err().strip());
         Path cfg = tmp.resolve("typo.json");
         Files.writeString(cfg, "{\"key_wrod\": \"nude\"}");
-        CliCapture typo = CliCapture.of("erase", "--config", cfg.toString());
+        CliRun typo = CliRun.of("erase", "--config", cfg.toString());
         assertEquals("flux-erase: " + cfg + ": unknown key \"key_wrod\" (the keys are listed in docs/erase.md)",
                 typo.err().strip());
-        CliCapture type = CliCapture.of("erase", "--config", cfg.toString().replace("typo", "x"));
+        CliRun type = CliRun.of("erase", "--config", cfg.toString().replace("typo", "x"));
         assertEquals(1, type.exit());
         assertTrue(type.err().startsWith("flux-erase: " + cfg.toString().replace("typo", "x") + ": cannot read"),
                 type.err());

@@ -6,19 +6,17 @@ import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeSet;
 
+import static dev.fluxerase.testing.Compare.relToMax;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -26,37 +24,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code flux-erase forward} end to end on the flux-tiny golden files, through {@link Main#run}. */
 class ForwardCommandTest {
-    private static final Path DIR = resource("golden/flux-tiny");
+    private static final Path DIR = Resources.path("golden/flux-tiny");
     private static final String WEIGHTS = DIR.resolve("weights_bfl.safetensors").toString();
     private static final String CONFIG = DIR.resolve("config.json").toString();
     private static final String INPUTS = DIR.resolve("inputs.safetensors").toString();
 
     @TempDir
     Path tmp;
-
-    private static Path resource(String name) {
-        try {
-            return Path.of(ForwardCommandTest.class.getClassLoader().getResource(name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    /** Exit code and stderr of one run. */
-    private record Run(int code, String err) {
-    }
-
-    private static Run run(String... args) {
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setErr(oldErr);
-        }
-    }
 
     private static Map<String, float[]> read(Path file) {
         Map<String, float[]> out = new LinkedHashMap<>();
@@ -69,23 +43,12 @@ class ForwardCommandTest {
         return out;
     }
 
-    private static double relToMax(float[] ours, float[] ref) {
-        assertEquals(ref.length, ours.length);
-        double d = 0;
-        double m = 0;
-        for (int i = 0; i < ref.length; i++) {
-            d = Math.max(d, Math.abs((double) ours[i] - ref[i]));
-            m = Math.max(m, Math.abs(ref[i]));
-        }
-        return d / m;
-    }
-
     @Test
     void gradientsUnderTheWeightFileNames() {
         Path out = tmp.resolve("out.safetensors");
-        Run r = run("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output", out.toString(),
-                "--grad");
-        assertEquals(0, r.code(), r.err());
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output",
+                out.toString(), "--grad");
+        assertEquals(0, r.exit(), r.err());
         Map<String, float[]> got = read(out);
         assertTrue(relToMax(got.get("out"), read(DIR.resolve("outputs.safetensors")).get("out_f64")) < 5e-5);
         Map<String, float[]> ref = read(DIR.resolve("grads.safetensors"));
@@ -103,10 +66,10 @@ class ForwardCommandTest {
     @Test
     void loraGradientsAndAttentionUnderTheLoraFileNames() {
         Path out = tmp.resolve("lora.safetensors");
-        Run r = run("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output", out.toString(),
-                "--lora", DIR.resolve("lora_weights.safetensors").toString(), "--grad", "--attention",
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output",
+                out.toString(), "--lora", DIR.resolve("lora_weights.safetensors").toString(), "--grad", "--attention",
                 "--checkpointing");
-        assertEquals(0, r.code(), r.err());
+        assertEquals(0, r.exit(), r.err());
         Map<String, float[]> got = read(out);
         Map<String, float[]> ref = read(DIR.resolve("lora_outputs.safetensors"));
         assertTrue(relToMax(got.get("out"), ref.get("out_f64")) < 3e-4);
@@ -171,9 +134,9 @@ class ForwardCommandTest {
             Path file = tmp.resolve("kohya" + run + ".safetensors");
             SafetensorsWriter.write(file, lora, Map.of());
             Path out = tmp.resolve("kohya-out" + run + ".safetensors");
-            Run r = run("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output",
+            CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output",
                     out.toString(), "--lora", file.toString(), "--grad");
-            assertEquals(0, r.code(), r.err());
+            assertEquals(0, r.exit(), r.err());
             Map<String, float[]> got = read(out);
             float[] o = got.get("out");
             for (int i = 0; i < o.length; i++) {
@@ -218,9 +181,9 @@ class ForwardCommandTest {
         Path inputs = tmp.resolve("in2.safetensors");
         SafetensorsWriter.write(inputs, in, Map.of());
         Path out = tmp.resolve("out2.safetensors");
-        Run r = run("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", inputs.toString(), "--output",
-                out.toString());
-        assertEquals(0, r.code(), r.err());
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", inputs.toString(),
+                "--output", out.toString());
+        assertEquals(0, r.exit(), r.err());
         float[] o = read(out).get("out");
         float[] ref = read(DIR.resolve("outputs.safetensors")).get("out_f64");
         assertEquals(2 * ref.length, o.length);
@@ -242,9 +205,9 @@ class ForwardCommandTest {
         }
         Path inputs = tmp.resolve("no-y.safetensors");
         SafetensorsWriter.write(inputs, in, Map.of());
-        Run r = run("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", inputs.toString(), "--output",
-                tmp.resolve("o.safetensors").toString());
-        assertEquals(1, r.code());
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", inputs.toString(),
+                "--output", tmp.resolve("o.safetensors").toString());
+        assertEquals(1, r.exit());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("no-y.safetensors") && r.err().contains("tensor y missing"), r.err());
         assertFalse(Files.exists(tmp.resolve("o.safetensors")));
@@ -261,18 +224,18 @@ class ForwardCommandTest {
         in.put("txt", Tensor.zeros(1, 8, 31));
         Path inputs = tmp.resolve("bad-txt.safetensors");
         SafetensorsWriter.write(inputs, in, Map.of());
-        Run r = run("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", inputs.toString(), "--output",
-                tmp.resolve("o.safetensors").toString());
-        assertEquals(1, r.code());
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", inputs.toString(),
+                "--output", tmp.resolve("o.safetensors").toString());
+        assertEquals(1, r.exit());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("bad-txt.safetensors: tensor txt: expected [1, 8, 32], got [1, 8, 31]"), r.err());
     }
 
     @Test
     void configThatDoesNotFitTheWeightsNamesTheTensor() {
-        Run r = run("forward", "--weights", WEIGHTS, "--config", "flux-dev", "--inputs", INPUTS, "--output",
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", "flux-dev", "--inputs", INPUTS, "--output",
                 tmp.resolve("o.safetensors").toString());
-        assertEquals(1, r.code());
+        assertEquals(1, r.exit());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("weights_bfl.safetensors: tensor img_in.weight: expected shape [3072, 64], got"
                 + " [64, 16] F32"), r.err());
@@ -281,8 +244,8 @@ class ForwardCommandTest {
     @Test
     void withoutConfigTheOneBesideTheWeightsIsUsed() {
         Path out = tmp.resolve("o.safetensors");
-        Run r = run("forward", "--weights", WEIGHTS, "--inputs", INPUTS, "--output", out.toString());
-        assertEquals(0, r.code(), r.err());
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--inputs", INPUTS, "--output", out.toString());
+        assertEquals(0, r.exit(), r.err());
         assertTrue(relToMax(read(out).get("out"), read(DIR.resolve("outputs.safetensors")).get("out_f64")) < 5e-5);
     }
 
@@ -290,9 +253,9 @@ class ForwardCommandTest {
     void withoutAnyConfigTheErrorAsksForOne() throws Exception {
         Path alone = tmp.resolve("alone.safetensors");
         Files.copy(Path.of(WEIGHTS), alone);
-        Run r = run("forward", "--weights", alone.toString(), "--inputs", INPUTS, "--output",
+        CliRun r = CliRun.of("forward", "--weights", alone.toString(), "--inputs", INPUTS, "--output",
                 tmp.resolve("o.safetensors").toString());
-        assertEquals(1, r.code());
+        assertEquals(1, r.exit());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("cannot be inferred") && r.err().contains("--config"), r.err());
     }

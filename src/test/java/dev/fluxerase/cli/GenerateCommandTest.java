@@ -2,16 +2,15 @@ package dev.fluxerase.cli;
 
 import dev.fluxerase.image.Png;
 import dev.fluxerase.image.RgbImage;
-import dev.fluxerase.safetensors.CliCapture;
 import dev.fluxerase.safetensors.Safetensors;
 import dev.fluxerase.safetensors.SafetensorsWriter;
 import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -24,26 +23,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code generate} end to end on the tiny pipeline: PNG and latents out, --latents in, batches, one-line errors. */
 class GenerateCommandTest {
-    static final Path TINY = resource("pipeline-tiny");
+    static final Path TINY = Resources.path("pipeline-tiny");
     static final String MODEL = TINY.resolve("model").toString();
 
     @TempDir
     Path tmp;
 
-    static Path resource(String name) {
-        try {
-            return Path.of(GenerateCommandTest.class.getClassLoader().getResource(name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private CliCapture generate(String... extra) {
+    private CliRun generate(String... extra) {
         String[] base = {"generate", "--model", MODEL, "--cache-dir", tmp.resolve("cache").toString()};
         String[] args = new String[base.length + extra.length];
         System.arraycopy(base, 0, args, 0, base.length);
         System.arraycopy(extra, 0, args, base.length, extra.length);
-        return CliCapture.of(args);
+        return CliRun.of(args);
     }
 
     static float[] reference(String testCase, String name) {
@@ -56,7 +47,7 @@ class GenerateCommandTest {
     void withDiffusersLatentsTheLoraImageIsFluxPipelines() throws Exception {
         Path png = tmp.resolve("cat.png");
         Path saved = tmp.resolve("final.safetensors");
-        CliCapture r = generate("--prompt", "a photo of a cat", "--lora", TINY.resolve("lora_visible.safetensors") + ":1",
+        CliRun r = generate("--prompt", "a photo of a cat", "--lora", TINY.resolve("lora_visible.safetensors") + ":1",
                 "--steps", "4", "--width", "32", "--height", "32", "--t5-length", "64", "--latents",
                 TINY.resolve("cases/cat_lora_32_s4/inputs.safetensors").toString(), "--out", png.toString(),
                 "--save-latents", saved.toString());
@@ -91,7 +82,7 @@ class GenerateCommandTest {
 
     @Test
     void latentsOfTheWrongSizeAreOneLine() {
-        CliCapture r = generate("--prompt", "a cat", "--steps", "1", "--width", "64", "--height", "32",
+        CliRun r = generate("--prompt", "a cat", "--steps", "1", "--width", "64", "--height", "32",
                 "--latents", TINY.resolve("cases/cat_32_s4/inputs.safetensors").toString(), "--out",
                 tmp.resolve("x.png").toString());
         assertEquals(1, r.exit());
@@ -109,7 +100,7 @@ class GenerateCommandTest {
         Path out = tmp.resolve("out");
         String[] args = {"--batch", csv.toString(), "--out-dir", out.toString(), "--steps", "1", "--width", "16",
                 "--height", "16", "--t5-length", "16"};
-        CliCapture r = generate(args);
+        CliRun r = generate(args);
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().startsWith("2 images written, 0 already there"), r.out());
         assertTrue(r.err().contains("[1/2] cat step 1/1") && r.err().contains("[2/2] 0002 step 1/1"), r.err());
@@ -120,12 +111,12 @@ class GenerateCommandTest {
 
         // a different seed gives a different image; the same seed the same one
         Files.delete(out.resolve("0002.png"));
-        CliCapture again = generate(args);
+        CliRun again = generate(args);
         assertEquals(0, again.exit(), again.err());
         assertTrue(again.out().startsWith("1 image written, 1 already there"), again.out());
         assertFalse(again.err().contains("[1/2]"), again.err());
         assertEquals(3, Files.readAllLines(out.resolve("index.csv")).size());
-        CliCapture single = generate("--prompt", "a cat, sitting", "--seed", "1", "--steps", "1", "--width", "16",
+        CliRun single = generate("--prompt", "a cat, sitting", "--seed", "1", "--steps", "1", "--width", "16",
                 "--height", "16", "--t5-length", "16", "--out", tmp.resolve("one.png").toString());
         assertEquals(0, single.exit(), single.err());
         assertEquals(cat, Png.read(tmp.resolve("one.png")));
@@ -135,20 +126,20 @@ class GenerateCommandTest {
     @Test
     void badBatchRowsAndOptionMixesAreOneLine() throws Exception {
         Path csv = Files.writeString(tmp.resolve("bad.csv"), "a cat,1\na dog,two\n");
-        CliCapture r = generate("--batch", csv.toString(), "--out-dir", tmp.resolve("o").toString());
+        CliRun r = generate("--batch", csv.toString(), "--out-dir", tmp.resolve("o").toString());
         assertEquals(1, r.exit());
         assertEquals("flux-erase: " + csv + " line 2: seed \"two\" is not an integer", r.err().strip());
         Path dup = Files.writeString(tmp.resolve("dup.csv"), "a cat,1,x\n\"multi\nline\",2,x\n");
-        CliCapture d = generate("--batch", dup.toString(), "--out-dir", tmp.resolve("o").toString());
+        CliRun d = generate("--batch", dup.toString(), "--out-dir", tmp.resolve("o").toString());
         assertTrue(d.err().contains("line 2: name \"x\" is already used on line 1"), d.err());
-        CliCapture mix = generate("--prompt", "a", "--out-dir", tmp.resolve("o").toString());
+        CliRun mix = generate("--prompt", "a", "--out-dir", tmp.resolve("o").toString());
         assertEquals("flux-erase: --prompt needs --out (the PNG to write)", mix.err().strip());
-        CliCapture both = generate("--prompt", "a", "--batch", csv.toString(), "--out", "x.png");
+        CliRun both = generate("--prompt", "a", "--batch", csv.toString(), "--out", "x.png");
         assertEquals(2, both.exit());
-        CliCapture size = generate("--prompt", "a", "--width", "30", "--out", tmp.resolve("x.png").toString());
+        CliRun size = generate("--prompt", "a", "--width", "30", "--out", tmp.resolve("x.png").toString());
         assertEquals(1, size.exit());
         assertTrue(size.err().contains("multiples of 4"), size.err());
-        CliCapture backend = generate("--prompt", "a", "--backend", "gpu", "--out", tmp.resolve("x.png").toString());
+        CliRun backend = generate("--prompt", "a", "--backend", "gpu", "--out", tmp.resolve("x.png").toString());
         assertEquals("flux-erase: --backend gpu: unknown (cpu or naive)", backend.err().strip());
     }
 
@@ -156,7 +147,7 @@ class GenerateCommandTest {
     void latentsFileWithoutTheTensorIsOneLine() {
         Path f = tmp.resolve("wrong.safetensors");
         SafetensorsWriter.write(f, Map.of("noise", Tensor.zeros(1, 64, 64)), Map.of());
-        CliCapture r = generate("--prompt", "a", "--width", "32", "--height", "32", "--latents", f.toString(), "--out",
+        CliRun r = generate("--prompt", "a", "--width", "32", "--height", "32", "--latents", f.toString(), "--out",
                 tmp.resolve("x.png").toString());
         assertEquals(1, r.exit());
         assertTrue(r.err().contains("tensor latents missing (expected packed latents [1, 64, 64]; tensors: noise)"),

@@ -2,13 +2,12 @@ package dev.fluxerase.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.fluxerase.safetensors.CliCapture;
 import dev.fluxerase.safetensors.SafetensorsWriter;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -25,17 +24,12 @@ class InspectCommandTest {
     Path dir;
 
     static String lora() {
-        try {
-            return Path.of(InspectCommandTest.class.getResource("/lora/eraseanything-nudity-lora.safetensors").toURI())
-                    .toString();
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Resources.path("lora/eraseanything-nudity-lora.safetensors").toString();
     }
 
     @Test
     void textReportOfTheEraseAnythingLora() {
-        CliCapture run = CliCapture.of("inspect", lora());
+        CliRun run = CliRun.of("inspect", lora());
         assertEquals(0, run.exit(), run.err());
         assertEquals("", run.err());
         List<String> lines = run.out().lines().toList();
@@ -62,7 +56,7 @@ class InspectCommandTest {
 
     @Test
     void jsonReportOfTheEraseAnythingLora() throws Exception {
-        CliCapture run = CliCapture.of("inspect", "--json", lora());
+        CliRun run = CliRun.of("inspect", "--json", lora());
         assertEquals(0, run.exit(), run.err());
         JsonNode root = new ObjectMapper().readTree(run.out());
         assertEquals(lora(), root.get("path").asText());
@@ -86,13 +80,13 @@ class InspectCommandTest {
 
     @Test
     void limitShortensTheListingButNotTheTotals() throws Exception {
-        CliCapture run = CliCapture.of("inspect", lora(), "--limit", "3");
+        CliRun run = CliRun.of("inspect", lora(), "--limit", "3");
         assertEquals(0, run.exit(), run.err());
         List<String> lines = run.out().lines().toList();
         assertEquals("  ... 73 more (raise --limit to list them)", lines.get(4));
         assertTrue(lines.get(5).startsWith("tensors: 76, "), lines.get(5));
 
-        CliCapture json = CliCapture.of("inspect", lora(), "--json", "--limit", "0");
+        CliRun json = CliRun.of("inspect", lora(), "--json", "--limit", "0");
         JsonNode root = new ObjectMapper().readTree(json.out());
         assertEquals(0, root.get("tensors").size());
         assertEquals(0, root.get("totals").get("listed").asInt());
@@ -110,7 +104,7 @@ class InspectCommandTest {
         t.put("single_blocks.1.linear1.weight", Tensor.zeros(56, 8));
         Path f = dir.resolve("flux.safetensors");
         SafetensorsWriter.write(f, t, Map.of());
-        CliCapture run = CliCapture.of("inspect", f.toString());
+        CliRun run = CliRun.of("inspect", f.toString());
         assertEquals(0, run.exit(), run.err());
         String out = run.out();
         assertTrue(out.contains("metadata: none" + NL), out);
@@ -125,7 +119,7 @@ class InspectCommandTest {
         SafetensorsWriter.write(dir.resolve("m-2.safetensors"), Map.of("b", Tensor.zeros(3)), Map.of());
         Path index = Files.writeString(dir.resolve("m.safetensors.index.json"),
                 "{\"metadata\":{\"total_size\":20},\"weight_map\":{\"a\":\"m-1.safetensors\",\"b\":\"m-2.safetensors\"}}");
-        CliCapture run = CliCapture.of("inspect", dir.toString());
+        CliRun run = CliRun.of("inspect", dir.toString());
         assertEquals(0, run.exit(), run.err());
         assertTrue(run.out().startsWith(index + " (2 shards)" + NL), run.out());
         assertTrue(run.out().contains("tensors: 2, parameters: 5, bytes: 20 (20 B)" + NL), run.out());
@@ -135,7 +129,7 @@ class InspectCommandTest {
 
     @Test
     void helpDescribesTheCommand() {
-        CliCapture run = CliCapture.of("inspect", "--help");
+        CliRun run = CliRun.of("inspect", "--help");
         assertEquals(0, run.exit());
         assertTrue(run.out().startsWith("Usage: flux-erase inspect [-hV] [--json] [--limit=N] CHECKPOINT"), run.out());
         assertTrue(run.out().contains("--limit=N"));

@@ -5,33 +5,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fluxerase.sampling.FluxSchedule;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ScheduleCommandTest {
-
-    record Run(int code, String out, String err) {
-    }
-
-    static Run run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
 
     private static double[] sigmas(String json) throws Exception {
         JsonNode a = new ObjectMapper().readTree(json);
@@ -44,8 +21,8 @@ class ScheduleCommandTest {
 
     @Test
     void printsTheShiftedScheduleAsJson() throws Exception {
-        Run r = run("schedule", "--image-seq-len", "4096", "--steps", "28");
-        assertEquals(0, r.code(), r.err());
+        CliRun r = CliRun.of("schedule", "--image-seq-len", "4096", "--steps", "28");
+        assertEquals(0, r.exit(), r.err());
         double[] s = sigmas(r.out());
         assertEquals(29, s.length);
         assertEquals(1.0, s[0]);
@@ -60,20 +37,20 @@ class ScheduleCommandTest {
 
     @Test
     void widthAndHeightGiveTheTokenCount() throws Exception {
-        Run bySize = run("schedule", "--width", "512", "--height", "512", "--steps", "28");
-        Run byLen = run("schedule", "--image-seq-len", "1024", "--steps", "28");
-        assertEquals(0, bySize.code(), bySize.err());
+        CliRun bySize = CliRun.of("schedule", "--width", "512", "--height", "512", "--steps", "28");
+        CliRun byLen = CliRun.of("schedule", "--image-seq-len", "1024", "--steps", "28");
+        assertEquals(0, bySize.exit(), bySize.err());
         assertEquals(byLen.out(), bySize.out());
         assertEquals(0.980656, sigmas(bySize.out())[1], 5e-7); // FLUX.md §4.1, 512², mu 0.63
     }
 
     @Test
     void noShiftIsPlainLinspaceAndFloat32MatchesBfl() throws Exception {
-        Run r = run("schedule", "--no-shift", "--steps", "4");
-        assertEquals(0, r.code(), r.err());
+        CliRun r = CliRun.of("schedule", "--no-shift", "--steps", "4");
+        assertEquals(0, r.exit(), r.err());
         assertEquals("[1.0,0.75,0.5,0.25,0.0]", r.out().strip());
-        Run f = run("schedule", "--image-seq-len", "16", "--steps", "28", "--float32");
-        assertEquals(0, f.code(), f.err());
+        CliRun f = CliRun.of("schedule", "--image-seq-len", "16", "--steps", "28", "--float32");
+        assertEquals(0, f.exit(), f.err());
         // shared/golden/flux-schedule.json, sigmas_shift for 16 tokens, 28 steps: torch float32 values.
         assertEquals(0.9771393537521362, sigmas(f.out())[1], 0.0);
         assertEquals(0.05538535490632057, sigmas(f.out())[27], 0.0);
@@ -81,18 +58,19 @@ class ScheduleCommandTest {
 
     @Test
     void badArgumentsGiveOneLine() {
-        Run both = run("schedule", "--image-seq-len", "4096", "--width", "1024", "--height", "1024", "--steps", "4");
-        assertEquals(1, both.code());
+        CliRun both = CliRun.of("schedule", "--image-seq-len", "4096", "--width", "1024", "--height", "1024", "--steps",
+                "4");
+        assertEquals(1, both.exit());
         assertEquals(1, both.err().strip().lines().count(), both.err());
         assertTrue(both.err().contains("not both"), both.err());
-        Run odd = run("schedule", "--width", "1000", "--height", "1024", "--steps", "4");
-        assertEquals(1, odd.code());
+        CliRun odd = CliRun.of("schedule", "--width", "1000", "--height", "1024", "--steps", "4");
+        assertEquals(1, odd.exit());
         assertTrue(odd.err().startsWith("flux-erase: ") && odd.err().contains("multiples of 16"), odd.err());
-        Run none = run("schedule", "--steps", "4");
-        assertEquals(1, none.code());
+        CliRun none = CliRun.of("schedule", "--steps", "4");
+        assertEquals(1, none.exit());
         assertTrue(none.err().contains("--image-seq-len"), none.err());
-        Run zero = run("schedule", "--image-seq-len", "4096", "--steps", "0");
-        assertEquals(1, zero.code());
+        CliRun zero = CliRun.of("schedule", "--image-seq-len", "4096", "--steps", "0");
+        assertEquals(1, zero.exit());
         assertTrue(zero.err().contains("steps must be at least 1"), zero.err());
     }
 }

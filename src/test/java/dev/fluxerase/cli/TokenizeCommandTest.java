@@ -2,10 +2,10 @@ package dev.fluxerase.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -14,18 +14,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class TokenizeCommandTest {
 
     private static String flux() {
-        try {
-            return Path.of(TokenizeCommandTest.class.getResource("/pipeline-tiny/model").toURI()).toString();
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Resources.path("pipeline-tiny/model").toString();
     }
 
     @Test
     void jsonForBothEncodersIsAnArrayOfClipThenT5() throws Exception {
-        ScheduleCommandTest.Run r = ScheduleCommandTest.run("tokenize", "--model", flux(), "--text",
+        CliRun r = CliRun.of("tokenize", "--model", flux(), "--text",
                 "a photo of a cat", "--json");
-        assertEquals(0, r.code(), r.err());
+        assertEquals(0, r.exit(), r.err());
         JsonNode a = new ObjectMapper().readTree(r.out());
         assertEquals(2, a.size());
         JsonNode clip = a.get(0);
@@ -50,9 +46,9 @@ class TokenizeCommandTest {
 
     @Test
     void oneEncoderGivesOneObjectWithLengthAndKeyword() throws Exception {
-        ScheduleCommandTest.Run r = ScheduleCommandTest.run("tokenize", "--model", flux(), "--text",
+        CliRun r = CliRun.of("tokenize", "--model", flux(), "--text",
                 "a photo of a cat", "--encoder", "t5", "--length", "256", "--keyword", "cat", "--json");
-        assertEquals(0, r.code(), r.err());
+        assertEquals(0, r.exit(), r.err());
         JsonNode o = new ObjectMapper().readTree(r.out());
         assertEquals("t5", o.get("encoder").asText());
         assertEquals(256, o.get("ids").size());
@@ -61,9 +57,9 @@ class TokenizeCommandTest {
 
     @Test
     void tableShowsPositionsIdsTokensAndPadding() {
-        ScheduleCommandTest.Run r = ScheduleCommandTest.run("tokenize", "--model", flux(), "--text",
+        CliRun r = CliRun.of("tokenize", "--model", flux(), "--text",
                 "a photo of a cat", "--keyword", "cat");
-        assertEquals(0, r.code(), r.err());
+        assertEquals(0, r.exit(), r.err());
         String out = r.out();
         assertTrue(out.contains("clip: 77 ids, 5 content tokens"), out);
         assertTrue(out.contains("t5: 512 ids, 7 content tokens"), out);
@@ -75,17 +71,17 @@ class TokenizeCommandTest {
 
     @Test
     void tableSpellsOutClipByteSymbols() {
-        ScheduleCommandTest.Run r = ScheduleCommandTest.run("tokenize", "--model", flux(), "--encoder", "clip",
+        CliRun r = CliRun.of("tokenize", "--model", flux(), "--encoder", "clip",
                 "--text", "café");
-        assertEquals(0, r.code(), r.err());
+        assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().matches("(?s).*\\n\\s+1\\s+15304\\s+cafÃ©</w>  \\(café\\)\\n.*"), r.out());
     }
 
     @Test
     void truncationIsReported() {
-        ScheduleCommandTest.Run r = ScheduleCommandTest.run("tokenize", "--model", flux(), "--encoder", "clip",
+        CliRun r = CliRun.of("tokenize", "--model", flux(), "--encoder", "clip",
                 "--text", "a ".repeat(80));
-        assertEquals(0, r.code(), r.err());
+        assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("clip: 77 ids, 80 content tokens (75 kept, the rest truncated)"), r.out());
     }
 
@@ -97,23 +93,23 @@ class TokenizeCommandTest {
 
     @Test
     void missingTokenizerIsOneLineNamingFolderAndFiles(@TempDir Path dir) {
-        ScheduleCommandTest.Run r = ScheduleCommandTest.run("tokenize", "--model", dir.toString(), "--text", "x",
+        CliRun r = CliRun.of("tokenize", "--model", dir.toString(), "--text", "x",
                 "--encoder", "t5");
-        assertEquals(1, r.code());
+        assertEquals(1, r.exit());
         String err = r.err().strip();
         assertEquals(1, err.lines().count(), err);
         assertTrue(err.startsWith("flux-erase: no T5 tokenizer in " + dir) && err.contains("spiece.model")
                 && err.contains("tokenizer_2"), err);
-        ScheduleCommandTest.Run c = ScheduleCommandTest.run("tokenize", "--model", dir.toString(), "--text", "x");
-        assertEquals(1, c.code());
+        CliRun c = CliRun.of("tokenize", "--model", dir.toString(), "--text", "x");
+        assertEquals(1, c.exit());
         assertTrue(c.err().contains("vocab.json and merges.txt"), c.err());
     }
 
     @Test
     void lengthIsForT5Only() {
-        ScheduleCommandTest.Run r = ScheduleCommandTest.run("tokenize", "--model", flux(), "--text", "x",
+        CliRun r = CliRun.of("tokenize", "--model", flux(), "--text", "x",
                 "--encoder", "clip", "--length", "10");
-        assertEquals(1, r.code());
+        assertEquals(1, r.exit());
         assertTrue(r.err().contains("--length applies to t5 only"), r.err());
     }
 }

@@ -13,6 +13,7 @@ import java.util.Random;
 
 import static dev.fluxerase.cpu.TestTensors.assertClose;
 import static dev.fluxerase.cpu.TestTensors.randn;
+import static dev.fluxerase.testing.Compare.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -12,6 +12,7 @@ import java.util.function.Function;
 import static dev.fluxerase.cpu.TestTensors.assertClose;
 import static dev.fluxerase.cpu.TestTensors.copyOf;
 import static dev.fluxerase.cpu.TestTensors.randn;
+import static dev.fluxerase.testing.Compare.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**

@@ -9,8 +9,9 @@ import org.junit.jupiter.api.Test;
 import java.util.Random;
 
 import static dev.fluxerase.cuda.CudaGpu.assertClose;
-import static dev.fluxerase.cuda.CudaGpu.gaussian;
 import static dev.fluxerase.cuda.CudaGpu.roundBf16;
+import static dev.fluxerase.testing.Compare.assertClose;
+import static dev.fluxerase.testing.RandomData.gaussian;
 
 /**
  * The tensor-core attention against the f32 reference kernels on the same GPU, at sizes the CPU reference cannot

@@ -13,9 +13,10 @@ import java.util.List;
 import java.util.Random;
 
 import static dev.fluxerase.cuda.CudaGpu.assertClose;
-import static dev.fluxerase.cuda.CudaGpu.gaussian;
 import static dev.fluxerase.cuda.CudaGpu.host;
 import static dev.fluxerase.cuda.CudaGpu.roundBf16;
+import static dev.fluxerase.testing.Compare.assertClose;
+import static dev.fluxerase.testing.RandomData.gaussian;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

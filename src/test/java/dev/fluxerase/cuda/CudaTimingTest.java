@@ -2,6 +2,7 @@ package dev.fluxerase.cuda;
 
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.RandomData;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -60,8 +61,8 @@ class CudaTimingTest {
         long[] shape = {1, 24, 4608, 128};
         Random rnd = new Random(3);
         long n = 24L * 4608 * 128;
-        Tensor q = gpu.upload(CudaGpu.gaussian(rnd, n, 1), shape), k = gpu.upload(CudaGpu.gaussian(rnd, n, 1), shape);
-        Tensor v = gpu.upload(CudaGpu.gaussian(rnd, n, 1), shape), o = gpu.allocate(DType.F32, shape);
+        Tensor q = gpu.upload(RandomData.gaussian(rnd, n, 1), shape), k = gpu.upload(RandomData.gaussian(rnd, n, 1), shape);
+        Tensor v = gpu.upload(RandomData.gaussian(rnd, n, 1), shape), o = gpu.allocate(DType.F32, shape);
         Tensor lse = gpu.allocate(DType.F32, 1, 24, 4608);
         Tensor dq = gpu.allocate(DType.F32, shape), dk = gpu.allocate(DType.F32, shape), dv = gpu.allocate(DType.F32, shape);
         float scale = (float) (1 / Math.sqrt(128));
@@ -77,8 +78,8 @@ class CudaTimingTest {
     void linearAtFluxSize() {
         Random rnd = new Random(4);
         long tokens = 4608, in = 3072, out = 12288;
-        Tensor x = gpu.upload(CudaGpu.gaussian(rnd, tokens * in, 1), tokens, in);
-        Tensor w32 = gpu.upload(CudaGpu.gaussian(rnd, out * in, 0.02), out, in);
+        Tensor x = gpu.upload(RandomData.gaussian(rnd, tokens * in, 1), tokens, in);
+        Tensor w32 = gpu.upload(RandomData.gaussian(rnd, out * in, 0.02), out, in);
         Tensor w = gpu.allocate(DType.BF16, out, in);
         gpu.copy(w32, w);
         gpu.free(w32);

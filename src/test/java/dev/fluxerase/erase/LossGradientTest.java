@@ -9,6 +9,7 @@ import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.optim.AdamW;
 import dev.fluxerase.pipeline.Latents;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.RandomData;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -61,8 +62,9 @@ class LossGradientTest {
         Latents g = new Latents(8, 8, 2, 16);
         passes = new Passes(model, g, List.of(0, 1));
         int n = 6;
-        cond = new Passes.Cond(Tensor.of(gaussian(rng, n * 32), 1, n, 32), Tensor.of(gaussian(rng, 16), 1, 16));
-        x = gaussian(rng, g.tokens() * g.tokenWidth());
+        cond = new Passes.Cond(Tensor.of(RandomData.gaussian(rng, n * 32, 1), 1, n, 32),
+                Tensor.of(RandomData.gaussian(rng, 16, 1), 1, 16));
+        x = RandomData.gaussian(rng, g.tokens() * g.tokenWidth(), 1);
         joint = n + g.tokens();
     }
 
@@ -71,13 +73,6 @@ class LossGradientTest {
         weights.close();
     }
 
-    private static float[] gaussian(Random rng, int n) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (float) rng.nextGaussian();
-        }
-        return v;
-    }
 
     /** Checks dL/dθ for a random A and B coordinate of every module against (L(θ + h) − L(θ − h)) / 2h. */
     private static void check(String what, Function<FluxGradients, Double> loss) {
@@ -160,7 +155,7 @@ class LossGradientTest {
     @Test
     void esd() {
         Random rng = new Random(5);
-        float[] target = gaussian(rng, x.length);
+        float[] target = RandomData.gaussian(rng, x.length, 1);
         check("esd", g -> passes.esd(x, cond, 0.7, 3.0, target, 1, g));
     }
 
@@ -204,7 +199,7 @@ class LossGradientTest {
     void liveTeacherIsAStopGradient() {
         // released mode: the target e0 − η(e_p − e0) is built from this pass's own output, and held constant
         Random rng = new Random(9);
-        float[] e0 = gaussian(rng, x.length);
+        float[] e0 = RandomData.gaussian(rng, x.length, 1);
         FluxGradients live = model.newGradients(false, false);
         Passes.LiveEsd r = passes.esdLive(x, cond, 0.7, 3.0, e0, 1, 1, live);
         FluxGradients fixed = model.newGradients(false, false);
@@ -233,7 +228,7 @@ class LossGradientTest {
 
     @Test
     void flowMatching() {
-        float[] target = gaussian(new Random(6), x.length);
+        float[] target = RandomData.gaussian(new Random(6), x.length, 1);
         check("lora", g -> passes.preservation(x, cond, 0.55, 3.5, target, new int[]{2}, null, null, 0.07, 1, 0, g)
                 .lora());
     }
@@ -241,7 +236,7 @@ class LossGradientTest {
     @Test
     void reverseSelfContrastive() {
         Random rng = new Random(8);
-        float[] target = gaussian(rng, x.length);
+        float[] target = RandomData.gaussian(rng, x.length, 1);
         Map<Integer, double[]> syn = Map.of(0, unit(rng), 1, unit(rng));
         Map<Integer, List<double[]>> ir = Map.of(0, List.of(unit(rng), unit(rng), unit(rng)),
                 1, List.of(unit(rng), unit(rng), unit(rng)));

@@ -2,8 +2,8 @@ package dev.fluxerase.erase;
 
 import dev.fluxerase.image.Png;
 import dev.fluxerase.image.RgbImage;
+import dev.fluxerase.testing.Resources;
 
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -11,18 +11,11 @@ import java.util.List;
 
 /** The tiny FLUX pipeline of the test resources and small concept images for erasure runs. */
 public final class TinyRun {
-    public static final Path MODEL = resource("pipeline-tiny/model");
+    public static final Path MODEL = Resources.path("pipeline-tiny/model");
 
     private TinyRun() {
     }
 
-    public static Path resource(String name) {
-        try {
-            return Path.of(TinyRun.class.getClassLoader().getResource(name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     /** Three PNGs of different sizes and aspect ratios (smooth colour ramps with a blob), in {@code dir}. */
     public static Path images(Path dir) throws Exception {

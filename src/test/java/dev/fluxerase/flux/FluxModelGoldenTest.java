@@ -6,6 +6,7 @@ import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -44,7 +45,7 @@ class FluxModelGoldenTest {
     }
 
     private void assertClose(String what, float[] ours, float[] ref, double bound) {
-        double r = Golden.relToMax(ours, ref);
+        double r = Compare.relToMax(ours, ref);
         if (r >= worst) {
             worst = r;
             worstName = what;

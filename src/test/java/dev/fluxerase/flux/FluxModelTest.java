@@ -10,6 +10,7 @@ import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -206,7 +207,7 @@ class FluxModelTest {
     }
 
     private static void assertClose(float[] ref, float[] ours, double bound) {
-        double r = Golden.relToMax(ours, ref);
+        double r = Compare.relToMax(ours, ref);
         assertTrue(r <= bound, "rel_to_max " + r + " > " + bound);
     }
 
@@ -230,7 +231,7 @@ class FluxModelTest {
             float[] out = be.download(new FluxModel(w, be).forward(Golden.inputs(be, c), false));
             assertClose(ref, out, 1e-6);
             // and bf16 rounding of the weights moves the output visibly away from the f64 reference
-            double r = Golden.relToMax(out, Golden.read("outputs.safetensors").get("out_f64"));
+            double r = Compare.relToMax(out, Golden.read("outputs.safetensors").get("out_f64"));
             assertTrue(r > 1e-4 && r < 5e-2, "bf16 weights vs f64 reference: " + r);
         }
     }
@@ -358,7 +359,7 @@ class FluxModelTest {
             FluxGradients outOnly = m.newGradients(false, false);
             m.backward(gOut, outOnly);
             String mod1 = "transformer_blocks.1.attn.add_q_proj";
-            double diff = Golden.relToMax(be.download(outOnly.loraA(mod1)), be.download(g.loraA(mod1)));
+            double diff = Compare.relToMax(be.download(outOnly.loraA(mod1)), be.download(g.loraA(mod1)));
             assertTrue(diff > 0.05, "attention term changes the gradient: " + diff);
 
             List<Tensor> params = new ArrayList<>();

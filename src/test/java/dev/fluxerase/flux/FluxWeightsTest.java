@@ -12,6 +12,7 @@ import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -131,7 +132,7 @@ class FluxWeightsTest {
                     System.arraycopy(expect, 0, s, expect.length / 2, expect.length / 2);
                     expect = s;
                 }
-                double r = Golden.relToMax(Floats.toF32(e.getValue()), expect);
+                double r = Compare.relToMax(Floats.toF32(e.getValue()), expect);
                 assertTrue(r < 2e-3, e.getKey() + " " + r);
             }
         }

@@ -8,37 +8,27 @@ import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The flux-tiny golden case (BFL reference, float64, rounded to f32 by tools/golden-to-f32.py) as the tests use it.
  */
 final class Golden {
-    static final Path DIR = resource("golden/flux-tiny");
+    static final Path DIR = Resources.path("golden/flux-tiny");
     static final Path WEIGHTS_BFL = DIR.resolve("weights_bfl.safetensors");
     static final Path WEIGHTS_BF16 = DIR.resolve("weights_bfl_bf16.safetensors");
     static final Path INPUTS = DIR.resolve("inputs.safetensors");
     static final Path CONFIG = DIR.resolve("config.json");
 
     private Golden() {
-    }
-
-    static Path resource(String name) {
-        try {
-            return Path.of(Golden.class.getClassLoader().getResource(name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     static FluxConfig config() {
@@ -68,19 +58,6 @@ final class Golden {
             Tensor g = s.tensor("grad_output");
             return be.upload(Floats.toF32(g), g.shape());
         }
-    }
-
-    /** max|ours − ref| / max|ref|. */
-    static double relToMax(float[] ours, float[] ref) {
-        assertEquals(ref.length, ours.length, "element count");
-        double maxDiff = 0;
-        double maxRef = 0;
-        for (int i = 0; i < ref.length; i++) {
-            assertTrue(Float.isFinite(ours[i]), "non-finite value at " + i);
-            maxDiff = Math.max(maxDiff, Math.abs((double) ours[i] - ref[i]));
-            maxRef = Math.max(maxRef, Math.abs(ref[i]));
-        }
-        return maxDiff / maxRef;
     }
 
     /**

@@ -1,9 +1,9 @@
 package dev.fluxerase.image;
 
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -16,11 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PngReadTest {
 
     private static Path fixture(String name) {
-        try {
-            return Path.of(PngReadTest.class.getClassLoader().getResource("image/" + name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Resources.path("image/" + name);
     }
 
     private static int sample(int x, int y, int c) {

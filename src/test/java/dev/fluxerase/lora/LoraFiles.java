@@ -5,10 +5,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -21,11 +21,7 @@ final class LoraFiles {
     }
 
     static Path resource(String name) {
-        try {
-            return Path.of(LoraFiles.class.getResource("/lora/" + name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Resources.path("lora/" + name);
     }
 
     static Tensor random(Random rng, long... shape) {

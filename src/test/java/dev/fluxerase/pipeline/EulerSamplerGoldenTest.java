@@ -6,6 +6,7 @@ import dev.fluxerase.flux.FluxWeights;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.sampling.FluxSchedule;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -132,15 +133,15 @@ class EulerSamplerGoldenTest {
             float[] refX = Tiny.ref(c, run + ".latents_per_step");
             float[] refV = noisePred ? Tiny.ref(c, run + ".noise_pred") : null;
             for (int k = 0; k < steps; k++) {
-                double dx = Tiny.relToMax(xs.get(k), Tiny.slice(refX, k, steps));
+                double dx = Compare.relToMax(xs.get(k), Tiny.slice(refX, k, steps));
                 assertTrue(dx < BOUND, c + " " + run + " latents step " + k + ": rel_to_max " + dx);
                 if (refV != null) {
-                    double dv = Tiny.relToMax(vs.get(k), Tiny.slice(refV, k, steps));
+                    double dv = Compare.relToMax(vs.get(k), Tiny.slice(refV, k, steps));
                     assertTrue(dv < BOUND, c + " " + run + " noise_pred step " + k + ": rel_to_max " + dv);
                 }
             }
             System.out.printf("%s vs %s: final latents rel_to_max %.2e%n", c, run,
-                    Tiny.relToMax(last, Tiny.slice(refX, steps - 1, steps)));
+                    Compare.relToMax(last, Tiny.slice(refX, steps - 1, steps)));
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.fluxerase.pipeline;
 
 import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -56,20 +57,20 @@ class GeneratorGoldenTest {
             float[] refX = Tiny.ref(c, run + ".latents_per_step");
             double worst = 0;
             for (int k = 0; k < steps; k++) {
-                double d = Tiny.relToMax(xs.get(k), Tiny.slice(refX, k, steps));
+                double d = Compare.relToMax(xs.get(k), Tiny.slice(refX, k, steps));
                 worst = Math.max(worst, d);
                 assertTrue(d < BOUND, c + " " + run + " latents step " + k + ": rel_to_max " + d);
             }
-            double img = Tiny.maxAbs(image, Tiny.ref(c, run + ".image"));
+            double img = Compare.maxAbsDiff(image, Tiny.ref(c, run + ".image"));
             assertTrue(img < BOUND, c + " " + run + " image max abs " + img);
             String raw = "";
             if (c.startsWith("cat")) {
-                double d = Tiny.relToMax(decoded, Tiny.ref(c, run + ".decoded_raw"));
+                double d = Compare.relToMax(decoded, Tiny.ref(c, run + ".decoded_raw"));
                 assertTrue(d < BOUND, c + " " + run + " decoded_raw rel_to_max " + d);
                 raw = String.format(", decoded_raw %.2e", d);
             }
             System.out.printf("%s vs %s: latents (worst step) %.2e, final %.2e%s, image max abs %.2e%n", c, run, worst,
-                    Tiny.relToMax(r.latents(), Tiny.slice(refX, steps - 1, steps)), raw, img);
+                    Compare.relToMax(r.latents(), Tiny.slice(refX, steps - 1, steps)), raw, img);
         }
         checkBytes(c, r, image);
     }

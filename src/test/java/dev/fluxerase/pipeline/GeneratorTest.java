@@ -5,6 +5,8 @@ import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Compare;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -55,9 +57,9 @@ class GeneratorTest {
             bfl = g.generate("a photo of a cat", s, 0, init, null);
         }
         assertEquals(1, cache.hits());
-        double d = Tiny.relToMax(bfl.latents(), diffusers.latents());
+        double d = Compare.relToMax(bfl.latents(), diffusers.latents());
         assertTrue(d < 1e-6, "BFL vs diffusers naming: latents rel_to_max " + d);
-        assertTrue(Tiny.maxAbs(Floats.toF32(bfl.decoded()), Floats.toF32(diffusers.decoded())) < 1e-5);
+        assertTrue(Compare.maxAbsDiff(Floats.toF32(bfl.decoded()), Floats.toF32(diffusers.decoded())) < 1e-5);
     }
 
     @Test
@@ -80,7 +82,7 @@ class GeneratorTest {
             assertEquals(2 * one.rank(), m.rank());
             float[] merged = product(m, 1f);
             float[] half = product(one, 0.5f);
-            assertTrue(Tiny.maxAbs(merged, half) < 1e-6, m.module());
+            assertTrue(Compare.maxAbsDiff(merged, half) < 1e-6, m.module());
         }
         LoraStack.Attached single = LoraStack.combine(List.of(file), List.of(0.7f), List.of());
         assertEquals(0.7f, single.multiplier());
@@ -123,7 +125,7 @@ class GeneratorTest {
                 () -> Generator.open(tiny(), new CpuBackend(), null, List.of(new LoraStack.Entry(tmp.resolve("no"), 1f))));
         assertTrue(missing.getMessage().contains("no such file"), missing.getMessage());
         RuntimeException wrong = assertThrows(RuntimeException.class, () -> Generator.open(tiny(), new CpuBackend(), null,
-                List.of(new LoraStack.Entry(Tiny.resource("lora/flux-tiny-lora.safetensors"), 1f))));
+                List.of(new LoraStack.Entry(Resources.path("lora/flux-tiny-lora.safetensors"), 1f))));
         assertFalse(wrong.getMessage().contains("\n"), wrong.getMessage());
     }
 

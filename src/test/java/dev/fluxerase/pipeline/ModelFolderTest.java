@@ -1,6 +1,7 @@
 package dev.fluxerase.pipeline;
 
 import dev.fluxerase.pipeline.ModelFolder.Component;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -159,8 +160,8 @@ class ModelFolderTest {
     @Test
     void doctorNamesMismatchedEncoders() throws Exception {
         Path dir = Folders.linked(tmp.resolve("m"), List.of("text_encoder", "text_encoder_2"));
-        Files.createSymbolicLink(dir.resolve("text_encoder"), Tiny.resource("text-encoders/clip-tiny"));
-        Files.createSymbolicLink(dir.resolve("text_encoder_2"), Tiny.resource("text-encoders/t5-tiny"));
+        Files.createSymbolicLink(dir.resolve("text_encoder"), Resources.path("text-encoders/clip-tiny"));
+        Files.createSymbolicLink(dir.resolve("text_encoder_2"), Resources.path("text-encoders/t5-tiny"));
         Doctor.Report r = Doctor.check(ModelFolder.resolve(dir.toString(), null, null, tmp));
         assertEquals(List.of(
                 "mismatch: the transformer's joint_attention_dim is 32 but the T5 encoder's d_model is 64",

@@ -2,6 +2,7 @@ package dev.fluxerase.pipeline;
 
 import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,8 +42,8 @@ class PromptEncoderTest {
         assertArrayEquals(Tiny.ids(c, "f32.clip_input_ids"), e.clipIds(), c + " clip ids");
         assertArrayEquals(Tiny.ids(c, "f32.t5_input_ids"), e.t5Ids(), c + " t5 ids");
         for (String run : new String[]{"f64", "f32"}) {
-            double t5 = Tiny.relToMax(Floats.toF32(e.t5()), Tiny.ref(c, run + ".prompt_embeds"));
-            double pooled = Tiny.relToMax(Floats.toF32(e.clipPooled()), Tiny.ref(c, run + ".pooled_prompt_embeds"));
+            double t5 = Compare.relToMax(Floats.toF32(e.t5()), Tiny.ref(c, run + ".prompt_embeds"));
+            double pooled = Compare.relToMax(Floats.toF32(e.clipPooled()), Tiny.ref(c, run + ".pooled_prompt_embeds"));
             System.out.printf("%s vs %s: prompt_embeds %.2e, pooled_prompt_embeds %.2e%n", c, run, t5, pooled);
             assertTrue(t5 < BOUND, c + " " + run + " prompt_embeds rel_to_max " + t5);
             assertTrue(pooled < BOUND, c + " " + run + " pooled_prompt_embeds rel_to_max " + pooled);

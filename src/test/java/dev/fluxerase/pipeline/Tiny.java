@@ -5,9 +5,9 @@ import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 
 import java.lang.foreign.ValueLayout;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -16,19 +16,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The pipeline-tiny golden as the tests use it (copied by tools/pipeline-golden-copy.py). */
 final class Tiny {
-    static final Path DIR = resource("pipeline-tiny");
+    static final Path DIR = Resources.path("pipeline-tiny");
     static final Path MODEL = DIR.resolve("model");
     static final Path LORA = DIR.resolve("lora_visible.safetensors");
 
     private Tiny() {
-    }
-
-    static Path resource(String name) {
-        try {
-            return Path.of(Tiny.class.getClassLoader().getResource(name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     static Path inputs(String testCase) {
@@ -66,27 +58,6 @@ final class Tiny {
         try (TensorSource s = Safetensors.open(inputs(testCase))) {
             return Floats.toF32(s.tensor("latents"));
         }
-    }
-
-    /** max|a − ref| / max|ref|. */
-    static double relToMax(float[] a, float[] ref) {
-        assertTrue(a.length == ref.length, "length " + a.length + " vs reference " + ref.length);
-        double maxDiff = 0;
-        double maxRef = 0;
-        for (int i = 0; i < a.length; i++) {
-            maxDiff = Math.max(maxDiff, Math.abs((double) a[i] - ref[i]));
-            maxRef = Math.max(maxRef, Math.abs((double) ref[i]));
-        }
-        return maxDiff / maxRef;
-    }
-
-    static double maxAbs(float[] a, float[] ref) {
-        assertTrue(a.length == ref.length, "length " + a.length + " vs reference " + ref.length);
-        double m = 0;
-        for (int i = 0; i < a.length; i++) {
-            m = Math.max(m, Math.abs((double) a[i] - ref[i]));
-        }
-        return m;
     }
 
     /** Rows [from, from + count) of a flat array holding equally sized slices. */

@@ -1,5 +1,6 @@
 package dev.fluxerase.safetensors;
 
+import dev.fluxerase.cli.CliRun;
 import dev.fluxerase.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,7 +34,7 @@ class BadInputTest {
         for (String p : pieces) {
             assertTrue(msg.contains(p), "missing '" + p + "' in: " + msg);
         }
-        CliCapture run = CliCapture.of("inspect", path.toString());
+        CliRun run = CliRun.of("inspect", path.toString());
         assertEquals(1, run.exit());
         assertEquals("", run.out());
         assertEquals("flux-erase: " + msg + System.lineSeparator(), run.err());
@@ -239,7 +240,7 @@ class BadInputTest {
 
     @Test
     void usageErrorsAreOneLineToo() {
-        CliCapture run = CliCapture.of("inspect", "--limit", "-3", "x.safetensors");
+        CliRun run = CliRun.of("inspect", "--limit", "-3", "x.safetensors");
         assertEquals(1, run.exit());
         assertEquals("flux-erase: --limit must be zero or more, got -3" + System.lineSeparator(), run.err());
     }

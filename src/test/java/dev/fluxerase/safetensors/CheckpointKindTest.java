@@ -3,6 +3,7 @@ package dev.fluxerase.safetensors;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -178,15 +179,7 @@ class CheckpointKindTest {
             assertEquals(false, lora.adapterMetadata());
             // sanity of the data behind the names: every lora_B of a freshly trained LoRA moved off zero
             assertEquals(true, s.names().stream().filter(n -> n.endsWith("lora_B.weight"))
-                    .allMatch(n -> maxAbs(Floats.toF32(s.tensor(n))) > 0));
+                    .allMatch(n -> Compare.maxAbs(Floats.toF32(s.tensor(n))) > 0));
         }
-    }
-
-    private static float maxAbs(float[] v) {
-        float m = 0;
-        for (float x : v) {
-            m = Math.max(m, Math.abs(x));
-        }
-        return m;
     }
 }

@@ -3,13 +3,13 @@ package dev.fluxerase.safetensors;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -28,11 +28,7 @@ class SafetensorsFileTest {
     Path dir;
 
     static Path lora() {
-        try {
-            return Path.of(SafetensorsFileTest.class.getResource("/lora/eraseanything-nudity-lora.safetensors").toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Resources.path("lora/eraseanything-nudity-lora.safetensors");
     }
 
     static Tensor randomTensor(DType dtype, Random rnd, long... shape) {

@@ -2,11 +2,11 @@ package dev.fluxerase.text;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fluxerase.testing.Resources;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,11 +25,7 @@ final class Goldens {
     }
 
     static Path resource(String name) {
-        try {
-            return Path.of(Goldens.class.getResource("/tokenizers/" + name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Resources.path("tokenizers/" + name);
     }
 
     /**
@@ -37,11 +33,7 @@ final class Goldens {
      * same real CLIP and T5 files, so the repository stores them once.
      */
     static Path fluxModelFolder() {
-        try {
-            return Path.of(Goldens.class.getResource("/pipeline-tiny/model").toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Resources.path("pipeline-tiny/model");
     }
 
     static JsonNode json(String name) {

@@ -12,6 +12,7 @@ import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -29,7 +30,6 @@ import static dev.fluxerase.text.EncoderTestData.assertClose;
 import static dev.fluxerase.text.EncoderTestData.ids;
 import static dev.fluxerase.text.EncoderTestData.longs;
 import static dev.fluxerase.text.EncoderTestData.resource;
-import static dev.fluxerase.text.EncoderTestData.values;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -75,7 +75,7 @@ class T5EncoderTest {
         try (T5Encoder model = T5Encoder.load(resource("t5-tiny"), backend);
              SafetensorsFile golden = SafetensorsFile.open(resource("t5-tiny-golden.safetensors"))) {
             float[] bias = model.positionBias(12);
-            double[] expected = values(golden.tensor("position_bias_12_f64"));
+            double[] expected = Compare.doubles(golden.tensor("position_bias_12_f64"));
             assertEquals(expected.length, bias.length);
             for (int i = 0; i < bias.length; i++) {
                 assertEquals(expected[i], bias[i], 0.0, "position bias element " + i);

@@ -6,33 +6,24 @@ import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Compare;
+import dev.fluxerase.testing.Resources;
 
-import java.lang.foreign.ValueLayout;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The VAE goldens copied by tools/vae-golden-trim.py, and comparison helpers. */
 final class VaeGolden {
-    static final Path TINY = resource("vae/tiny");
-    static final Path PIPELINE = resource("vae/pipeline");
+    static final Path TINY = Resources.path("vae/tiny");
+    static final Path PIPELINE = Resources.path("vae/pipeline");
 
     private VaeGolden() {
-    }
-
-    static Path resource(String name) {
-        try {
-            return Path.of(VaeGolden.class.getClassLoader().getResource(name).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     /** A tensor of a golden file as a heap copy (F32 as F32; F64 kept as a double array in {@link #f64}). */
@@ -45,14 +36,8 @@ final class VaeGolden {
 
     static double[] f64(Path file, String name) {
         try (TensorSource s = SafetensorsFile.open(file)) {
-            TensorInfo info = s.info(name);
-            assertEquals(DType.F64, info.dtype(), name);
-            Tensor t = s.tensor(name);
-            double[] out = new double[(int) t.numel()];
-            for (int i = 0; i < out.length; i++) {
-                out[i] = t.data().getAtIndex(ValueLayout.JAVA_DOUBLE_UNALIGNED, i);
-            }
-            return out;
+            assertEquals(DType.F64, s.info(name).dtype(), name);
+            return Compare.doubles(s.tensor(name));
         }
     }
 
@@ -60,37 +45,13 @@ final class VaeGolden {
         return Floats.toF32(t);
     }
 
-    /** max|ours − ref| / max|ref| after checking shapes; every value of ours must be finite. */
-    static double relToMax(Tensor ours, Tensor ref) {
-        assertArrayEquals(ref.shape(), ours.shape(), "shape");
-        float[] r = values(ref);
-        double[] d = new double[r.length];
-        for (int i = 0; i < r.length; i++) {
-            d[i] = r[i];
-        }
-        return relToMax(values(ours), d);
-    }
-
-    static double relToMax(float[] ours, double[] ref) {
-        assertEquals(ref.length, ours.length, "element count");
-        double maxDiff = 0;
-        double maxRef = 0;
-        for (int i = 0; i < ref.length; i++) {
-            assertTrue(Float.isFinite(ours[i]), "non-finite value at " + i);
-            maxDiff = Math.max(maxDiff, Math.abs(ours[i] - ref[i]));
-            maxRef = Math.max(maxRef, Math.abs(ref[i]));
-        }
-        assertTrue(maxRef > 0, "reference is all zeros");
-        return maxDiff / maxRef;
-    }
-
     static void assertClose(String what, Tensor ours, Tensor ref, double bound) {
-        double e = relToMax(ours, ref);
+        double e = Compare.relToMax(ours, ref);
         assertTrue(e <= bound, what + ": rel_to_max " + e + " > " + bound);
     }
 
     static void assertClose64(String what, Tensor ours, double[] ref, double bound) {
-        double e = relToMax(values(ours), ref);
+        double e = Compare.relToMax(values(ours), ref);
         assertTrue(e <= bound, what + ": rel_to_max vs f64 " + e + " > " + bound);
     }
 

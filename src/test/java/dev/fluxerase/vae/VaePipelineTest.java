@@ -6,6 +6,7 @@ import dev.fluxerase.safetensors.SafetensorsFile;
 import dev.fluxerase.safetensors.SafetensorsWriter;
 import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Resources;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,7 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * FluxPipeline for case cat_32_s4: final latents (unpacked) → decoder input → decoded image → [0, 1] image → 8 bits.
  */
 class VaePipelineTest {
-    private static final Path VAE = VaeGolden.resource("pipeline-tiny/model/vae");
+    private static final Path VAE = Resources.path("pipeline-tiny/model/vae");
     private static final Path CASE = PIPELINE.resolve("cat_32_s4.safetensors");
 
     @Test

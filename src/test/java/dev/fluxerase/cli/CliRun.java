@@ -1,15 +1,14 @@
-package dev.fluxerase.safetensors;
-
-import dev.fluxerase.cli.Main;
+package dev.fluxerase.cli;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
-/** Runs the CLI in-process with stdout and stderr captured. */
-public record CliCapture(int exit, String out, String err) {
+/** One in-process run of the CLI through {@link Main#run}: exit code, and stdout and stderr as captured text. */
+public record CliRun(int exit, String out, String err) {
 
-    public static synchronized CliCapture of(String... args) {
+    /** Synchronized because System.out and System.err are swapped for the run. */
+    public static synchronized CliRun of(String... args) {
         PrintStream oldOut = System.out;
         PrintStream oldErr = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -20,7 +19,7 @@ public record CliCapture(int exit, String out, String err) {
             int exit = Main.run(args);
             System.out.flush();
             System.err.flush();
-            return new CliCapture(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+            return new CliRun(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(oldOut);
             System.setErr(oldErr);

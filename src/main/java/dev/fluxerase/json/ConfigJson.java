@@ -1,4 +1,4 @@
-package dev.fluxerase.text;
+package dev.fluxerase.json;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -8,12 +8,16 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Reading the few fields the encoders need out of a transformers config.json; every failure is one line naming the key. */
-final class EncoderConfigs {
-    private EncoderConfigs() {
+/**
+ * Required fields of a model's config.json (FLUX transformer, CLIP, T5), checked for type; every failure is one line
+ * naming the key.
+ */
+public final class ConfigJson {
+    private ConfigJson() {
     }
 
-    static JsonNode read(Path file) {
+    /** The file's top-level JSON object. */
+    public static JsonNode read(Path file) {
         JsonNode root;
         try {
             root = new ObjectMapper().readTree(Files.readAllBytes(file));
@@ -34,7 +38,7 @@ final class EncoderConfigs {
         return v;
     }
 
-    static int integer(JsonNode n, String key) {
+    public static int integer(JsonNode n, String key) {
         JsonNode v = field(n, key);
         if (!v.isIntegralNumber() || !v.canConvertToInt()) {
             throw new IllegalArgumentException("config \"" + key + "\" must be an integer, got " + v);
@@ -42,7 +46,7 @@ final class EncoderConfigs {
         return v.asInt();
     }
 
-    static double number(JsonNode n, String key) {
+    public static double number(JsonNode n, String key) {
         JsonNode v = field(n, key);
         if (!v.isNumber()) {
             throw new IllegalArgumentException("config \"" + key + "\" must be a number, got " + v);
@@ -50,7 +54,7 @@ final class EncoderConfigs {
         return v.asDouble();
     }
 
-    static String text(JsonNode n, String key) {
+    public static String text(JsonNode n, String key) {
         JsonNode v = field(n, key);
         if (!v.isTextual()) {
             throw new IllegalArgumentException("config \"" + key + "\" must be a string, got " + v);
@@ -58,13 +62,36 @@ final class EncoderConfigs {
         return v.asText();
     }
 
+    public static boolean bool(JsonNode n, String key) {
+        JsonNode v = field(n, key);
+        if (!v.isBoolean()) {
+            throw new IllegalArgumentException("config \"" + key + "\" must be true or false, got " + v);
+        }
+        return v.asBoolean();
+    }
+
+    public static int[] ints(JsonNode n, String key) {
+        JsonNode v = field(n, key);
+        if (!v.isArray()) {
+            throw new IllegalArgumentException("config \"" + key + "\" must be an array of integers, got " + v);
+        }
+        int[] out = new int[v.size()];
+        for (int i = 0; i < out.length; i++) {
+            if (!v.get(i).isIntegralNumber()) {
+                throw new IllegalArgumentException("config \"" + key + "\" must be an array of integers, got " + v);
+            }
+            out[i] = v.get(i).asInt();
+        }
+        return out;
+    }
+
     /** The string value, or null when the key is absent or null. */
-    static String optionalText(JsonNode n, String key) {
+    public static String optionalText(JsonNode n, String key) {
         JsonNode v = n.get(key);
         return v == null || v.isNull() ? null : text(n, key);
     }
 
-    static void positive(String key, long value) {
+    public static void positive(String key, long value) {
         if (value <= 0) {
             throw new IllegalArgumentException("config \"" + key + "\" must be positive, got " + value);
         }
