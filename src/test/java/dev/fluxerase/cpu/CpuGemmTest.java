@@ -61,8 +61,8 @@ class CpuGemmTest {
     @Test
     void acrossBlocksAndThreads() {
         Random rnd = new Random(7);
-        int k = 2 * CpuGemm.KC + 5;
-        int n = GemmKernel.NR * (CpuGemm.NC_SLIVERS + 1) + 3;
+        int k = 2 * CpuGemm.DEFAULT.kc() + 5;
+        int n = GemmKernel.NR * (CpuGemm.DEFAULT.ncSlivers() + 1) + 3;
         for (int threads = 1; threads <= 3; threads++) {
             check(rnd, GemmKernel.MR + 3, k, n, false, true, B_TYPES[threads - 1], 1f, 0f, threads % 2 == 0, threads);
             check(rnd, 2 * GemmKernel.MR + 5, k, n, true, false, DType.F32, 0.5f, -2f, threads != 2, threads);
@@ -73,8 +73,9 @@ class CpuGemmTest {
     @Test
     void severalPanels() {
         Random rnd = new Random(3);
-        int k = CpuGemm.KC + 77;
-        int panel = GemmKernel.MR * k + 5;
+        int k = CpuGemm.DEFAULT.kc() + 77;
+        CpuGemm.Blocking panel = new CpuGemm.Blocking(CpuGemm.DEFAULT.kc(), CpuGemm.DEFAULT.ncSlivers(),
+                GemmKernel.MR * k + 5);
         check(rnd, 4 * GemmKernel.MR + 3, k, GemmKernel.NR + 9, false, false, DType.BF16, 1f, 0f, true, 2, panel);
         check(rnd, 3 * GemmKernel.MR - 1, k, 5, true, true, DType.F16, 2f, 1f, false, 3, panel);
         check(rnd, 2 * GemmKernel.MR, k, 2 * GemmKernel.NR, true, false, DType.F32, 1f, 0f, false, 1, panel);
@@ -110,7 +111,7 @@ class CpuGemmTest {
             }
             Tensor c = Tensor.zeros(m, n);
             Expected want = reference(false, false, 1f, a, b, 0f, c);
-            CpuGemm.gemm(false, false, 1f, a, b, 0f, c, 2, CpuGemm.PANEL_FLOATS);
+            CpuGemm.gemm(false, false, 1f, a, b, 0f, c, 2, CpuGemm.DEFAULT);
             assertClose(want, c, "confined");
         }
     }
@@ -190,19 +191,19 @@ class CpuGemmTest {
 
     private void check(Random rnd, int m, int k, int n, boolean transA, boolean transB, DType bt, float alpha, float beta,
                        boolean nativeMemory, int threads) {
-        check(rnd, m, k, n, transA, transB, bt, alpha, beta, nativeMemory, threads, CpuGemm.PANEL_FLOATS);
+        check(rnd, m, k, n, transA, transB, bt, alpha, beta, nativeMemory, threads, CpuGemm.DEFAULT);
     }
 
     private void check(Random rnd, int m, int k, int n, boolean transA, boolean transB, DType bt, float alpha, float beta,
-                       boolean nativeMemory, int threads, int panelFloats) {
+                       boolean nativeMemory, int threads, CpuGemm.Blocking blocking) {
         Tensor a = transA ? random(rnd, DType.F32, nativeMemory, k, m) : random(rnd, DType.F32, nativeMemory, m, k);
         Tensor b = transB ? random(rnd, bt, !nativeMemory, n, k) : random(rnd, bt, !nativeMemory, k, n);
         Tensor c = beta == 0 ? nanFilled(nativeMemory, m, n) : random(rnd, DType.F32, nativeMemory, m, n);
         Expected want = reference(transA, transB, alpha, a, b, beta, c);
-        CpuGemm.gemm(transA, transB, alpha, a, b, beta, c, threads, panelFloats);
+        CpuGemm.gemm(transA, transB, alpha, a, b, beta, c, threads, blocking);
         String what = m + "x" + k + "x" + n + (transA ? " aT" : "") + (transB ? " bT" : "") + " b " + bt + " alpha "
-                + alpha + " beta " + beta + (nativeMemory ? " native" : " heap") + " threads " + threads + " panel "
-                + panelFloats;
+                + alpha + " beta " + beta + (nativeMemory ? " native" : " heap") + " threads " + threads + " "
+                + blocking;
         assertClose(want, c, what);
     }
 
