@@ -277,7 +277,7 @@ public final class CpuGemm {
             for (long p0 = 0; p0 < k; p0 += kcMax) {
                 int kc = (int) Math.min(kcMax, k - p0);
                 boolean first = p0 == 0;
-                PackB.pack(b, bType, transB, ldb, p0, kc, j0, nc, 0, t1 - t0, block);
+                PackB.pack(b, bType, transB, ldb, p0, kc, j0, nc, block);
                 int base = Math.toIntExact(p0 * padded);
                 for (int s = s0; s < s1; s++) {
                     int ao = base + s * MR * kc;
