@@ -28,9 +28,11 @@ public final class CpuGemm {
     /**
      * Block sizes. kc: the k block, so one A sliver (MR × kc floats) stays in L1. ncSlivers: the column block in NR-wide
      * slivers; the kc × ncSlivers·NR block of packed B stays in L2. panelFloats: the packed A panel limit; rows beyond it
-     * are done in further panels, each repacking B.
+     * are done in further panels, each repacking B. itemsPerThread: with several threads, the work is cut into at least
+     * this many items per thread (narrower column blocks first, then row splits, which repack B), so that the thread
+     * that finishes first waits for at most a small item and a core slowed by other work is compensated.
      */
-    record Blocking(int kc, int ncSlivers, int panelFloats) {
+    record Blocking(int kc, int ncSlivers, int panelFloats, int itemsPerThread) {
     }
 
     /**
@@ -38,11 +40,11 @@ public final class CpuGemm {
      * all rows of FLUX's GEMMs at 512² (k ≤ 3072 for 1365 rows). Within the range where the B block fits L2 the speed
      * was flat (kc 384–768, 4–11 slivers).
      */
-    static final Blocking DEFAULT = new Blocking(512, 8, 1 << 22);
+    static final Blocking DEFAULT = new Blocking(512, 8, 1 << 22, 8);
     /** Below this many flops (about 50 µs of one core) handing work to another thread costs more than it saves. */
     static final double PARALLEL_FLOPS = 8e6;
-    /** With several threads, aim for this many work items per thread so that a slowed core can be compensated. */
-    private static final int ITEMS_PER_THREAD = 4;
+    /** Narrowest column block: below two slivers the A panel would be streamed from L3 for too little work. */
+    private static final int MIN_BLOCK_SLIVERS = 2;
     /** Panel packing is handed out in runs of this many slivers. */
     private static final int PACK_SLIVERS = 8;
 
@@ -160,6 +162,7 @@ public final class CpuGemm {
         private final int kcMax;
         private final int colSlivers;
         private final int colBlocks;
+        private final int want;
         private final int blockFloats;
         private final int rowsPerPanel;
         private final Thread caller = Thread.currentThread();
@@ -190,7 +193,12 @@ public final class CpuGemm {
             this.threads = threads;
             this.kcMax = blocking.kc();
             this.colSlivers = Math.toIntExact((n + NR - 1) / NR);
-            this.colBlocks = (colSlivers + blocking.ncSlivers() - 1) / blocking.ncSlivers();
+            this.want = threads == 1 ? 1 : threads * blocking.itemsPerThread();
+            int blocks = (colSlivers + blocking.ncSlivers() - 1) / blocking.ncSlivers();
+            if (blocks < want) {
+                blocks = Math.max(blocks, Math.min(want, colSlivers / MIN_BLOCK_SLIVERS));
+            }
+            this.colBlocks = blocks;
             this.blockFloats = kcMax * blocking.ncSlivers() * NR;
             long rows = Math.max(MR, blocking.panelFloats() / k / MR * MR);
             this.rowsPerPanel = (int) Math.min(rows, (m + MR - 1) / MR * MR);
@@ -203,7 +211,6 @@ public final class CpuGemm {
                 panelSlivers = (mc + MR - 1) / MR;
                 panel = ws.panel(Math.toIntExact(panelSlivers * MR * k));
                 phase(true, (panelSlivers + PACK_SLIVERS - 1) / PACK_SLIVERS);
-                int want = threads == 1 ? 1 : threads * ITEMS_PER_THREAD;
                 rowSplits = colBlocks >= want ? 1 : Math.min(panelSlivers, (want + colBlocks - 1) / colBlocks);
                 phase(false, rowSplits * colBlocks);
             }

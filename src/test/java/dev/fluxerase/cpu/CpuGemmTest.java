@@ -75,7 +75,7 @@ class CpuGemmTest {
         Random rnd = new Random(3);
         int k = CpuGemm.DEFAULT.kc() + 77;
         CpuGemm.Blocking panel = new CpuGemm.Blocking(CpuGemm.DEFAULT.kc(), CpuGemm.DEFAULT.ncSlivers(),
-                GemmKernel.MR * k + 5);
+                GemmKernel.MR * k + 5, 3);
         check(rnd, 4 * GemmKernel.MR + 3, k, GemmKernel.NR + 9, false, false, DType.BF16, 1f, 0f, true, 2, panel);
         check(rnd, 3 * GemmKernel.MR - 1, k, 5, true, true, DType.F16, 2f, 1f, false, 3, panel);
         check(rnd, 2 * GemmKernel.MR, k, 2 * GemmKernel.NR, true, false, DType.F32, 1f, 0f, false, 1, panel);
