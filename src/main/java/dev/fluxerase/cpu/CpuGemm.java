@@ -43,8 +43,11 @@ public final class CpuGemm {
     static final Blocking DEFAULT = new Blocking(512, 8, 1 << 22, 8);
     /** Below this many flops (about 50 µs of one core) handing work to another thread costs more than it saves. */
     static final double PARALLEL_FLOPS = 8e6;
-    /** Narrowest column block: below two slivers the A panel would be streamed from L3 for too little work. */
-    private static final int MIN_BLOCK_SLIVERS = 2;
+    /**
+     * Narrowest column block when cutting more items: every item streams the A panel from L3 once per k block, and each
+     * A sliver it loads should serve a few tiles.
+     */
+    private static final int MIN_BLOCK_SLIVERS = 4;
     /** Panel packing is handed out in runs of this many slivers. */
     private static final int PACK_SLIVERS = 8;
 
