@@ -36,7 +36,7 @@ public final class CpuGemm {
     }
 
     /**
-     * 512 × 8·48 floats of B is 0.8 MB of a 2 MB L2 (and an 8 × 512 A sliver 16 KB of a 48 KB L1); 16 MB of A panel holds
+     * 512 × 8·48 floats of B is 0.8 MB of a 2 MB L2 (and a 7 × 512 A sliver 14 KB of a 48 KB L1); 16 MB of A panel holds
      * all rows of FLUX's GEMMs at 512² (k ≤ 3072 for 1365 rows). Within the range where the B block fits L2 the speed
      * was flat (kc 384–768, 4–11 slivers).
      */

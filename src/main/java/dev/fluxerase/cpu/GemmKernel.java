@@ -11,17 +11,20 @@ import jdk.incubator.vector.VectorSpecies;
  * The register-blocked GEMM micro-kernel: an MR × NR tile of C from an MR-row sliver of packed A (k-major, MR values per k)
  * and an NR-column sliver of packed B (k-major, NR values per k), with NR = 3 vectors. Per k it loads three vectors of B,
  * broadcasts MR values of A and issues 3·MR FMAs into accumulators that stay in registers for the whole k loop; the
- * tile then goes to a small array and {@link #store} merges it into C (written straight from registers, the 24 stores
- * made C2 stop inlining the Vector API calls of the kernel).
+ * tile then goes to a small array and {@link #store} merges it into C. (Writing C straight from the registers made the
+ * method so large that C2 stopped inlining the Vector API calls.)
  *
- * <p>MR follows the register file: 512-bit vectors come with 32 registers (AVX-512), which hold 8 × 3 accumulators plus
- * the B vectors and broadcasts; narrower vectors are assumed to have 16 (AVX2), which hold 4 × 3.
+ * <p>MR is chosen so that C2 never has to spill an accumulator, which it does when the accumulators, the B vectors and
+ * the broadcasts it likes to load ahead do not fit the register file together. 512-bit vectors come with 32 registers
+ * (AVX-512): 7 × 3 accumulators + 3 B vectors leave 8 for broadcasts. With 8 × 3 C2 spilled two accumulators to the
+ * stack and, depending on where the stack frame fell, the loop ran up to 3× slower. Narrower vectors are assumed to
+ * come with 16 registers (AVX2): 3 × 3 + 3 leave 4.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int VL = F.length();
     static final int NR = 3 * VL;
-    static final int MR = VL >= 16 ? 8 : 4;
+    static final int MR = VL >= 16 ? 7 : 3;
 
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -31,21 +34,20 @@ final class GemmKernel {
 
     /** tile[r·NR + j] = Σ_k a[ao + k·MR + r] · b[bo + k·NR + j] for the MR × NR tile. */
     static void tile(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
-        if (MR == 8) {
-            tile8(a, ao, b, bo, kc, t);
+        if (MR == 7) {
+            tile7(a, ao, b, bo, kc, t);
         } else {
-            tile4(a, ao, b, bo, kc, t);
+            tile3(a, ao, b, bo, kc, t);
         }
     }
 
-    static void tile8(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
+    static void tile7(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
         FloatVector z = FloatVector.zero(F);
         FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z,
-                c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z, c70 = z,
-                c71 = z, c72 = z;
+                c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z;
         for (int k = 0; k < kc; k++) {
             int bk = bo + k * NR;
-            int ak = ao + k * 8;
+            int ak = ao + k * 7;
             FloatVector b0 = FloatVector.fromArray(F, b, bk);
             FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
             FloatVector b2 = FloatVector.fromArray(F, b, bk + 2 * VL);
@@ -77,10 +79,6 @@ final class GemmKernel {
             c60 = x.fma(b0, c60);
             c61 = x.fma(b1, c61);
             c62 = x.fma(b2, c62);
-            x = FloatVector.broadcast(F, a[ak + 7]);
-            c70 = x.fma(b0, c70);
-            c71 = x.fma(b1, c71);
-            c72 = x.fma(b2, c72);
         }
         c00.intoArray(t, 0);
         c01.intoArray(t, VL);
@@ -103,18 +101,14 @@ final class GemmKernel {
         c60.intoArray(t, 18 * VL);
         c61.intoArray(t, 19 * VL);
         c62.intoArray(t, 20 * VL);
-        c70.intoArray(t, 21 * VL);
-        c71.intoArray(t, 22 * VL);
-        c72.intoArray(t, 23 * VL);
     }
 
-    static void tile4(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
+    static void tile3(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
         FloatVector z = FloatVector.zero(F);
-        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z,
-                c32 = z;
+        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z;
         for (int k = 0; k < kc; k++) {
             int bk = bo + k * NR;
-            int ak = ao + k * 4;
+            int ak = ao + k * 3;
             FloatVector b0 = FloatVector.fromArray(F, b, bk);
             FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
             FloatVector b2 = FloatVector.fromArray(F, b, bk + 2 * VL);
@@ -130,10 +124,6 @@ final class GemmKernel {
             c20 = x.fma(b0, c20);
             c21 = x.fma(b1, c21);
             c22 = x.fma(b2, c22);
-            x = FloatVector.broadcast(F, a[ak + 3]);
-            c30 = x.fma(b0, c30);
-            c31 = x.fma(b1, c31);
-            c32 = x.fma(b2, c32);
         }
         c00.intoArray(t, 0);
         c01.intoArray(t, VL);
@@ -144,9 +134,6 @@ final class GemmKernel {
         c20.intoArray(t, 6 * VL);
         c21.intoArray(t, 7 * VL);
         c22.intoArray(t, 8 * VL);
-        c30.intoArray(t, 9 * VL);
-        c31.intoArray(t, 10 * VL);
-        c32.intoArray(t, 11 * VL);
     }
 
     /**

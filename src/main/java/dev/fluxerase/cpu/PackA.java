@@ -5,7 +5,6 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -16,8 +15,6 @@ final class PackA {
     private static final VectorSpecies<Float> F = GemmKernel.F;
     private static final int VL = GemmKernel.VL;
     private static final int MR = GemmKernel.MR;
-    /** MR lanes: the MR values of one k of a transposed A move as one vector. */
-    private static final VectorSpecies<Float> ROW = VectorSpecies.of(float.class, VectorShape.forBitSize(MR * Float.SIZE));
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Lane i of a vector along k goes to packed position i·MR. */
@@ -77,15 +74,11 @@ final class PackA {
         for (int k = 0; k < kc; k++) {
             long src = ((p0 + k) * lda + i) * Float.BYTES;
             int o = d + k * MR;
-            if (rows == MR) {
-                FloatVector.fromMemorySegment(ROW, a, src, LE).intoArray(dst, o);
-            } else {
-                for (int r = 0; r < rows; r++) {
-                    dst[o + r] = a.get(F32, src + (long) r * Float.BYTES);
-                }
-                for (int r = rows; r < MR; r++) {
-                    dst[o + r] = 0f;
-                }
+            for (int r = 0; r < rows; r++) {
+                dst[o + r] = a.get(F32, src + (long) r * Float.BYTES);
+            }
+            for (int r = rows; r < MR; r++) {
+                dst[o + r] = 0f;
             }
         }
     }
