@@ -168,6 +168,9 @@ public final class CpuGemm {
         private final int want;
         private final int blockFloats;
         private final int rowsPerPanel;
+        /** C's float[] and its first element when C is a heap array: plain array access is cheaper than the segment's. */
+        private final float[] cArray;
+        private final long cBase;
         private final Thread caller = Thread.currentThread();
         private volatile Throwable failure;
 
@@ -187,6 +190,8 @@ public final class CpuGemm {
             this.a = a.data();
             this.b = b.data();
             this.c = c.data();
+            this.cArray = this.c.heapBase().orElse(null) instanceof float[] f ? f : null;
+            this.cBase = this.c.address() / Float.BYTES;
             this.bType = b.dtype();
             this.lda = a.cols();
             this.ldb = b.cols();
@@ -296,7 +301,13 @@ public final class CpuGemm {
                     for (int t = 0; t < t1 - t0; t++) {
                         long col = j0 + (long) t * NR;
                         GemmKernel.tile(panel, ao, block, t * NR * kc, kc, tile);
-                        GemmKernel.store(tile, c, row * n + col, n, rows, (int) Math.min(NR, n - col), alpha, beta, first);
+                        int cols = (int) Math.min(NR, n - col);
+                        if (cArray != null) {
+                            GemmKernel.store(tile, cArray, Math.toIntExact(cBase + row * n + col), (int) n, rows, cols,
+                                    alpha, beta, first);
+                        } else {
+                            GemmKernel.store(tile, c, row * n + col, n, rows, cols, alpha, beta, first);
+                        }
                     }
                 }
             }

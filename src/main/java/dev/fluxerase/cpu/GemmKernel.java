@@ -166,4 +166,29 @@ final class GemmKernel {
             }
         }
     }
+
+    /** The same for C in a float[] (cOff and ldc in elements). */
+    static void store(float[] t, float[] c, int cOff, int ldc, int rows, int cols, float alpha, float beta, boolean first) {
+        boolean overwrite = first && beta == 0;
+        float bc = first ? beta : 1f;
+        FloatVector va = FloatVector.broadcast(F, alpha);
+        FloatVector vb = FloatVector.broadcast(F, bc);
+        int full = cols - cols % VL;
+        for (int r = 0; r < rows; r++) {
+            int base = cOff + r * ldc;
+            int to = r * NR;
+            int j = 0;
+            for (; j < full; j += VL) {
+                FloatVector v = FloatVector.fromArray(F, t, to + j).mul(va);
+                if (!overwrite) {
+                    v = FloatVector.fromArray(F, c, base + j).fma(vb, v);
+                }
+                v.intoArray(c, base + j);
+            }
+            for (; j < cols; j++) {
+                float v = alpha * t[to + j];
+                c[base + j] = overwrite ? v : v + bc * c[base + j];
+            }
+        }
+    }
 }
