@@ -81,6 +81,31 @@ class CpuGemmTest {
         check(rnd, 2 * GemmKernel.MR, k, 2 * GemmKernel.NR, true, false, DType.F32, 1f, 0f, false, 1, panel);
     }
 
+    /** C as rows of a larger tensor (heap and native): the result lands in the slice and nothing outside changes. */
+    @Test
+    void resultIntoARowSliceLeavesTheRestAlone() {
+        Random rnd = new Random(13);
+        int m = 2 * GemmKernel.MR + 1;
+        int k = 37;
+        int n = GemmKernel.NR + 5;
+        for (boolean nativeMemory : new boolean[]{false, true}) {
+            Tensor a = random(rnd, DType.F32, nativeMemory, m, k);
+            Tensor b = random(rnd, DType.BF16, nativeMemory, n, k);
+            Tensor whole = random(rnd, DType.F32, nativeMemory, m + 3, n);
+            float[] before = Floats.toF32(whole);
+            Tensor c = whole.sliceRows(2, m);
+            Expected want = reference(false, true, 0.5f, a, b, 2f, c);
+            CpuGemm.gemm(false, true, 0.5f, a, b, 2f, c, 2, CpuGemm.DEFAULT);
+            assertClose(want, c, "row slice " + (nativeMemory ? "native" : "heap"));
+            float[] after = Floats.toF32(whole);
+            for (int i = 0; i < before.length; i++) {
+                if (i < 2 * n || i >= (2 + m) * n) {
+                    assertEquals(before[i], after[i], "element " + i + " outside the slice");
+                }
+            }
+        }
+    }
+
     /** The public entry point picks threads by size; a FLUX-like Linear at reduced width checks it end to end. */
     @Test
     void publicEntryPointLinearForward() {
