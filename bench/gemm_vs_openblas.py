@@ -3,7 +3,8 @@
 
 Starts the Java side (dev.fluxerase.bench.GemmRatio) once and keeps it warm, then alternates, round after round and shape
 by shape, our f32 a·b, our x·Wᵀ with BF16 W and numpy's float32 a @ b, so that whatever else the machine is doing hits
-both sides alike. Prints the best and the median (over rounds) GFLOP/s of each and the ratios ours/numpy.
+both sides alike. Prints the best and the median (over rounds) GFLOP/s of each and the ratio ours/numpy taken within
+each round (median over rounds, with the lowest and the highest).
 Run through gemm_vs_openblas.sh, which builds the jar and sets up the environment.
 """
 import argparse
@@ -136,25 +137,25 @@ def main():
     print(f"load average at end {os.getloadavg()}")
     for v, opts in enumerate(variants):
         print()
-        print(f"JVM options: {opts or '(default)'}. GFLOP/s, best over rounds (median over rounds in parentheses); "
-              "shape M×K×N, bf16-W is x·Wᵀ with W [N,K] BF16")
-        print(f"| {'shape':<16} | {'ours f32':>15} | {'ours bf16-W':>15} | {'numpy f32':>15} | {'f32 / numpy':>15} "
-              f"| {'bf16-W / numpy':>15} |")
-        print("|" + "|".join("-" * w for w in (18, 17, 17, 17, 17, 17)) + "|")
+        print(f"JVM options: {opts or '(default)'}. GFLOP/s: best over rounds (median over rounds). Ratio ours/numpy: "
+              "median over rounds of the ratio within a round [lowest–highest]. Shape M×K×N; bf16-W is x·Wᵀ with W [N,K] "
+              "BF16.")
+        print(f"| {'shape':<16} | {'ours f32':>11} | {'ours bf16-W':>11} | {'numpy f32':>11} | {'f32 / numpy':>18} "
+              f"| {'bf16-W / numpy':>18} |")
+        print("|" + "|".join("-" * w for w in (18, 13, 13, 13, 20, 20)) + "|")
         for shape in args.shapes:
             series = {"f32": rates[(shape, (v, "f32"))], "bf16": rates[(shape, (v, "bf16-wt"))],
                       "numpy": rates[(shape, "numpy")]}
-            best = {w: max(x) for w, x in series.items()}
-            med = {w: statistics.median(x) for w, x in series.items()}
 
             def cell(w):
-                return f"{best[w]:.0f} ({med[w]:.0f})"
+                return f"{max(series[w]):.0f} ({statistics.median(series[w]):.0f})"
 
             def ratio(w):
-                return f"{best[w] / best['numpy']:.2f} ({med[w] / med['numpy']:.2f})"
+                r = [x / y for x, y in zip(series[w], series["numpy"])]
+                return f"{statistics.median(r):.2f} [{min(r):.2f}–{max(r):.2f}]"
 
-            print(f"| {shape:<16} | {cell('f32'):>15} | {cell('bf16'):>15} | {cell('numpy'):>15} | {ratio('f32'):>15} "
-                  f"| {ratio('bf16'):>15} |")
+            print(f"| {shape:<16} | {cell('f32'):>11} | {cell('bf16'):>11} | {cell('numpy'):>11} | {ratio('f32'):>18} "
+                  f"| {ratio('bf16'):>18} |")
 
 
 if __name__ == "__main__":
