@@ -56,7 +56,8 @@ final class PackA {
             long src = ((i + r) * lda + p0) * Float.BYTES;
             int k = 0;
             for (; k < full; k += VL) {
-                FloatVector.fromMemorySegment(F, a, src + (long) k * Float.BYTES, LE).intoArray(dst, d + k * MR + r, SCATTER, 0);
+                FloatVector v = FloatVector.fromMemorySegment(F, a, src + (long) k * Float.BYTES, LE);
+                v.intoArray(dst, d + k * MR + r, SCATTER, 0);
             }
             for (; k < kc; k++) {
                 dst[d + k * MR + r] = a.get(F32, src + (long) k * Float.BYTES);

@@ -21,7 +21,9 @@ import jdk.incubator.vector.VectorSpecies;
 final class PackB {
     private static final VectorSpecies<Float> F = GemmKernel.F;
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
-    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    /** Half-precision lanes, as many as F has: loaded and widened to F. */
+    private static final VectorSpecies<Short> S =
+            VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     private static final int VL = GemmKernel.VL;
     private static final int NR = GemmKernel.NR;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;

@@ -250,7 +250,8 @@ class CpuGemmTest {
                 double s = 0;
                 double mag = 0;
                 for (int p = 0; p < k; p++) {
-                    double prod = (double) (transA ? af[p * m + i] : af[i * k + p]) * (transB ? bf[j * k + p] : bf[p * n + j]);
+                    double av = transA ? af[p * m + i] : af[i * k + p];
+                    double prod = av * (transB ? bf[j * k + p] : bf[p * n + j]);
                     s += prod;
                     mag += Math.abs(prod);
                 }
