@@ -5,6 +5,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -15,6 +17,10 @@ final class PackA {
     private static final VectorSpecies<Float> F = GemmKernel.F;
     private static final int VL = GemmKernel.VL;
     private static final int MR = GemmKernel.MR;
+    /** The fewest lanes that hold MR floats, with a mask of the first MR: one k of a transposed A in one move. */
+    private static final VectorSpecies<Float> ROW =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(Integer.highestOneBit(MR * 2 - 1) * Float.SIZE));
+    private static final VectorMask<Float> ROW_MASK = ROW.indexInRange(0, MR);
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Lane i of a vector along k goes to packed position i·MR. */
@@ -75,6 +81,10 @@ final class PackA {
         for (int k = 0; k < kc; k++) {
             long src = ((p0 + k) * lda + i) * Float.BYTES;
             int o = d + k * MR;
+            if (rows == MR) {
+                FloatVector.fromMemorySegment(ROW, a, src, LE, ROW_MASK).intoArray(dst, o, ROW_MASK);
+                continue;
+            }
             for (int r = 0; r < rows; r++) {
                 dst[o + r] = a.get(F32, src + (long) r * Float.BYTES);
             }
