@@ -3,7 +3,8 @@
 
 Starts the Java side (dev.fluxerase.bench.GemmRatio) once and keeps it warm, then alternates, round after round and shape
 by shape, our f32 a·b, our x·Wᵀ with BF16 W and numpy's float32 a @ b, so that whatever else the machine is doing hits
-both sides alike. Prints the best and the median (over rounds) GFLOP/s of each and the ratios ours/numpy.
+both sides alike. Prints the best and the median (over rounds) GFLOP/s of each and the ratio ours/numpy taken within
+each round (median over rounds, with the lowest and the highest).
 Run through gemm_vs_openblas.sh, which builds the jar and sets up the environment.
 """
 import argparse
@@ -71,7 +72,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--reps", type=int, default=3, help="GEMMs per measurement; the best of them counts")
     ap.add_argument("--shapes", nargs="*", default=SHAPES)
+    ap.add_argument("--jvm-opts", action="append", default=None,
+                    help="extra JVM options for our side; give it several times to compare JVM settings in the same run")
     args = ap.parse_args()
+    variants = args.jvm_opts or [""]
 
     config, core, threads = openblas_info()
     java_version = subprocess.run([args.java, "-version"], capture_output=True, text=True).stderr.splitlines()[0]
@@ -84,12 +88,16 @@ def main():
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}")
     print(f"rounds {args.rounds}, best of {args.reps} GEMMs per measurement", flush=True)
 
-    jvm = subprocess.Popen([args.java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                            "-Xmx8g", "-cp", args.jar, "dev.fluxerase.bench.GemmRatio"],
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    print("java side:", jvm.stdout.readline().strip(), flush=True)
+    jvms = []
+    for opts in variants:
+        jvm = subprocess.Popen([args.java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                                "-Xmx8g", *opts.split(), "-cp", args.jar, "dev.fluxerase.bench.GemmRatio"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        print(f"java side [{opts or 'default JVM options'}]:", jvm.stdout.readline().strip(), flush=True)
+        jvms.append(jvm)
 
-    def ours(shape, kind, reps):
+    def ours(v, shape, kind, reps):
+        jvm = jvms[v]
         jvm.stdin.write(f"{shape} {kind} {reps}\n")
         jvm.stdin.flush()
         reply = jvm.stdout.readline().split()
@@ -104,42 +112,50 @@ def main():
         arrays[shape] = (rng.uniform(-1, 1, (m, k)).astype(np.float32), rng.uniform(-1, 1, (k, n)).astype(np.float32),
                          np.empty((m, n), np.float32))
         # Warm-up: JIT compilation on our side, thread start-up and page faults on both.
-        ours(shape, "f32", 2)
-        ours(shape, "bf16-wt", 2)
+        for v in range(len(jvms)):
+            ours(v, shape, "f32", 2)
+            ours(v, shape, "bf16-wt", 2)
         numpy_times(*arrays[shape], 2)
 
-    rates = {(s, w): [] for s in args.shapes for w in ("f32", "bf16-wt", "numpy")}
+    sides = [(v, kind) for v in range(len(jvms)) for kind in ("f32", "bf16-wt")]
+    rates = {(s, side): [] for s in args.shapes for side in sides + ["numpy"]}
     for r in range(args.rounds):
         for shape in args.shapes:
             m, k, n = map(int, shape.split("x"))
             flops = 2.0 * m * n * k
-            rates[(shape, "f32")].append(flops / ours(shape, "f32", args.reps) / 1e9)
-            rates[(shape, "numpy")].append(flops / numpy_times(*arrays[shape], args.reps) / 1e9)
-            rates[(shape, "bf16-wt")].append(flops / ours(shape, "bf16-wt", args.reps) / 1e9)
-        print(f"round {r + 1}/{args.rounds}: " + ", ".join(
-            f"{s} {rates[(s, 'f32')][-1]:.0f}/{rates[(s, 'bf16-wt')][-1]:.0f}/{rates[(s, 'numpy')][-1]:.0f}"
-            for s in args.shapes), flush=True)
-    jvm.stdin.close()
-    jvm.wait()
+            for side in sides:
+                rates[(shape, side)].append(flops / ours(side[0], shape, side[1], args.reps) / 1e9)
+                if side[1] == "f32" and side[0] == 0:
+                    rates[(shape, "numpy")].append(flops / numpy_times(*arrays[shape], args.reps) / 1e9)
+        print(f"round {r + 1}/{args.rounds} (ours f32/bf16-W per JVM, numpy): " + ", ".join(
+            f"{s} " + "/".join(f"{rates[(s, side)][-1]:.0f}" for side in sides + ["numpy"]) for s in args.shapes),
+              flush=True)
+    for jvm in jvms:
+        jvm.stdin.close()
+        jvm.wait()
 
     print(f"load average at end {os.getloadavg()}")
-    print()
-    print("GFLOP/s, best over rounds (median over rounds in parentheses); shape M×K×N, bf16-W is x·Wᵀ with W [N,K] BF16")
-    print(f"| {'shape':<16} | {'ours f32':>15} | {'ours bf16-W':>15} | {'numpy f32':>15} | {'f32 / numpy':>15} "
-          f"| {'bf16-W / numpy':>15} |")
-    print("|" + "|".join("-" * w for w in (18, 17, 17, 17, 17, 17)) + "|")
-    for shape in args.shapes:
-        best = {w: max(rates[(shape, w)]) for w in ("f32", "bf16-wt", "numpy")}
-        med = {w: statistics.median(rates[(shape, w)]) for w in ("f32", "bf16-wt", "numpy")}
+    for v, opts in enumerate(variants):
+        print()
+        print(f"JVM options: {opts or '(default)'}. GFLOP/s: best over rounds (median over rounds). Ratio ours/numpy: "
+              "median over rounds of the ratio within a round [lowest–highest]. Shape M×K×N; bf16-W is x·Wᵀ with W [N,K] "
+              "BF16.")
+        print(f"| {'shape':<16} | {'ours f32':>11} | {'ours bf16-W':>11} | {'numpy f32':>11} | {'f32 / numpy':>18} "
+              f"| {'bf16-W / numpy':>18} |")
+        print("|" + "|".join("-" * w for w in (18, 13, 13, 13, 20, 20)) + "|")
+        for shape in args.shapes:
+            series = {"f32": rates[(shape, (v, "f32"))], "bf16": rates[(shape, (v, "bf16-wt"))],
+                      "numpy": rates[(shape, "numpy")]}
 
-        def cell(w):
-            return f"{best[w]:.0f} ({med[w]:.0f})"
+            def cell(w):
+                return f"{max(series[w]):.0f} ({statistics.median(series[w]):.0f})"
 
-        def ratio(w):
-            return f"{best[w] / best['numpy']:.2f} ({med[w] / med['numpy']:.2f})"
+            def ratio(w):
+                r = [x / y for x, y in zip(series[w], series["numpy"])]
+                return f"{statistics.median(r):.2f} [{min(r):.2f}–{max(r):.2f}]"
 
-        print(f"| {shape:<16} | {cell('f32'):>15} | {cell('bf16-wt'):>15} | {cell('numpy'):>15} | {ratio('f32'):>15} "
-              f"| {ratio('bf16-wt'):>15} |")
+            print(f"| {shape:<16} | {cell('f32'):>11} | {cell('bf16'):>11} | {cell('numpy'):>11} | {ratio('f32'):>18} "
+                  f"| {ratio('bf16'):>18} |")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Device;
@@ -14,23 +14,42 @@ import dev.fluxerase.tensor.Tensor;
 /**
  * CPU GEMM entry point used by the CPU backend; see {@link dev.fluxerase.tensor.Backend#gemm} for the contract.
  *
- * <p>Goto/BLIS blocking with C row-major and vectors along n. A panel of op(A) (up to {@link #PANEL_FLOATS} floats: all of
- * k for a range of rows) is packed once and shared by all threads. The columns of C are cut into blocks of at most
- * {@link #NC_SLIVERS} slivers; threads take (row range, column block) items from a counter, and for each k block pack
- * their own KC × NC block of op(B) (L2-resident, converted to f32) and run the micro-kernel over it, the A sliver staying
- * in L1 while B slivers stream from L2. Taking items dynamically keeps both cores busy when one is slowed by other work.
+ * <p>Goto/BLIS blocking for row-major C with vectors along n. A panel of op(A) (all of k for a range of rows, at most
+ * 16 MB) is packed once into MR-row slivers and shared by all threads. The columns of C are cut into blocks of a few
+ * NR-column slivers; for each (row range, column block) item and each k block a thread packs its own kc × nc block of
+ * op(B) (converted to f32, L2-resident) and runs the micro-kernel over it, one A sliver staying in L1 while the B
+ * slivers stream from L2. Threads take packing runs and items from a shared counter, so when another process slows
+ * one core the other simply takes more, and the caller never waits for a helper that has not started yet.
  */
 public final class CpuGemm {
     private static final int MR = GemmKernel.MR;
     private static final int NR = GemmKernel.NR;
-    /** k block: one A sliver (MR × KC) stays in L1, one B block (KC × NC) in L2. */
-    static final int KC = Integer.getInteger("gemm.kc", 384);
-    /** Column block in slivers of NR: KC × NC_SLIVERS·NR floats of packed B is about half of a 2 MB L2. */
-    static final int NC_SLIVERS = Integer.getInteger("gemm.nc", 11);
-    /** Packed A panel limit (16 MB): more rows than this are done in several panels, repacking B for each. */
-    static final int PANEL_FLOATS = 1 << 22;
-    /** Below this many flops (about 50 µs of one core) the thread hand-off costs more than it saves. */
+
+    /**
+     * Block sizes. kc: the k block, so one A sliver (MR × kc floats) stays in L1. ncSlivers: the column block in NR-wide
+     * slivers; the kc × ncSlivers·NR block of packed B stays in L2. panelFloats: the packed A panel limit; rows beyond it
+     * are done in further panels, each repacking B. itemsPerThread: with several threads, the work is cut into at least
+     * this many items per thread (narrower column blocks first, then row splits, which repack B), so that the thread
+     * that finishes first waits for at most a small item and a core slowed by other work is compensated.
+     */
+    record Blocking(int kc, int ncSlivers, int panelFloats, int itemsPerThread) {
+    }
+
+    /**
+     * 512 × 8·48 floats of B is 0.8 MB of a 2 MB L2 (and a 7 × 512 A sliver 14 KB of a 48 KB L1); 16 MB of A panel holds
+     * all rows of FLUX's GEMMs at 512² (k ≤ 3072 for 1365 rows). Within the range where the B block fits L2 the speed
+     * was flat (kc 384–768, 4–11 slivers).
+     */
+    static final Blocking DEFAULT = new Blocking(512, 8, 1 << 22, 8);
+    /** Below this many flops (about 50 µs of one core) handing work to another thread costs more than it saves. */
     static final double PARALLEL_FLOPS = 8e6;
+    /**
+     * Narrowest column block when cutting more items: every item streams the A panel from L3 once per k block, and each
+     * A sliver it loads should serve a few tiles.
+     */
+    private static final int MIN_BLOCK_SLIVERS = 4;
+    /** Panel packing is handed out in runs of this many slivers. */
+    private static final int PACK_SLIVERS = 8;
 
     private static final int THREADS = Runtime.getRuntime().availableProcessors();
     private static final ForkJoinPool POOL = new ForkJoinPool(THREADS);
@@ -43,38 +62,14 @@ public final class CpuGemm {
     private CpuGemm() {
     }
 
-    /** Per-thread packing buffers, grown on demand and kept: the hot path allocates nothing else. */
-    private static final class Workspace {
-        float[] panel = new float[0];
-        float[] block = new float[0];
-        final float[] tile = new float[MR * NR];
-
-        float[] panel(int size) {
-            if (panel.length < size) {
-                panel = new float[size];
-            }
-            return panel;
-        }
-
-        float[] block(int size) {
-            if (block.length < size) {
-                block = new float[size];
-            }
-            return block;
-        }
-    }
-
     public static void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
         double flops = 2.0 * c.numel() * (transA ? rows(a) : a.cols());
-        gemm(transA, transB, alpha, a, b, beta, c, flops < PARALLEL_FLOPS ? 1 : THREADS, PANEL_FLOATS);
+        gemm(transA, transB, alpha, a, b, beta, c, flops < PARALLEL_FLOPS ? 1 : THREADS, DEFAULT);
     }
 
-    /**
-     * The same on exactly {@code threads} threads (the caller and threads − 1 pool workers) with an A panel of at most
-     * panelFloats floats; tests and benchmarks pin these.
-     */
+    /** The same on at most {@code threads} threads (the caller and pool helpers) with the given blocking. */
     static void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c, int threads,
-                     int panelFloats) {
+                     Blocking blocking) {
         long m = transA ? a.cols() : rows(a);
         long k = transA ? rows(a) : a.cols();
         long kb = transB ? b.cols() : rows(b);
@@ -97,8 +92,8 @@ public final class CpuGemm {
             scale(c.data(), m * n, beta);
             return;
         }
-        boolean shared = sharable(a.data()) && sharable(b.data()) && sharable(c.data());
-        new Call(transA, transB, alpha, a, b, beta, c, m, n, k, shared ? Math.max(1, threads) : 1, panelFloats).run();
+        boolean sharable = sharable(a.data()) && sharable(b.data()) && sharable(c.data());
+        new Call(transA, transB, alpha, a, b, beta, c, m, n, k, sharable ? Math.max(1, threads) : 1, blocking).run();
     }
 
     /** Rows of the matrix view: the product of all dimensions but the last (also when the last is 0). */
@@ -123,35 +118,71 @@ public final class CpuGemm {
         }
     }
 
-    /** One GEMM: the shared A panel and the work items of each panel. */
-    private static final class Call {
-        final boolean transA;
-        final boolean transB;
-        final float alpha;
-        final float beta;
-        final MemorySegment a;
-        final MemorySegment b;
-        final MemorySegment c;
-        final DType bType;
-        final long lda;
-        final long ldb;
-        final long m;
-        final long n;
-        final long k;
-        final int tasks;
-        final int colSlivers;
-        final int colBlocks;
-        final int rowsPerPanel;
+    /** Per-thread buffers, grown on demand and kept: the hot path allocates nothing else. */
+    private static final class Workspace {
+        private float[] panel = new float[0];
+        private float[] block = new float[0];
+        final float[] tile = new float[MR * NR];
 
-        long i0;
-        int mc;
-        int mcPad;
-        int rowSplits;
-        float[] panel;
-        final AtomicInteger next = new AtomicInteger();
+        float[] panel(int size) {
+            if (panel.length < size) {
+                panel = new float[size];
+            }
+            return panel;
+        }
+
+        float[] block(int size) {
+            if (block.length < size) {
+                block = new float[size];
+            }
+            return block;
+        }
+    }
+
+    /** Items of one phase: the next one to take and the number not yet finished. */
+    private record Phase(boolean packing, int items, AtomicInteger next, AtomicInteger pending) {
+        Phase(boolean packing, int items) {
+            this(packing, items, new AtomicInteger(), new AtomicInteger(items));
+        }
+    }
+
+    /** One GEMM: its operands, the shared A panel, and how its work is cut into items. */
+    private static final class Call {
+        private final boolean transA;
+        private final boolean transB;
+        private final float alpha;
+        private final float beta;
+        private final MemorySegment a;
+        private final MemorySegment b;
+        private final MemorySegment c;
+        private final DType bType;
+        private final long lda;
+        private final long ldb;
+        private final long m;
+        private final long n;
+        private final long k;
+        private final int threads;
+        private final int kcMax;
+        private final int colSlivers;
+        private final int colBlocks;
+        private final int want;
+        private final int blockFloats;
+        private final int rowsPerPanel;
+        /** C's float[] and its first element when C is a heap array: plain array access is cheaper than the segment's. */
+        private final float[] cArray;
+        private final long cBase;
+        private final Thread caller = Thread.currentThread();
+        private volatile Throwable failure;
+
+        // The panel being worked on; written by the caller before it hands out a phase.
+        private long i0;
+        private int mc;
+        private int panelSlivers;
+        private int rowSplits;
+        private float[] panel;
 
         Call(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c, long m, long n, long k,
-             int tasks, int panelFloats) {
+             int threads, Blocking blocking) {
             this.transA = transA;
             this.transB = transB;
             this.alpha = alpha;
@@ -159,20 +190,25 @@ public final class CpuGemm {
             this.a = a.data();
             this.b = b.data();
             this.c = c.data();
+            this.cArray = this.c.heapBase().orElse(null) instanceof float[] f ? f : null;
+            this.cBase = this.c.address() / Float.BYTES;
             this.bType = b.dtype();
             this.lda = a.cols();
             this.ldb = b.cols();
             this.m = m;
             this.n = n;
             this.k = k;
-            this.tasks = tasks;
+            this.threads = threads;
+            this.kcMax = blocking.kc();
             this.colSlivers = Math.toIntExact((n + NR - 1) / NR);
-            int blocks = (colSlivers + NC_SLIVERS - 1) / NC_SLIVERS;
-            if (tasks > 1) {
-                blocks = Math.min(colSlivers, (blocks + tasks - 1) / tasks * tasks);
+            this.want = threads == 1 ? 1 : threads * blocking.itemsPerThread();
+            int blocks = (colSlivers + blocking.ncSlivers() - 1) / blocking.ncSlivers();
+            if (blocks < want) {
+                blocks = Math.max(blocks, Math.min(want, colSlivers / MIN_BLOCK_SLIVERS));
             }
             this.colBlocks = blocks;
-            long rows = Math.max(MR, panelFloats / k / MR * MR);
+            this.blockFloats = kcMax * blocking.ncSlivers() * NR;
+            long rows = Math.max(MR, blocking.panelFloats() / k / MR * MR);
             this.rowsPerPanel = (int) Math.min(rows, (m + MR - 1) / MR * MR);
         }
 
@@ -180,86 +216,101 @@ public final class CpuGemm {
             Workspace ws = WORKSPACE.get();
             for (i0 = 0; i0 < m; i0 += rowsPerPanel) {
                 mc = (int) Math.min(rowsPerPanel, m - i0);
-                int slivers = (mc + MR - 1) / MR;
-                mcPad = slivers * MR;
-                panel = ws.panel(Math.toIntExact(mcPad * k));
-                parallel(Math.min(tasks, slivers), this::packPanel);
-                rowSplits = tasks > colBlocks ? Math.min(slivers, tasks) : 1;
-                next.set(0);
-                parallel(tasks, (t, count) -> compute());
+                panelSlivers = (mc + MR - 1) / MR;
+                panel = ws.panel(Math.toIntExact(panelSlivers * MR * k));
+                phase(true, (panelSlivers + PACK_SLIVERS - 1) / PACK_SLIVERS);
+                rowSplits = colBlocks >= want ? 1 : Math.min(panelSlivers, (want + colBlocks - 1) / colBlocks);
+                phase(false, rowSplits * colBlocks);
             }
         }
 
-        /** Task t of count packs its share of the panel's slivers for every k block. */
-        private void packPanel(int t, int count) {
-            int slivers = mcPad / MR;
-            int s0 = (int) ((long) slivers * t / count);
-            int s1 = (int) ((long) slivers * (t + 1) / count);
-            for (long p0 = 0; p0 < k; p0 += KC) {
-                int kc = (int) Math.min(KC, k - p0);
-                PackA.pack(a, transA, lda, i0, mc, p0, kc, s0, s1, panel, Math.toIntExact(p0 * mcPad));
+        /**
+         * Runs items [0, items) of the packing or the compute phase on the caller and up to threads − 1 helpers and
+         * returns when all are done. Each phase has its own counters, so a helper that starts late finds none of its
+         * items left and returns at once, whatever phase the caller has reached meanwhile.
+         */
+        private void phase(boolean packing, int items) {
+            Phase p = new Phase(packing, items);
+            for (int h = 1; h < Math.min(threads, items); h++) {
+                POOL.execute(() -> work(p));
+            }
+            work(p);
+            while (p.pending.get() > 0 && failure == null) {
+                LockSupport.park(this);
+            }
+            if (failure != null) {
+                throw new IllegalStateException("gemm helper thread failed: " + failure, failure);
             }
         }
 
-        private void compute() {
-            Workspace ws = WORKSPACE.get();
-            float[] block = ws.block(KC * NC_SLIVERS * NR);
-            int items = rowSplits * colBlocks;
-            int slivers = mcPad / MR;
-            for (int item; (item = next.getAndIncrement()) < items; ) {
-                int r = item / colBlocks;
-                int cb = item % colBlocks;
-                int s0 = (int) ((long) slivers * r / rowSplits);
-                int s1 = (int) ((long) slivers * (r + 1) / rowSplits);
-                int t0 = (int) ((long) colSlivers * cb / colBlocks);
-                int t1 = (int) ((long) colSlivers * (cb + 1) / colBlocks);
-                block(ws, block, s0, s1, t0, t1);
+        private void work(Phase p) {
+            try {
+                Workspace ws = WORKSPACE.get();
+                for (int item; (item = p.next.getAndIncrement()) < p.items; ) {
+                    if (p.packing) {
+                        packPanel(item);
+                    } else {
+                        compute(ws, item);
+                    }
+                    if (p.pending.decrementAndGet() == 0) {
+                        LockSupport.unpark(caller);
+                    }
+                }
+            } catch (RuntimeException | Error e) {
+                if (Thread.currentThread() == caller) {
+                    throw e;
+                }
+                failure = e;
+                LockSupport.unpark(caller);
             }
         }
 
-        /** Panel slivers [s0, s1) × column slivers [t0, t1), over all of k. */
-        private void block(Workspace ws, float[] block, int s0, int s1, int t0, int t1) {
+        /** Packs run `item` of PACK_SLIVERS panel slivers for every k block. */
+        private void packPanel(int item) {
+            int s0 = item * PACK_SLIVERS;
+            int s1 = Math.min(panelSlivers, s0 + PACK_SLIVERS);
+            int padded = panelSlivers * MR;
+            for (long p0 = 0; p0 < k; p0 += kcMax) {
+                int kc = (int) Math.min(kcMax, k - p0);
+                PackA.pack(a, transA, lda, i0, mc, p0, kc, s0, s1, panel, Math.toIntExact(p0 * padded));
+            }
+        }
+
+        /** Item `item`: panel slivers of one row split × column slivers of one column block, over all of k. */
+        private void compute(Workspace ws, int item) {
+            int r = item / colBlocks;
+            int cb = item % colBlocks;
+            int s0 = (int) ((long) panelSlivers * r / rowSplits);
+            int s1 = (int) ((long) panelSlivers * (r + 1) / rowSplits);
+            int t0 = (int) ((long) colSlivers * cb / colBlocks);
+            int t1 = (int) ((long) colSlivers * (cb + 1) / colBlocks);
+            float[] block = ws.block(blockFloats);
+            float[] tile = ws.tile;
             long j0 = (long) t0 * NR;
             int nc = (int) (Math.min(n, (long) t1 * NR) - j0);
-            for (long p0 = 0; p0 < k; p0 += KC) {
-                int kc = (int) Math.min(KC, k - p0);
+            int padded = panelSlivers * MR;
+            for (long p0 = 0; p0 < k; p0 += kcMax) {
+                int kc = (int) Math.min(kcMax, k - p0);
                 boolean first = p0 == 0;
-                PackB.pack(b, bType, transB, ldb, p0, kc, j0, nc, 0, t1 - t0, block);
-                int base = (int) (p0 * mcPad);
+                PackB.pack(b, bType, transB, ldb, p0, kc, j0, nc, block);
+                int base = Math.toIntExact(p0 * padded);
                 for (int s = s0; s < s1; s++) {
                     int ao = base + s * MR * kc;
                     int rows = Math.min(MR, mc - s * MR);
                     long row = i0 + (long) s * MR;
                     for (int t = 0; t < t1 - t0; t++) {
                         long col = j0 + (long) t * NR;
+                        GemmKernel.tile(panel, ao, block, t * NR * kc, kc, tile);
                         int cols = (int) Math.min(NR, n - col);
-                        GemmKernel.tile(panel, ao, block, t * NR * kc, kc, ws.tile);
-                        GemmKernel.store(ws.tile, c, row * n + col, n, rows, cols, alpha, beta, first);
+                        if (cArray != null) {
+                            GemmKernel.store(tile, cArray, Math.toIntExact(cBase + row * n + col), (int) n, rows, cols,
+                                    alpha, beta, first);
+                        } else {
+                            GemmKernel.store(tile, c, row * n + col, n, rows, cols, alpha, beta, first);
+                        }
                     }
                 }
             }
         }
-
-        /** Runs body(t, count) for t in [0, count): t = 0 on the calling thread, the rest on the pool. */
-        private void parallel(int count, Body body) {
-            if (count <= 1) {
-                body.run(0, 1);
-                return;
-            }
-            ForkJoinTask<?>[] forks = new ForkJoinTask<?>[count - 1];
-            for (int t = 1; t < count; t++) {
-                int task = t;
-                forks[t - 1] = POOL.submit(() -> body.run(task, count));
-            }
-            body.run(0, count);
-            for (ForkJoinTask<?> f : forks) {
-                f.join();
-            }
-        }
-    }
-
-    @FunctionalInterface
-    private interface Body {
-        void run(int task, int count);
     }
 }

@@ -10,114 +10,43 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The register-blocked GEMM micro-kernel: an MR × NR tile of C from an MR-row sliver of packed A (k-major, MR values per k)
  * and an NR-column sliver of packed B (k-major, NR values per k), with NR = 3 vectors. Per k it loads three vectors of B,
- * broadcasts MR values of A and issues 3·MR FMAs into accumulators that stay in registers for the whole k loop.
+ * broadcasts MR values of A and issues 3·MR FMAs into accumulators that stay in registers for the whole k loop; the
+ * tile then goes to a small array and {@link #store} merges it into C. (Writing C straight from the registers made the
+ * method so large that C2 stopped inlining the Vector API calls.)
  *
- * <p>MR follows the register file: 512-bit vectors come with 32 registers (AVX-512), which hold 8 × 3 accumulators plus
- * the B vectors and broadcasts; narrower vectors are assumed to have 16 (AVX2), which hold 4 × 3.
+ * <p>MR is chosen so that C2 never has to spill an accumulator, which it does when the accumulators, the B vectors and
+ * the broadcasts it likes to load ahead do not fit the register file together. 512-bit vectors come with 32 registers
+ * (AVX-512): 7 × 3 accumulators + 3 B vectors leave 8 for broadcasts. With 8 × 3 C2 spilled two accumulators to the
+ * stack and, depending on where the stack frame fell, the loop ran up to 3× slower. Narrower vectors are assumed to
+ * come with 16 registers (AVX2): 3 × 3 + 3 leave 4.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int VL = F.length();
-    static final int NV = Integer.getInteger("gemm.nv", 3);
-    static final int NR = NV * VL;
-    static final int MR = Integer.getInteger("gemm.mr", VL >= 16 ? 8 : 4);
+    static final int NR = 3 * VL;
+    static final int MR = VL >= 16 ? 7 : 3;
 
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Bytes of one vector. */
-    private static final long VB = (long) VL * Float.BYTES;
 
     private GemmKernel() {
     }
 
     /** tile[r·NR + j] = Σ_k a[ao + k·MR + r] · b[bo + k·NR + j] for the MR × NR tile. */
     static void tile(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
-        switch (MR * 100 + NV) {
-            case 803 -> tile8x3(a, ao, b, bo, kc, t);
-            case 703 -> tile7x3(a, ao, b, bo, kc, t);
-            case 604 -> tile6x4(a, ao, b, bo, kc, t);
-            case 1202 -> tile12x2(a, ao, b, bo, kc, t);
-            case 1402 -> tile14x2(a, ao, b, bo, kc, t);
-            case 403 -> tile4x3(a, ao, b, bo, kc, t);
-            case 504 -> tile5x4(a, ao, b, bo, kc, t);
-            case 404 -> tile4x4(a, ao, b, bo, kc, t);
-            default -> throw new IllegalStateException();
+        if (MR == 7) {
+            tile7(a, ao, b, bo, kc, t);
+        } else {
+            tile3(a, ao, b, bo, kc, t);
         }
     }
 
-    static void tile8x3(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
+    static void tile7(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
         FloatVector z = FloatVector.zero(F);
-        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z, c70 = z, c71 = z, c72 = z;
+        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z,
+                c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z;
         for (int k = 0; k < kc; k++) {
-            int bk = bo + k * 3 * VL;
-            int ak = ao + k * 8;
-            FloatVector b0 = FloatVector.fromArray(F, b, bk);
-            FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
-            FloatVector b2 = FloatVector.fromArray(F, b, bk + 2 * VL);
-            FloatVector x = FloatVector.broadcast(F, a[ak]);
-            c00 = x.fma(b0, c00);
-            c01 = x.fma(b1, c01);
-            c02 = x.fma(b2, c02);
-            x = FloatVector.broadcast(F, a[ak + 1]);
-            c10 = x.fma(b0, c10);
-            c11 = x.fma(b1, c11);
-            c12 = x.fma(b2, c12);
-            x = FloatVector.broadcast(F, a[ak + 2]);
-            c20 = x.fma(b0, c20);
-            c21 = x.fma(b1, c21);
-            c22 = x.fma(b2, c22);
-            x = FloatVector.broadcast(F, a[ak + 3]);
-            c30 = x.fma(b0, c30);
-            c31 = x.fma(b1, c31);
-            c32 = x.fma(b2, c32);
-            x = FloatVector.broadcast(F, a[ak + 4]);
-            c40 = x.fma(b0, c40);
-            c41 = x.fma(b1, c41);
-            c42 = x.fma(b2, c42);
-            x = FloatVector.broadcast(F, a[ak + 5]);
-            c50 = x.fma(b0, c50);
-            c51 = x.fma(b1, c51);
-            c52 = x.fma(b2, c52);
-            x = FloatVector.broadcast(F, a[ak + 6]);
-            c60 = x.fma(b0, c60);
-            c61 = x.fma(b1, c61);
-            c62 = x.fma(b2, c62);
-            x = FloatVector.broadcast(F, a[ak + 7]);
-            c70 = x.fma(b0, c70);
-            c71 = x.fma(b1, c71);
-            c72 = x.fma(b2, c72);
-        }
-        c00.intoArray(t, 0);
-        c01.intoArray(t, VL);
-        c02.intoArray(t, 2 * VL);
-        c10.intoArray(t, 3 * VL);
-        c11.intoArray(t, 4 * VL);
-        c12.intoArray(t, 5 * VL);
-        c20.intoArray(t, 6 * VL);
-        c21.intoArray(t, 7 * VL);
-        c22.intoArray(t, 8 * VL);
-        c30.intoArray(t, 9 * VL);
-        c31.intoArray(t, 10 * VL);
-        c32.intoArray(t, 11 * VL);
-        c40.intoArray(t, 12 * VL);
-        c41.intoArray(t, 13 * VL);
-        c42.intoArray(t, 14 * VL);
-        c50.intoArray(t, 15 * VL);
-        c51.intoArray(t, 16 * VL);
-        c52.intoArray(t, 17 * VL);
-        c60.intoArray(t, 18 * VL);
-        c61.intoArray(t, 19 * VL);
-        c62.intoArray(t, 20 * VL);
-        c70.intoArray(t, 21 * VL);
-        c71.intoArray(t, 22 * VL);
-        c72.intoArray(t, 23 * VL);
-    }
-
-    static void tile7x3(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
-        FloatVector z = FloatVector.zero(F);
-        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z;
-        for (int k = 0; k < kc; k++) {
-            int bk = bo + k * 3 * VL;
+            int bk = bo + k * NR;
             int ak = ao + k * 7;
             FloatVector b0 = FloatVector.fromArray(F, b, bk);
             FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
@@ -174,231 +103,12 @@ final class GemmKernel {
         c62.intoArray(t, 20 * VL);
     }
 
-    static void tile6x4(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
+    static void tile3(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
         FloatVector z = FloatVector.zero(F);
-        FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z, c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
+        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z;
         for (int k = 0; k < kc; k++) {
-            int bk = bo + k * 4 * VL;
-            int ak = ao + k * 6;
-            FloatVector b0 = FloatVector.fromArray(F, b, bk);
-            FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
-            FloatVector b2 = FloatVector.fromArray(F, b, bk + 2 * VL);
-            FloatVector b3 = FloatVector.fromArray(F, b, bk + 3 * VL);
-            FloatVector x = FloatVector.broadcast(F, a[ak]);
-            c00 = x.fma(b0, c00);
-            c01 = x.fma(b1, c01);
-            c02 = x.fma(b2, c02);
-            c03 = x.fma(b3, c03);
-            x = FloatVector.broadcast(F, a[ak + 1]);
-            c10 = x.fma(b0, c10);
-            c11 = x.fma(b1, c11);
-            c12 = x.fma(b2, c12);
-            c13 = x.fma(b3, c13);
-            x = FloatVector.broadcast(F, a[ak + 2]);
-            c20 = x.fma(b0, c20);
-            c21 = x.fma(b1, c21);
-            c22 = x.fma(b2, c22);
-            c23 = x.fma(b3, c23);
-            x = FloatVector.broadcast(F, a[ak + 3]);
-            c30 = x.fma(b0, c30);
-            c31 = x.fma(b1, c31);
-            c32 = x.fma(b2, c32);
-            c33 = x.fma(b3, c33);
-            x = FloatVector.broadcast(F, a[ak + 4]);
-            c40 = x.fma(b0, c40);
-            c41 = x.fma(b1, c41);
-            c42 = x.fma(b2, c42);
-            c43 = x.fma(b3, c43);
-            x = FloatVector.broadcast(F, a[ak + 5]);
-            c50 = x.fma(b0, c50);
-            c51 = x.fma(b1, c51);
-            c52 = x.fma(b2, c52);
-            c53 = x.fma(b3, c53);
-        }
-        c00.intoArray(t, 0);
-        c01.intoArray(t, VL);
-        c02.intoArray(t, 2 * VL);
-        c03.intoArray(t, 3 * VL);
-        c10.intoArray(t, 4 * VL);
-        c11.intoArray(t, 5 * VL);
-        c12.intoArray(t, 6 * VL);
-        c13.intoArray(t, 7 * VL);
-        c20.intoArray(t, 8 * VL);
-        c21.intoArray(t, 9 * VL);
-        c22.intoArray(t, 10 * VL);
-        c23.intoArray(t, 11 * VL);
-        c30.intoArray(t, 12 * VL);
-        c31.intoArray(t, 13 * VL);
-        c32.intoArray(t, 14 * VL);
-        c33.intoArray(t, 15 * VL);
-        c40.intoArray(t, 16 * VL);
-        c41.intoArray(t, 17 * VL);
-        c42.intoArray(t, 18 * VL);
-        c43.intoArray(t, 19 * VL);
-        c50.intoArray(t, 20 * VL);
-        c51.intoArray(t, 21 * VL);
-        c52.intoArray(t, 22 * VL);
-        c53.intoArray(t, 23 * VL);
-    }
-
-    static void tile12x2(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
-        FloatVector z = FloatVector.zero(F);
-        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z, c80 = z, c81 = z, c90 = z, c91 = z, c100 = z, c101 = z, c110 = z, c111 = z;
-        for (int k = 0; k < kc; k++) {
-            int bk = bo + k * 2 * VL;
-            int ak = ao + k * 12;
-            FloatVector b0 = FloatVector.fromArray(F, b, bk);
-            FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
-            FloatVector x = FloatVector.broadcast(F, a[ak]);
-            c00 = x.fma(b0, c00);
-            c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(F, a[ak + 1]);
-            c10 = x.fma(b0, c10);
-            c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(F, a[ak + 2]);
-            c20 = x.fma(b0, c20);
-            c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(F, a[ak + 3]);
-            c30 = x.fma(b0, c30);
-            c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(F, a[ak + 4]);
-            c40 = x.fma(b0, c40);
-            c41 = x.fma(b1, c41);
-            x = FloatVector.broadcast(F, a[ak + 5]);
-            c50 = x.fma(b0, c50);
-            c51 = x.fma(b1, c51);
-            x = FloatVector.broadcast(F, a[ak + 6]);
-            c60 = x.fma(b0, c60);
-            c61 = x.fma(b1, c61);
-            x = FloatVector.broadcast(F, a[ak + 7]);
-            c70 = x.fma(b0, c70);
-            c71 = x.fma(b1, c71);
-            x = FloatVector.broadcast(F, a[ak + 8]);
-            c80 = x.fma(b0, c80);
-            c81 = x.fma(b1, c81);
-            x = FloatVector.broadcast(F, a[ak + 9]);
-            c90 = x.fma(b0, c90);
-            c91 = x.fma(b1, c91);
-            x = FloatVector.broadcast(F, a[ak + 10]);
-            c100 = x.fma(b0, c100);
-            c101 = x.fma(b1, c101);
-            x = FloatVector.broadcast(F, a[ak + 11]);
-            c110 = x.fma(b0, c110);
-            c111 = x.fma(b1, c111);
-        }
-        c00.intoArray(t, 0);
-        c01.intoArray(t, VL);
-        c10.intoArray(t, 2 * VL);
-        c11.intoArray(t, 3 * VL);
-        c20.intoArray(t, 4 * VL);
-        c21.intoArray(t, 5 * VL);
-        c30.intoArray(t, 6 * VL);
-        c31.intoArray(t, 7 * VL);
-        c40.intoArray(t, 8 * VL);
-        c41.intoArray(t, 9 * VL);
-        c50.intoArray(t, 10 * VL);
-        c51.intoArray(t, 11 * VL);
-        c60.intoArray(t, 12 * VL);
-        c61.intoArray(t, 13 * VL);
-        c70.intoArray(t, 14 * VL);
-        c71.intoArray(t, 15 * VL);
-        c80.intoArray(t, 16 * VL);
-        c81.intoArray(t, 17 * VL);
-        c90.intoArray(t, 18 * VL);
-        c91.intoArray(t, 19 * VL);
-        c100.intoArray(t, 20 * VL);
-        c101.intoArray(t, 21 * VL);
-        c110.intoArray(t, 22 * VL);
-        c111.intoArray(t, 23 * VL);
-    }
-
-    static void tile14x2(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
-        FloatVector z = FloatVector.zero(F);
-        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z, c80 = z, c81 = z, c90 = z, c91 = z, c100 = z, c101 = z, c110 = z, c111 = z, c120 = z, c121 = z, c130 = z, c131 = z;
-        for (int k = 0; k < kc; k++) {
-            int bk = bo + k * 2 * VL;
-            int ak = ao + k * 14;
-            FloatVector b0 = FloatVector.fromArray(F, b, bk);
-            FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
-            FloatVector x = FloatVector.broadcast(F, a[ak]);
-            c00 = x.fma(b0, c00);
-            c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(F, a[ak + 1]);
-            c10 = x.fma(b0, c10);
-            c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(F, a[ak + 2]);
-            c20 = x.fma(b0, c20);
-            c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(F, a[ak + 3]);
-            c30 = x.fma(b0, c30);
-            c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(F, a[ak + 4]);
-            c40 = x.fma(b0, c40);
-            c41 = x.fma(b1, c41);
-            x = FloatVector.broadcast(F, a[ak + 5]);
-            c50 = x.fma(b0, c50);
-            c51 = x.fma(b1, c51);
-            x = FloatVector.broadcast(F, a[ak + 6]);
-            c60 = x.fma(b0, c60);
-            c61 = x.fma(b1, c61);
-            x = FloatVector.broadcast(F, a[ak + 7]);
-            c70 = x.fma(b0, c70);
-            c71 = x.fma(b1, c71);
-            x = FloatVector.broadcast(F, a[ak + 8]);
-            c80 = x.fma(b0, c80);
-            c81 = x.fma(b1, c81);
-            x = FloatVector.broadcast(F, a[ak + 9]);
-            c90 = x.fma(b0, c90);
-            c91 = x.fma(b1, c91);
-            x = FloatVector.broadcast(F, a[ak + 10]);
-            c100 = x.fma(b0, c100);
-            c101 = x.fma(b1, c101);
-            x = FloatVector.broadcast(F, a[ak + 11]);
-            c110 = x.fma(b0, c110);
-            c111 = x.fma(b1, c111);
-            x = FloatVector.broadcast(F, a[ak + 12]);
-            c120 = x.fma(b0, c120);
-            c121 = x.fma(b1, c121);
-            x = FloatVector.broadcast(F, a[ak + 13]);
-            c130 = x.fma(b0, c130);
-            c131 = x.fma(b1, c131);
-        }
-        c00.intoArray(t, 0);
-        c01.intoArray(t, VL);
-        c10.intoArray(t, 2 * VL);
-        c11.intoArray(t, 3 * VL);
-        c20.intoArray(t, 4 * VL);
-        c21.intoArray(t, 5 * VL);
-        c30.intoArray(t, 6 * VL);
-        c31.intoArray(t, 7 * VL);
-        c40.intoArray(t, 8 * VL);
-        c41.intoArray(t, 9 * VL);
-        c50.intoArray(t, 10 * VL);
-        c51.intoArray(t, 11 * VL);
-        c60.intoArray(t, 12 * VL);
-        c61.intoArray(t, 13 * VL);
-        c70.intoArray(t, 14 * VL);
-        c71.intoArray(t, 15 * VL);
-        c80.intoArray(t, 16 * VL);
-        c81.intoArray(t, 17 * VL);
-        c90.intoArray(t, 18 * VL);
-        c91.intoArray(t, 19 * VL);
-        c100.intoArray(t, 20 * VL);
-        c101.intoArray(t, 21 * VL);
-        c110.intoArray(t, 22 * VL);
-        c111.intoArray(t, 23 * VL);
-        c120.intoArray(t, 24 * VL);
-        c121.intoArray(t, 25 * VL);
-        c130.intoArray(t, 26 * VL);
-        c131.intoArray(t, 27 * VL);
-    }
-
-    static void tile4x3(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
-        FloatVector z = FloatVector.zero(F);
-        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
-        for (int k = 0; k < kc; k++) {
-            int bk = bo + k * 3 * VL;
-            int ak = ao + k * 4;
+            int bk = bo + k * NR;
+            int ak = ao + k * 3;
             FloatVector b0 = FloatVector.fromArray(F, b, bk);
             FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
             FloatVector b2 = FloatVector.fromArray(F, b, bk + 2 * VL);
@@ -414,10 +124,6 @@ final class GemmKernel {
             c20 = x.fma(b0, c20);
             c21 = x.fma(b1, c21);
             c22 = x.fma(b2, c22);
-            x = FloatVector.broadcast(F, a[ak + 3]);
-            c30 = x.fma(b0, c30);
-            c31 = x.fma(b1, c31);
-            c32 = x.fma(b2, c32);
         }
         c00.intoArray(t, 0);
         c01.intoArray(t, VL);
@@ -428,116 +134,6 @@ final class GemmKernel {
         c20.intoArray(t, 6 * VL);
         c21.intoArray(t, 7 * VL);
         c22.intoArray(t, 8 * VL);
-        c30.intoArray(t, 9 * VL);
-        c31.intoArray(t, 10 * VL);
-        c32.intoArray(t, 11 * VL);
-    }
-
-    static void tile5x4(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
-        FloatVector z = FloatVector.zero(F);
-        FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z, c40 = z, c41 = z, c42 = z, c43 = z;
-        for (int k = 0; k < kc; k++) {
-            int bk = bo + k * 4 * VL;
-            int ak = ao + k * 5;
-            FloatVector b0 = FloatVector.fromArray(F, b, bk);
-            FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
-            FloatVector b2 = FloatVector.fromArray(F, b, bk + 2 * VL);
-            FloatVector b3 = FloatVector.fromArray(F, b, bk + 3 * VL);
-            FloatVector x = FloatVector.broadcast(F, a[ak]);
-            c00 = x.fma(b0, c00);
-            c01 = x.fma(b1, c01);
-            c02 = x.fma(b2, c02);
-            c03 = x.fma(b3, c03);
-            x = FloatVector.broadcast(F, a[ak + 1]);
-            c10 = x.fma(b0, c10);
-            c11 = x.fma(b1, c11);
-            c12 = x.fma(b2, c12);
-            c13 = x.fma(b3, c13);
-            x = FloatVector.broadcast(F, a[ak + 2]);
-            c20 = x.fma(b0, c20);
-            c21 = x.fma(b1, c21);
-            c22 = x.fma(b2, c22);
-            c23 = x.fma(b3, c23);
-            x = FloatVector.broadcast(F, a[ak + 3]);
-            c30 = x.fma(b0, c30);
-            c31 = x.fma(b1, c31);
-            c32 = x.fma(b2, c32);
-            c33 = x.fma(b3, c33);
-            x = FloatVector.broadcast(F, a[ak + 4]);
-            c40 = x.fma(b0, c40);
-            c41 = x.fma(b1, c41);
-            c42 = x.fma(b2, c42);
-            c43 = x.fma(b3, c43);
-        }
-        c00.intoArray(t, 0);
-        c01.intoArray(t, VL);
-        c02.intoArray(t, 2 * VL);
-        c03.intoArray(t, 3 * VL);
-        c10.intoArray(t, 4 * VL);
-        c11.intoArray(t, 5 * VL);
-        c12.intoArray(t, 6 * VL);
-        c13.intoArray(t, 7 * VL);
-        c20.intoArray(t, 8 * VL);
-        c21.intoArray(t, 9 * VL);
-        c22.intoArray(t, 10 * VL);
-        c23.intoArray(t, 11 * VL);
-        c30.intoArray(t, 12 * VL);
-        c31.intoArray(t, 13 * VL);
-        c32.intoArray(t, 14 * VL);
-        c33.intoArray(t, 15 * VL);
-        c40.intoArray(t, 16 * VL);
-        c41.intoArray(t, 17 * VL);
-        c42.intoArray(t, 18 * VL);
-        c43.intoArray(t, 19 * VL);
-    }
-
-    static void tile4x4(float[] a, int ao, float[] b, int bo, int kc, float[] t) {
-        FloatVector z = FloatVector.zero(F);
-        FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
-        for (int k = 0; k < kc; k++) {
-            int bk = bo + k * 4 * VL;
-            int ak = ao + k * 4;
-            FloatVector b0 = FloatVector.fromArray(F, b, bk);
-            FloatVector b1 = FloatVector.fromArray(F, b, bk + VL);
-            FloatVector b2 = FloatVector.fromArray(F, b, bk + 2 * VL);
-            FloatVector b3 = FloatVector.fromArray(F, b, bk + 3 * VL);
-            FloatVector x = FloatVector.broadcast(F, a[ak]);
-            c00 = x.fma(b0, c00);
-            c01 = x.fma(b1, c01);
-            c02 = x.fma(b2, c02);
-            c03 = x.fma(b3, c03);
-            x = FloatVector.broadcast(F, a[ak + 1]);
-            c10 = x.fma(b0, c10);
-            c11 = x.fma(b1, c11);
-            c12 = x.fma(b2, c12);
-            c13 = x.fma(b3, c13);
-            x = FloatVector.broadcast(F, a[ak + 2]);
-            c20 = x.fma(b0, c20);
-            c21 = x.fma(b1, c21);
-            c22 = x.fma(b2, c22);
-            c23 = x.fma(b3, c23);
-            x = FloatVector.broadcast(F, a[ak + 3]);
-            c30 = x.fma(b0, c30);
-            c31 = x.fma(b1, c31);
-            c32 = x.fma(b2, c32);
-            c33 = x.fma(b3, c33);
-        }
-        c00.intoArray(t, 0);
-        c01.intoArray(t, VL);
-        c02.intoArray(t, 2 * VL);
-        c03.intoArray(t, 3 * VL);
-        c10.intoArray(t, 4 * VL);
-        c11.intoArray(t, 5 * VL);
-        c12.intoArray(t, 6 * VL);
-        c13.intoArray(t, 7 * VL);
-        c20.intoArray(t, 8 * VL);
-        c21.intoArray(t, 9 * VL);
-        c22.intoArray(t, 10 * VL);
-        c23.intoArray(t, 11 * VL);
-        c30.intoArray(t, 12 * VL);
-        c31.intoArray(t, 13 * VL);
-        c32.intoArray(t, 14 * VL);
-        c33.intoArray(t, 15 * VL);
     }
 
     /**
@@ -567,6 +163,31 @@ final class GemmKernel {
                 long off = base + (long) j * Float.BYTES;
                 float v = alpha * t[to + j];
                 c.set(F32, off, overwrite ? v : v + bc * c.get(F32, off));
+            }
+        }
+    }
+
+    /** The same for C in a float[] (cOff and ldc in elements). */
+    static void store(float[] t, float[] c, int cOff, int ldc, int rows, int cols, float alpha, float beta, boolean first) {
+        boolean overwrite = first && beta == 0;
+        float bc = first ? beta : 1f;
+        FloatVector va = FloatVector.broadcast(F, alpha);
+        FloatVector vb = FloatVector.broadcast(F, bc);
+        int full = cols - cols % VL;
+        for (int r = 0; r < rows; r++) {
+            int base = cOff + r * ldc;
+            int to = r * NR;
+            int j = 0;
+            for (; j < full; j += VL) {
+                FloatVector v = FloatVector.fromArray(F, t, to + j).mul(va);
+                if (!overwrite) {
+                    v = FloatVector.fromArray(F, c, base + j).fma(vb, v);
+                }
+                v.intoArray(c, base + j);
+            }
+            for (; j < cols; j++) {
+                float v = alpha * t[to + j];
+                c[base + j] = overwrite ? v : v + bc * c[base + j];
             }
         }
     }

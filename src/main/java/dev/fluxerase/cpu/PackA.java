@@ -2,16 +2,39 @@ package dev.fluxerase.cpu;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Packs rows of op(A) into the layout {@link GemmKernel} reads: MR-row slivers, each k-major (the MR values of one k are
  * adjacent), rows past the end zero-filled so the kernel never needs a row tail. A is F32, [m, k] or, transposed, [k, m].
  */
 final class PackA {
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final VectorSpecies<Float> F = GemmKernel.F;
+    private static final int VL = GemmKernel.VL;
     private static final int MR = GemmKernel.MR;
+    /** The fewest lanes that hold MR floats, with a mask of the first MR: one k of a transposed A in one move. */
+    private static final VectorSpecies<Float> ROW =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(Integer.highestOneBit(MR * 2 - 1) * Float.SIZE));
+    private static final VectorMask<Float> ROW_MASK = ROW.indexInRange(0, MR);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Lane i of a vector along k goes to packed position i·MR. */
+    private static final int[] SCATTER = scatterIndex();
 
     private PackA() {
+    }
+
+    private static int[] scatterIndex() {
+        int[] ix = new int[VL];
+        for (int i = 0; i < VL; i++) {
+            ix[i] = i * MR;
+        }
+        return ix;
     }
 
     /**
@@ -32,11 +55,17 @@ final class PackA {
         }
     }
 
-    /** A stored [m, k]: each of the sliver's rows is contiguous in k and lands with stride MR. */
+    /** A stored [m, k]: each row of the sliver is contiguous in k and is scattered with stride MR, VL values at a time. */
     private static void packRows(MemorySegment a, long lda, long i, int rows, long p0, int kc, float[] dst, int d) {
+        int full = kc - kc % VL;
         for (int r = 0; r < rows; r++) {
             long src = ((i + r) * lda + p0) * Float.BYTES;
-            for (int k = 0; k < kc; k++) {
+            int k = 0;
+            for (; k < full; k += VL) {
+                FloatVector v = FloatVector.fromMemorySegment(F, a, src + (long) k * Float.BYTES, LE);
+                v.intoArray(dst, d + k * MR + r, SCATTER, 0);
+            }
+            for (; k < kc; k++) {
                 dst[d + k * MR + r] = a.get(F32, src + (long) k * Float.BYTES);
             }
         }
@@ -52,6 +81,10 @@ final class PackA {
         for (int k = 0; k < kc; k++) {
             long src = ((p0 + k) * lda + i) * Float.BYTES;
             int o = d + k * MR;
+            if (rows == MR) {
+                FloatVector.fromMemorySegment(ROW, a, src, LE, ROW_MASK).intoArray(dst, o, ROW_MASK);
+                continue;
+            }
             for (int r = 0; r < rows; r++) {
                 dst[o + r] = a.get(F32, src + (long) r * Float.BYTES);
             }

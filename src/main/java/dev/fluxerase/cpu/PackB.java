@@ -21,7 +21,9 @@ import jdk.incubator.vector.VectorSpecies;
 final class PackB {
     private static final VectorSpecies<Float> F = GemmKernel.F;
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
-    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    /** Half-precision lanes, as many as F has: loaded and widened to F. */
+    private static final VectorSpecies<Short> S =
+            VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     private static final int VL = GemmKernel.VL;
     private static final int NR = GemmKernel.NR;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -40,40 +42,45 @@ final class PackB {
     }
 
     /**
-     * Packs slivers [t0, t1) of the op(B) block k [p0, p0 + kc) × columns [j0, j0 + nc) into dst, sliver t at
+     * Packs the op(B) block k [p0, p0 + kc) × columns [j0, j0 + nc) into dst, sliver t (columns j0 + t·NR ...) at
      * dst[t·NR·kc]. ldb is the row length of B as stored.
      */
-    static void pack(MemorySegment b, DType dtype, boolean transB, long ldb, long p0, int kc, long j0, int nc, int t0,
-                     int t1, float[] dst) {
-        for (int t = t0; t < t1; t++) {
-            int d = t * NR * kc;
-            int cols = Math.min(NR, nc - t * NR);
-            long j = j0 + (long) t * NR;
-            if (transB) {
-                packTransposed(b, dtype, ldb, p0, kc, j, cols, dst, d);
-            } else {
-                packRows(b, dtype, ldb, p0, kc, j, cols, dst, d);
-            }
+    static void pack(MemorySegment b, DType dtype, boolean transB, long ldb, long p0, int kc, long j0, int nc,
+                     float[] dst) {
+        int slivers = (nc + NR - 1) / NR;
+        if (!transB) {
+            packRows(b, dtype, ldb, p0, kc, j0, nc, slivers, dst);
+            return;
+        }
+        for (int t = 0; t < slivers; t++) {
+            packTransposed(b, dtype, ldb, p0, kc, j0 + (long) t * NR, Math.min(NR, nc - t * NR), dst, t * NR * kc);
         }
     }
 
-    /** B stored [k, n]: the sliver's NR values of one k are contiguous, so whole vectors move. */
-    private static void packRows(MemorySegment b, DType dtype, long ldb, long p0, int kc, long j, int cols, float[] dst,
-                                 int d) {
+    /**
+     * B stored [k, n]: the NR values of one k of a sliver are contiguous, so whole vectors move. Row by row of B, so that
+     * the reads run along memory.
+     */
+    private static void packRows(MemorySegment b, DType dtype, long ldb, long p0, int kc, long j0, int nc, int slivers,
+                                 float[] dst) {
         int es = dtype.byteSize();
         for (int k = 0; k < kc; k++) {
-            long src = (p0 + k) * ldb + j;
-            int o = d + k * NR;
-            if (cols == NR) {
-                for (int v = 0; v < NR; v += VL) {
-                    load(b, dtype, (src + v) * es).intoArray(dst, o + v);
-                }
-            } else {
-                for (int c = 0; c < cols; c++) {
-                    dst[o + c] = Floats.read(b, dtype, src + c);
-                }
-                for (int c = cols; c < NR; c++) {
-                    dst[o + c] = 0f;
+            long src = (p0 + k) * ldb + j0;
+            for (int t = 0; t < slivers; t++) {
+                int o = t * NR * kc + k * NR;
+                int cols = Math.min(NR, nc - t * NR);
+                long s = src + (long) t * NR;
+                if (cols == NR) {
+                    for (int v = 0; v < NR; v += VL) {
+                        load(b, dtype, (s + v) * es).intoArray(dst, o + v);
+                    }
+                } else {
+                    for (int c = 0; c < cols; c++) {
+                        dst[o + c] = Floats.read(b, dtype, s + c);
+                    }
+                    for (int c = cols; c < NR; c++) {
+                        dst[o + c] = 0f;
+                    }
                 }
             }
         }

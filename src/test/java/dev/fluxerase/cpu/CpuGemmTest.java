@@ -61,8 +61,8 @@ class CpuGemmTest {
     @Test
     void acrossBlocksAndThreads() {
         Random rnd = new Random(7);
-        int k = 2 * CpuGemm.KC + 5;
-        int n = GemmKernel.NR * (CpuGemm.NC_SLIVERS + 1) + 3;
+        int k = 2 * CpuGemm.DEFAULT.kc() + 5;
+        int n = GemmKernel.NR * (CpuGemm.DEFAULT.ncSlivers() + 1) + 3;
         for (int threads = 1; threads <= 3; threads++) {
             check(rnd, GemmKernel.MR + 3, k, n, false, true, B_TYPES[threads - 1], 1f, 0f, threads % 2 == 0, threads);
             check(rnd, 2 * GemmKernel.MR + 5, k, n, true, false, DType.F32, 0.5f, -2f, threads != 2, threads);
@@ -73,11 +73,37 @@ class CpuGemmTest {
     @Test
     void severalPanels() {
         Random rnd = new Random(3);
-        int k = CpuGemm.KC + 77;
-        int panel = GemmKernel.MR * k + 5;
+        int k = CpuGemm.DEFAULT.kc() + 77;
+        CpuGemm.Blocking panel = new CpuGemm.Blocking(CpuGemm.DEFAULT.kc(), CpuGemm.DEFAULT.ncSlivers(),
+                GemmKernel.MR * k + 5, 3);
         check(rnd, 4 * GemmKernel.MR + 3, k, GemmKernel.NR + 9, false, false, DType.BF16, 1f, 0f, true, 2, panel);
         check(rnd, 3 * GemmKernel.MR - 1, k, 5, true, true, DType.F16, 2f, 1f, false, 3, panel);
         check(rnd, 2 * GemmKernel.MR, k, 2 * GemmKernel.NR, true, false, DType.F32, 1f, 0f, false, 1, panel);
+    }
+
+    /** C as rows of a larger tensor (heap and native): the result lands in the slice and nothing outside changes. */
+    @Test
+    void resultIntoARowSliceLeavesTheRestAlone() {
+        Random rnd = new Random(13);
+        int m = 2 * GemmKernel.MR + 1;
+        int k = 37;
+        int n = GemmKernel.NR + 5;
+        for (boolean nativeMemory : new boolean[]{false, true}) {
+            Tensor a = random(rnd, DType.F32, nativeMemory, m, k);
+            Tensor b = random(rnd, DType.BF16, nativeMemory, n, k);
+            Tensor whole = random(rnd, DType.F32, nativeMemory, m + 3, n);
+            float[] before = Floats.toF32(whole);
+            Tensor c = whole.sliceRows(2, m);
+            Expected want = reference(false, true, 0.5f, a, b, 2f, c);
+            CpuGemm.gemm(false, true, 0.5f, a, b, 2f, c, 2, CpuGemm.DEFAULT);
+            assertClose(want, c, "row slice " + (nativeMemory ? "native" : "heap"));
+            float[] after = Floats.toF32(whole);
+            for (int i = 0; i < before.length; i++) {
+                if (i < 2 * n || i >= (2 + m) * n) {
+                    assertEquals(before[i], after[i], "element " + i + " outside the slice");
+                }
+            }
+        }
     }
 
     /** The public entry point picks threads by size; a FLUX-like Linear at reduced width checks it end to end. */
@@ -110,7 +136,7 @@ class CpuGemmTest {
             }
             Tensor c = Tensor.zeros(m, n);
             Expected want = reference(false, false, 1f, a, b, 0f, c);
-            CpuGemm.gemm(false, false, 1f, a, b, 0f, c, 2, CpuGemm.PANEL_FLOATS);
+            CpuGemm.gemm(false, false, 1f, a, b, 0f, c, 2, CpuGemm.DEFAULT);
             assertClose(want, c, "confined");
         }
     }
@@ -190,19 +216,19 @@ class CpuGemmTest {
 
     private void check(Random rnd, int m, int k, int n, boolean transA, boolean transB, DType bt, float alpha, float beta,
                        boolean nativeMemory, int threads) {
-        check(rnd, m, k, n, transA, transB, bt, alpha, beta, nativeMemory, threads, CpuGemm.PANEL_FLOATS);
+        check(rnd, m, k, n, transA, transB, bt, alpha, beta, nativeMemory, threads, CpuGemm.DEFAULT);
     }
 
     private void check(Random rnd, int m, int k, int n, boolean transA, boolean transB, DType bt, float alpha, float beta,
-                       boolean nativeMemory, int threads, int panelFloats) {
+                       boolean nativeMemory, int threads, CpuGemm.Blocking blocking) {
         Tensor a = transA ? random(rnd, DType.F32, nativeMemory, k, m) : random(rnd, DType.F32, nativeMemory, m, k);
         Tensor b = transB ? random(rnd, bt, !nativeMemory, n, k) : random(rnd, bt, !nativeMemory, k, n);
         Tensor c = beta == 0 ? nanFilled(nativeMemory, m, n) : random(rnd, DType.F32, nativeMemory, m, n);
         Expected want = reference(transA, transB, alpha, a, b, beta, c);
-        CpuGemm.gemm(transA, transB, alpha, a, b, beta, c, threads, panelFloats);
+        CpuGemm.gemm(transA, transB, alpha, a, b, beta, c, threads, blocking);
         String what = m + "x" + k + "x" + n + (transA ? " aT" : "") + (transB ? " bT" : "") + " b " + bt + " alpha "
-                + alpha + " beta " + beta + (nativeMemory ? " native" : " heap") + " threads " + threads + " panel "
-                + panelFloats;
+                + alpha + " beta " + beta + (nativeMemory ? " native" : " heap") + " threads " + threads + " "
+                + blocking;
         assertClose(want, c, what);
     }
 
@@ -224,7 +250,8 @@ class CpuGemmTest {
                 double s = 0;
                 double mag = 0;
                 for (int p = 0; p < k; p++) {
-                    double prod = (double) (transA ? af[p * m + i] : af[i * k + p]) * (transB ? bf[j * k + p] : bf[p * n + j]);
+                    double av = transA ? af[p * m + i] : af[i * k + p];
+                    double prod = av * (transB ? bf[j * k + p] : bf[p * n + j]);
                     s += prod;
                     mag += Math.abs(prod);
                 }
