@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.erase.StepRecord.Kind;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.pipeline.PromptCache;
+import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -71,7 +72,7 @@ class TrainerTest {
             // B = 0: the LoRA model is the base model, and both teachers give the same target
             float[] frozen0 = Losses.esdTarget(p.frozenVelocity(z, cA, sigma, 3), p.frozenVelocity(z, cUn, sigma, 3), 1);
             float[] live0 = p.esdLive(z, cUn, sigma, 3, p.velocity(z, cA, sigma, 3), 1, 1, null).target();
-            assertEquals(0, maxDiff(frozen0, live0));
+            assertEquals(0, Compare.maxAbsDiff(frozen0, live0));
             assertEquals(0f, maxAbsB(t));
 
             t.step(0);
@@ -79,9 +80,9 @@ class TrainerTest {
             float[] frozen = Losses.esdTarget(p.frozenVelocity(z, cA, sigma, 3), p.frozenVelocity(z, cUn, sigma, 3), 1);
             float[] live = p.esdLive(z, cUn, sigma, 3, p.velocity(z, cA, sigma, 3), 1, 1, null).target();
             // the frozen teacher did not move; the live one did
-            assertEquals(0, maxDiff(frozen0, frozen));
-            double moved = maxDiff(frozen, live);
-            assertTrue(moved > 1e-4 * maxAbs(frozen), "live and frozen targets agree to " + moved);
+            assertEquals(0, Compare.maxAbsDiff(frozen0, frozen));
+            double moved = Compare.maxAbsDiff(frozen, live);
+            assertTrue(moved > 1e-4 * Compare.maxAbs(frozen), "live and frozen targets agree to " + moved);
         }
     }
 
@@ -160,21 +161,5 @@ class TrainerTest {
             double attn = p.attention(x, cUn, sigma, 3.5, positions, 1, null);
             assertTrue(attn < 0.75 * attn0, "L_attn " + attn0 + " -> " + attn);
         }
-    }
-
-    private static double maxDiff(float[] a, float[] b) {
-        double m = 0;
-        for (int i = 0; i < a.length; i++) {
-            m = Math.max(m, Math.abs(a[i] - b[i]));
-        }
-        return m;
-    }
-
-    private static double maxAbs(float[] a) {
-        double m = 0;
-        for (float v : a) {
-            m = Math.max(m, Math.abs(v));
-        }
-        return m;
     }
 }
