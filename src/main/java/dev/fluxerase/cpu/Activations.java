@@ -1,18 +1,20 @@
 package dev.fluxerase.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import static dev.fluxerase.cpu.Vec.N;
 import static dev.fluxerase.cpu.Vec.S;
 
 /**
  * SiLU, GELU (tanh approximation) and row softmax. SiLU and GELU backwards recompute from the saved input x; the softmax
- * backward uses the saved output y. exp and tanh are the Vector API's lanewise EXP/TANH (SVML-backed on x86, ~1 ulp).
+ * backward uses the saved output y. exp, tanh and sigmoid are {@link DetMath}'s (the Vector API's EXP/TANH round
+ * differently per JIT tier), and every scalar tail repeats its vector body's operations in the same order (fma where it
+ * uses fma), so an element gets the same bits whichever path the chunking sends it through.
  */
 final class Activations {
     private static final float GELU_K = (float) Math.sqrt(2 / Math.PI);
     private static final float GELU_C = 0.044715f;
+    private static final float GELU_3C = 3 * GELU_C;
 
     private Activations() {
     }
@@ -26,12 +28,10 @@ final class Activations {
             int len = to - from;
             int i = 0;
             for (int upper = S.loopBound(len); i < upper; i += N) {
-                FloatVector v = FloatVector.fromArray(S, x.a, xo + i);
-                v.div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(y.a, yo + i);
+                DetMath.silu(FloatVector.fromArray(S, x.a, xo + i)).intoArray(y.a, yo + i);
             }
             for (; i < len; i++) {
-                float v = x.a[xo + i];
-                y.a[yo + i] = v / (1 + (float) Math.exp(-v));
+                y.a[yo + i] = DetMath.silu(x.a[xo + i]);
             }
         });
     }
@@ -43,15 +43,17 @@ final class Activations {
             int i = 0;
             for (int upper = S.loopBound(len); i < upper; i += N) {
                 FloatVector v = FloatVector.fromArray(S, x.a, x.off + from + i);
-                FloatVector s = FloatVector.broadcast(S, 1f).div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+                FloatVector s = DetMath.sigmoid(v);
                 FloatVector d = s.mul(v.mul(s.neg().add(1f)).add(1f));
                 FloatVector g = FloatVector.fromArray(S, dy.a, dy.off + from + i);
                 g.fma(d, FloatVector.fromArray(S, dx.a, dx.off + from + i)).intoArray(dx.a, dx.off + from + i);
             }
             for (; i < len; i++) {
                 float v = x.a[x.off + from + i];
-                float s = 1 / (1 + (float) Math.exp(-v));
-                dx.a[dx.off + from + i] += dy.a[dy.off + from + i] * (s * (1 + v * (1 - s)));
+                float s = DetMath.sigmoid(v);
+                float d = s * (v * (1f - s) + 1f);
+                int k = dx.off + from + i;
+                dx.a[k] = Math.fma(dy.a[dy.off + from + i], d, dx.a[k]);
             }
         });
     }
@@ -67,13 +69,13 @@ final class Activations {
             for (int upper = S.loopBound(len); i < upper; i += N) {
                 FloatVector v = FloatVector.fromArray(S, x.a, xo + i);
                 FloatVector u = v.mul(v).mul(v).mul(GELU_C).add(v).mul(GELU_K);
-                FloatVector t = u.lanewise(VectorOperators.TANH);
+                FloatVector t = DetMath.tanh(u);
                 v.mul(0.5f).mul(t.add(1f)).intoArray(y.a, yo + i);
             }
             for (; i < len; i++) {
                 float v = x.a[xo + i];
-                float t = (float) Math.tanh(GELU_K * (v + GELU_C * v * v * v));
-                y.a[yo + i] = 0.5f * v * (1 + t);
+                float t = DetMath.tanh((v * v * v * GELU_C + v) * GELU_K);
+                y.a[yo + i] = v * 0.5f * (t + 1f);
             }
         });
     }
@@ -86,17 +88,20 @@ final class Activations {
             for (int upper = S.loopBound(len); i < upper; i += N) {
                 FloatVector v = FloatVector.fromArray(S, x.a, x.off + from + i);
                 FloatVector v2 = v.mul(v);
-                FloatVector t = v2.mul(v).mul(GELU_C).add(v).mul(GELU_K).lanewise(VectorOperators.TANH);
-                FloatVector inner = v2.mul(3 * GELU_C).add(1f).mul(GELU_K);
+                FloatVector t = DetMath.tanh(v2.mul(v).mul(GELU_C).add(v).mul(GELU_K));
+                FloatVector inner = v2.mul(GELU_3C).add(1f).mul(GELU_K);
                 FloatVector d = t.add(1f).mul(0.5f).add(v.mul(0.5f).mul(t.mul(t).neg().add(1f)).mul(inner));
                 FloatVector g = FloatVector.fromArray(S, dy.a, dy.off + from + i);
                 g.fma(d, FloatVector.fromArray(S, dx.a, dx.off + from + i)).intoArray(dx.a, dx.off + from + i);
             }
             for (; i < len; i++) {
                 float v = x.a[x.off + from + i];
-                float t = (float) Math.tanh(GELU_K * (v + GELU_C * v * v * v));
-                float d = 0.5f * (1 + t) + 0.5f * v * (1 - t * t) * GELU_K * (1 + 3 * GELU_C * v * v);
-                dx.a[dx.off + from + i] += dy.a[dy.off + from + i] * d;
+                float v2 = v * v;
+                float t = DetMath.tanh((v2 * v * GELU_C + v) * GELU_K);
+                float inner = (v2 * GELU_3C + 1f) * GELU_K;
+                float d = (t + 1f) * 0.5f + v * 0.5f * (1f - t * t) * inner;
+                int k = dx.off + from + i;
+                dx.a[k] = Math.fma(dy.a[dy.off + from + i], d, dx.a[k]);
             }
         });
     }
@@ -118,13 +123,13 @@ final class Activations {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
         for (int upper = S.loopBound(n); i < upper; i += N) {
-            FloatVector e = FloatVector.fromArray(S, x, xo + i).sub(vmax).lanewise(VectorOperators.EXP);
+            FloatVector e = DetMath.exp(FloatVector.fromArray(S, x, xo + i).sub(vmax));
             e.intoArray(y, yo + i);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Vec.sumLanes(acc);
         for (; i < n; i++) {
-            float e = (float) Math.exp(x[xo + i] - max);
+            float e = DetMath.exp(x[xo + i] - max);
             y[yo + i] = e;
             sum += e;
         }

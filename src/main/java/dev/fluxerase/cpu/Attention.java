@@ -1,7 +1,6 @@
 package dev.fluxerase.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import java.util.Arrays;
 
@@ -20,6 +19,9 @@ import static dev.fluxerase.cpu.Vec.S;
  * <p>Backward, in two passes so that every task owns the gradient rows it writes: pass 1, one task per (head, key block),
  * walks all query blocks and accumulates dV = Pᵀ·dO and dK = scale·dSᵀ·Q; pass 2, one task per (head, query block), walks
  * all key blocks and accumulates dQ = scale·dS·K, with dS = P⊙(dP − rowsum(dO⊙O)) and dP = dO·Vᵀ.
+ *
+ * <p>exp is {@link DetMath}'s, lane sums are {@link Vec#sumLanes}'s and the lse's log is StrictMath's (fdlibm, specified
+ * bit for bit), so the results do not depend on the JIT tier.
  */
 final class Attention {
     static final int BQ = 64;
@@ -61,7 +63,7 @@ final class Attention {
                         rowTimesT(q.a, qo + ii * d, kt, d, nk, sc, srow, scale);
                         float mNew = Math.max(m[ii], Vec.max(sc, srow, nk));
                         float rowSum = expShift(sc, srow, nk, mNew);
-                        float alpha = (float) Math.exp(m[ii] - mNew);
+                        float alpha = DetMath.exp(m[ii] - mNew);
                         l[ii] = l[ii] * alpha + rowSum;
                         if (alpha != 1f) {
                             Vec.scale(o, ii * d, d, alpha);
@@ -76,7 +78,7 @@ final class Attention {
                     for (int e = 0; e < d; e++) {
                         out.a[oo + ii * d + e] = o[ii * d + e] * inv;
                     }
-                    m[ii] += (float) Math.log(l[ii]);
+                    m[ii] += (float) StrictMath.log(l[ii]);
                     if (lse != null) {
                         lse.a[lse.off + h * lq + i0 + ii] = m[ii];
                     }
@@ -303,13 +305,13 @@ final class Attention {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
         for (int upper = S.loopBound(n); i < upper; i += N) {
-            FloatVector e = FloatVector.fromArray(S, x, xo + i).sub(vs).lanewise(VectorOperators.EXP);
+            FloatVector e = DetMath.exp(FloatVector.fromArray(S, x, xo + i).sub(vs));
             e.intoArray(x, xo + i);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Vec.sumLanes(acc);
         for (; i < n; i++) {
-            float e = (float) Math.exp(x[xo + i] - shift);
+            float e = DetMath.exp(x[xo + i] - shift);
             x[xo + i] = e;
             sum += e;
         }

@@ -1,7 +1,6 @@
 package dev.fluxerase.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import static dev.fluxerase.cpu.Vec.N;
 import static dev.fluxerase.cpu.Vec.S;
@@ -31,7 +30,7 @@ final class Norms {
                     FloatVector d = FloatVector.fromArray(S, x.a, xo + i).sub(vmu);
                     acc = d.fma(d, acc);
                 }
-                float var = acc.reduceLanes(VectorOperators.ADD);
+                float var = Vec.sumLanes(acc);
                 for (; i < cols; i++) {
                     float d = x.a[xo + i] - mu;
                     var += d * d;
@@ -73,8 +72,8 @@ final class Norms {
                     sg = sg.add(g);
                     sgx = g.fma(xh, sgx);
                 }
-                float mg = sg.reduceLanes(VectorOperators.ADD);
-                float mgx = sgx.reduceLanes(VectorOperators.ADD);
+                float mg = Vec.sumLanes(sg);
+                float mgx = Vec.sumLanes(sgx);
                 for (; i < cols; i++) {
                     float g = dy.a[go + i];
                     mg += g;
@@ -139,7 +138,7 @@ final class Norms {
                     FloatVector u = FloatVector.fromArray(S, dy.a, go + i).mul(FloatVector.fromArray(S, w.a, w.off + i));
                     acc = u.fma(FloatVector.fromArray(S, x.a, xo + i), acc);
                 }
-                float mux = acc.reduceLanes(VectorOperators.ADD);
+                float mux = Vec.sumLanes(acc);
                 for (; i < cols; i++) {
                     mux += dy.a[go + i] * w.a[w.off + i] * x.a[xo + i];
                 }

@@ -3,18 +3,52 @@ package dev.fluxerase.cpu;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Vector API building blocks over float[] windows (offsets in floats). Every loop runs whole vectors of the preferred
  * species and finishes with a scalar tail.
+ *
+ * <p>Lanes are summed by {@link #sumLanes}, a fixed tree of lane swaps and adds, never by {@code reduceLanes(ADD)}: its
+ * C2 intrinsic and its Java fallback add the lanes in different orders, so a sum's last bit would depend on the JIT tier.
  */
 final class Vec {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int N = S.length();
     private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    /** SWAP_F[k] exchanges lanes i and i ^ (1 << k): log₂N steps of "add the lanes of the other half" sum all lanes. */
+    private static final VectorShuffle<Float>[] SWAP_F = swaps(S);
+    private static final VectorShuffle<Double>[] SWAP_D = swaps(D);
 
     private Vec() {
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <E> VectorShuffle<E>[] swaps(VectorSpecies<E> species) {
+        int steps = Integer.numberOfTrailingZeros(species.length());
+        VectorShuffle<E>[] s = new VectorShuffle[steps];
+        for (int k = 0; k < steps; k++) {
+            int bit = 1 << k;
+            s[k] = VectorShuffle.fromOp(species, i -> i ^ bit);
+        }
+        return s;
+    }
+
+    /** Σ of the lanes in a fixed order: pairs (i, i ^ N/2) first, then (i, i ^ N/4), …; the same bits in every tier. */
+    static float sumLanes(FloatVector v) {
+        for (int k = SWAP_F.length - 1; k >= 0; k--) {
+            v = v.add(v.rearrange(SWAP_F[k]));
+        }
+        return v.lane(0);
+    }
+
+    /** {@link #sumLanes(FloatVector)} for double lanes. */
+    static double sumLanes(DoubleVector v) {
+        for (int k = SWAP_D.length - 1; k >= 0; k--) {
+            v = v.add(v.rearrange(SWAP_D[k]));
+        }
+        return v.lane(0);
     }
 
     /** y[yo..yo+n) += alpha · x[xo..xo+n). */
@@ -47,7 +81,7 @@ final class Vec {
         for (int upper = S.loopBound(n); i < upper; i += N) {
             acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sumLanes(acc);
         for (; i < n; i++) {
             s = Math.fma(a[ao + i], b[bo + i], s);
         }
@@ -61,7 +95,7 @@ final class Vec {
         for (int upper = S.loopBound(n); i < upper; i += N) {
             acc = acc.add(FloatVector.fromArray(S, x, xo + i));
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sumLanes(acc);
         for (; i < n; i++) {
             s += x[xo + i];
         }
@@ -79,7 +113,7 @@ final class Vec {
                 acc = acc.add((DoubleVector) v.convertShape(VectorOperators.F2D, D, p));
             }
         }
-        double s = acc.reduceLanes(VectorOperators.ADD);
+        double s = sumLanes(acc);
         for (; i < n; i++) {
             s += x[xo + i];
         }
@@ -100,7 +134,7 @@ final class Vec {
                 acc = da.fma(db, acc);
             }
         }
-        double s = acc.reduceLanes(VectorOperators.ADD);
+        double s = sumLanes(acc);
         for (; i < n; i++) {
             s += (double) a[ao + i] * b[bo + i];
         }
@@ -114,6 +148,7 @@ final class Vec {
         for (int upper = S.loopBound(n); i < upper; i += N) {
             acc = acc.max(FloatVector.fromArray(S, x, xo + i));
         }
+        // unlike ADD, MAX gives the same result in any lane order (Math.max semantics), so every tier agrees
         float m = acc.reduceLanes(VectorOperators.MAX);
         for (; i < n; i++) {
             m = Math.max(m, x[xo + i]);

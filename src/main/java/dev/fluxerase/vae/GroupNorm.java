@@ -1,5 +1,6 @@
 package dev.fluxerase.vae;
 
+import dev.fluxerase.cpu.DetMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -112,13 +113,13 @@ final class GroupNorm {
                 FloatVector v = FloatVector.fromArray(F, x, base + ch)
                         .fma(FloatVector.fromArray(F, scale, ch), FloatVector.fromArray(F, shift, ch));
                 if (swish) {
-                    v = FastExp.silu(v);
+                    v = DetMath.silu(v);
                 }
                 v.intoArray(y, base + ch);
             }
             for (; ch < c; ch++) {
                 float v = Math.fma(x[base + ch], scale[ch], shift[ch]);
-                y[base + ch] = swish ? FastExp.silu(v) : v;
+                y[base + ch] = swish ? DetMath.silu(v) : v;
             }
         }
     }

@@ -1,6 +1,7 @@
 package dev.fluxerase.vae;
 
 import dev.fluxerase.cpu.CpuGemm;
+import dev.fluxerase.cpu.DetMath;
 import dev.fluxerase.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -90,7 +91,7 @@ final class SpatialAttention {
             FloatVector acc = FloatVector.zero(F);
             i = 0;
             for (; i < bound; i += F.length()) {
-                FloatVector e = FastExp.exp(FloatVector.fromArray(F, s, base + i).sub(max));
+                FloatVector e = DetMath.exp(FloatVector.fromArray(F, s, base + i).sub(max));
                 e.intoArray(s, base + i);
                 acc = acc.add(e);
             }
@@ -99,7 +100,7 @@ final class SpatialAttention {
                 sum += acc.lane(lane);
             }
             for (; i < n; i++) {
-                float e = FastExp.exp(s[base + i] - max);
+                float e = DetMath.exp(s[base + i] - max);
                 s[base + i] = e;
                 sum += e;
             }
