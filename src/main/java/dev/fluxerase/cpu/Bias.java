@@ -17,7 +17,7 @@ final class Bias {
     }
 
     static void sumRows(Arr dy, Arr db, int rows, int cols) {
-        int chunks = Parallel.chunks(rows, cols);
+        int chunks = Parallel.reductionChunks(rows, cols);
         float[][] part = new float[chunks][cols];
         Parallel.run(chunks, rows, (c, from, to) -> {
             for (int r = from; r < to; r++) {

@@ -39,7 +39,7 @@ final class Elementwise {
     }
 
     static double sum(Arr x, int n) {
-        int chunks = Parallel.chunks(n, 1);
+        int chunks = Parallel.reductionChunks(n, 1);
         double[] part = new double[chunks];
         Parallel.run(chunks, n, (c, from, to) -> part[c] = Vec.sumDouble(x.a, x.off + from, to - from));
         double s = 0;
@@ -50,7 +50,7 @@ final class Elementwise {
     }
 
     static double dot(Arr a, Arr b, int n) {
-        int chunks = Parallel.chunks(n, 2);
+        int chunks = Parallel.reductionChunks(n, 2);
         double[] part = new double[chunks];
         Parallel.run(chunks, n, (c, from, to) -> part[c] = Vec.dotDouble(a.a, a.off + from, b.a, b.off + from, to - from));
         double s = 0;

@@ -47,7 +47,7 @@ final class Modulation {
         int t = (int) s.tokens();
         int modRow = (int) s.modRow();
         int rows = s.batch() * t;
-        int chunks = Parallel.chunks(rows, 4L * c);
+        int chunks = Parallel.reductionChunks(rows, 4L * c);
         float[][] part = dmod == null ? null : new float[chunks][s.batch() * modRow];
         Parallel.run(chunks, rows, (ch, from, to) -> {
             for (int r = from; r < to; r++) {
@@ -120,7 +120,7 @@ final class Modulation {
         int t = (int) s.tokens();
         int modRow = (int) s.modRow();
         int rows = s.batch() * t;
-        int chunks = Parallel.chunks(rows, 4L * c);
+        int chunks = Parallel.reductionChunks(rows, 4L * c);
         float[][] part = dmod == null ? null : new float[chunks][s.batch() * modRow];
         Parallel.run(chunks, rows, (ch, from, to) -> {
             for (int r = from; r < to; r++) {

@@ -124,7 +124,7 @@ final class Norms {
 
     /** dw += Σ_rows dy⊙x·r (dw may be null); with u = dy⊙w: dx += r·(u − x·r²·mean(u⊙x)). */
     static void rmsNormBackward(Arr dy, Arr x, Arr w, Arr rrms, Arr dx, Arr dw, int rows, int cols) {
-        int chunks = Parallel.chunks(rows, 8L * cols);
+        int chunks = Parallel.reductionChunks(rows, 8L * cols);
         float[][] part = dw == null ? null : new float[chunks][cols];
         Parallel.run(chunks, rows, (c, from, to) -> {
             for (int r = from; r < to; r++) {

@@ -39,6 +39,22 @@ final class Parallel {
         return (int) Math.max(1, Math.min(Math.min(n, 4L * THREADS), byCost));
     }
 
+    /** The most chunks a reduction is cut into; a fixed number, so that it does not depend on the machine. */
+    private static final int REDUCTION_CHUNKS = 16;
+
+    /**
+     * Chunks for a reduction whose per-chunk partial results are then added up (bias and norm-scale gradients, sums,
+     * dots): the count depends only on the size, never on the core count, so the partial sums and therefore the result
+     * bits are the same on every machine (a trainer run resumed elsewhere gives the same LoRA).
+     */
+    static int reductionChunks(long n, long costPerItem) {
+        if (n <= 1) {
+            return 1;
+        }
+        long byCost = n * Math.max(1, costPerItem) / MIN_TASK_COST;
+        return (int) Math.max(1, Math.min(Math.min(n, REDUCTION_CHUNKS), byCost));
+    }
+
     /** Runs body over [0, n) in {@code chunks} near-equal contiguous chunks, in parallel when chunks > 1. */
     static void run(int chunks, int n, Chunk body) {
         if (chunks <= 1) {

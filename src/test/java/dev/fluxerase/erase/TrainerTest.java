@@ -60,7 +60,7 @@ class TrainerTest {
         return m;
     }
 
-    /** Compares bits, so it runs on the naive backend (the cpu kernels' last bit depends on JIT state). */
+    /** Compares the bits of the frozen and the live teacher's targets. */
     @Test
     void paperTeacherIsFrozenReleasedTeacherIsLive() throws Exception {
         try (Trainer t = open(config("paper", "backend", "naive"))) {
