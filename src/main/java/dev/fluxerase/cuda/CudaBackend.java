@@ -39,6 +39,9 @@ public final class CudaBackend implements Backend {
     private final CublasLt cublas;
     private final AttentionKernels attentionKernels;
     private final Map<Long, Long> allocations = new HashMap<>();
+    /** Bytes held by allocations and scratch now, and the most held at once since the last {@link #resetPeak}. */
+    private long allocatedBytes;
+    private long peakBytes;
     private final ThreadLocal<Boolean> contextCurrent = ThreadLocal.withInitial(() -> false);
     private final Map<String, Long> scratch = new HashMap<>();
     private final Map<String, Long> scratchBytes = new HashMap<>();
@@ -121,6 +124,7 @@ public final class CudaBackend implements Backend {
         long bytes = Math.multiplyExact(Tensor.numel(shape), dtype.byteSize());
         long p = driver.memAlloc(Math.max(bytes, 1));
         allocations.put(p, bytes);
+        held(bytes);
         driver.memsetD8Async(p, (byte) 0, bytes, stream);
         return wrap(dtype, shape, p, bytes);
     }
@@ -129,11 +133,39 @@ public final class CudaBackend implements Backend {
     public void free(Tensor t) {
         enter();
         long p = ptr(t, "free", "tensor");
-        if (allocations.remove(p) == null) {
+        Long bytes = allocations.remove(p);
+        if (bytes == null) {
             throw new IllegalArgumentException("free: " + t + " at 0x" + Long.toHexString(p)
                     + " is not an allocation of this backend (a view or slice?)");
         }
         driver.memFree(p);
+        held(-bytes);
+    }
+
+    private void held(long delta) {
+        allocatedBytes += delta;
+        peakBytes = Math.max(peakBytes, allocatedBytes);
+    }
+
+    /** Device bytes this backend holds now (tensors and scratch; not the CUDA context or cuBLASLt's own memory). */
+    public long allocatedBytes() {
+        return allocatedBytes;
+    }
+
+    /** The most device bytes this backend held at once since it was made or {@link #resetPeak} was called. */
+    public long peakAllocatedBytes() {
+        return peakBytes;
+    }
+
+    /** Starts a new high-water mark at what is held now. */
+    public void resetPeak() {
+        peakBytes = allocatedBytes;
+    }
+
+    /** {free, total} device memory as the driver sees it (every process and context included). */
+    public long[] memoryInfo() {
+        enter();
+        return driver.memoryInfo();
     }
 
     @Override
@@ -150,6 +182,7 @@ public final class CudaBackend implements Backend {
     }
 
     /** A device copy of a host tensor in its own dtype (how BF16 weights reach the GPU). */
+    @Override
     public Tensor toDevice(Tensor host) {
         if (host.device() != Device.CPU) {
             throw new IllegalArgumentException("toDevice: " + host + " is not a host tensor");
@@ -297,8 +330,10 @@ public final class CudaBackend implements Backend {
             if (have != null) {
                 driver.streamSynchronize(stream);
                 driver.memFree(scratch.get(purpose));
+                held(-have);
             }
             long p = driver.memAlloc(Math.max(bytes, 256));
+            held(Math.max(bytes, 256));
             scratch.put(purpose, p);
             scratchBytes.put(purpose, Math.max(bytes, 256));
         }

@@ -6,7 +6,9 @@ import dev.fluxerase.flux.FluxLayout.Slot;
 import dev.fluxerase.safetensors.Safetensors;
 import dev.fluxerase.safetensors.TensorInfo;
 import dev.fluxerase.safetensors.TensorSource;
+import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
@@ -25,10 +27,13 @@ import java.util.function.Function;
  * Transformer weights from a safetensors file, sharded index or folder, in BFL or diffusers naming (detected, with any
  * key prefix such as {@code model.diffusion_model.}), mapped onto the internal split layout of {@link FluxLayout}.
  * F32, BF16 and F16 tensors are used in place (every internal parameter is a row slice of the mapped file tensor);
- * F64 tensors are converted once to F32.
+ * F64 tensors are converted once to F32. {@link #to} gives a copy on a GPU backend; {@link #of} builds weights from
+ * values made in memory (random weights for timings).
  */
 public final class FluxWeights implements AutoCloseable {
+    /** The mapped file, closed by {@link #close}; null for weights that do not own it (device copies, made in memory). */
     private final TensorSource source;
+    private final String description;
     private final FluxConfig config;
     private final FluxLayout layout;
     private final Naming naming;
@@ -36,9 +41,10 @@ public final class FluxWeights implements AutoCloseable {
     private final Map<String, Tensor> params;
     private final List<String> unexpected;
 
-    private FluxWeights(TensorSource source, FluxConfig config, FluxLayout layout, Naming naming, String prefix,
-                        Map<String, Tensor> params, List<String> unexpected) {
+    private FluxWeights(TensorSource source, String description, FluxConfig config, FluxLayout layout, Naming naming,
+                        String prefix, Map<String, Tensor> params, List<String> unexpected) {
         this.source = source;
+        this.description = description;
         this.config = config;
         this.layout = layout;
         this.naming = naming;
@@ -83,11 +89,53 @@ public final class FluxWeights implements AutoCloseable {
                     extra.add(n);
                 }
             }
-            return new FluxWeights(src, cfg, layout, naming, prefix, params, List.copyOf(extra));
+            return new FluxWeights(src, src.describe(), cfg, layout, naming, prefix, params, List.copyOf(extra));
         } catch (RuntimeException e) {
             src.close();
             throw e;
         }
+    }
+
+    /**
+     * Weights made in memory: {@code values} gives each internal parameter (any float dtype, any one device), which
+     * must have the parameter's shape. Laid out as BFL names for {@link #toFileLayout}; description is for messages.
+     */
+    public static FluxWeights of(FluxConfig config, String description, Function<Param, Tensor> values) {
+        FluxLayout layout = FluxLayout.of(config);
+        Map<String, Tensor> params = new LinkedHashMap<>();
+        Device device = null;
+        for (Param p : layout.params()) {
+            Tensor t = values.apply(p);
+            if (!Arrays.equals(t.shape(), p.shape()) || !t.dtype().isFloat()) {
+                throw new IllegalArgumentException(description + ": parameter " + p.name() + ": expected "
+                        + Arrays.toString(p.shape()) + " float, got " + Arrays.toString(t.shape()) + " " + t.dtype());
+            }
+            if (device != null && t.device() != device) {
+                throw new IllegalArgumentException(description + ": parameter " + p.name() + " is on " + t.device()
+                        + ", the others on " + device);
+            }
+            device = t.device();
+            params.put(p.name(), t);
+        }
+        return new FluxWeights(null, description, config, layout, Naming.BFL, "", params, List.of());
+    }
+
+    /**
+     * These weights on {@code backend}'s device: this object itself when they are there already (the CPU backends
+     * read the mapped file in place), else a copy of every parameter in its own dtype ({@link Backend#toDevice}), so
+     * BF16 weights stay BF16 on the GPU. The copy lives as long as the backend's memory; closing it closes nothing,
+     * and this object (which owns the file) may be closed once the copy is made.
+     */
+    public FluxWeights to(Backend backend) {
+        if (params.values().stream().allMatch(t -> t.device() == backend.device())) {
+            return this;
+        }
+        Map<String, Tensor> copies = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : params.entrySet()) {
+            copies.put(e.getKey(), backend.toDevice(e.getValue()));
+        }
+        return new FluxWeights(null, description + " on " + backend.name(), config, layout, naming, prefix, copies,
+                unexpected);
     }
 
     private record Detected(Naming naming, String prefix) {
@@ -166,14 +214,14 @@ public final class FluxWeights implements AutoCloseable {
 
     /** The file or folder these weights came from, for messages. */
     public String describe() {
-        return source.describe();
+        return description;
     }
 
     /** An internal parameter (a {@link FluxLayout.Param} name). */
     public Tensor tensor(String internalName) {
         Tensor t = params.get(internalName);
         if (t == null) {
-            throw new IllegalArgumentException("no parameter " + internalName + " in " + source.describe());
+            throw new IllegalArgumentException("no parameter " + internalName + " in " + description);
         }
         return t;
     }
@@ -210,6 +258,8 @@ public final class FluxWeights implements AutoCloseable {
 
     @Override
     public void close() {
-        source.close();
+        if (source != null) {
+            source.close();
+        }
     }
 }

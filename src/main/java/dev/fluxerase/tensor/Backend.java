@@ -29,6 +29,18 @@ public interface Backend extends AutoCloseable {
     /** An F32 tensor on this device holding a copy of {@code values}. */
     Tensor upload(float[] values, long... shape);
 
+    /**
+     * A host tensor on this device in its own dtype (how weights, BF16 ones included, reach the backend). Backends
+     * that compute on host memory use the tensor itself; device backends override this with a copy.
+     */
+    default Tensor toDevice(Tensor host) {
+        if (host.device() != device()) {
+            throw new IllegalArgumentException("toDevice: " + host + " is on " + host.device() + ", and " + name()
+                    + " has no copy from there to " + device());
+        }
+        return host;
+    }
+
     /** Any float tensor of this device, converted to f32 on the host. */
     float[] download(Tensor t);
 

@@ -19,24 +19,25 @@ import java.util.Map;
 
 
 /**
- * The flux-tiny golden case (BFL reference, float64, rounded to f32 by tools/golden-to-f32.py) as the tests use it.
+ * The flux-tiny golden case (BFL reference, float64, rounded to f32 by tools/golden-to-f32.py) as the tests use it
+ * (public for the GPU tests in dev.fluxerase.cuda).
  */
-final class Golden {
-    static final Path DIR = Resources.path("golden/flux-tiny");
-    static final Path WEIGHTS_BFL = DIR.resolve("weights_bfl.safetensors");
-    static final Path WEIGHTS_BF16 = DIR.resolve("weights_bfl_bf16.safetensors");
+public final class Golden {
+    public static final Path DIR = Resources.path("golden/flux-tiny");
+    public static final Path WEIGHTS_BFL = DIR.resolve("weights_bfl.safetensors");
+    public static final Path WEIGHTS_BF16 = DIR.resolve("weights_bfl_bf16.safetensors");
     static final Path INPUTS = DIR.resolve("inputs.safetensors");
     static final Path CONFIG = DIR.resolve("config.json");
 
     private Golden() {
     }
 
-    static FluxConfig config() {
+    public static FluxConfig config() {
         return FluxConfig.read(CONFIG);
     }
 
     /** Every tensor of a golden file as f32 arrays. */
-    static Map<String, float[]> read(String file) {
+    public static Map<String, float[]> read(String file) {
         Map<String, float[]> out = new LinkedHashMap<>();
         try (TensorSource s = Safetensors.open(DIR.resolve(file))) {
             for (String n : s.names()) {
@@ -46,14 +47,14 @@ final class Golden {
         return out;
     }
 
-    static FluxInputs inputs(Backend be, FluxConfig c) {
+    public static FluxInputs inputs(Backend be, FluxConfig c) {
         try (TensorSource s = Safetensors.open(INPUTS)) {
             return FluxInputs.fromHost(be, c, s.tensor("img"), s.tensor("img_ids"), s.tensor("txt"),
                     s.tensor("txt_ids"), s.tensor("timesteps"), s.tensor("y"), s.tensor("guidance"));
         }
     }
 
-    static Tensor gradOutput(Backend be) {
+    public static Tensor gradOutput(Backend be) {
         try (TensorSource s = Safetensors.open(INPUTS)) {
             Tensor g = s.tensor("grad_output");
             return be.upload(Floats.toF32(g), g.shape());

@@ -1,0 +1,177 @@
+package dev.fluxerase.cuda;
+
+import dev.fluxerase.cpu.CpuBackend;
+import dev.fluxerase.flux.FluxConfig;
+import dev.fluxerase.flux.FluxGradients;
+import dev.fluxerase.flux.FluxModel;
+import dev.fluxerase.flux.FluxWeights;
+import dev.fluxerase.flux.Golden;
+import dev.fluxerase.lora.LoraModule;
+import dev.fluxerase.lora.LoraSet;
+import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.Compare;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+import java.util.TreeSet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The whole FLUX model, forward and backward, on the GPU against BFL's float64 reference on the flux-tiny golden case.
+ *
+ * <p>Bounds (rel_to_max = max|ours − ref| / max|ref|). With the F32 golden weights every op on the GPU is f32: GEMMs
+ * are cuBLASLt CUBLAS_COMPUTE_32F (no TF32), and the tiny config's head dim is 32, so attention runs the f32 reference
+ * kernels (the bf16 tensor-core kernels take head dim 128 only). The only difference from the CPU backend is the
+ * order of f32 sums, which moves results by a few f32 ulps, so the CPU test's bounds apply unchanged: output 5e-5,
+ * intermediates and gradients 2e-3, LoRA 3e-4 (the golden README's bounds for an f32 implementation).
+ *
+ * <p>With the BF16 golden weights the GEMMs run on tensor cores after rounding each activation to bf16 (unit roundoff
+ * 2⁻⁹ ≈ 2e-3), which the CPU does not: one rounding per GEMM input, about 10 GEMMs deep from input to output, with
+ * errors that add like a random walk, so the output is compared with the CPU on the same weights within 2e-2
+ * (about ten bf16 roundings) and the LoRA gradients within 3e-2 (one more GEMM chain in the backward).
+ */
+class CudaFluxGoldenTest {
+    private static CudaBackend gpu;
+
+    @BeforeAll
+    static void setUp() {
+        if (CudaGpu.unavailableReason() == null) {
+            gpu = new CudaBackend();
+        }
+    }
+
+    @AfterAll
+    static void tearDown() {
+        if (gpu != null) {
+            gpu.close();
+        }
+    }
+
+    @BeforeEach
+    void skip() {
+        CudaGpu.skipWithoutGpu();
+    }
+
+    private static void assertClose(String what, float[] ours, float[] ref, double bound) {
+        double r = Compare.relToMax(ours, ref);
+        System.out.printf("CudaFluxGoldenTest %s: rel_to_max %.2e (bound %.0e)%n", what, r, bound);
+        assertTrue(r <= bound, what + ": rel_to_max " + r + " > " + bound);
+    }
+
+    @Test
+    void weightsKeepTheirDtypeOnTheGpu() {
+        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BF16, Golden.config())) {
+            FluxWeights w = host.to(gpu);
+            Tensor t = w.tensor("transformer_blocks.0.attn.to_q.weight");
+            assertEquals(DType.BF16, t.dtype());
+            assertEquals(dev.fluxerase.tensor.Device.CUDA, t.device());
+            assertEquals(0, Compare.maxAbsDiff(Floats.toF32(host.tensor("transformer_blocks.0.attn.to_q.weight")),
+                    gpu.download(t)));
+        }
+    }
+
+    @Test
+    void forwardMatchesReference() {
+        FluxConfig c = Golden.config();
+        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+            FluxModel m = new FluxModel(host.to(gpu), gpu);
+            Tensor out = m.forward(Golden.inputs(gpu, c), true);
+            assertClose("out", gpu.download(out), Golden.read("outputs.safetensors").get("out_f64"), 5e-5);
+            Map<String, Tensor> ours = m.intermediates();
+            int compared = 0;
+            for (Map.Entry<String, float[]> e : Golden.read("intermediates.safetensors").entrySet()) {
+                String n = e.getKey();
+                if (n.startsWith("double_blocks.") && n.endsWith(".attn_probs")) {
+                    assertClose(n, gpu.download(m.attentionProbs(Integer.parseInt(n.split("\\.")[1]))), e.getValue(),
+                            2e-3);
+                    compared++;
+                } else if (ours.containsKey(n)) {
+                    assertClose(n, gpu.download(ours.get(n)), e.getValue(), 2e-3);
+                    compared++;
+                }
+            }
+            assertTrue(compared > 2 * c.depth(), "intermediates compared: " + compared);
+        }
+    }
+
+    @Test
+    void gradientsMatchReference() {
+        FluxConfig c = Golden.config();
+        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+            FluxModel m = new FluxModel(host.to(gpu), gpu);
+            m.forward(Golden.inputs(gpu, c), false);
+            FluxGradients g = m.newGradients(true, true);
+            m.backward(Golden.gradOutput(gpu), g);
+            Map<String, Tensor> grads = host.toFileLayout(n -> gpu.download(g.param(n)));
+            Map<String, float[]> ref = Golden.read("grads.safetensors");
+            TreeSet<String> refParams = new TreeSet<>(ref.keySet());
+            refParams.removeIf(n -> n.startsWith("inputs."));
+            assertEquals(refParams, new TreeSet<>(grads.keySet()));
+            for (String n : refParams) {
+                assertClose(n, Floats.toF32(grads.get(n)), ref.get(n), 2e-3);
+            }
+            assertClose("inputs.img", gpu.download(g.img()), ref.get("inputs.img"), 2e-3);
+            assertClose("inputs.txt", gpu.download(g.txt()), ref.get("inputs.txt"), 2e-3);
+            assertClose("inputs.y", gpu.download(g.y()), ref.get("inputs.y"), 2e-3);
+        }
+    }
+
+    @Test
+    void loraMatchesReferenceWithAndWithoutCheckpointing() {
+        FluxConfig c = Golden.config();
+        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+            FluxModel m = new FluxModel(host.to(gpu), gpu);
+            LoraSet lora = LoraSet.load(Golden.DIR.resolve("lora_weights.safetensors"));
+            Map<String, float[]> ref = Golden.read("lora_outputs.safetensors");
+            Map<String, float[]> refGrads = Golden.read("lora_grads.safetensors");
+            for (boolean ckpt : new boolean[]{false, true}) {
+                m.setCheckpointing(ckpt);
+                m.setLora(lora.modules(), 1f);
+                Tensor out = m.forward(Golden.inputs(gpu, c), false);
+                assertClose("lora out", gpu.download(out), ref.get("out_f64"), 3e-4);
+                FluxGradients g = m.newGradients(false, false);
+                m.backward(Golden.gradOutput(gpu), g);
+                for (LoraModule mod : lora.modules()) {
+                    assertClose(mod.keyA() + (ckpt ? " ckpt" : ""), gpu.download(g.loraA(mod.module())),
+                            refGrads.get(mod.keyA()), 3e-4);
+                    assertClose(mod.keyB() + (ckpt ? " ckpt" : ""), gpu.download(g.loraB(mod.module())),
+                            refGrads.get(mod.keyB()), 3e-4);
+                }
+            }
+        }
+    }
+
+    /** BF16 weights: the tensor-core GEMM path, against the CPU on the same weights (bounds in the class comment). */
+    @Test
+    void bf16WeightsStayWithinBf16RoundingOfTheCpu() {
+        FluxConfig c = Golden.config();
+        Backend cpu = new CpuBackend();
+        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BF16, c)) {
+            LoraSet lora = LoraSet.load(Golden.DIR.resolve("lora_weights.safetensors"));
+            FluxModel onCpu = new FluxModel(host, cpu);
+            FluxModel onGpu = new FluxModel(host.to(gpu), gpu);
+            onCpu.setLora(lora.modules(), 1f);
+            onGpu.setLora(lora.modules(), 1f);
+            float[] expected = cpu.download(onCpu.forward(Golden.inputs(cpu, c), false));
+            assertClose("bf16 out", gpu.download(onGpu.forward(Golden.inputs(gpu, c), false)), expected, 2e-2);
+            FluxGradients gc = onCpu.newGradients(false, false);
+            FluxGradients gg = onGpu.newGradients(false, false);
+            onCpu.backward(Golden.gradOutput(cpu), gc);
+            onGpu.backward(Golden.gradOutput(gpu), gg);
+            for (LoraModule mod : lora.modules()) {
+                assertClose("bf16 " + mod.keyA(), gpu.download(gg.loraA(mod.module())),
+                        cpu.download(gc.loraA(mod.module())), 3e-2);
+                assertClose("bf16 " + mod.keyB(), gpu.download(gg.loraB(mod.module())),
+                        cpu.download(gc.loraB(mod.module())), 3e-2);
+            }
+        }
+    }
+}
