@@ -7,45 +7,16 @@ The diffusers-named weights are not copied: the tests rebuild them from the BFL 
 script checks that this rebuild reproduces weights_diffusers.safetensors bit for bit.
 
 Usage: tools/golden-to-f32.py [/work/shared/golden/flux-tiny] [src/test/resources/golden/flux-tiny]
-Needs only numpy (safetensors is parsed by hand: u64 header length, JSON header, raw little-endian data).
+Needs only numpy (the format is read and written by tools/safetensors_np.py).
 """
 import json
 import os
 import shutil
-import struct
 import sys
 
 import numpy as np
 
-DTYPES = {"F64": "<f8", "F32": "<f4", "BF16": "<u2", "F16": "<f2"}
-
-
-def read(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    data = raw[8 + n:]
-    tensors = {}
-    for name, e in header.items():
-        b, end = e["data_offsets"]
-        tensors[name] = (e["dtype"], np.frombuffer(data[b:end], dtype=DTYPES[e["dtype"]]).reshape(e["shape"]))
-    return tensors, meta
-
-
-def write(path, tensors, meta):
-    header, offset, blobs = {"__metadata__": meta}, 0, []
-    for name, (dtype, arr) in tensors.items():
-        blob = np.ascontiguousarray(arr, dtype=DTYPES[dtype]).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [offset, offset + len(blob)]}
-        offset += len(blob)
-        blobs.append(blob)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-    os.replace(path + ".tmp", path)
+from safetensors_np import read, write
 
 
 def to_f32(src, dst, keep=None, rename=None):

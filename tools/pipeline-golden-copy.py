@@ -10,18 +10,18 @@
   every bound the tests use). Ids stay I64. Tensors the tests do not compare are left out.
 
 Usage: tools/pipeline-golden-copy.py [/work/shared/golden/pipeline-tiny] [src/test/resources/pipeline-tiny]
-Needs only numpy (safetensors is parsed by hand).
+Needs only numpy (the format is read and written by tools/safetensors_np.py).
 """
 import gzip
 import json
 import os
 import shutil
-import struct
 import sys
 
 import numpy as np
 
-DTYPES = {"F64": "<f8", "F32": "<f4", "I64": "<i8", "BF16": "<u2"}
+from safetensors_np import read, write
+
 
 CASES = {
     # name: tensors compared (from f32 / from f64)
@@ -34,33 +34,6 @@ CASES = {
     "punct_32_s28": ["clip_input_ids", "t5_input_ids", "pooled_prompt_embeds", "prompt_embeds", "sigmas",
                      "latents_per_step", "image"],
 }
-
-
-def read(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    header.pop("__metadata__", None)
-    data = raw[8 + n:]
-    out = {}
-    for name, e in header.items():
-        b, end = e["data_offsets"]
-        out[name] = (e["dtype"], np.frombuffer(data[b:end], dtype=DTYPES[e["dtype"]]).reshape(e["shape"]))
-    return out
-
-
-def write(path, tensors, meta):
-    header, offset, blobs = {"__metadata__": meta}, 0, []
-    for name, (dtype, arr) in tensors.items():
-        blob = np.ascontiguousarray(arr, dtype=DTYPES[dtype]).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [offset, offset + len(blob)]}
-        offset += len(blob)
-        blobs.append(blob)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def main():
@@ -81,8 +54,8 @@ def main():
         cdir = os.path.join(dst, "cases", case)
         os.makedirs(cdir)
         shutil.copy(os.path.join(src, "cases", case, "inputs.safetensors"), cdir)
-        f32 = read(os.path.join(src, "cases", case, "outputs_f32.safetensors"))
-        f64 = read(os.path.join(src, "cases", case, "outputs_f64.safetensors"))
+        f32, _ = read(os.path.join(src, "cases", case, "outputs_f32.safetensors"))
+        f64, _ = read(os.path.join(src, "cases", case, "outputs_f64.safetensors"))
         out = {}
         for run, tensors in (("f32", f32), ("f64", f64)):
             for n in names:
