@@ -1,5 +1,6 @@
 package dev.fluxerase.cpu;
 
+import dev.fluxerase.tensor.StridedLayout;
 import dev.fluxerase.tensor.Tensor;
 
 import java.util.Arrays;
@@ -12,38 +13,13 @@ final class Strided {
     private Strided() {
     }
 
-    /** Validates ranks and that every addressed element lies inside its tensor. */
+    /** Validates dtypes, ranks and that every addressed element lies inside its tensor. */
     static void check(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset, long[] dstStrides,
                       long[] sizes) {
         String op = "copyStrided";
         Checks.f32(op, "src", src);
         Checks.f32(op, "dst", dst);
-        Checks.require(sizes.length == 4 && srcStrides.length == 4 && dstStrides.length == 4,
-                op + ": sizes and strides must have 4 entries, got sizes " + Arrays.toString(sizes) + ", src strides "
-                        + Arrays.toString(srcStrides) + ", dst strides " + Arrays.toString(dstStrides));
-        for (long s : sizes) {
-            Checks.require(s >= 0, op + ": negative size in " + Arrays.toString(sizes));
-            if (s == 0) {
-                return;
-            }
-        }
-        inside(op, "src", src, srcOffset, srcStrides, sizes);
-        inside(op, "dst", dst, dstOffset, dstStrides, sizes);
-    }
-
-    private static void inside(String op, String what, Tensor t, long offset, long[] strides, long[] sizes) {
-        long lo = offset;
-        long hi = offset;
-        for (int i = 0; i < 4; i++) {
-            long reach = Math.multiplyExact(strides[i], sizes[i] - 1);
-            if (reach < 0) {
-                lo += reach;
-            } else {
-                hi += reach;
-            }
-        }
-        Checks.require(lo >= 0 && hi < t.numel(), op + ": " + what + " elements [" + lo + ", " + hi + "] (offset " + offset
-                + ", strides " + Arrays.toString(strides) + ", sizes " + Arrays.toString(sizes) + ") outside " + t);
+        StridedLayout.check(op, src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes);
     }
 
     /**

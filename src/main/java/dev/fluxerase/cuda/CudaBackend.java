@@ -4,6 +4,7 @@ import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.StridedLayout;
 import dev.fluxerase.tensor.Tensor;
 
 import java.lang.foreign.Arena;
@@ -245,43 +246,13 @@ public final class CudaBackend implements Backend {
         String op = "copyStrided";
         f32(op, "src", src);
         f32(op, "dst", dst);
-        if (sizes.length != 4 || srcStrides.length != 4 || dstStrides.length != 4) {
-            throw new IllegalArgumentException(op + ": sizes and strides must have 4 entries, got sizes "
-                    + Arrays.toString(sizes) + ", src strides " + Arrays.toString(srcStrides) + ", dst strides "
-                    + Arrays.toString(dstStrides));
-        }
-        long total = 1;
-        for (long s : sizes) {
-            if (s < 0) {
-                throw new IllegalArgumentException(op + ": negative size in " + Arrays.toString(sizes));
-            }
-            total = Math.multiplyExact(total, s);
-        }
-        if (total == 0) {
+        if (!StridedLayout.check(op, src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes)) {
             return;
         }
-        inside(op, "src", src, srcOffset, srcStrides, sizes);
-        inside(op, "dst", dst, dstOffset, dstStrides, sizes);
+        long total = Math.multiplyExact(Math.multiplyExact(sizes[0], sizes[1]), Math.multiplyExact(sizes[2], sizes[3]));
         kernels.launch1d(Kernel.COPY_STRIDED, total, total, src.data().address(), srcOffset, srcStrides[0], srcStrides[1],
                 srcStrides[2], srcStrides[3], dst.data().address(), dstOffset, dstStrides[0], dstStrides[1], dstStrides[2],
                 dstStrides[3], sizes[1], sizes[2], sizes[3], accumulate ? 1 : 0);
-    }
-
-    private static void inside(String op, String what, Tensor t, long offset, long[] strides, long[] sizes) {
-        long lo = offset;
-        long hi = offset;
-        for (int i = 0; i < 4; i++) {
-            long reach = Math.multiplyExact(strides[i], sizes[i] - 1);
-            if (reach < 0) {
-                lo += reach;
-            } else {
-                hi += reach;
-            }
-        }
-        if (lo < 0 || hi >= t.numel()) {
-            throw new IllegalArgumentException(op + ": " + what + " elements [" + lo + ", " + hi + "] (offset " + offset
-                    + ", strides " + Arrays.toString(strides) + ", sizes " + Arrays.toString(sizes) + ") outside " + t);
-        }
     }
 
     // ---- checks -------------------------------------------------------------------------------------------------------

@@ -189,4 +189,24 @@ class HandWorkedCasesTest {
         assertTrue(f.data().heapBase().isPresent(), "small F32 tensors live on the heap");
         assertThrows(IllegalArgumentException.class, () -> be.copy(src, f));
     }
+
+    /** A strided copy that would read past its source, or has the wrong number of strides, is refused in one line. */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void stridedCopyLayoutErrors(Backend be) {
+        Tensor src = Tensor.zeros(2, 3);
+        Tensor dst = Tensor.zeros(6);
+        long[] sizes = {1, 1, 2, 4};
+        IllegalArgumentException far = assertThrows(IllegalArgumentException.class, () -> be.copyStrided(src, 0,
+                new long[]{0, 0, 3, 1}, dst, 0, new long[]{0, 0, 4, 1}, sizes, false));
+        assertEquals("copyStrided: src elements [0, 6] (offset 0, strides [0, 0, 3, 1], sizes [1, 1, 2, 4]) outside "
+                + src, far.getMessage());
+        IllegalArgumentException rank = assertThrows(IllegalArgumentException.class, () -> be.copyStrided(src, 0,
+                new long[]{3, 1}, dst, 0, new long[]{0, 0, 3, 1}, new long[]{2, 3}, false));
+        assertTrue(rank.getMessage().startsWith("copyStrided: sizes and strides must have 4 entries"), rank.getMessage());
+        IllegalArgumentException negative = assertThrows(IllegalArgumentException.class, () -> be.copyStrided(src, 0,
+                new long[]{0, 0, 3, 1}, dst, 0, new long[]{0, 0, 3, 1}, new long[]{1, 0, -1, 3}, false));
+        assertEquals("copyStrided: negative size in [1, 0, -1, 3]", negative.getMessage());
+        be.copyStrided(src, 0, new long[]{0, 0, 3, 1}, dst, 0, new long[]{0, 0, 3, 1}, new long[]{1, 1, 0, 3}, false);
+    }
 }
