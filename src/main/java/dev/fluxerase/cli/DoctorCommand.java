@@ -18,7 +18,8 @@ import java.util.concurrent.Callable;
                         + "text_encoder_2, tokenizer, tokenizer_2, vae, scheduler) with its path, kind or naming, "
                         + "dtypes, parameter count and the sizes that must agree; then every problem: a missing or "
                         + "unreadable component, or a mismatch (T5 d_model vs the transformer's joint_attention_dim, "
-                        + "CLIP hidden size vs pooled_projection_dim, 4 x VAE latent channels vs in_channels).",
+                        + "CLIP hidden size vs pooled_projection_dim, 4 x the vae's latent channels vs in_channels; the "
+                        + "vae is FLUX's AutoencoderKL or a weightless PixelUnshuffleCodec).",
                 "Only configs and safetensors headers are read. Exit status 0 when everything needed is there and "
                         + "consistent, 1 otherwise."},
         footer = {"", "Examples:",

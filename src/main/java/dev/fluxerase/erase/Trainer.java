@@ -23,8 +23,7 @@ import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.text.T5Tokenizer;
-import dev.fluxerase.vae.VaeEncoder;
-import dev.fluxerase.vae.VaeWeights;
+import dev.fluxerase.vae.LatentCodec;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -118,7 +117,7 @@ public final class Trainer implements AutoCloseable {
 
     /**
      * Loads everything a run needs and checks the configuration against the model: the transformer (with the LoRA
-     * attached), the T5 tokenizer, the scheduler settings, the concept images (VAE-encoded once; the VAE is then
+     * attached), the T5 tokenizer, the scheduler settings, the concept images (encoded once by the latent codec, then
      * released), the words, and, when {@code resume} is not null, the checkpoint's LoRA and optimizer state.
      * Text encoders load on the first prompt that {@code cache} (may be null) does not hold.
      */
@@ -145,16 +144,13 @@ public final class Trainer implements AutoCloseable {
             T5Tokenizer tok = T5Tokenizer.load(m.require(Component.TOKENIZER_2));
             checkPrompt(rc, tok);
 
-            VaeEncoder vae;
-            try (VaeWeights vw = m.openVae()) {
-                vae = VaeEncoder.load(vw);
-            }
-            int factor = 2 * vae.config().downsampleFactor();
+            LatentCodec codec = m.openCodec(LatentCodec.Part.ENCODER);
+            int factor = 2 * codec.downsampleFactor();
             RunConfig.require(rc.resolution() % factor == 0, "resolution", "must be a multiple of " + factor
-                    + " (the VAE's factor " + vae.config().downsampleFactor() + " times the 2x2 packing), got "
+                    + " (the VAE's factor " + codec.downsampleFactor() + " times the 2x2 packing), got "
                     + rc.resolution());
-            Latents geometry = new Latents(rc.resolution(), rc.resolution(), vae.config().downsampleFactor(),
-                    vae.config().latentChannels());
+            Latents geometry = new Latents(rc.resolution(), rc.resolution(), codec.downsampleFactor(),
+                    codec.latentChannels());
             if (geometry.tokenWidth() != fc.inChannels()) {
                 throw new EraseException("the VAE's " + geometry.channels() + " latent channels pack to "
                         + geometry.tokenWidth() + " per token, the transformer takes in_channels " + fc.inChannels());
@@ -169,7 +165,7 @@ public final class Trainer implements AutoCloseable {
             }
             List<float[]> latents = new ArrayList<>();
             for (ConceptImages.Image img : images) {
-                latents.add(geometry.pack(Floats.toF32(vae.encode(img.pixels().toTensor()))));
+                latents.add(geometry.pack(Floats.toF32(codec.encode(img.pixels().toTensor()))));
             }
 
             Words words = resume != null ? resume.words() : Words.choose(rc);

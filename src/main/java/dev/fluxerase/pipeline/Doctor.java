@@ -12,6 +12,8 @@ import dev.fluxerase.text.ClipTokenizer;
 import dev.fluxerase.text.T5Config;
 import dev.fluxerase.text.T5Tokenizer;
 import dev.fluxerase.vae.AutoencoderConfig;
+import dev.fluxerase.vae.LatentCodec;
+import dev.fluxerase.vae.PixelCodec;
 import dev.fluxerase.vae.VaeWeights;
 
 import java.nio.file.Path;
@@ -26,7 +28,7 @@ import java.util.TreeMap;
  * Checks a resolved {@link ModelFolder} without running anything: for each component, what was found (path, kind or
  * naming, dtypes, parameter count, the sizes that must agree) read from configs and safetensors headers, then whether the
  * parts fit together (T5 width = the transformer's joint_attention_dim, CLIP width = pooled_projection_dim, 4 × the
- * VAE's latent channels = in_channels). The transformer is also opened the way generation opens it, so every tensor's
+ * latent codec's channels = in_channels; the codec is FLUX's VAE or a weightless pixel codec). The transformer is also opened the way generation opens it, so every tensor's
  * presence and shape is checked.
  */
 public final class Doctor {
@@ -48,7 +50,7 @@ public final class Doctor {
     private FluxConfig flux;
     private Integer clipHidden;
     private Integer t5Width;
-    private Integer latentChannels;
+    private LatentCodec codec;
 
     private Doctor(ModelFolder m) {
         this.m = m;
@@ -156,6 +158,19 @@ public final class Doctor {
     }
 
     private String vae(Path p) {
+        LatentCodec c = m.openCodec();
+        String geometry = String.format(Locale.ROOT, "latent channels %d, image = %d x latent, scaling_factor %s,"
+                        + " shift_factor %s", c.latentChannels(), c.downsampleFactor(), c.scaling().scalingFactor(),
+                c.scaling().shiftFactor());
+        String text = c instanceof PixelCodec px
+                ? String.format(Locale.ROOT, "%s (pixel space, no weights), patch_size %d, in_channels %d; %s",
+                c.kind(), px.patchSize(), px.imageChannels(), geometry)
+                : autoencoder(p, geometry);
+        codec = c;
+        return text;
+    }
+
+    private String autoencoder(Path p, String geometry) {
         Header h;
         AutoencoderConfig c;
         String naming;
@@ -168,10 +183,8 @@ public final class Doctor {
             int[] blocks = c.blockOutChannels();
             expect(src, "decoder.conv_in.weight", blocks[blocks.length - 1], c.latentChannels(), 3, 3);
         }
-        latentChannels = c.latentChannels();
-        return String.format(Locale.ROOT, "autoencoder, %s naming, %s; latent channels %d, block_out_channels %s, image"
-                        + " = %d x latent, scaling_factor %s, shift_factor %s", naming, h, c.latentChannels(),
-                Arrays.toString(c.blockOutChannels()), c.downsampleFactor(), c.scalingFactor(), c.shiftFactor());
+        return String.format(Locale.ROOT, "AutoencoderKL, %s naming, %s; block_out_channels %s, %s", naming, h,
+                Arrays.toString(c.blockOutChannels()), geometry);
     }
 
     private String scheduler(Path p) {
@@ -195,9 +208,10 @@ public final class Doctor {
             problems.add("mismatch: the transformer's pooled_projection_dim is " + flux.vecInDim()
                     + " but the CLIP text model's hidden size is " + clipHidden);
         }
-        if (latentChannels != null && 4 * latentChannels != flux.inChannels()) {
-            problems.add("mismatch: the VAE's " + latentChannels + " latent channels pack to " + 4 * latentChannels
-                    + " per token but the transformer's in_channels is " + flux.inChannels());
+        if (codec != null && 4 * codec.latentChannels() != flux.inChannels()) {
+            problems.add("mismatch: the vae's " + codec.kind() + " has " + codec.latentChannels() + " latent channels,"
+                    + " which pack to " + 4 * codec.latentChannels() + " per token, but the transformer's in_channels"
+                    + " is " + flux.inChannels());
         }
     }
 

@@ -8,16 +8,16 @@ import dev.fluxerase.pipeline.ModelFolder.Component;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Tensor;
-import dev.fluxerase.vae.VaeDecoder;
-import dev.fluxerase.vae.VaeWeights;
+import dev.fluxerase.vae.LatentCodec;
 
 import java.nio.file.Path;
 import java.util.List;
 
 /**
  * Text to image with FLUX.1, as diffusers' FluxPipeline does it: encode the prompt (CLIP pooled + T5 states), start
- * from seeded noise or given packed latents, run the Euler sampler with the folder's scheduler settings, unpack, map
- * to the VAE's space (z/scaling + shift), decode, and quantise to 8-bit RGB. One model load serves many images.
+ * from seeded noise or given packed latents, run the Euler sampler with the folder's scheduler settings, unpack, decode
+ * with the folder's latent codec (FLUX's VAE: z/scaling + shift, then the decoder), and quantise to 8-bit RGB. One model
+ * load serves many images.
  */
 public final class Generator implements AutoCloseable {
 
@@ -39,23 +39,23 @@ public final class Generator implements AutoCloseable {
 
     private final FluxWeights weights;
     private final FluxModel model;
-    private final VaeDecoder vae;
+    private final LatentCodec codec;
     private final FlowMatchScheduler scheduler;
     private final PromptEncoder prompts;
     private final List<String> warnings;
 
-    private Generator(FluxWeights weights, FluxModel model, VaeDecoder vae, FlowMatchScheduler scheduler,
+    private Generator(FluxWeights weights, FluxModel model, LatentCodec codec, FlowMatchScheduler scheduler,
                       PromptEncoder prompts, List<String> warnings) {
         this.weights = weights;
         this.model = model;
-        this.vae = vae;
+        this.codec = codec;
         this.scheduler = scheduler;
         this.prompts = prompts;
         this.warnings = warnings;
     }
 
     /**
-     * Loads the transformer (on {@code backend}), the LoRAs, the VAE decoder and the scheduler settings of a model
+     * Loads the transformer (on {@code backend}), the LoRAs, the codec's decoder and the scheduler settings of a model
      * folder; text encoders load on the first prompt that misses {@code cache} (which may be null).
      */
     public static Generator open(ModelFolder m, Backend backend, PromptCache cache, List<LoraStack.Entry> loras) {
@@ -70,15 +70,12 @@ public final class Generator implements AutoCloseable {
             if (!lora.modules().isEmpty()) {
                 model.setLora(lora.modules(), lora.multiplier());
             }
-            VaeDecoder vae;
-            try (VaeWeights vw = m.openVae()) {
-                vae = VaeDecoder.load(vw);
-            }
+            LatentCodec codec = m.openCodec(LatentCodec.Part.DECODER);
             Path sched = m.path(Component.SCHEDULER);
             FlowMatchScheduler s = sched != null ? FlowMatchScheduler.read(sched)
                     : w.config().guidanceEmbed() ? FlowMatchScheduler.FLUX_DEV : FlowMatchScheduler.FLUX_SCHNELL;
             Backend encoders = backend.device() == Device.CPU ? backend : new CpuBackend();
-            return new Generator(w, model, vae, s, new PromptEncoder(m, encoders, cache), lora.warnings());
+            return new Generator(w, model, codec, s, new PromptEncoder(m, encoders, cache), lora.warnings());
         } catch (RuntimeException e) {
             w.close();
             throw e;
@@ -102,9 +99,13 @@ public final class Generator implements AutoCloseable {
         return warnings;
     }
 
-    /** The latent geometry of a width × height image for this model's VAE. */
+    public LatentCodec codec() {
+        return codec;
+    }
+
+    /** The latent geometry of a width × height image for this model's codec. */
     public Latents geometry(int width, int height) {
-        return new Latents(width, height, vae.config().downsampleFactor(), vae.config().latentChannels());
+        return new Latents(width, height, codec.downsampleFactor(), codec.latentChannels());
     }
 
     /**
@@ -122,7 +123,7 @@ public final class Generator implements AutoCloseable {
     /** Unpacks final latents and decodes them: [1, 3, H, W] and the 8-bit image. */
     public Result decode(Latents g, float[] latents) {
         Tensor z = Tensor.of(g.unpack(latents), 1, g.channels(), g.latentHeight(), g.latentWidth());
-        Tensor decoded = vae.decode(z);
+        Tensor decoded = codec.decode(z);
         return new Result(g, latents, decoded, RgbImage.fromTensor(decoded, 0));
     }
 

@@ -2,7 +2,10 @@ package dev.fluxerase.pipeline;
 
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxWeights;
+import dev.fluxerase.vae.AutoencoderCodec;
 import dev.fluxerase.vae.AutoencoderConfig;
+import dev.fluxerase.vae.LatentCodec;
+import dev.fluxerase.vae.PixelCodec;
 import dev.fluxerase.vae.VaeWeights;
 
 import java.io.IOException;
@@ -20,8 +23,9 @@ import java.util.stream.Stream;
  * transformer/, text_encoder/, text_encoder_2/, tokenizer/, tokenizer_2/, vae/, scheduler/), a Hugging Face repo id
  * resolved offline in the hub cache ({@link HfCache}), or one repo's cache folder. The transformer and the VAE may
  * instead be BFL single files, {@code flux1-dev.safetensors} and {@code ae.safetensors}: found at the folder's root
- * (the FLUX.1-dev repo ships both) or given as overrides. Resolution only looks at paths; {@link #openTransformer} and
- * {@link #openVae} open the weights with the config that fits, and the loaders check the contents.
+ * (the FLUX.1-dev repo ships both) or given as overrides. The vae/ folder may also hold only the config.json of a
+ * weightless {@link PixelCodec}. Resolution only looks at paths (and that config's class name); {@link #openTransformer}
+ * and {@link #openCodec} open the weights with the config that fits, and the loaders check the contents.
  */
 public final class ModelFolder {
 
@@ -70,8 +74,10 @@ public final class ModelFolder {
      */
     public static ModelFolder resolve(String model, Path transformer, Path vae, Path hubCache) {
         ModelFolder m = locate(model, hubCache);
-        m.component(Component.TRANSFORMER, transformer, "--transformer", BFL_TRANSFORMER_FILES);
-        m.component(Component.VAE, vae, "--vae", List.of(BFL_VAE_FILE));
+        m.component(Component.TRANSFORMER, transformer, "--transformer", BFL_TRANSFORMER_FILES, "*.safetensors",
+                ModelFolder::hasWeights);
+        m.component(Component.VAE, vae, "--vae", List.of(BFL_VAE_FILE), "*.safetensors or a " + PixelCodec.CLASS_NAME
+                + " config.json", d -> hasWeights(d) || PixelCodec.describedBy(d.resolve("config.json")));
         m.folder(Component.TEXT_ENCODER, "config.json and *.safetensors", d -> hasConfig(d) && hasWeights(d));
         m.folder(Component.TEXT_ENCODER_2, "config.json and *.safetensors", d -> hasConfig(d) && hasWeights(d));
         m.folder(Component.TOKENIZER, "vocab.json and merges.txt",
@@ -119,7 +125,9 @@ public final class ModelFolder {
         return new ModelFolder(model, snap, snap.getFileName().toString());
     }
 
-    private void component(Component c, Path override, String option, List<String> singleFiles) {
+    /** An override, else the subfolder when {@code usable}, else the first single file at the root. */
+    private void component(Component c, Path override, String option, List<String> singleFiles, String what,
+                           Predicate<Path> usable) {
         if (override != null) {
             if (!Files.exists(override)) {
                 throw new PipelineException(option + " " + override + ": no such file or folder");
@@ -129,7 +137,7 @@ public final class ModelFolder {
             return;
         }
         Path dir = root.resolve(c.folder());
-        if (Files.isDirectory(dir) && hasWeights(dir)) {
+        if (Files.isDirectory(dir) && usable.test(dir)) {
             paths.put(c, dir);
             origins.put(c, c.folder() + "/");
             return;
@@ -142,7 +150,7 @@ public final class ModelFolder {
                 return;
             }
         }
-        lookedFor.put(c, c.folder() + "/ with *.safetensors, or " + String.join(" or ", singleFiles) + " (or "
+        lookedFor.put(c, c.folder() + "/ with " + what + ", or " + String.join(" or ", singleFiles) + " (or "
                 + option + ")");
     }
 
@@ -233,6 +241,21 @@ public final class ModelFolder {
             return VaeWeights.open(p, AutoencoderConfig.read(diffusersConfig));
         }
         return VaeWeights.open(p);
+    }
+
+    /**
+     * Opens the latent codec: a vae/ folder whose config.json is a {@link PixelCodec} config gives that codec (no
+     * weights); anything else is FLUX's VAE ({@link #openVae}) with the {@code parts} converted (none: only its config,
+     * enough to describe it).
+     */
+    public LatentCodec openCodec(LatentCodec.Part... parts) {
+        Path p = require(Component.VAE);
+        if (Files.isDirectory(p) && PixelCodec.describedBy(p.resolve("config.json"))) {
+            return PixelCodec.read(p.resolve("config.json"));
+        }
+        try (VaeWeights w = openVae()) {
+            return AutoencoderCodec.load(w, List.of(parts));
+        }
     }
 
     /** Components that were not found, in pipeline order. */

@@ -64,6 +64,11 @@ public record AutoencoderConfig(int inChannels, int outChannels, int latentChann
         return 1 << (blockOutChannels.length - 1);
     }
 
+    /** scaling_factor and shift_factor: how this VAE's latents map to the transformer's space. */
+    public LatentScaling scaling() {
+        return new LatentScaling(scalingFactor, shiftFactor);
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof AutoencoderConfig c && inChannels == c.inChannels && outChannels == c.outChannels

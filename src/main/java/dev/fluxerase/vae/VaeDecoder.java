@@ -71,11 +71,7 @@ public final class VaeDecoder {
     /** z / scaling_factor + shift_factor, elementwise in float32. */
     static Tensor toVaeSpace(Tensor latents, AutoencoderConfig config) {
         float[] z = FeatureMap.nchw(latents, "latents", config.latentChannels());
-        float scale = (float) config.scalingFactor();
-        float shift = (float) config.shiftFactor();
-        for (int i = 0; i < z.length; i++) {
-            z[i] = z[i] / scale + shift;
-        }
+        config.scaling().fromFlux(z);
         return Tensor.of(z, latents.shape());
     }
 

@@ -1,5 +1,6 @@
 package dev.fluxerase.vae;
 
+import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
 import java.nio.file.Path;
@@ -71,12 +72,8 @@ public final class VaeEncoder {
      */
     public Tensor encode(Tensor image) {
         Tensor mean = moments(image).mean();
-        float[] z = new float[(int) mean.numel()];
-        float scale = (float) config.scalingFactor();
-        float shift = (float) config.shiftFactor();
-        for (int i = 0; i < z.length; i++) {
-            z[i] = (mean.get(i) - shift) * scale;
-        }
+        float[] z = Floats.toF32(mean);
+        config.scaling().toFlux(z);
         return Tensor.of(z, mean.shape());
     }
 

@@ -29,8 +29,9 @@ class DoctorCommandTest {
                 + " 16), joint_attention_dim 32, pooled_projection_dim 16"), lines.get(1));
         assertTrue(lines.get(3).contains("T5EncoderModel, BF16, 1,048,864 parameters in 21 tensors; d_model 32"),
                 lines.get(3));
-        assertTrue(lines.get(6).contains("latent channels 16") && lines.get(6).contains("image = 2 x latent"),
-                lines.get(6));
+        assertTrue(lines.get(6).startsWith("vae             " + MODEL.resolve("vae") + ": AutoencoderKL, diffusers"
+                + " naming,") && lines.get(6).contains("latent channels 16")
+                && lines.get(6).contains("image = 2 x latent"), lines.get(6));
         assertEquals("ok: every component is present and the parts fit together", lines.get(8));
     }
 
@@ -56,8 +57,8 @@ class DoctorCommandTest {
         }
         CliRun r = CliRun.of("doctor", "--model", m.toString());
         assertEquals(1, r.exit());
-        assertTrue(r.out().contains("vae             MISSING: looked for vae/ with *.safetensors, or ae.safetensors"
-                + " (or --vae)"), r.out());
+        assertTrue(r.out().contains("vae             MISSING: looked for vae/ with *.safetensors or a"
+                + " PixelUnshuffleCodec config.json, or ae.safetensors (or --vae)"), r.out());
         assertTrue(r.out().strip().endsWith("problem: vae is missing"), r.out());
         for (String s : List.of("transformer", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2")) {
             Files.delete(m.resolve(s));

@@ -117,7 +117,8 @@ class ModelFolderTest {
         ModelFolder m = ModelFolder.resolve(dir.toString(), null, null, tmp);
         assertEquals(List.of(Component.TEXT_ENCODER_2, Component.VAE, Component.SCHEDULER), m.missing());
         PipelineException e = assertThrows(PipelineException.class, () -> m.require(Component.VAE));
-        assertTrue(e.getMessage().contains("vae/ with *.safetensors, or ae.safetensors"), e.getMessage());
+        assertTrue(e.getMessage().contains("vae/ with *.safetensors or a PixelUnshuffleCodec config.json, or"
+                + " ae.safetensors"), e.getMessage());
         Doctor.Report r = Doctor.check(m);
         assertEquals(List.of("text_encoder_2 is missing", "vae is missing"), r.problems());
         assertTrue(r.lines().stream().anyMatch(l -> l.component() == Component.SCHEDULER && l.ok()

@@ -1,0 +1,35 @@
+package dev.fluxerase.vae;
+
+import dev.fluxerase.tensor.Tensor;
+
+/**
+ * What turns images into the latents FLUX's transformer denoises and back: FLUX's VAE ({@link AutoencoderCodec}) or a
+ * fixed pixel rearrangement ({@link PixelCodec}). Latents are always in the transformer's space, after the codec's
+ * {@link LatentScaling}; the sampler packs them 2×2 into tokens of 4 × {@link #latentChannels()} values.
+ */
+public interface LatentCodec {
+
+    /** The halves of a codec with weights that a caller needs loaded; a weightless codec ignores them. */
+    enum Part {
+        ENCODER, DECODER
+    }
+
+    /** The diffusers {@code _class_name} of the vae/ config: AutoencoderKL or PixelUnshuffleCodec. */
+    String kind();
+
+    /** Image pixels per latent pixel along each axis (8 for FLUX's VAE). */
+    int downsampleFactor();
+
+    int latentChannels();
+
+    LatentScaling scaling();
+
+    /**
+     * Images [B, 3, H, W] in [−1, 1] (H and W multiples of {@link #downsampleFactor()}) to latents
+     * [B, {@link #latentChannels()}, H/f, W/f] in the transformer's space.
+     */
+    Tensor encode(Tensor image);
+
+    /** Latents in the transformer's space [B, {@link #latentChannels()}, h, w] to images [B, 3, h·f, w·f], about [−1, 1]. */
+    Tensor decode(Tensor latents);
+}
