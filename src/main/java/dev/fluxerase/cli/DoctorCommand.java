@@ -1,6 +1,7 @@
 package dev.fluxerase.cli;
 
 import dev.fluxerase.pipeline.Doctor;
+import dev.fluxerase.pipeline.ModelDefaults;
 import dev.fluxerase.pipeline.ModelFolder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -19,7 +20,8 @@ import java.util.concurrent.Callable;
                         + "dtypes, parameter count and the sizes that must agree; then every problem: a missing or "
                         + "unreadable component, or a mismatch (T5 d_model vs the transformer's joint_attention_dim, "
                         + "CLIP hidden size vs pooled_projection_dim, 4 x the vae's latent channels vs in_channels; the "
-                        + "vae is FLUX's AutoencoderKL or a weightless PixelUnshuffleCodec).",
+                        + "vae is FLUX's AutoencoderKL or a weightless PixelUnshuffleCodec). The model folder's own "
+                        + "defaults (model_index.json flux_erase_defaults), when it has any, are shown after the model.",
                 "Only configs and safetensors headers are read. Exit status 0 when everything needed is there and "
                         + "consistent, 1 otherwise."},
         footer = {"", "Examples:",
@@ -42,6 +44,9 @@ public final class DoctorCommand implements Callable<Integer> {
         Doctor.Report r = Doctor.check(m);
         PrintWriter out = spec.commandLine().getOut();
         out.println("model           " + r.model());
+        if (r.defaults() != null) {
+            out.println("defaults        " + r.defaults() + " (model_index.json " + ModelDefaults.KEY + ")");
+        }
         for (Doctor.Line l : r.lines()) {
             out.println(String.format(Locale.ROOT, "%-15s %s", l.component().folder(), l.text()));
         }

@@ -40,9 +40,10 @@ public final class EncodePromptCommand implements Callable<Integer> {
     @Option(names = "--output", required = true, paramLabel = "O", description = "Safetensors file to write (atomically).")
     Path output;
 
-    @Option(names = "--t5-length", paramLabel = "N", defaultValue = "512",
-            description = "T5 sequence length (FLUX.1-dev: 512; schnell: 256). Default: ${DEFAULT-VALUE}.")
-    int t5Length;
+    @Option(names = "--t5-length", paramLabel = "N",
+            description = "T5 sequence length (FLUX.1-dev: 512; schnell: 256). Default: the model folder's t5_length "
+                    + "(model_index.json flux_erase_defaults), else 512.")
+    Integer t5Length;
 
     @Option(names = "--cache-dir", paramLabel = "D",
             description = "Prompt embedding cache. Default: ~/.cache/flux-erase/prompts.")
@@ -60,7 +61,7 @@ public final class EncodePromptCommand implements Callable<Integer> {
         PromptCache cache = noCache ? null : new PromptCache(cacheDir != null ? cacheDir : PromptCache.defaultDir());
         PromptEmbeddings e;
         try (PromptEncoder enc = new PromptEncoder(m, new CpuBackend(), cache)) {
-            e = enc.encode(prompt, t5Length);
+            e = enc.encode(prompt, t5Length != null ? t5Length : m.defaults().t5Length(512));
         }
         PromptFile.write(output, e, Map.of("prompt", prompt, "model", m.describe()));
         PrintWriter out = spec.commandLine().getOut();

@@ -148,11 +148,12 @@ public final class EraseCommand implements Callable<Integer> {
             + "flow-matching passes. Default: 3.5.")
     Double guidanceTrain;
 
-    @Option(names = "--t5-length", paramLabel = "N", description = "T5 sequence length. Default: 256.")
+    @Option(names = "--t5-length", paramLabel = "N", description = "T5 sequence length. Default: the model folder's "
+            + "t5_length (model_index.json flux_erase_defaults), else 256.")
     Integer t5Length;
 
     @Option(names = "--resolution", paramLabel = "PX", description = "Training image size (square), a multiple of 16 "
-            + "for FLUX. Default: 512.")
+            + "for FLUX. Default: the model folder's resolution (model_index.json flux_erase_defaults), else 512.")
     Integer resolution;
 
     @Option(names = "--attention-blocks", paramLabel = "I", split = ",", description = "Double blocks whose attention "
@@ -172,7 +173,8 @@ public final class EraseCommand implements Callable<Integer> {
     Long seed;
 
     @Option(names = "--sampling-steps", paramLabel = "N", description = "Euler steps of the sampling schedule (ESD "
-            + "latent, L_rsc features). Default: 28.")
+            + "latent, L_rsc features). Default: the model folder's steps (model_index.json flux_erase_defaults), "
+            + "else 28.")
     Integer samplingSteps;
 
     @Option(names = "--checkpoint-every", paramLabel = "N", description = "Write checkpoint.safetensors and run.json "

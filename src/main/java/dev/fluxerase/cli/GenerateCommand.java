@@ -7,6 +7,7 @@ import dev.fluxerase.pipeline.Generator;
 import dev.fluxerase.pipeline.Latents;
 import dev.fluxerase.pipeline.LatentsFile;
 import dev.fluxerase.pipeline.LoraStack;
+import dev.fluxerase.pipeline.ModelDefaults;
 import dev.fluxerase.pipeline.ModelFolder;
 import dev.fluxerase.pipeline.PipelineException;
 import dev.fluxerase.pipeline.ProgressBar;
@@ -73,25 +74,30 @@ public final class GenerateCommand implements Callable<Integer> {
             description = "A LoRA file (diffusers/peft or kohya) and its strength (default 1); repeat for several.")
     List<String> loras = new ArrayList<>();
 
-    @Option(names = "--steps", paramLabel = "N", defaultValue = "28", description = "Sampling steps. Default: ${DEFAULT-VALUE}.")
-    int steps;
+    @Option(names = "--steps", paramLabel = "N",
+            description = "Sampling steps. Default: the model folder's steps (model_index.json flux_erase_defaults), "
+                    + "else 28.")
+    Integer steps;
 
     @Option(names = "--guidance", paramLabel = "G", defaultValue = "3.5",
             description = "Guidance scale, embedded like the timestep (dev models; schnell ignores it). Default: "
                     + "${DEFAULT-VALUE}.")
     double guidance;
 
-    @Option(names = "--width", paramLabel = "W", defaultValue = "512",
-            description = "Image width in pixels, a multiple of 16 for FLUX. Default: ${DEFAULT-VALUE}.")
-    int width;
+    @Option(names = "--width", paramLabel = "W",
+            description = "Image width in pixels, a multiple of 16 for FLUX. Default: the model folder's resolution "
+                    + "(model_index.json flux_erase_defaults), else 512.")
+    Integer width;
 
-    @Option(names = "--height", paramLabel = "H", defaultValue = "512",
-            description = "Image height in pixels, a multiple of 16 for FLUX. Default: ${DEFAULT-VALUE}.")
-    int height;
+    @Option(names = "--height", paramLabel = "H",
+            description = "Image height in pixels, a multiple of 16 for FLUX. Default: the model folder's resolution, "
+                    + "else 512.")
+    Integer height;
 
-    @Option(names = "--t5-length", paramLabel = "N", defaultValue = "512",
-            description = "T5 sequence length (FLUX.1-dev: 512; schnell: 256). Default: ${DEFAULT-VALUE}.")
-    int t5Length;
+    @Option(names = "--t5-length", paramLabel = "N",
+            description = "T5 sequence length (FLUX.1-dev: 512; schnell: 256). Default: the model folder's t5_length "
+                    + "(model_index.json flux_erase_defaults), else 512.")
+    Integer t5Length;
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
             description = "Seed of the initial noise (single prompt). Default: ${DEFAULT-VALUE}.")
@@ -138,26 +144,27 @@ public final class GenerateCommand implements Callable<Integer> {
             require(latents == null, "--latents works with a single --prompt, not with --batch");
             require(saveLatents == null, "--save-latents works with a single --prompt, not with --batch");
         }
-        Generator.Settings settings = new Generator.Settings(width, height, steps, guidance, t5Length);
+        ModelFolder m = model.resolve(weights);
+        Generator.Settings settings = settings(m.defaults());
         List<LoraStack.Entry> loraEntries = loras.stream().map(LoraStack.Entry::parse).toList();
         List<PromptBatch.Item> batch = input.batch != null ? PromptBatch.read(input.batch) : null;
-        ModelFolder m = model.resolve(weights);
         PromptCache cache = noCache ? null : new PromptCache(cacheDir != null ? cacheDir : PromptCache.defaultDir());
         PrintWriter stdout = spec.commandLine().getOut();
         try (Generator gen = Generator.open(m, backend(backend), cache, loraEntries)) {
             gen.warnings().forEach(w -> System.err.println("flux-erase: warning: " + w));
-            Latents g = gen.geometry(width, height);
+            Latents g = gen.geometry(settings.width(), settings.height());
             if (batch == null) {
                 float[] init = latents != null ? LatentsFile.read(latents, g) : null;
                 long t0 = System.nanoTime();
                 Generator.Result r = gen.generate(input.prompt, settings, seed, init, ProgressBar.onStderr(""));
                 Png.write(out, r.image());
                 if (saveLatents != null) {
-                    LatentsFile.write(saveLatents, r.latents(), g, metadata(input.prompt, init == null
+                    LatentsFile.write(saveLatents, r.latents(), g, metadata(input.prompt, settings, init == null
                             ? "java.util.Random seed " + seed : "initial latents " + latents));
                 }
-                stdout.printf(Locale.ROOT, "wrote %s (%dx%d, %d steps, %s, %.1f s)%n", out, width, height, steps,
-                        init == null ? "seed " + seed : "latents from " + latents, (System.nanoTime() - t0) / 1e9);
+                stdout.printf(Locale.ROOT, "wrote %s (%dx%d, %d steps, %s, %.1f s)%n", out, settings.width(),
+                        settings.height(), settings.steps(), init == null ? "seed " + seed : "latents from " + latents,
+                        (System.nanoTime() - t0) / 1e9);
             } else {
                 runBatch(gen, settings, batch, stdout);
             }
@@ -192,13 +199,21 @@ public final class GenerateCommand implements Callable<Integer> {
                 made == 1 ? "" : "s", skipped, outDir, outDir.resolve(PromptBatch.INDEX));
     }
 
-    private Map<String, String> metadata(String prompt, String noise) {
+    /** The options given, else the model folder's defaults, else FLUX.1-dev's (at 512², T5 length 512, 28 steps). */
+    private Generator.Settings settings(ModelDefaults d) {
+        return new Generator.Settings(width != null ? width : d.resolution(512),
+                height != null ? height : d.resolution(512), steps != null ? steps : d.steps(28), guidance,
+                t5Length != null ? t5Length : d.t5Length(512));
+    }
+
+    private static Map<String, String> metadata(String prompt, Generator.Settings s, String noise) {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("prompt", prompt);
         meta.put("noise", noise);
-        meta.put("steps", Integer.toString(steps));
-        meta.put("guidance", Double.toString(guidance));
-        meta.put("size", width + "x" + height);
+        meta.put("steps", Integer.toString(s.steps()));
+        meta.put("guidance", Double.toString(s.guidance()));
+        meta.put("size", s.width() + "x" + s.height());
+        meta.put("t5_length", Integer.toString(s.t5Length()));
         return meta;
     }
 

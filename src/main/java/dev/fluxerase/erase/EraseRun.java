@@ -1,6 +1,9 @@
 package dev.fluxerase.erase;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.pipeline.ModelDefaults;
+import dev.fluxerase.pipeline.ModelFolder;
 import dev.fluxerase.pipeline.PromptCache;
 
 import java.io.PrintStream;
@@ -9,7 +12,8 @@ import java.nio.file.Path;
 
 /**
  * A whole erasure run from its settings: the configuration file's keys overlaid with the command line's, or, with
- * resume, the checkpoint's configuration overlaid with both (and then checked against it); the trainer; the outputs.
+ * resume, the checkpoint's configuration overlaid with both (and then checked against it), the model folder's defaults
+ * filling in what none of them sets; the trainer; the outputs.
  */
 public final class EraseRun {
     /** What a finished run wrote. */
@@ -17,6 +21,19 @@ public final class EraseRun {
     }
 
     private EraseRun() {
+    }
+
+    /**
+     * The model folder's defaults when {@code model} names one (a resumed run's configuration already holds every value,
+     * so they change nothing there); {@link ModelDefaults#NONE} when the key is missing or not a string, which
+     * {@link RunConfig#of} then reports.
+     */
+    private static ModelDefaults modelDefaults(ObjectNode settings, Path hubCache) {
+        JsonNode model = settings.get("model");
+        if (model == null || !model.isTextual() || model.asText().isBlank()) {
+            return ModelDefaults.NONE;
+        }
+        return ModelFolder.resolve(model.asText(), null, null, hubCache).defaults();
     }
 
     /**
@@ -38,7 +55,7 @@ public final class EraseRun {
             m.setAll(merged);
             merged = m;
         }
-        RunConfig cfg = RunConfig.of(merged);
+        RunConfig cfg = RunConfig.of(merged, modelDefaults(merged, hubCache));
         Path out = Path.of(cfg.output());
         if (!resume && (Checkpoint.exists(out) || Files.exists(out.resolve(Trainer.LORA_FILE)))) {
             throw new EraseException(RunConfig.describe("output") + " " + out + " already holds a run ("

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.pipeline.ModelDefaults;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,7 +21,9 @@ import java.util.Set;
 /**
  * Everything that defines an erasure run (docs/erase.md lists each key with its meaning and default). Read from a JSON
  * object whose keys are the snake_case names below; the command line sets the same keys (its options override the
- * file). Missing keys take their defaults, which for {@code steps} and {@code lr_preserve} depend on the mode.
+ * file). Missing keys take their defaults, which for {@code steps} and {@code lr_preserve} depend on the mode, and for
+ * {@code resolution}, {@code t5_length} and {@code sampling_steps} come from the model folder when it sets them
+ * ({@link ModelDefaults}); {@link #toJson} spells every value out, so a resumed run uses the same ones.
  * Relative paths are relative to the working directory. Every problem is one line naming the key and its option.
  *
  * @param attentionBlocks double blocks whose attention the attention losses read; null until resolved against the
@@ -93,8 +96,17 @@ public record RunConfig(String model, String transformer, String vae, String out
         return (ObjectNode) n;
     }
 
-    /** The configuration the keys of {@code n} describe, with defaults for the missing ones, validated. */
+    /** The configuration the keys of {@code n} describe, with the built-in defaults for the missing ones, validated. */
     public static RunConfig of(ObjectNode n) {
+        return of(n, ModelDefaults.NONE);
+    }
+
+    /**
+     * The configuration the keys of {@code n} describe, validated. A missing resolution, t5_length or sampling_steps
+     * takes the model folder's default ({@code model}: its resolution, t5_length, steps), else the built-in one; the
+     * other missing keys take the built-in defaults.
+     */
+    public static RunConfig of(ObjectNode n, ModelDefaults model) {
         Fields f = new Fields(n);
         Mode mode = f.mode();
         RunConfig c = new RunConfig(f.string("model", null), f.string("transformer", null), f.string("vae", null),
@@ -106,10 +118,11 @@ public record RunConfig(String model, String transformer, String vae, String out
                 f.number("weight_lora", WEIGHT_LORA), f.number("weight_rsc", WEIGHT_RSC), f.number("eta", ETA),
                 f.number("tau", TAU), f.integer("rank", RANK), f.number("alpha", ALPHA),
                 f.number("weight_decay", WEIGHT_DECAY), f.number("guidance_sample", GUIDANCE_SAMPLE),
-                f.number("guidance_train", GUIDANCE_TRAIN), f.integer("t5_length", T5_LENGTH),
-                f.integer("resolution", RESOLUTION), f.integers("attention_blocks"),
+                f.number("guidance_train", GUIDANCE_TRAIN), f.integer("t5_length", model.t5Length(T5_LENGTH)),
+                f.integer("resolution", model.resolution(RESOLUTION)), f.integers("attention_blocks"),
                 f.number("shuffle_p", SHUFFLE_P), f.number("synonym_p", SYNONYM_P), f.longInteger("seed", 0),
-                f.integer("sampling_steps", SAMPLING_STEPS), f.integer("checkpoint_every", CHECKPOINT_EVERY),
+                f.integer("sampling_steps", model.steps(SAMPLING_STEPS)),
+                f.integer("checkpoint_every", CHECKPOINT_EVERY),
                 f.string("backend", "cpu"), f.bool("gradient_checkpointing", false));
         c.validate();
         return c;

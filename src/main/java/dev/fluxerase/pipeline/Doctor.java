@@ -37,8 +37,11 @@ public final class Doctor {
     public record Line(Component component, boolean ok, String text) {
     }
 
-    /** Every component's line and every problem (missing parts, bad files, mismatches); ok when there is none. */
-    public record Report(String model, List<Line> lines, List<String> problems) {
+    /**
+     * Every component's line and every problem (missing parts, bad files, mismatches); ok when there is none.
+     * {@code defaults} describes the folder's {@link ModelDefaults}, null when it sets none.
+     */
+    public record Report(String model, String defaults, List<Line> lines, List<String> problems) {
         public boolean ok() {
             return problems.isEmpty();
         }
@@ -51,6 +54,7 @@ public final class Doctor {
     private Integer clipHidden;
     private Integer t5Width;
     private LatentCodec codec;
+    private String defaults;
 
     private Doctor(ModelFolder m) {
         this.m = m;
@@ -59,10 +63,16 @@ public final class Doctor {
     public static Report check(ModelFolder m) {
         Doctor d = new Doctor(m);
         d.run();
-        return new Report(m.describe(), List.copyOf(d.lines), List.copyOf(d.problems));
+        return new Report(m.describe(), d.defaults, List.copyOf(d.lines), List.copyOf(d.problems));
     }
 
     private void run() {
+        try {
+            ModelDefaults md = m.defaults();
+            defaults = md.equals(ModelDefaults.NONE) ? null : md.describe();
+        } catch (RuntimeException e) {
+            problems.add(oneLine(e));
+        }
         for (Component c : Component.values()) {
             Path p = m.path(c);
             if (p == null) {

@@ -258,6 +258,11 @@ public final class ModelFolder {
         }
     }
 
+    /** The folder's own defaults for options left out (model_index.json's {@value ModelDefaults#KEY}). */
+    public ModelDefaults defaults() {
+        return ModelDefaults.read(root.resolve("model_index.json"));
+    }
+
     /** Components that were not found, in pipeline order. */
     public List<Component> missing() {
         List<Component> out = new ArrayList<>();

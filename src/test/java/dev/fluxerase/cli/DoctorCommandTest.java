@@ -1,5 +1,6 @@
 package dev.fluxerase.cli;
 
+import dev.fluxerase.testing.ToyFolder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -72,5 +73,27 @@ class DoctorCommandTest {
         assertEquals(1, r.err().lines().count(), r.err());
         assertTrue(r.err().startsWith("flux-erase: --model nobody/nothing: not a folder, and not in the Hugging Face"
                 + " cache"), r.err());
+    }
+
+    @Test
+    void pixelCodecFolderIsHealthyAndShowsItsDefaults() throws Exception {
+        Path toy = ToyFolder.create(tmp.resolve("toy"), "{\"resolution\": 32, \"t5_length\": 16, \"steps\": 20}");
+        CliRun r = CliRun.of("doctor", "--model", toy.toString());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        List<String> lines = r.out().lines().toList();
+        assertEquals(10, lines.size(), r.out());
+        assertEquals("defaults        resolution 32, t5_length 16, steps 20 (model_index.json flux_erase_defaults)",
+                lines.get(1));
+        assertTrue(lines.get(2).contains("in_channels 48"), lines.get(2));
+        assertEquals("vae             " + toy.resolve("vae") + ": PixelUnshuffleCodec (pixel space, no weights),"
+                + " patch_size 2, in_channels 3; latent channels 12, image = 2 x latent, scaling_factor 1.0,"
+                + " shift_factor 0.0", lines.get(7));
+        assertEquals("ok: every component is present and the parts fit together", lines.get(9));
+
+        ToyFolder.writeDefaults(toy, "{\"resolution\": 0}");
+        CliRun bad = CliRun.of("doctor", "--model", toy.toString());
+        assertEquals(1, bad.exit());
+        assertTrue(bad.out().strip().endsWith("problem: " + toy.resolve("model_index.json") + ": flux_erase_defaults"
+                + ".resolution must be an integer of at least 1, got 0"), bad.out());
     }
 }

@@ -5,6 +5,7 @@ import dev.fluxerase.safetensors.Safetensors;
 import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.testing.ToyFolder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -76,5 +77,26 @@ class EncodePromptCommandTest {
         for (String s : new String[]{"text_encoder", "text_encoder_2", "tokenizer_2"}) {
             Files.delete(m.resolve(s));
         }
+    }
+
+    /** --t5-length, else the folder's t5_length, else 512. */
+    @Test
+    void t5LengthComesFromTheOptionThenTheModelFolder() {
+        Path toy = ToyFolder.create(tmp.resolve("toy"), "{\"t5_length\": 8}");
+        Path out = tmp.resolve("p.safetensors");
+        String[] base = {"encode-prompt", "--prompt", "a cat", "--output", out.toString(), "--no-cache", "--model"};
+        CliRun folder = CliRun.of(concat(base, toy.toString()));
+        assertEquals(0, folder.exit(), folder.err());
+        assertEquals("wrote " + out + ": t5 [1, 8, 32], clip_pooled [1, 16]", folder.out().strip());
+        CliRun given = CliRun.of(concat(base, toy.toString(), "--t5-length", "12"));
+        assertEquals("wrote " + out + ": t5 [1, 12, 32], clip_pooled [1, 16]", given.out().strip());
+        CliRun builtIn = CliRun.of(concat(base, TINY.resolve("model").toString()));
+        assertEquals("wrote " + out + ": t5 [1, 512, 32], clip_pooled [1, 16]", builtIn.out().strip());
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 }

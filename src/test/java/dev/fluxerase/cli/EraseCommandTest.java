@@ -8,6 +8,7 @@ import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.testing.Resources;
+import dev.fluxerase.testing.ToyFolder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -262,5 +263,44 @@ class EraseCommandTest {
         assertEquals(1, type.exit());
         assertTrue(type.err().startsWith("flux-erase: " + cfg.toString().replace("typo", "x") + ": cannot read"),
                 type.err());
+    }
+
+    /**
+     * On a folder with flux_erase_defaults, resolution, t5_length and sampling_steps come from it unless given; the run
+     * records the values it used, and a resumed run keeps them even when the folder's defaults change.
+     */
+    @Test
+    void modelFolderDefaultsAreRecordedAndKeptOnResume() throws Exception {
+        Path toy = ToyFolder.create(tmp.resolve("toy"), "{\"resolution\": 16, \"t5_length\": 16, \"steps\": 2}");
+        String images = TinyRun.images(tmp.resolve("toy-img")).toString();
+        List<String> common = List.of("erase", "--model", toy.toString(), "--cache-dir", tmp.resolve("cache").toString(),
+                "--key-word", "nude", "--instance-prompt", "a nude girl with beautiful hair", "--prompt-b", "A girl",
+                "--instance-images", images, "--synonyms", "naked", "--irrelevant-concepts", "car,tree,river");
+        Path folder = tmp.resolve("from-folder");
+        List<String> a = new ArrayList<>(common);
+        a.addAll(List.of("--output", folder.toString(), "--steps", "1"));
+        CliRun r = CliRun.of(a.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(List.of(16, 16, 2), recorded(folder));
+
+        Path given = tmp.resolve("given");
+        List<String> b = new ArrayList<>(common);
+        b.addAll(List.of("--output", given.toString(), "--steps", "1", "--resolution", "8", "--t5-length", "12",
+                "--sampling-steps", "1"));
+        CliRun g = CliRun.of(b.toArray(String[]::new));
+        assertEquals(0, g.exit(), g.err());
+        assertEquals(List.of(8, 12, 1), recorded(given));
+
+        ToyFolder.writeDefaults(toy, "{\"resolution\": 8, \"t5_length\": 12, \"steps\": 1}");
+        CliRun resumed = CliRun.of("erase", "--output", folder.toString(), "--resume", "--steps", "2",
+                "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, resumed.exit(), resumed.err());
+        assertEquals(List.of(16, 16, 2), recorded(folder));
+    }
+
+    /** resolution, t5_length, sampling_steps of a run's run.json. */
+    private static List<Integer> recorded(Path out) throws Exception {
+        JsonNode c = new ObjectMapper().readTree(out.resolve("run.json").toFile()).get("config");
+        return List.of(c.get("resolution").asInt(), c.get("t5_length").asInt(), c.get("sampling_steps").asInt());
     }
 }

@@ -8,11 +8,13 @@ import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Resources;
+import dev.fluxerase.testing.ToyFolder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -152,5 +154,69 @@ class GenerateCommandTest {
         assertEquals(1, r.exit());
         assertTrue(r.err().contains("tensor latents missing (expected packed latents [1, 64, 64]; tensors: noise)"),
                 r.err());
+    }
+
+    /** A toy-like folder (pixel codec, in_channels 48) with {@code defaults} as its flux_erase_defaults. */
+    private Path toy(String name, String defaults) {
+        return ToyFolder.create(tmp.resolve(name), defaults);
+    }
+
+    private CliRun generateWith(Path model, String... extra) {
+        List<String> args = new ArrayList<>(List.of("generate", "--model", model.toString(), "--cache-dir",
+                tmp.resolve("cache").toString(), "--prompt", "a red square"));
+        args.addAll(List.of(extra));
+        return CliRun.of(args.toArray(String[]::new));
+    }
+
+    private static String metadata(Path latents, String key) {
+        try (TensorSource s = Safetensors.open(latents)) {
+            return s.metadata().get(key);
+        }
+    }
+
+    /** Width, height, steps and T5 length: the options given, else the folder's defaults, else FLUX.1-dev's. */
+    @Test
+    void settingsComeFromTheOptionsThenTheModelFolderThenFluxDefaults() throws Exception {
+        Path toy = toy("toy", "{\"resolution\": 16, \"t5_length\": 8, \"steps\": 1}");
+        Path saved = tmp.resolve("a.safetensors");
+        CliRun folder = generateWith(toy, "--out", tmp.resolve("a.png").toString(), "--save-latents", saved.toString());
+        assertEquals(0, folder.exit(), folder.err());
+        assertTrue(folder.out().startsWith("wrote " + tmp.resolve("a.png") + " (16x16, 1 steps, seed 0"), folder.out());
+        assertEquals(16, Png.read(tmp.resolve("a.png")).width());
+        assertEquals("8", metadata(saved, "t5_length"));
+        assertEquals("16x16", metadata(saved, "size"));
+
+        CliRun given = generateWith(toy, "--width", "32", "--height", "16", "--steps", "2", "--t5-length", "12",
+                "--out", tmp.resolve("b.png").toString(), "--save-latents", saved.toString());
+        assertEquals(0, given.exit(), given.err());
+        assertTrue(given.out().startsWith("wrote " + tmp.resolve("b.png") + " (32x16, 2 steps, seed 0"), given.out());
+        assertEquals("12", metadata(saved, "t5_length"));
+
+        // a subset: what the folder leaves out is FLUX.1-dev's 28 steps and T5 length 512
+        Path some = toy("some", "{\"resolution\": 16}");
+        CliRun builtIn = generateWith(some, "--out", tmp.resolve("c.png").toString(), "--save-latents",
+                saved.toString());
+        assertEquals(0, builtIn.exit(), builtIn.err());
+        assertTrue(builtIn.out().startsWith("wrote " + tmp.resolve("c.png") + " (16x16, 28 steps, seed 0"),
+                builtIn.out());
+        assertEquals("512", metadata(saved, "t5_length"));
+
+        // no defaults at all: 512 x 512 (seen in the size the initial latents are checked against, before any work)
+        Path none = toy("none", null);
+        Path small = tmp.resolve("small.safetensors");
+        SafetensorsWriter.write(small, Map.of("latents", Tensor.zeros(1, 16, 48)), Map.of());
+        CliRun plain = generateWith(none, "--latents", small.toString(), "--out", tmp.resolve("d.png").toString());
+        assertEquals(1, plain.exit());
+        assertTrue(plain.err().contains("tensor latents: expected [1, 16384, 48] (packed latents of a 512x512 image)"),
+                plain.err());
+    }
+
+    @Test
+    void badFolderDefaultsAreOneLine() throws Exception {
+        Path toy = toy("toy", "{\"steps\": \"many\"}");
+        CliRun r = generateWith(toy, "--out", tmp.resolve("x.png").toString());
+        assertEquals(1, r.exit());
+        assertEquals("flux-erase: " + toy.resolve("model_index.json") + ": flux_erase_defaults.steps must be an integer"
+                + " of at least 1, got \"many\"", r.err().strip());
     }
 }

@@ -2,6 +2,7 @@ package dev.fluxerase.erase;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.pipeline.ModelDefaults;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -48,6 +49,23 @@ class RunConfigTest {
         assertNull(c.synonyms());
         assertNull(c.irrelevant());
         assertEquals("cpu", c.backend());
+    }
+
+    /** The model folder's defaults fill resolution, t5_length and sampling_steps only where the settings are silent. */
+    @Test
+    void modelDefaultsFillOnlyTheMissingKeys() {
+        ModelDefaults toy = new ModelDefaults(32, 16, 20);
+        RunConfig folder = RunConfig.of(minimal(), toy);
+        assertEquals(List.of(32, 16, 20), List.of(folder.resolution(), folder.t5Length(), folder.samplingSteps()));
+        assertEquals(1000, folder.steps());
+        assertEquals(32, folder.toJson().get("resolution").asInt());
+        ObjectNode o = minimal();
+        o.put("t5_length", 24);
+        o.put("sampling_steps", 3);
+        RunConfig given = RunConfig.of(o, toy);
+        assertEquals(List.of(32, 24, 3), List.of(given.resolution(), given.t5Length(), given.samplingSteps()));
+        RunConfig partial = RunConfig.of(minimal(), new ModelDefaults(null, 16, null));
+        assertEquals(List.of(512, 16, 28), List.of(partial.resolution(), partial.t5Length(), partial.samplingSteps()));
     }
 
     @Test
