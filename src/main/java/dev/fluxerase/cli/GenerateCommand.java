@@ -70,6 +70,12 @@ public final class GenerateCommand implements Callable<Integer> {
         Path batch;
     }
 
+    @Option(names = "--batch-size", paramLabel = "B",
+            description = "With --batch: sample up to B consecutive rows with the same prompt together, one transformer "
+                    + "call per step for all of them (the same images as one at a time; B times the activation memory). "
+                    + "Default: 1.")
+    Integer batchSize;
+
     @Option(names = "--lora", paramLabel = "L[:SCALE]",
             description = "A LoRA file (diffusers/peft or kohya) and its strength (default 1); repeat for several.")
     List<String> loras = new ArrayList<>();
@@ -137,12 +143,14 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         if (input.prompt != null) {
             require(out != null, "--prompt needs --out (the PNG to write)");
+            require(batchSize == null, "--batch-size goes with --batch, not with a single --prompt");
             require(outDir == null, "--out-dir goes with --batch; for one prompt use --out");
         } else {
             require(outDir != null, "--batch needs --out-dir (the folder for the images)");
             require(out == null, "--out goes with --prompt; for a batch use --out-dir");
             require(latents == null, "--latents works with a single --prompt, not with --batch");
             require(saveLatents == null, "--save-latents works with a single --prompt, not with --batch");
+            require(batchSize == null || batchSize >= 1, "--batch-size must be at least 1, got " + batchSize);
         }
         ModelFolder m = model.resolve(weights);
         Generator.Settings settings = settings(m.defaults());
@@ -166,33 +174,47 @@ public final class GenerateCommand implements Callable<Integer> {
                         settings.height(), settings.steps(), init == null ? "seed " + seed : "latents from " + latents,
                         (System.nanoTime() - t0) / 1e9);
             } else {
-                runBatch(gen, settings, batch, stdout);
+                runBatch(gen, settings, batch, batchSize == null ? 1 : batchSize, stdout);
             }
         }
         stdout.flush();
         return 0;
     }
 
-    private void runBatch(Generator gen, Generator.Settings settings, List<PromptBatch.Item> batch, PrintWriter stdout) {
+    /** Generates the rows without a PNG, up to {@code together} consecutive ones of one prompt per sampling. */
+    private void runBatch(Generator gen, Generator.Settings settings, List<PromptBatch.Item> batch, int together,
+                          PrintWriter stdout) {
         try {
             Files.createDirectories(outDir);
         } catch (IOException e) {
             throw new PipelineException("--out-dir " + outDir + ": cannot create: " + e.getMessage(), e);
         }
-        int made = 0;
-        int skipped = 0;
+        List<Integer> pending = new ArrayList<>();
         for (int i = 0; i < batch.size(); i++) {
-            PromptBatch.Item it = batch.get(i);
-            Path file = outDir.resolve(it.file());
-            if (Files.isRegularFile(file)) {
-                skipped++;
-                continue;
+            if (!Files.isRegularFile(outDir.resolve(batch.get(i).file()))) {
+                pending.add(i);
             }
-            String label = "[" + (i + 1) + "/" + batch.size() + "] " + it.name();
-            Generator.Result r = gen.generate(it.prompt(), settings, it.seed(), null, ProgressBar.onStderr(label));
-            Png.write(file, r.image());
+        }
+        int made = 0;
+        int skipped = batch.size() - pending.size();
+        for (int p = 0; p < pending.size(); ) {
+            PromptBatch.Item first = batch.get(pending.get(p));
+            int end = p + 1;
+            while (end < pending.size() && end - p < together
+                    && batch.get(pending.get(end)).prompt().equals(first.prompt())) {
+                end++;
+            }
+            List<PromptBatch.Item> group = pending.subList(p, end).stream().map(batch::get).toList();
+            String label = "[" + (pending.get(p) + 1) + "/" + batch.size() + "] " + first.name()
+                    + (group.size() == 1 ? "" : ".." + group.getLast().name() + " (" + group.size() + " images)");
+            long[] seeds = group.stream().mapToLong(PromptBatch.Item::seed).toArray();
+            List<Generator.Result> results = gen.generate(first.prompt(), settings, seeds, ProgressBar.onStderr(label));
+            for (int k = 0; k < group.size(); k++) {
+                Png.write(outDir.resolve(group.get(k).file()), results.get(k).image());
+            }
             PromptBatch.writeIndex(outDir, batch);
-            made++;
+            made += group.size();
+            p = end;
         }
         PromptBatch.writeIndex(outDir, batch);
         stdout.printf(Locale.ROOT, "%d image%s written, %d already there, to %s (index: %s)%n", made,

@@ -7,6 +7,8 @@ import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
+import java.util.Arrays;
+
 /**
  * FLUX's flow-matching Euler sampler (FLUX.md §4.2) as diffusers' FluxPipeline runs it: one transformer call per step
  * with the packed latents, the prompt's T5 states and CLIP pooled vector, img_ids (0, row, col) and zero txt_ids, the
@@ -44,25 +46,46 @@ public final class EulerSampler {
      */
     public float[] sample(PromptEmbeddings prompt, Latents geometry, float[] initial, int steps, double guidance,
                           Listener listener) {
+        return sample(prompt, geometry, new float[][]{initial}, steps, guidance, listener)[0];
+    }
+
+    /**
+     * {@link #sample(PromptEmbeddings, Latents, float[], int, double, Listener)} for B images of one prompt at once: one
+     * transformer call per step with batch B (the prompt's states repeated, the position ids shared), so B images cost
+     * far fewer calls than B samplings. Each image's result is what sampling it alone gives (every op of the model treats
+     * batch elements separately). The listener sees the B images' velocities and latents one after the other, [B, L, 4C].
+     */
+    public float[][] sample(PromptEmbeddings prompt, Latents geometry, float[][] initial, int steps, double guidance,
+                            Listener listener) {
         FluxConfig c = model.config();
-        check(prompt, geometry, initial, c);
+        int batch = initial.length;
+        if (batch == 0) {
+            throw new IllegalArgumentException("no initial latents to sample from");
+        }
+        int size = geometry.tokens() * geometry.tokenWidth();
+        for (float[] init : initial) {
+            check(prompt, geometry, init, c);
+        }
         float[] sigmas = sigmas(steps, geometry);
         float[] timesteps = scheduler.timesteps(sigmas);
         Backend be = model.backend();
         int n = prompt.t5Length();
-        Tensor txt = be.upload(Floats.toF32(prompt.t5()), prompt.t5().shape());
-        Tensor y = be.upload(Floats.toF32(prompt.clipPooled()), prompt.clipPooled().shape());
+        Tensor txt = be.upload(repeat(Floats.toF32(prompt.t5()), batch), batch, n, prompt.t5().dim(2));
+        Tensor y = be.upload(repeat(Floats.toF32(prompt.clipPooled()), batch), batch, prompt.clipPooled().dim(1));
         double[][] imgIds = {geometry.imageIds()};
         double[][] txtIds = {Latents.textIds(n)};
-        double[] g = c.guidanceEmbed() ? new double[]{guidance} : null;
-        float[] x = initial.clone();
+        double[] g = c.guidanceEmbed() ? filled(batch, guidance) : null;
+        float[] x = new float[batch * size];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(initial[b], 0, x, b * size, size);
+        }
         if (listener != null) {
             listener.onStart(steps);
         }
         for (int k = 0; k < steps; k++) {
-            Tensor img = be.upload(x, 1, geometry.tokens(), geometry.tokenWidth());
+            Tensor img = be.upload(x, batch, geometry.tokens(), geometry.tokenWidth());
             FluxInputs in = new FluxInputs(img, txt, y, imgIds, txtIds,
-                    new double[]{scheduler.modelSigma(timesteps[k])}, g);
+                    filled(batch, scheduler.modelSigma(timesteps[k])), g);
             float[] v = be.download(model.forward(in, false));
             float dt = sigmas[k + 1] - sigmas[k];
             for (int i = 0; i < x.length; i++) {
@@ -72,7 +95,25 @@ public final class EulerSampler {
                 listener.onStep(k, steps, v, x);
             }
         }
-        return x;
+        float[][] out = new float[batch][];
+        for (int b = 0; b < batch; b++) {
+            out[b] = Arrays.copyOfRange(x, b * size, (b + 1) * size);
+        }
+        return out;
+    }
+
+    private static float[] repeat(float[] one, int times) {
+        float[] out = new float[one.length * times];
+        for (int b = 0; b < times; b++) {
+            System.arraycopy(one, 0, out, b * one.length, one.length);
+        }
+        return out;
+    }
+
+    private static double[] filled(int n, double v) {
+        double[] out = new double[n];
+        Arrays.fill(out, v);
+        return out;
     }
 
     private static void check(PromptEmbeddings prompt, Latents geometry, float[] initial, FluxConfig c) {

@@ -11,6 +11,7 @@ import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.vae.LatentCodec;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -118,6 +119,26 @@ public final class Generator implements AutoCloseable {
         float[] x0 = initial != null ? initial : g.noise(seed);
         float[] latents = new EulerSampler(model, scheduler).sample(e, g, x0, s.steps(), s.guidance(), listener);
         return decode(g, latents);
+    }
+
+    /**
+     * Generates one image per seed from one prompt, all of them in each transformer call ({@link EulerSampler}'s batched
+     * sample); each result is the one {@link #generate(String, Settings, long, float[], EulerSampler.Listener)} gives for
+     * its seed. Memory grows with the batch like the transformer's activations: B times those of one image.
+     */
+    public List<Result> generate(String prompt, Settings s, long[] seeds, EulerSampler.Listener listener) {
+        Latents g = geometry(s.width(), s.height());
+        PromptEmbeddings e = prompts.encode(prompt, s.t5Length());
+        float[][] x0 = new float[seeds.length][];
+        for (int i = 0; i < seeds.length; i++) {
+            x0[i] = g.noise(seeds[i]);
+        }
+        float[][] latents = new EulerSampler(model, scheduler).sample(e, g, x0, s.steps(), s.guidance(), listener);
+        List<Result> out = new ArrayList<>();
+        for (float[] l : latents) {
+            out.add(decode(g, l));
+        }
+        return out;
     }
 
     /** Unpacks final latents and decodes them: [1, 3, H, W] and the 8-bit image. */

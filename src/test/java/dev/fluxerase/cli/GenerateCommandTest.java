@@ -219,4 +219,53 @@ class GenerateCommandTest {
         assertEquals("flux-erase: " + toy.resolve("model_index.json") + ": flux_erase_defaults.steps must be an integer"
                 + " of at least 1, got \"many\"", r.err().strip());
     }
+
+    /**
+     * --batch-size samples consecutive rows of one prompt together: the same PNGs as one at a time, and the same resume
+     * and index semantics.
+     */
+    @Test
+    void batchSizeSamplesRowsOfOnePromptTogether() throws Exception {
+        Path toy = toy("toy", "{\"resolution\": 16, \"t5_length\": 8, \"steps\": 2}");
+        Path csv = Files.writeString(tmp.resolve("p.csv"), "prompt,seed,name\n"
+                + "a red square,1,r1\na red square,2,r2\na red square,3,r3\na blue dot,4,b1\n");
+        List<String> names = List.of("r1", "r2", "r3", "b1");
+        String[] base = {"generate", "--model", toy.toString(), "--cache-dir", tmp.resolve("cache").toString(),
+                "--batch", csv.toString(), "--out-dir"};
+        Path single = tmp.resolve("single");
+        assertEquals(0, CliRun.of(concat(base, single.toString())).exit());
+        Path grouped = tmp.resolve("grouped");
+        CliRun g = CliRun.of(concat(base, grouped.toString(), "--batch-size", "2"));
+        assertEquals(0, g.exit(), g.err());
+        assertTrue(g.out().startsWith("4 images written, 0 already there"), g.out());
+        assertTrue(g.err().contains("[1/4] r1..r2 (2 images) step 2/2") && g.err().contains("[3/4] r3 step 2/2")
+                && g.err().contains("[4/4] b1 step 2/2"), g.err());
+        assertEquals(3, g.err().lines().filter(l -> l.contains("step 1/2")).count(), "three samplings: " + g.err());
+        for (String n : names) {
+            assertArrayEquals(Files.readAllBytes(single.resolve(n + ".png")), Files.readAllBytes(grouped.resolve(n
+                    + ".png")), n);
+        }
+        Files.delete(grouped.resolve("r2.png"));
+        Files.delete(grouped.resolve("b1.png"));
+        CliRun resumed = CliRun.of(concat(base, grouped.toString(), "--batch-size", "4"));
+        assertEquals(0, resumed.exit(), resumed.err());
+        assertTrue(resumed.out().startsWith("2 images written, 2 already there"), resumed.out());
+        assertTrue(resumed.err().contains("[2/4] r2 step") && resumed.err().contains("[4/4] b1 step"), resumed.err());
+        for (String n : names) {
+            assertArrayEquals(Files.readAllBytes(single.resolve(n + ".png")), Files.readAllBytes(grouped.resolve(n
+                    + ".png")), n);
+        }
+        assertEquals(Files.readAllLines(single.resolve("index.csv")), Files.readAllLines(grouped.resolve("index.csv")));
+
+        CliRun withPrompt = generateWith(toy, "--batch-size", "2", "--out", tmp.resolve("x.png").toString());
+        assertEquals("flux-erase: --batch-size goes with --batch, not with a single --prompt", withPrompt.err().strip());
+        CliRun zero = CliRun.of(concat(base, grouped.toString(), "--batch-size", "0"));
+        assertEquals("flux-erase: --batch-size must be at least 1, got 0", zero.err().strip());
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
 }

@@ -1,12 +1,15 @@
 package dev.fluxerase.pipeline;
 
 import dev.fluxerase.cpu.CpuBackend;
+import dev.fluxerase.cpu.NaiveBackend;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
+import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Compare;
 import dev.fluxerase.testing.Resources;
+import dev.fluxerase.testing.ToyFolder;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -177,6 +180,50 @@ class GeneratorTest {
             assertEquals(1, cache.hits());
             Generator.Result c = g.generate("a cat", SMALL, 6, null, null);
             assertFalse(java.util.Arrays.equals(a.latents(), c.latents()));
+        }
+    }
+
+    /**
+     * Three seeds in one batched sampling give, bit for bit, the three images generated one at a time: every op of the
+     * model treats batch elements apart, and the CPU kernels' summation order depends on sizes, not on where a row sits.
+     * On the tiny pipeline at 16² (4 tokens) and on a toy-like pixel-codec folder at 32² (64 tokens, 192 rows a call).
+     */
+    @Test
+    void batchedGenerationEqualsOneImageAtATime() {
+        long[] seeds = {3, 11, 12};
+        ModelFolder toy = ModelFolder.resolve(ToyFolder.create(tmp.resolve("toy")).toString(), null, null, tmp);
+        Generator.Settings toySize = new Generator.Settings(32, 32, 2, 3.5, 16);
+        for (Backend be : List.<Backend>of(new CpuBackend(), new NaiveBackend())) {
+            for (ModelFolder m : List.of(tiny(), toy)) {
+                Generator.Settings s = m == toy ? toySize : SMALL;
+                try (Generator g = Generator.open(m, be, new PromptCache(tmp.resolve("cache")), List.of())) {
+                    List<Generator.Result> batch = g.generate("a cat", s, seeds, null);
+                    assertEquals(3, batch.size());
+                    for (int i = 0; i < seeds.length; i++) {
+                        Generator.Result one = g.generate("a cat", s, seeds[i], null, null);
+                        assertArrayEquals(one.latents(), batch.get(i).latents(), be.name() + " " + m.spec() + " seed "
+                                + seeds[i]);
+                        assertArrayEquals(Floats.toF32(one.decoded()), Floats.toF32(batch.get(i).decoded()));
+                        assertEquals(one.image(), batch.get(i).image());
+                    }
+                    assertFalse(java.util.Arrays.equals(batch.get(1).latents(), batch.get(2).latents()));
+                }
+            }
+        }
+    }
+
+    /** The listener of a batched sampling sees every step once, with the B images' latents one after the other. */
+    @Test
+    void batchedSamplingReportsEachStepForAllImages() {
+        try (Generator g = Generator.open(tiny(), new CpuBackend(), new PromptCache(tmp.resolve("cache")), List.of())) {
+            List<Integer> steps = new ArrayList<>();
+            int[] width = new int[1];
+            List<Generator.Result> r = g.generate("a cat", SMALL, new long[]{1, 2}, (k, n, v, x) -> {
+                steps.add(k);
+                width[0] = x.length;
+            });
+            assertEquals(List.of(0, 1), steps);
+            assertEquals(2 * r.getFirst().latents().length, width[0]);
         }
     }
 }
