@@ -24,9 +24,9 @@ public final class EraseRun {
     }
 
     /**
-     * The model folder's defaults when {@code model} names one (a resumed run's configuration already holds every value,
-     * so they change nothing there); {@link ModelDefaults#NONE} when the key is missing or not a string, which
-     * {@link RunConfig#of} then reports.
+     * The defaults of the model folder that the settings' {@code model} names (a resumed run's configuration already
+     * holds every value, so they change nothing there); {@link ModelDefaults#NONE} when the key is missing or not a
+     * string, which {@link RunConfig#of} then reports.
      */
     private static ModelDefaults modelDefaults(ObjectNode settings, Path hubCache) {
         JsonNode model = settings.get("model");

@@ -28,8 +28,8 @@ import java.util.TreeMap;
  * Checks a resolved {@link ModelFolder} without running anything: for each component, what was found (path, kind or
  * naming, dtypes, parameter count, the sizes that must agree) read from configs and safetensors headers, then whether the
  * parts fit together (T5 width = the transformer's joint_attention_dim, CLIP width = pooled_projection_dim, 4 × the
- * latent codec's channels = in_channels; the codec is FLUX's VAE or a weightless pixel codec). The transformer is also opened the way generation opens it, so every tensor's
- * presence and shape is checked.
+ * latent codec's channels = in_channels; the codec is FLUX's VAE or a weightless pixel codec). The transformer is also
+ * opened the way generation opens it, so every tensor's presence and shape is checked.
  */
 public final class Doctor {
 

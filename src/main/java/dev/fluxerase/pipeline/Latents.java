@@ -3,14 +3,15 @@ package dev.fluxerase.pipeline;
 import java.util.Random;
 
 /**
- * The latent geometry of one image and the packing between the VAE latent {@code [C, h, w]} and the transformer's token
+ * The latent geometry of one image and the packing between the codec's latent {@code [C, h, w]} and the transformer's token
  * sequence {@code [L, 4C]} (FLUX.md §2.1): 2×2 patches, token {@code n = r·(w/2) + c} row-major, channel inside the
  * token {@code ch·4 + py·2 + px}. Batch size 1 throughout.
  *
  * @param width         image width in pixels
  * @param height        image height in pixels
- * @param vaeScale      the VAE's downsampling factor (8 for FLUX, 2 for the tiny test VAE)
- * @param channels      VAE latent channels (16 for FLUX)
+ * @param vaeScale      the latent codec's downsampling factor (8 for FLUX's VAE, 2 for the tiny test VAE and the pixel
+ *                      codec)
+ * @param channels      the codec's latent channels (16 for FLUX's VAE, 12 for the pixel codec on RGB)
  */
 public record Latents(int width, int height, int vaeScale, int channels) {
 
