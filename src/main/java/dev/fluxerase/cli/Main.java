@@ -14,7 +14,9 @@ import picocli.CommandLine.Command;
                 DoctorCommand.class,
                 EncodePromptCommand.class,
                 GenerateCommand.class,
-                EraseCommand.class})
+                EraseCommand.class,
+                ToyTrainCommand.class,
+                DemoCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

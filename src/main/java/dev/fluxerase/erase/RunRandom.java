@@ -8,7 +8,7 @@ import java.util.Random;
  * SplitMix64's finaliser of (run seed, stream, index). Step s always draws from {@code step(seed, s)}, so a run
  * resumed at step s replays exactly the numbers an uninterrupted run draws there, with no generator state to save.
  */
-final class RunRandom {
+public final class RunRandom {
     private static final long STEP = 1;
     private static final long EPOCH = 2;
     private static final long WORDS = 3;
@@ -32,7 +32,7 @@ final class RunRandom {
     }
 
     /** SplitMix64's output function applied to seed ⊕ stream·C1 + (index + 1)·γ. */
-    static long mix(long seed, long stream, long index) {
+    public static long mix(long seed, long stream, long index) {
         long z = (seed ^ (stream * 0xD1B54A32D192ED03L)) + (index + 1) * 0x9E3779B97F4A7C15L;
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;

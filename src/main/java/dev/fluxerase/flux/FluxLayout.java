@@ -1,10 +1,13 @@
 package dev.fluxerase.flux;
 
+import dev.fluxerase.tensor.Tensor;
+
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * The model's internal parameter layout and where each internal parameter lives in a BFL or a diffusers file
@@ -81,6 +84,31 @@ public final class FluxLayout {
     /** Every tensor a file of this naming holds (names without any prefix), in model order, with its full shape. */
     public Map<String, long[]> fileTensors(Naming naming) {
         return fileShapes.get(naming);
+    }
+
+    /**
+     * Values given per internal parameter, laid out as the tensors of a file of {@code naming}: names with
+     * {@code prefix}, F32 host tensors in file order. Fused BFL tensors get the concatenation of their parts and diffusers
+     * norm_out.linear the half-swapped final adaLN, exactly as such a file is read.
+     */
+    public Map<String, Tensor> toFile(Naming naming, String prefix, Function<String, float[]> internalValues) {
+        Map<String, float[]> buffers = new LinkedHashMap<>();
+        Map<String, long[]> shapes = fileTensors(naming);
+        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+            buffers.put(e.getKey(), new float[Math.toIntExact(Tensor.numel(e.getValue()))]);
+        }
+        for (Param p : params) {
+            Slot slot = p.slot(naming);
+            long[] shape = shapes.get(slot.tensor());
+            long rowSize = Tensor.numel(shape) / shape[0];
+            float[] v = internalValues.apply(p.name());
+            System.arraycopy(v, 0, buffers.get(slot.tensor()), Math.toIntExact(slot.row() * rowSize), v.length);
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, float[]> e : buffers.entrySet()) {
+            out.put(prefix + e.getKey(), Tensor.of(e.getValue(), shapes.get(e.getKey())));
+        }
+        return out;
     }
 
     /** The layout for a config. */

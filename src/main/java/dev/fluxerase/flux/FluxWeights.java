@@ -237,23 +237,7 @@ public final class FluxWeights implements AutoCloseable {
      * parts and diffusers norm_out.linear the half-swapped final adaLN, exactly as the weights were read.
      */
     public Map<String, Tensor> toFileLayout(Function<String, float[]> internalValues) {
-        Map<String, float[]> buffers = new LinkedHashMap<>();
-        Map<String, long[]> shapes = layout.fileTensors(naming);
-        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
-            buffers.put(e.getKey(), new float[Math.toIntExact(Tensor.numel(e.getValue()))]);
-        }
-        for (Param p : layout.params()) {
-            Slot slot = p.slot(naming);
-            long[] shape = shapes.get(slot.tensor());
-            long rowSize = Tensor.numel(shape) / shape[0];
-            float[] v = internalValues.apply(p.name());
-            System.arraycopy(v, 0, buffers.get(slot.tensor()), Math.toIntExact(slot.row() * rowSize), v.length);
-        }
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        for (Map.Entry<String, float[]> e : buffers.entrySet()) {
-            out.put(prefix + e.getKey(), Tensor.of(e.getValue(), shapes.get(e.getKey())));
-        }
-        return out;
+        return layout.toFile(naming, prefix, internalValues);
     }
 
     @Override
