@@ -100,6 +100,11 @@ public final class ToyTrainCommand implements Callable<Integer> {
         StringBuilder log = new StringBuilder(resume ? ToyTrainer.log(checkpoint) : "");
         try (Backend be = GenerateCommand.backend(backend);
              ToyTrainer t = new ToyTrainer(s, out, be, checkpoint, resume)) {
+            if (t.nextStep() > s.steps()) {
+                throw new IllegalArgumentException("--steps " + s.steps() + " is below the checkpoint's " + t.nextStep()
+                        + " steps in " + checkpoint + " (a run cannot go back; pass --steps " + t.nextStep()
+                        + " or more)");
+            }
             if (t.nextStep() > 0) {
                 System.err.println("resuming at step " + t.nextStep() + "/" + s.steps());
             }
@@ -126,20 +131,31 @@ public final class ToyTrainCommand implements Callable<Integer> {
                 }
                 boolean eval = last || (evalEvery > 0 && done % evalEvery == 0);
                 if (eval) {
-                    ToyModel.writeTransformer(out, t.emaValues()::get, new TreeMap<>(Map.of("format",
-                            "flux-erase toy transformer (EMA)", "settings", s.withSteps(done).toJson().toString())));
-                    ShapeEval.Rates rates = ShapeEval.shapes(out, be, evalSamples, s.seed());
-                    System.err.println("eval at step " + done + ": " + rates.describe());
-                    log.append("{\"step\":").append(done).append(",\"eval\":").append(rates.toJson()).append("}\n");
+                    exportAndScore(t, s, be, log);
                 }
                 if (last || done % checkpointEvery == 0 || eval) {
                     t.writeCheckpoint(checkpoint, log.toString());
                     writeAtomically(logFile, log.toString());
                 }
             }
+            if (t.nextStep() == first) {
+                // a resume with nothing left to train still writes the folder (e.g. --steps N at a checkpoint's N)
+                exportAndScore(t, s, be, log);
+                writeAtomically(logFile, log.toString());
+            }
         }
         System.out.println("toy model written to " + out + " (checkpoint and log in " + work + ")");
         return 0;
+    }
+
+    /** Writes the EMA transformer into the folder at the current step and scores it with the shape classifier. */
+    private void exportAndScore(ToyTrainer t, ToyTrainer.Settings s, Backend be, StringBuilder log) {
+        int done = t.nextStep();
+        ToyModel.writeTransformer(out, t.emaValues()::get, new TreeMap<>(Map.of("format",
+                "flux-erase toy transformer (EMA)", "settings", s.withSteps(done).toJson().toString())));
+        ShapeEval.Rates rates = ShapeEval.shapes(out, be, evalSamples, s.seed());
+        System.err.println("eval at step " + done + ": " + rates.describe());
+        log.append("{\"step\":").append(done).append(",\"eval\":").append(rates.toJson()).append("}\n");
     }
 
     private static String bar(int done, int steps) {
