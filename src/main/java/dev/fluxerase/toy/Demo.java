@@ -100,26 +100,32 @@ public final class Demo {
         Path images = s.out().resolve("concept-images");
         try (Generator gen = Generator.open(m, backend, null, List.of())) {
             writeConceptImages(gen, gs, s, images);
-            err.println("sampling " + rows.size() + " prompts x " + s.samples() + " before erasure");
             for (int i = 0; i < rows.size(); i++) {
                 Row r = rows.get(i);
-                before.add(ShapeEval.sample(gen, gs, r.prompt(), r.expected(), s.samples(), s.seed(), i));
+                before.add(progress(err, "before", i, rows.size(),
+                        ShapeEval.sample(gen, gs, r.prompt(), r.expected(), s.samples(), s.seed(), i)));
             }
         }
         EraseRun.Result erased = EraseRun.run(eraseConfig(s, images), JsonNodeFactory.instance.objectNode(), false,
                 HfCache.cacheDir(System.getenv(), Path.of(System.getProperty("user.home"))), null, err);
         List<Row> out = new ArrayList<>();
         try (Generator gen = Generator.open(m, backend, null, List.of(new LoraStack.Entry(erased.lora(), 1f)))) {
-            err.println("sampling " + rows.size() + " prompts x " + s.samples() + " after erasure");
             for (int i = 0; i < rows.size(); i++) {
                 Row r = rows.get(i);
-                ShapeEval.Samples after = ShapeEval.sample(gen, gs, r.prompt(), r.expected(), s.samples(), s.seed(), i);
+                ShapeEval.Samples after = progress(err, "after", i, rows.size(),
+                        ShapeEval.sample(gen, gs, r.prompt(), r.expected(), s.samples(), s.seed(), i));
                 out.add(new Row(r.prompt(), r.kind(), r.expected(), before.get(i), after));
             }
         }
         writeReport(s, out);
         Png.write(s.out().resolve(GRID), grid(out));
         return out;
+    }
+
+    private static ShapeEval.Samples progress(PrintStream err, String phase, int i, int n, ShapeEval.Samples s) {
+        err.printf(Locale.ROOT, "%-6s [%d/%d] %s: %d of %d drawn as %s%n", phase, i + 1, n, s.prompt(),
+                s.count(s.expected()), s.classes().size(), s.expected().word());
+        return s;
     }
 
     /** The erase run: the concept's word and training synonyms, three other shapes as irrelevant concepts. */

@@ -1,0 +1,73 @@
+package dev.fluxerase.toy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fluxerase.cli.CliRun;
+import dev.fluxerase.image.Png;
+import dev.fluxerase.image.RgbImage;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A reduced demo on the committed toy model (fewer samples and erase steps than the default): erasure must lower the
+ * erased shape's rate and leave the other shapes' rates mostly in place. Margins, not exact numbers: the full-size
+ * results are in weights/toy/README.md.
+ */
+class DemoTest {
+    @Test
+    void erasingCircleRemovesCirclesAndKeepsTheRest(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("demo");
+        CliRun r = CliRun.of("demo", "--concept", "circle", "--samples", "8", "--erase-steps", "40", "--out",
+                out.toString());
+        assertEquals(0, r.exit(), r.err());
+        JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+        assertEquals("circle", report.get("concept").asText());
+        assertEquals("paper", report.get("mode").asText());
+        JsonNode rows = report.get("rows");
+        assertEquals(10, rows.size(), rows.toString());
+        JsonNode erased = rows.get(0);
+        assertEquals("a circle", erased.get("prompt").asText());
+        assertEquals("erased", erased.get("kind").asText());
+        double before = erased.get("before").asDouble();
+        double after = erased.get("after").asDouble();
+        assertTrue(before >= 0.5, "circle before erasure " + before);
+        assertTrue(after <= before - 0.4, "circle " + before + " -> " + after);
+        double keptBefore = 0;
+        double keptAfter = 0;
+        for (JsonNode row : rows) {
+            if (row.get("kind").asText().equals("other")) {
+                keptBefore += row.get("before").asDouble();
+                keptAfter += row.get("after").asDouble();
+            }
+        }
+        assertTrue(keptAfter >= 0.7 * keptBefore, "other shapes " + keptBefore / 5 + " -> " + keptAfter / 5);
+        RgbImage grid = Png.read(out.resolve("grid.png"));
+        assertEquals(10 * 66, grid.height());
+        assertTrue(Files.isRegularFile(out.resolve("erase").resolve("pytorch_lora_weights.safetensors")));
+        assertTrue(r.out().contains("a circle") && r.out().contains("before"), r.out());
+    }
+
+    @Test
+    void unknownShapeIsOneLine() {
+        CliRun r = CliRun.of("demo", "--concept", "hexagon");
+        assertEquals(1, r.exit());
+        assertEquals("flux-erase: --concept hexagon: not a shape of the toy world (one of [circle, square, triangle,"
+                + " star, cross, ring])", r.err().strip());
+    }
+
+    @Test
+    void refusesAFolderThatIsNotAnEarlierDemo(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("notes.txt"), "mine");
+        CliRun r = CliRun.of("demo", "--out", dir.toString());
+        assertEquals(1, r.exit());
+        assertTrue(r.err().contains("is not empty and holds no report.json"), r.err());
+        assertTrue(Files.isRegularFile(dir.resolve("notes.txt")));
+    }
+}
