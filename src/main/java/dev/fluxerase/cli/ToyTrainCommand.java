@@ -2,6 +2,7 @@ package dev.fluxerase.cli;
 
 import dev.fluxerase.pipeline.ProgressBar;
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.toy.AtomicText;
 import dev.fluxerase.toy.ShapeEval;
 import dev.fluxerase.toy.ToyModel;
 import dev.fluxerase.toy.ToyTrainer;
@@ -9,11 +10,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -135,13 +133,13 @@ public final class ToyTrainCommand implements Callable<Integer> {
                 }
                 if (last || done % checkpointEvery == 0 || eval) {
                     t.writeCheckpoint(checkpoint, log.toString());
-                    writeAtomically(logFile, log.toString());
+                    AtomicText.write(logFile, log.toString());
                 }
             }
             if (t.nextStep() == first) {
                 // a resume with nothing left to train still writes the folder (e.g. --steps N at a checkpoint's N)
                 exportAndScore(t, s, be, log);
-                writeAtomically(logFile, log.toString());
+                AtomicText.write(logFile, log.toString());
             }
         }
         System.out.println("toy model written to " + out + " (checkpoint and log in " + work + ")");
@@ -161,15 +159,5 @@ public final class ToyTrainCommand implements Callable<Integer> {
     private static String bar(int done, int steps) {
         int filled = (int) (24L * done / steps);
         return "[" + "#".repeat(filled) + "-".repeat(24 - filled) + "]";
-    }
-
-    private static void writeAtomically(Path file, String text) {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try {
-            Files.writeString(tmp, text, StandardCharsets.UTF_8);
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new UncheckedIOException(file + ": cannot write: " + e.getMessage(), e);
-        }
     }
 }

@@ -279,8 +279,15 @@ public final class ClipTokenizer {
         return new String(chars);
     }
 
-    /** Merges the lowest-ranked adjacent pair everywhere, left to right, until no pair has a rank. */
     private String[] bpe(String word) {
+        return bpe(word, mergeRanks).toArray(String[]::new);
+    }
+
+    /**
+     * CLIP's BPE of one byte-encoded word: its characters, the last marked with {@code </w>}; then the lowest-ranked
+     * adjacent pair ({@code "a b"} → rank) is merged everywhere, left to right, until no pair has a rank.
+     */
+    public static List<String> bpe(String word, Map<String, Integer> mergeRanks) {
         List<String> symbols = new ArrayList<>(word.length());
         for (int i = 0; i < word.length(); i++) {
             symbols.add(String.valueOf(word.charAt(i)));
@@ -312,6 +319,6 @@ public final class ClipTokenizer {
             }
             symbols = merged;
         }
-        return symbols.toArray(String[]::new);
+        return symbols;
     }
 }

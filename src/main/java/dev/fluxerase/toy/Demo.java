@@ -17,10 +17,8 @@ import dev.fluxerase.tensor.Backend;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -222,12 +220,10 @@ public final class Demo {
             o.set("after_counts", r.after().counts());
         }
         Path file = s.out().resolve(REPORT);
-        Path tmp = file.resolveSibling(REPORT + ".tmp");
         try {
-            Files.writeString(tmp, JSON.writeValueAsString(n) + "\n", StandardCharsets.UTF_8);
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            AtomicText.write(file, JSON.writeValueAsString(n) + "\n");
         } catch (IOException e) {
-            throw new UncheckedIOException(file + ": cannot write: " + e.getMessage(), e);
+            throw new UncheckedIOException(file + ": cannot encode the report: " + e.getMessage(), e);
         }
     }
 

@@ -12,10 +12,8 @@ import dev.fluxerase.safetensors.SafetensorsWriter;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -134,7 +132,7 @@ public final class ToyText {
         writeJson(tokenizer.resolve("vocab.json"), clipVocab(clip));
         StringBuilder merges = new StringBuilder("#version: 0.2\n");
         clip.merges().forEach(m -> merges.append(m).append('\n'));
-        writeText(tokenizer.resolve("merges.txt"), merges.toString());
+        AtomicText.write(tokenizer.resolve("merges.txt"), merges.toString());
         writeJson(tokenizer.resolve("tokenizer_config.json"), clipTokenizerConfig(clip));
         writeJson(tokenizer.resolve("special_tokens_map.json"), clipSpecialTokens());
 
@@ -356,19 +354,9 @@ public final class ToyText {
     /** Two-space indent and ": " as Python's json.dumps(indent=2) and tokenizers' pretty printer write. */
     private static void writeJson(Path file, ObjectNode o) {
         try {
-            writeText(file, JSON.writeValueAsString(o) + "\n");
+            AtomicText.write(file, JSON.writeValueAsString(o) + "\n");
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot encode JSON: " + e.getMessage(), e);
-        }
-    }
-
-    private static void writeText(Path file, String text) {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try {
-            Files.writeString(tmp, text, StandardCharsets.UTF_8);
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new UncheckedIOException(file + ": cannot write: " + e.getMessage(), e);
         }
     }
 }

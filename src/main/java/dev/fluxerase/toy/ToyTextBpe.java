@@ -1,5 +1,7 @@
 package dev.fluxerase.toy;
 
+import dev.fluxerase.text.ClipTokenizer;
+
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -75,39 +77,7 @@ final class ToyTextBpe {
         return new Vocab(List.copyOf(tokens), List.copyOf(bpe.merges));
     }
 
-    /** ClipTokenizer's BPE: merge the lowest-ranked adjacent pair everywhere, left to right, until none has a rank. */
     private List<String> segment(String word) {
-        List<String> symbols = new ArrayList<>();
-        for (int i = 0; i < word.length(); i++) {
-            symbols.add(String.valueOf(word.charAt(i)));
-        }
-        symbols.set(symbols.size() - 1, symbols.getLast() + END_OF_WORD);
-        while (symbols.size() > 1) {
-            int best = Integer.MAX_VALUE;
-            String first = null;
-            String second = null;
-            for (int i = 0; i + 1 < symbols.size(); i++) {
-                Integer rank = ranks.get(symbols.get(i) + ' ' + symbols.get(i + 1));
-                if (rank != null && rank < best) {
-                    best = rank;
-                    first = symbols.get(i);
-                    second = symbols.get(i + 1);
-                }
-            }
-            if (first == null) {
-                break;
-            }
-            List<String> merged = new ArrayList<>(symbols.size());
-            for (int i = 0; i < symbols.size(); i++) {
-                if (i + 1 < symbols.size() && symbols.get(i).equals(first) && symbols.get(i + 1).equals(second)) {
-                    merged.add(first + second);
-                    i++;
-                } else {
-                    merged.add(symbols.get(i));
-                }
-            }
-            symbols = merged;
-        }
-        return symbols;
+        return ClipTokenizer.bpe(word, ranks);
     }
 }
