@@ -100,10 +100,6 @@ public final class Generator implements AutoCloseable {
         return warnings;
     }
 
-    public LatentCodec codec() {
-        return codec;
-    }
-
     /** The latent geometry of a width × height image for this model's codec. */
     public Latents geometry(int width, int height) {
         return new Latents(width, height, codec.downsampleFactor(), codec.latentChannels());
