@@ -61,7 +61,7 @@ public final class DemoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    static final int DEFAULT_ERASE_STEPS = 100;
+    static final int DEFAULT_ERASE_STEPS = 200;
 
     @Override
     public Integer call() {

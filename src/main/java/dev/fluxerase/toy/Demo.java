@@ -38,8 +38,7 @@ public final class Demo {
     static final String REPORT = "report.json";
     static final String GRID = "grid.png";
     private static final int CONCEPT_IMAGES = 4;
-    private static final int GRID_SAMPLES = 8;
-    private static final int GRID_SCALE = 2;
+    private static final int GRID_SAMPLES = 4;
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /** What to run. */
@@ -126,7 +125,12 @@ public final class Demo {
         return s;
     }
 
-    /** The erase run: the concept's word and training synonyms, three other shapes as irrelevant concepts. */
+    /**
+     * The erase run: the concept's word and its training synonyms, three other shapes as the irrelevant concepts (the
+     * method's count), and "a" as the ESD anchor: like the authors' "A girl with beautiful hair" for "a nude girl with
+     * beautiful hair", it is the instance prompt without the concept, so the negative guidance removes the concept
+     * word's contribution and not the article's, which every prompt shares.
+     */
     static ObjectNode eraseConfig(Settings s, Path images) {
         Shape c = s.concept();
         ObjectNode n = JsonNodeFactory.instance.objectNode();
@@ -134,7 +138,7 @@ public final class Demo {
         n.put("output", s.out().resolve("erase").toString());
         n.put("key_word", c.word());
         n.put("instance_prompt", "a " + c.word());
-        n.put("prompt_b", "");
+        n.put("prompt_b", "a");
         n.put("instance_images", images.toString());
         ArrayNode syn = n.putArray("synonyms");
         c.synonyms().forEach(syn::add);
@@ -241,12 +245,12 @@ public final class Demo {
     }
 
     /**
-     * One row per prompt: the first samples before erasure, a gap, the same noises after, each image scaled 2x
-     * (nearest) so a 32-pixel shape is visible.
+     * One row per prompt: the first samples before erasure, a gap, the same noises after, at their own 32×32 size
+     * (kept small: the README shows this file and the repository has a size budget).
      */
     static RgbImage grid(List<Row> rows) {
         int n = Math.min(GRID_SAMPLES, rows.getFirst().before().images().size());
-        int cell = ToyModel.IMAGE_SIZE * GRID_SCALE + 2;
+        int cell = ToyModel.IMAGE_SIZE + 2;
         int gap = 12;
         int width = 2 * n * cell + gap;
         int height = rows.size() * cell;
@@ -262,10 +266,10 @@ public final class Demo {
     }
 
     private static void blit(byte[] dst, int dstWidth, RgbImage img, int x0, int y0) {
-        for (int y = 0; y < img.height() * GRID_SCALE; y++) {
-            for (int x = 0; x < img.width() * GRID_SCALE; x++) {
+        for (int y = 0; y < img.height(); y++) {
+            for (int x = 0; x < img.width(); x++) {
                 for (int c = 0; c < 3; c++) {
-                    dst[((y0 + y) * dstWidth + x0 + x) * 3 + c] = (byte) img.get(x / GRID_SCALE, y / GRID_SCALE, c);
+                    dst[((y0 + y) * dstWidth + x0 + x) * 3 + c] = (byte) img.get(x, y, c);
                 }
             }
         }

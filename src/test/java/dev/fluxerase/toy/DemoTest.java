@@ -16,29 +16,30 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * A reduced demo on the committed toy model (fewer samples and erase steps than the default): erasure must lower the
- * erased shape's rate and leave the other shapes' rates mostly in place. Margins, not exact numbers: the full-size
- * results are in weights/toy/README.md.
+ * A reduced demo on the committed toy model (8 samples instead of 32): erasing the triangle must lower its rate well
+ * below the rate before, and the other shapes must keep at least half of theirs (measured with 32 samples, seed 0:
+ * triangle 0.56 → 0.00, the other shapes' mean 0.49 → 0.45). Margins, not exact numbers, because another vector
+ * width changes the last bits and may flip a classification; the full results are in weights/toy/README.md.
  */
 class DemoTest {
     @Test
-    void erasingCircleRemovesCirclesAndKeepsTheRest(@TempDir Path dir) throws IOException {
+    void erasingTriangleRemovesTrianglesAndKeepsTheRest(@TempDir Path dir) throws IOException {
         Path out = dir.resolve("demo");
-        CliRun r = CliRun.of("demo", "--concept", "circle", "--samples", "8", "--erase-steps", "40", "--out",
+        CliRun r = CliRun.of("demo", "--concept", "triangle", "--samples", "8", "--out",
                 out.toString());
         assertEquals(0, r.exit(), r.err());
         JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
-        assertEquals("circle", report.get("concept").asText());
+        assertEquals("triangle", report.get("concept").asText());
         assertEquals("paper", report.get("mode").asText());
         JsonNode rows = report.get("rows");
         assertEquals(10, rows.size(), rows.toString());
         JsonNode erased = rows.get(0);
-        assertEquals("a circle", erased.get("prompt").asText());
+        assertEquals("a triangle", erased.get("prompt").asText());
         assertEquals("erased", erased.get("kind").asText());
         double before = erased.get("before").asDouble();
         double after = erased.get("after").asDouble();
-        assertTrue(before >= 0.5, "circle before erasure " + before);
-        assertTrue(after <= before - 0.4, "circle " + before + " -> " + after);
+        assertTrue(before >= 0.35, "triangle before erasure " + before);
+        assertTrue(after <= before - 0.25, "triangle " + before + " -> " + after);
         double keptBefore = 0;
         double keptAfter = 0;
         for (JsonNode row : rows) {
@@ -47,11 +48,11 @@ class DemoTest {
                 keptAfter += row.get("after").asDouble();
             }
         }
-        assertTrue(keptAfter >= 0.7 * keptBefore, "other shapes " + keptBefore / 5 + " -> " + keptAfter / 5);
+        assertTrue(keptAfter >= 0.5 * keptBefore, "other shapes " + keptBefore / 5 + " -> " + keptAfter / 5);
         RgbImage grid = Png.read(out.resolve("grid.png"));
-        assertEquals(10 * 66, grid.height());
+        assertEquals(10 * 34, grid.height());
         assertTrue(Files.isRegularFile(out.resolve("erase").resolve("pytorch_lora_weights.safetensors")));
-        assertTrue(r.out().contains("a circle") && r.out().contains("before"), r.out());
+        assertTrue(r.out().contains("a triangle") && r.out().contains("before"), r.out());
     }
 
     @Test
