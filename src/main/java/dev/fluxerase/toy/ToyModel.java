@@ -30,8 +30,7 @@ import java.util.function.Function;
  *
  * <p>Sizes: the transformer has 2 double and 2 single blocks of width 96 (3 heads of 32), so that a training step of
  * 64 images takes about 0.45 s on two CPU cores and its bf16 weights (about 2 MB) fit the repository; its 64 image
- * tokens are 4×4 pixel
- * patches (the codec's 2×2 pixel-unshuffle, then FLUX's own 2×2 packing: in_channels 48).
+ * tokens are 4×4 pixel patches (the codec's 2×2 pixel-unshuffle, then FLUX's own 2×2 packing: in_channels 48).
  */
 public final class ToyModel {
     public static final int IMAGE_SIZE = 32;
