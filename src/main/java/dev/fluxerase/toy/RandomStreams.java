@@ -9,7 +9,8 @@ import dev.fluxerase.erase.RunRandom;
  * uninterrupted one draws.
  */
 final class RandomStreams {
-    static final long DATA = 11;
+    /** Stream 0, so a sample's seed is output {@code index} of the plain SplitMix64 generator seeded with the seed. */
+    static final long DATA = 0;
     static final long STEP = 12;
     static final long INIT = 13;
     static final long EVAL = 14;

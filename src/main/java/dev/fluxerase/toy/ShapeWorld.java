@@ -79,7 +79,7 @@ public final class ShapeWorld {
      * box one pixel inside the image (only large triangles and stars need it).
      */
     public static Sample sample(long seed, long index) {
-        Random rnd = new Random(splitMix64(seed, index));
+        Random rnd = new Random(RandomStreams.mix(seed, RandomStreams.DATA, index));
         Shape shape = Shape.values()[rnd.nextInt(Shape.values().length)];
         String colour = COLOUR_NAMES.get(rnd.nextInt(COLOUR_NAMES.size()));
         String background = BACKGROUND_NAMES.get(rnd.nextInt(BACKGROUND_NAMES.size()));
@@ -234,14 +234,6 @@ public final class ShapeWorld {
 
     private static String caption(String template, String noun, String colour, String size, String background) {
         return template.replace("{S}", noun).replace("{C}", colour).replace("{Z}", size).replace("{B}", background);
-    }
-
-    /** Output {@code index} of the SplitMix64 generator seeded with {@code seed} (Steele, Lea and Flood, 2014). */
-    private static long splitMix64(long seed, long index) {
-        long z = seed + (index + 1) * 0x9E3779B97F4A7C15L;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
     }
 
     /** Unit circumradius, first vertex straight up; with {@code inner} below 1, a star with inner vertices there. */

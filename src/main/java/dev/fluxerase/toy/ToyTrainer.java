@@ -119,7 +119,9 @@ public final class ToyTrainer implements AutoCloseable {
     private final Settings settings;
     private final Backend be;
     private final FluxConfig config = ToyModel.TRANSFORMER;
+    private final FluxLayout layout = FluxLayout.of(config);
     private final List<Param> paramList;
+    private final FluxGradients gradients;
     private final Map<String, Tensor> params = new LinkedHashMap<>();
     private final Map<String, Tensor> ema = new LinkedHashMap<>();
     private final FluxModel model;
@@ -139,7 +141,7 @@ public final class ToyTrainer implements AutoCloseable {
     public ToyTrainer(Settings settings, Path folder, Backend backend, Path checkpoint, boolean resume) {
         this.settings = settings;
         this.be = backend;
-        this.paramList = FluxLayout.of(config).params();
+        this.paramList = layout.params();
         ModelFolder m = ModelFolder.resolve(folder.toString(), null, null);
         this.codec = m.openCodec(LatentCodec.Part.ENCODER);
         this.geometry = new Latents(ToyModel.IMAGE_SIZE, ToyModel.IMAGE_SIZE, codec.downsampleFactor(),
@@ -152,12 +154,13 @@ public final class ToyTrainer implements AutoCloseable {
         Map<String, float[]> restored = resume ? read(checkpoint) : null;
         Random init = new Random(RandomStreams.mix(settings.seed(), RandomStreams.INIT, 0));
         for (Param p : paramList) {
-            float[] v = restored != null ? restored.get(p.name()) : initial(p, init);
+            float[] v = restored != null ? restored.get(p.name()) : initial(p, layout, init);
             params.put(p.name(), be.upload(v, p.shape()));
             ema.put(p.name(), be.upload(restored != null ? restored.get("ema." + p.name()) : v, p.shape()));
         }
         this.model = new FluxModel(FluxWeights.of(config, "toy transformer (training)", p -> params.get(p.name())),
                 backend);
+        this.gradients = model.newGradients(true, false);
         this.opt = new AdamW(backend, new AdamW.Settings(0.9f, 0.999f, 1e-8f, (float) settings.weightDecay()),
                 new ArrayList<>(params.values()));
         if (restored != null) {
@@ -178,7 +181,7 @@ public final class ToyTrainer implements AutoCloseable {
      * modulation and the output projection start at zero, so each block starts as the identity (DiT's recipe, which
      * trains faster from scratch); RMSNorm scales start at one.
      */
-    private static float[] initial(Param p, Random rng) {
+    private static float[] initial(Param p, FluxLayout layout, Random rng) {
         long[] shape = p.shape();
         float[] v = new float[Math.toIntExact(Tensor.numel(shape))];
         String n = p.name();
@@ -192,7 +195,9 @@ public final class ToyTrainer implements AutoCloseable {
         if (zero) {
             return v;
         }
-        long fanIn = n.endsWith(".bias") ? fanInOfBias(p) : shape[shape.length - 1];
+        long[] weight = n.endsWith(".bias")
+                ? layout.param(n.substring(0, n.length() - "bias".length()) + "weight").shape() : shape;
+        long fanIn = weight[weight.length - 1];
         double bound = 1 / Math.sqrt(fanIn);
         for (int i = 0; i < v.length; i++) {
             v[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
@@ -200,18 +205,8 @@ public final class ToyTrainer implements AutoCloseable {
         return v;
     }
 
-    private static long fanInOfBias(Param bias) {
-        String w = bias.name().substring(0, bias.name().length() - "bias".length()) + "weight";
-        long[] ws = FluxLayout.of(ToyModel.TRANSFORMER).param(w).shape();
-        return ws[ws.length - 1];
-    }
-
     public int nextStep() {
         return nextStep;
-    }
-
-    public Settings settings() {
-        return settings;
     }
 
     /** Learning rate of step s: linear warm-up over the first {@code warmup} steps, then constant. */
@@ -268,7 +263,7 @@ public final class ToyTrainer implements AutoCloseable {
             dv[j] = k * d;
         }
         loss /= v.length;
-        FluxGradients g = grads();
+        FluxGradients g = gradients;
         g.zero(be);
         model.backward(be.upload(dv, b, tokens, width), g);
         List<Tensor> gl = new ArrayList<>(g.params().values());
@@ -294,15 +289,6 @@ public final class ToyTrainer implements AutoCloseable {
         return new Step(s, loss, norm, lr);
     }
 
-    private FluxGradients gradients;
-
-    private FluxGradients grads() {
-        if (gradients == null) {
-            gradients = model.newGradients(true, false);
-        }
-        return gradients;
-    }
-
     private PromptEmbeddings embed(String caption) {
         return prompts.computeIfAbsent(caption, c -> text.encode(c, ToyModel.T5_LENGTH));
     }
@@ -312,11 +298,6 @@ public final class ToyTrainer implements AutoCloseable {
         Map<String, float[]> out = new LinkedHashMap<>();
         ema.forEach((k, t) -> out.put(k, be.download(t)));
         return out;
-    }
-
-    /** The EMA weights as a FluxWeights on this backend (live: they change with further steps). */
-    public FluxWeights emaWeights() {
-        return FluxWeights.of(config, "toy transformer (EMA at step " + nextStep + ")", p -> ema.get(p.name()));
     }
 
     /** Writes the state after {@link #nextStep()} steps, atomically, with {@code log} (JSON lines so far). */
