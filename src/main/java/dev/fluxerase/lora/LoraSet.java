@@ -3,11 +3,9 @@ package dev.fluxerase.lora;
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.safetensors.SafetensorsWriter;
 import dev.fluxerase.tensor.DType;
-import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -189,15 +187,7 @@ public final class LoraSet {
     }
 
     private static Tensor convert(Tensor t, DType dtype) {
-        if (dtype == DType.F32) {
-            return t;
-        }
-        float[] v = Floats.toF32(t);
-        short[] bits = new short[v.length];
-        for (int i = 0; i < v.length; i++) {
-            bits[i] = Floats.f32ToBf16(v[i]);
-        }
-        return new Tensor(Device.CPU, DType.BF16, t.shape(), MemorySegment.ofArray(bits));
+        return dtype == DType.F32 ? t : Floats.toBf16(t);
     }
 
     /**

@@ -96,6 +96,16 @@ public final class Floats {
         return out;
     }
 
+    /** A CPU tensor of any float dtype as a new BF16 host tensor of the same shape, each value rounded to nearest even. */
+    public static Tensor toBf16(Tensor t) {
+        float[] v = toF32(t);
+        short[] bits = new short[v.length];
+        for (int i = 0; i < v.length; i++) {
+            bits[i] = f32ToBf16(v[i]);
+        }
+        return new Tensor(Device.CPU, DType.BF16, t.shape(), MemorySegment.ofArray(bits));
+    }
+
     /**
      * dst[dstOff + i] = element (srcIndex + i) of src as f32, for i in [0, n); src holds little-endian values of a float
      * dtype. Exact for every dtype but F64 (rounded to nearest). BF16 and F16 go through the Vector API with a scalar tail.

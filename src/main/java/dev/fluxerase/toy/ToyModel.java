@@ -8,14 +8,11 @@ import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxLayout;
 import dev.fluxerase.flux.FluxLayout.Naming;
 import dev.fluxerase.safetensors.SafetensorsWriter;
-import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -77,18 +74,9 @@ public final class ToyModel {
         Map<String, Tensor> f32 = FluxLayout.of(TRANSFORMER).toFile(Naming.DIFFUSERS, "", values);
         Map<String, Tensor> bf16 = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : f32.entrySet()) {
-            bf16.put(e.getKey(), toBf16(e.getValue()));
+            bf16.put(e.getKey(), Floats.toBf16(e.getValue()));
         }
         SafetensorsWriter.write(folder.resolve("transformer").resolve(WEIGHTS_FILE), bf16, metadata);
-    }
-
-    static Tensor toBf16(Tensor t) {
-        long n = t.numel();
-        MemorySegment out = MemorySegment.ofArray(new short[Math.toIntExact(n)]);
-        for (long i = 0; i < n; i++) {
-            out.setAtIndex(ValueLayout.JAVA_SHORT, i, Floats.f32ToBf16(t.get(i)));
-        }
-        return Tensor.wrap(DType.BF16, out, t.shape());
     }
 
     private static ObjectNode modelIndex() {
