@@ -90,8 +90,7 @@ public final class Demo {
     public static List<Row> run(Settings s, Backend backend, PrintStream err) {
         prepare(s.out());
         ModelFolder m = ModelFolder.resolve(s.model().toString(), null, null);
-        Generator.Settings gs = new Generator.Settings(ToyModel.IMAGE_SIZE, ToyModel.IMAGE_SIZE,
-                ToyModel.SAMPLING_STEPS, 3.5, ToyModel.T5_LENGTH);
+        Generator.Settings gs = ShapeEval.settings(m);
         List<Row> rows = prompts(s.concept());
         List<ShapeEval.Samples> before = new ArrayList<>();
         Path images = s.out().resolve("concept-images");

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.image.RgbImage;
 import dev.fluxerase.pipeline.Generator;
+import dev.fluxerase.pipeline.ModelDefaults;
 import dev.fluxerase.pipeline.ModelFolder;
 import dev.fluxerase.tensor.Backend;
 
@@ -49,6 +50,17 @@ public final class ShapeEval {
     private ShapeEval() {
     }
 
+    /**
+     * How the evaluations sample: the folder's defaults (size, T5 length, steps; the toy's own constants when the
+     * folder names none) and generate's default guidance input, 3.5.
+     */
+    static Generator.Settings settings(ModelFolder m) {
+        ModelDefaults d = m.defaults();
+        int size = d.resolution(ToyModel.IMAGE_SIZE);
+        return new Generator.Settings(size, size, d.steps(ToyModel.SAMPLING_STEPS), 3.5,
+                d.t5Length(ToyModel.T5_LENGTH));
+    }
+
     /** {@code samples} images of {@code prompt} (prompt index {@code index} in the seed scheme), classified. */
     public static Samples sample(Generator gen, Generator.Settings settings, String prompt, Shape expected,
                                  int samples, long seed, int index) {
@@ -90,8 +102,7 @@ public final class ShapeEval {
         ModelFolder m = ModelFolder.resolve(folder.toString(), null, null);
         Map<Shape, Samples> out = new EnumMap<>(Shape.class);
         try (Generator gen = Generator.open(m, backend, null, List.of())) {
-            Generator.Settings s = new Generator.Settings(ToyModel.IMAGE_SIZE, ToyModel.IMAGE_SIZE,
-                    ToyModel.SAMPLING_STEPS, 3.5, ToyModel.T5_LENGTH);
+            Generator.Settings s = settings(m);
             int i = 0;
             for (Shape shape : Shape.values()) {
                 out.put(shape, sample(gen, s, "a " + shape.word(), shape, samples, seed, i++));
