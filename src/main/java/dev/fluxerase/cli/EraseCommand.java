@@ -95,6 +95,16 @@ public final class EraseCommand implements Callable<Integer> {
             + "hypernym-graph distance (unrelated, far, mid).")
     List<String> irrelevant;
 
+    @Option(names = "--preserve", paramLabel = "concept|irrelevant", description = "What the preservation steps' "
+            + "flow-matching loss (L_lora) trains on. concept (default, the released code): the concept images with the "
+            + "instance prompt. irrelevant (the paper's reading): images the frozen model generates for the instance "
+            + "prompt with the key word replaced by each irrelevant concept, cached in OUTPUT/preserve-images/.")
+    String preserve;
+
+    @Option(names = "--preserve-images", paramLabel = "N", description = "Images per irrelevant concept for "
+            + "--preserve irrelevant. Default: 4.")
+    Integer preserveImages;
+
     @Option(names = "--mode", paramLabel = "paper|released", description = "paper (default): frozen ESD teacher, "
             + "lrs 1e-3/5e-4, 1000 steps, partial-sampling ESD latent, positions per prompt; released: the authors' "
             + "code (live teacher, lr 1e-3, 300 steps, full sampling + random t, the code's positions).")
@@ -231,6 +241,10 @@ public final class EraseCommand implements Callable<Integer> {
         if (irrelevant != null) {
             ArrayNode a = o.putArray("irrelevant_concepts");
             irrelevant.forEach(a::add);
+        }
+        put(o, "preserve", preserve);
+        if (preserveImages != null) {
+            o.put("preserve_images", preserveImages);
         }
         put(o, "mode", mode);
         if (steps != null) {

@@ -62,7 +62,8 @@ public final class EraseRun {
                     + (Checkpoint.exists(out) ? Checkpoint.FILE : Trainer.LORA_FILE) + "): continue it with --resume,"
                     + " or choose another folder");
         }
-        try (Trainer t = Trainer.open(cfg, hubCache, cache, state, w -> err.println("flux-erase: warning: " + w))) {
+        try (Trainer t = Trainer.open(cfg, hubCache, cache, state, w -> err.println("flux-erase: warning: " + w),
+                err::println)) {
             Words w = t.words();
             err.println("synonyms " + w.synonyms() + " (" + w.synonymSource() + ")");
             err.println("irrelevant concepts " + w.irrelevant() + " (" + w.irrelevantSource() + ")");

@@ -33,7 +33,7 @@ import java.util.Set;
  */
 public record RunConfig(String model, String transformer, String vae, String output, String keyWord,
                         String instancePrompt, String promptB, String instanceImages, List<String> synonyms,
-                        List<String> irrelevant, Mode mode, int steps, double lrErase, double lrPreserve,
+                        List<String> irrelevant, Preserve preserve, int preserveImages, Mode mode, int steps, double lrErase, double lrPreserve,
                         double weightEsd, double weightAttn, double weightLora, double weightRsc, double eta, double tau,
                         int rank, double alpha, double weightDecay, double guidanceSample, double guidanceTrain,
                         int t5Length, int resolution, List<Integer> attentionBlocks, double shuffleP, double synonymP,
@@ -58,10 +58,25 @@ public record RunConfig(String model, String transformer, String vae, String out
     public static final double SYNONYM_P = 0.5;
     public static final int SAMPLING_STEPS = 28;
     public static final int CHECKPOINT_EVERY = 10;
+    public static final int PRESERVE_IMAGES = 4;
+
+    /**
+     * What the preservation steps' flow-matching loss trains on: the concept images with the instance prompt (the
+     * released code), or images the frozen model generates for the instance prompt with the key word replaced by each
+     * irrelevant concept (the paper's reading, METHOD §7.8).
+     */
+    public enum Preserve {
+        CONCEPT, IRRELEVANT;
+
+        public String id() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
 
     /** Every key of the JSON form, in the order {@link #toJson} writes them. */
     public static final List<String> KEYS = List.of("model", "transformer", "vae", "output", "key_word",
-            "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "mode", "steps",
+            "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "preserve",
+            "preserve_images", "mode", "steps",
             "lr_erase", "lr_preserve", "weight_esd", "weight_attn", "weight_lora", "weight_rsc", "eta", "tau", "rank",
             "alpha", "weight_decay", "guidance_sample", "guidance_train", "t5_length", "resolution",
             "attention_blocks", "shuffle_p", "synonym_p", "seed", "sampling_steps", "checkpoint_every", "backend",
@@ -112,7 +127,8 @@ public record RunConfig(String model, String transformer, String vae, String out
         RunConfig c = new RunConfig(f.string("model", null), f.string("transformer", null), f.string("vae", null),
                 f.string("output", null), f.string("key_word", null), f.string("instance_prompt", null),
                 f.string("prompt_b", null), f.string("instance_images", null), f.strings("synonyms"),
-                f.strings("irrelevant_concepts"), mode, f.integer("steps", mode.defaultSteps()),
+                f.strings("irrelevant_concepts"), f.preserve(), f.integer("preserve_images", PRESERVE_IMAGES), mode,
+                f.integer("steps", mode.defaultSteps()),
                 f.number("lr_erase", LR_ERASE), f.number("lr_preserve", mode.defaultLrPreserve()),
                 f.number("weight_esd", WEIGHT_ESD), f.number("weight_attn", WEIGHT_ATTN),
                 f.number("weight_lora", WEIGHT_LORA), f.number("weight_rsc", WEIGHT_RSC), f.number("eta", ETA),
@@ -143,6 +159,7 @@ public record RunConfig(String model, String transformer, String vae, String out
                 "is required: a folder of 3-5 PNG images of the concept");
         requireWords("synonyms", synonyms);
         requireWords("irrelevant_concepts", irrelevant);
+        require(preserveImages >= 1, "preserve_images", "must be at least 1, got " + preserveImages);
         require(steps >= 1, "steps", "must be at least 1, got " + steps);
         requireRange("lr_erase", lrErase, 0, 1);
         requireRange("lr_preserve", lrPreserve, 0, 1);
@@ -218,7 +235,7 @@ public record RunConfig(String model, String transformer, String vae, String out
     /** This configuration with the attention blocks resolved (the model's depth is known by then). */
     public RunConfig withAttentionBlocks(List<Integer> blocks) {
         return new RunConfig(model, transformer, vae, output, keyWord, instancePrompt, promptB, instanceImages,
-                synonyms, irrelevant, mode, steps, lrErase, lrPreserve, weightEsd, weightAttn, weightLora, weightRsc,
+                synonyms, irrelevant, preserve, preserveImages, mode, steps, lrErase, lrPreserve, weightEsd, weightAttn, weightLora, weightRsc,
                 eta, tau, rank, alpha, weightDecay, guidanceSample, guidanceTrain, t5Length, resolution,
                 List.copyOf(blocks), shuffleP, synonymP, seed, samplingSteps, checkpointEvery, backend,
                 gradientCheckpointing);
@@ -242,6 +259,8 @@ public record RunConfig(String model, String transformer, String vae, String out
         o.put("instance_images", instanceImages);
         putStrings(o, "synonyms", synonyms);
         putStrings(o, "irrelevant_concepts", irrelevant);
+        o.put("preserve", preserve.id());
+        o.put("preserve_images", preserveImages);
         o.put("mode", mode.id());
         o.put("steps", steps);
         o.put("lr_erase", lrErase);
@@ -381,6 +400,17 @@ public record RunConfig(String model, String transformer, String vae, String out
                 out.add(e.asInt());
             }
             return List.copyOf(out);
+        }
+
+        Preserve preserve() {
+            String id = string("preserve", Preserve.CONCEPT.id());
+            for (Preserve p : Preserve.values()) {
+                if (p.id().equals(id)) {
+                    return p;
+                }
+            }
+            throw new EraseException(describe("preserve") + " \"" + id + "\" is not a preservation set (concept or "
+                    + "irrelevant)");
         }
 
         Mode mode() {

@@ -5,7 +5,8 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
- * What one training step did, for the run record: its kind and learning rate, the image, the augmented prompt, the
+ * What one training step did, for the run record: its kind and learning rate, the image (and with {@code preserve:
+ * irrelevant} the preservation image of a preservation step), the augmented prompt, the
  * synonym, the T5 positions of the concept, the sampling step and the transformer timestep σ, and each loss (null when
  * the step does not compute it, or its weight is 0).
  *
@@ -13,7 +14,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  *                     whose attention gives the synonym and irrelevant features)
  * @param loss         the weighted sum the step descended
  */
-public record StepRecord(int step, Kind kind, double lr, String image, String prompt, String synonym, boolean swapped,
+public record StepRecord(int step, Kind kind, double lr, String image, String preserveImage, String prompt, String synonym, boolean swapped,
                          int[] positions, int samplingStep, double sigma, Double esd, Double attn, Double lora,
                          Double rsc, double loss, double seconds) {
 
@@ -26,6 +27,9 @@ public record StepRecord(int step, Kind kind, double lr, String image, String pr
         o.put("kind", kind == Kind.ERASE ? "erase" : "preserve");
         o.put("lr", lr);
         o.put("image", image);
+        if (preserveImage != null) {
+            o.put("preserve_image", preserveImage);
+        }
         o.put("prompt", prompt);
         o.put("synonym", synonym);
         o.put("swapped", swapped);

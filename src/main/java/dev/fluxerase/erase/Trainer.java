@@ -79,6 +79,8 @@ public final class Trainer implements AutoCloseable {
     private final List<String> imageNames;
     private final List<String> imageIds;
     private final List<float[]> latents;
+    private final List<PreserveImages.Item> preserveItems;
+    private final List<float[]> preserveLatents;
     private final Words words;
     private final List<LoraModule> modules;
     private final AdamW optimizer;
@@ -91,8 +93,9 @@ public final class Trainer implements AutoCloseable {
 
     private Trainer(RunConfig config, ModelFolder folder, FluxWeights weights, FluxModel model, Passes passes,
                     Passes.Schedule schedule, int trainTimesteps, T5Tokenizer tokenizer, PromptEncoder prompts,
-                    List<ConceptImages.Image> images, List<float[]> latents, Words words, List<LoraModule> modules,
-                    AdamW optimizer, List<JsonNode> history, int nextStep) {
+                    List<ConceptImages.Image> images, List<float[]> latents, List<PreserveImages.Item> preserveItems,
+                    List<float[]> preserveLatents, Words words, List<LoraModule> modules, AdamW optimizer,
+                    List<JsonNode> history, int nextStep) {
         this.config = config;
         this.out = Path.of(config.output());
         this.folder = folder;
@@ -107,6 +110,8 @@ public final class Trainer implements AutoCloseable {
         this.imageNames = images.stream().map(ConceptImages.Image::name).toList();
         this.imageIds = images.stream().map(i -> i.name() + " " + i.digest()).toList();
         this.latents = latents;
+        this.preserveItems = preserveItems;
+        this.preserveLatents = preserveLatents;
         this.words = words;
         this.modules = modules;
         this.optimizer = optimizer;
@@ -118,11 +123,13 @@ public final class Trainer implements AutoCloseable {
     /**
      * Loads everything a run needs and checks the configuration against the model: the transformer (with the LoRA
      * attached), the T5 tokenizer, the scheduler settings, the concept images (encoded once by the latent codec, then
-     * released), the words, and, when {@code resume} is not null, the checkpoint's LoRA and optimizer state.
-     * Text encoders load on the first prompt that {@code cache} (may be null) does not hold.
+     * released), the words, with {@code preserve: irrelevant} the preservation images (generated into the output
+     * folder when it does not hold them yet; {@code progress} hears about it), and, when {@code resume} is not null,
+     * the checkpoint's LoRA and optimizer state. Text encoders load on the first prompt that {@code cache} (may be
+     * null) does not hold.
      */
     public static Trainer open(RunConfig cfg, Path hubCache, PromptCache cache, Checkpoint.State resume,
-                               Consumer<String> warnings) {
+                               Consumer<String> warnings, Consumer<String> progress) {
         ModelFolder m = ModelFolder.resolve(cfg.model(), path(cfg.transformer()), path(cfg.vae()), hubCache);
         for (Component c : List.of(Component.TOKENIZER, Component.TOKENIZER_2, Component.TEXT_ENCODER,
                 Component.TEXT_ENCODER_2)) {
@@ -169,6 +176,15 @@ public final class Trainer implements AutoCloseable {
             }
 
             Words words = resume != null ? resume.words() : Words.choose(rc);
+            List<PreserveImages.Item> preserveItems = List.of();
+            List<float[]> preserveLatents = List.of();
+            if (rc.preserve() == RunConfig.Preserve.IRRELEVANT && rc.alternates() && rc.weightLora() > 0) {
+                preserveItems = PreserveImages.prepare(rc, m, be, cache, words.irrelevant(), progress);
+                preserveLatents = new ArrayList<>();
+                for (PreserveImages.Item item : preserveItems) {
+                    preserveLatents.add(geometry.pack(Floats.toF32(codec.encode(item.pixels().toTensor()))));
+                }
+            }
             LoraSet lora = LoraSet.create(fc, LoraSet.DEFAULT_TARGETS, rc.rank(), (float) rc.alpha(), rc.seed(),
                     LoraSet.Init.GAUSSIAN);
             List<LoraModule> modules = List.copyOf(lora.modules());
@@ -190,7 +206,8 @@ public final class Trainer implements AutoCloseable {
             Passes passes = new Passes(model, geometry, rc.attentionBlocks());
             PromptEncoder enc = new PromptEncoder(m, new CpuBackend(), cache);
             return new Trainer(rc, m, w, model, passes, schedule(scheduler, rc.samplingSteps(), geometry),
-                    scheduler.numTrainTimesteps(), tok, enc, images, latents, words, modules, opt, history, next);
+                    scheduler.numTrainTimesteps(), tok, enc, images, latents, preserveItems, preserveLatents, words,
+                    modules, opt, history, next);
         } catch (RuntimeException e) {
             w.close();
             throw e;
@@ -347,6 +364,7 @@ public final class Trainer implements AutoCloseable {
         Double attn = null;
         Double lora = null;
         Double contrast = null;
+        String preserveImage = null;
         double loss;
         int samplingStep;
         if (kind == Kind.ERASE) {
@@ -380,16 +398,29 @@ public final class Trainer implements AutoCloseable {
                     }
                 }
             }
-            float[] target = new float[x0.length];
-            for (int i = 0; i < target.length; i++) {
-                target[i] = eps[i] - x0[i];
+            if (preserveLatents.isEmpty()) {
+                Passes.Preservation p = passes.preservation(noisy(x0, eps, time.sigma()), cUn, time.sigma(),
+                        config.guidanceTrain(), target(eps, x0), posUn, syn, irrelevant, config.tau(),
+                        config.weightLora(), config.weightRsc(), grads);
+                lora = config.weightLora() > 0 ? p.lora() : null;
+                contrast = rsc ? p.rsc() : null;
+            } else {
+                // preserve = irrelevant: L_lora on a frozen-model image of an irrelevant concept with its prompt; the
+                // RSC feature of the concept still comes from the concept image under the instance prompt
+                int j = rng.nextInt(preserveLatents.size());
+                PreserveImages.Item item = preserveItems.get(j);
+                float[] xp = preserveLatents.get(j);
+                preserveImage = item.name();
+                lora = passes.preservation(noisy(xp, eps, time.sigma()), fixed(item.prompt()), time.sigma(),
+                        config.guidanceTrain(), target(eps, xp), new int[0], null, null, config.tau(),
+                        config.weightLora(), 0, grads).lora();
+                if (rsc) {
+                    contrast = passes.preservation(noisy(x0, eps, time.sigma()), cUn, time.sigma(),
+                            config.guidanceTrain(), target(eps, x0), posUn, syn, irrelevant, config.tau(), 0,
+                            config.weightRsc(), grads).rsc();
+                }
             }
-            Passes.Preservation p = passes.preservation(noisy(x0, eps, time.sigma()), cUn, time.sigma(),
-                    config.guidanceTrain(), target, posUn, syn, irrelevant, config.tau(), config.weightLora(),
-                    config.weightRsc(), grads);
-            lora = config.weightLora() > 0 ? p.lora() : null;
-            contrast = rsc ? p.rsc() : null;
-            loss = config.weightLora() * p.lora() + config.weightRsc() * orZero(contrast);
+            loss = config.weightLora() * orZero(lora) + config.weightRsc() * orZero(contrast);
         }
         List<Tensor> g = new ArrayList<>();
         for (LoraModule mod : modules) {
@@ -397,8 +428,16 @@ public final class Trainer implements AutoCloseable {
             g.add(grads.loraB(mod.module()));
         }
         optimizer.step(g, (float) lr(config, s));
-        return new StepRecord(s, kind, lr(config, s), imageNames.get(image), a.prompt(), a.synonym(), a.swapped(),
-                posUn, samplingStep, time.sigma(), esd, attn, lora, contrast, loss, (System.nanoTime() - t0) / 1e9);
+        return new StepRecord(s, kind, lr(config, s), imageNames.get(image), preserveImage, a.prompt(), a.synonym(),
+                a.swapped(), posUn, samplingStep, time.sigma(), esd, attn, lora, contrast, loss, (System.nanoTime() - t0) / 1e9);
+    }
+
+    private static float[] target(float[] eps, float[] x0) {
+        float[] target = new float[x0.length];
+        for (int i = 0; i < target.length; i++) {
+            target[i] = eps[i] - x0[i];
+        }
+        return target;
     }
 
     private static double orZero(Double d) {

@@ -1,5 +1,7 @@
 package dev.fluxerase.erase;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.image.Png;
 import dev.fluxerase.image.RgbImage;
 import dev.fluxerase.testing.Resources;
@@ -36,6 +38,24 @@ public final class TinyRun {
             Png.write(dir.resolve("concept" + n + ".png"), new RgbImage(w, h, rgb));
         }
         return dir;
+    }
+
+    /**
+     * The required keys of a small run configuration on the tiny pipeline (16², T5 length 16, 2 sampling steps),
+     * writing into {@code tmp}/out with the concept images of {@link #images} in {@code tmp}/img.
+     */
+    public static ObjectNode config(Path tmp) throws Exception {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("model", MODEL.toString());
+        o.put("output", tmp.resolve("out").toString());
+        o.put("key_word", "nude");
+        o.put("instance_prompt", "a nude girl with beautiful hair");
+        o.put("prompt_b", "A girl with beautiful hair");
+        o.put("instance_images", images(tmp.resolve("img")).toString());
+        o.put("resolution", 16);
+        o.put("sampling_steps", 2);
+        o.put("t5_length", 16);
+        return o;
     }
 
     /** Command-line arguments of a short, fast run (32², T5 length 32, 2 sampling steps, fixed word lists). */

@@ -1,6 +1,5 @@
 package dev.fluxerase.erase;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.erase.StepRecord.Kind;
 import dev.fluxerase.lora.LoraModule;
@@ -23,19 +22,10 @@ class TrainerTest {
     Path tmp;
 
     private RunConfig config(String mode, String... extra) throws Exception {
-        ObjectNode o = JsonNodeFactory.instance.objectNode();
-        o.put("model", TinyRun.MODEL.toString());
-        o.put("output", tmp.resolve("out").toString());
-        o.put("key_word", "nude");
-        o.put("instance_prompt", "a nude girl with beautiful hair");
-        o.put("prompt_b", "A girl with beautiful hair");
-        o.put("instance_images", TinyRun.images(tmp.resolve("img")).toString());
+        ObjectNode o = TinyRun.config(tmp);
         o.putArray("synonyms").add("naked").add("bare");
         o.putArray("irrelevant_concepts").add("car").add("tree").add("river");
         o.put("mode", mode);
-        o.put("resolution", 16);
-        o.put("sampling_steps", 2);
-        o.put("t5_length", 16);
         for (int i = 0; i < extra.length; i += 2) {
             if (extra[i].equals("backend")) {
                 o.put("backend", extra[i + 1]);
@@ -47,7 +37,7 @@ class TrainerTest {
     }
 
     private Trainer open(RunConfig c) {
-        return Trainer.open(c, tmp, new PromptCache(tmp.resolve("cache")), null, w -> { });
+        return Trainer.open(c, tmp, new PromptCache(tmp.resolve("cache")), null, w -> { }, w -> { });
     }
 
     private static float maxAbsB(Trainer t) {
