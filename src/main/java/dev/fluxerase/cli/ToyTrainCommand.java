@@ -61,6 +61,11 @@ public final class ToyTrainCommand implements Callable<Integer> {
             + "the warm-up. Default: ${DEFAULT-VALUE}.")
     double lr;
 
+    @Option(names = "--decay-steps", paramLabel = "N", description = "Let the learning rate fall linearly towards 0 "
+            + "over the last N steps. A --resume may add or change it where the steps already taken keep their rate. "
+            + "Default: 0 (constant after the warm-up).")
+    Integer decay;
+
     @Option(names = "--checkpoint-every", paramLabel = "N", defaultValue = "250",
             description = "Checkpoint every N steps (and at the end). Default: ${DEFAULT-VALUE}.")
     int checkpointEvery;
@@ -87,7 +92,7 @@ public final class ToyTrainCommand implements Callable<Integer> {
         }
         ToyTrainer.Settings d = ToyTrainer.Settings.DEFAULT;
         ToyTrainer.Settings s = new ToyTrainer.Settings(seed, steps != null ? steps : d.steps(), batch, lr, d.warmup(),
-                d.emaDecay(), d.captionDropout(), d.guidanceMin(), d.guidanceMax(), d.clipNorm(), d.weightDecay());
+                decay != null ? decay : d.decay(), d.emaDecay(), d.captionDropout(), d.guidanceMin(), d.guidanceMax(), d.clipNorm(), d.weightDecay());
         Files.createDirectories(work);
         Path checkpoint = work.resolve("checkpoint.safetensors");
         Path logFile = work.resolve("train-log.jsonl");
@@ -150,7 +155,7 @@ public final class ToyTrainCommand implements Callable<Integer> {
     private void exportAndScore(ToyTrainer t, ToyTrainer.Settings s, Backend be, StringBuilder log) {
         int done = t.nextStep();
         ToyModel.writeTransformer(out, t.emaValues()::get, new TreeMap<>(Map.of("format",
-                "flux-erase toy transformer (EMA)", "settings", s.withSteps(done).toJson().toString())));
+                "flux-erase toy transformer (EMA)", "settings", s.toJson().toString(), "step", Integer.toString(done))));
         ShapeEval.Rates rates = ShapeEval.shapes(out, be, evalSamples, s.seed());
         System.err.println("eval at step " + done + ": " + rates.describe());
         log.append("{\"step\":").append(done).append(",\"eval\":").append(rates.toJson()).append("}\n");

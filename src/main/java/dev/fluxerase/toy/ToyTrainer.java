@@ -51,8 +51,8 @@ import java.util.Random;
  * and keys only, and in FLUX.1-dev the concept reaches the image mostly through those tokens; a toy model free to read
  * the shape from the global pooled vector would keep drawing it whatever the LoRA does (README.md of the toy folder).
  *
- * <p>Loss: mean squared error over every latent value; gradients clipped to a global norm; AdamW with linear warm-up;
- * an exponential moving average of the parameters is what gets exported (bf16).
+ * <p>Loss: mean squared error over every latent value; gradients clipped to a global norm; AdamW with linear warm-up
+ * and an optional final linear decay; an exponential moving average of the parameters is what gets exported (bf16).
  */
 public final class ToyTrainer implements AutoCloseable {
     static final String CHECKPOINT = "checkpoint.safetensors";
@@ -60,15 +60,17 @@ public final class ToyTrainer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Everything that decides the trained weights. */
-    public record Settings(long seed, int steps, int batch, double lr, int warmup, double emaDecay,
+    public record Settings(long seed, int steps, int batch, double lr, int warmup, int decay, double emaDecay,
                            double captionDropout, double guidanceMin, double guidanceMax, double clipNorm,
                            double weightDecay) {
-        public static final Settings DEFAULT = new Settings(0, 12000, 64, 1e-3, 200, 0.999, 0.1, 1.0, 5.0, 1.0, 0.0);
+        public static final Settings DEFAULT = new Settings(0, 12000, 64, 1e-3, 200, 0, 0.999, 0.1, 1.0, 5.0, 1.0,
+                0.0);
 
         public Settings {
-            if (steps < 1 || batch < 2 || warmup < 0) {
-                throw new IllegalArgumentException("toy-train: steps must be ≥ 1, batch ≥ 2 and warm-up ≥ 0, got steps "
-                        + steps + ", batch " + batch + ", warm-up " + warmup);
+            if (steps < 1 || batch < 2 || warmup < 0 || decay < 0 || decay > steps) {
+                throw new IllegalArgumentException("toy-train: steps must be ≥ 1, batch ≥ 2, warm-up ≥ 0 and decay "
+                        + "between 0 and steps, got steps " + steps + ", batch " + batch + ", warm-up " + warmup
+                        + ", decay " + decay);
             }
             if (!(lr > 0) || !(emaDecay >= 0 && emaDecay < 1) || !(captionDropout >= 0 && captionDropout <= 1)
                     || !(guidanceMax >= guidanceMin) || !(clipNorm > 0) || !(weightDecay >= 0)) {
@@ -79,8 +81,24 @@ public final class ToyTrainer implements AutoCloseable {
         }
 
         public Settings withSteps(int n) {
-            return new Settings(seed, n, batch, lr, warmup, emaDecay, captionDropout, guidanceMin, guidanceMax,
-                    clipNorm, weightDecay);
+            return withSchedule(n, decay);
+        }
+
+        public Settings withSchedule(int n, int decaySteps) {
+            return new Settings(seed, n, batch, lr, warmup, decaySteps, emaDecay, captionDropout, guidanceMin,
+                    guidanceMax, clipNorm, weightDecay);
+        }
+
+        /**
+         * Learning rate of step s: linear warm-up over the first {@code warmup} steps, constant, then linear decay
+         * towards zero over the last {@code decay} steps (the last step still moves, by lr/decay).
+         */
+        public double lr(int s) {
+            double f = warmup == 0 ? 1 : Math.min(1.0, (s + 1.0) / warmup);
+            if (decay > 0 && s >= steps - decay) {
+                f = Math.min(f, (steps - (double) s) / decay);
+            }
+            return lr * f;
         }
 
         public ObjectNode toJson() {
@@ -90,6 +108,7 @@ public final class ToyTrainer implements AutoCloseable {
             n.put("batch", batch);
             n.put("lr", lr);
             n.put("warmup", warmup);
+            n.put("decay", decay);
             n.put("ema_decay", emaDecay);
             n.put("caption_dropout", captionDropout);
             n.put("guidance_min", guidanceMin);
@@ -101,14 +120,27 @@ public final class ToyTrainer implements AutoCloseable {
 
         static Settings fromJson(JsonNode n) {
             return new Settings(n.get("seed").asLong(), n.get("steps").asInt(), n.get("batch").asInt(),
-                    n.get("lr").asDouble(), n.get("warmup").asInt(), n.get("ema_decay").asDouble(),
+                    n.get("lr").asDouble(), n.get("warmup").asInt(), n.path("decay").asInt(0),
+                    n.get("ema_decay").asDouble(),
                     n.get("caption_dropout").asDouble(), n.get("guidance_min").asDouble(),
                     n.get("guidance_max").asDouble(), n.get("clip_norm").asDouble(), n.get("weight_decay").asDouble());
         }
 
-        /** Equal in everything but the step count (what a resumed run may change). */
-        boolean sameRun(Settings o) {
-            return withSteps(1).equals(o.withSteps(1));
+        /**
+         * Whether {@code o} continues a run of these settings after {@code done} steps: equal in everything but the
+         * schedule's length and decay, and with the same learning rate for every step already taken, so that the
+         * resumed run ends where a fresh run of {@code o} would (e.g. a constant-rate run extended with a decay).
+         */
+        boolean continuedBy(Settings o, int done) {
+            if (!withSchedule(1, 0).equals(o.withSchedule(1, 0))) {
+                return false;
+            }
+            for (int s = 0; s < done; s++) {
+                if (lr(s) != o.lr(s)) {
+                    return false;
+                }
+            }
+            return true;
         }
     }
 
@@ -205,13 +237,12 @@ public final class ToyTrainer implements AutoCloseable {
         return v;
     }
 
-    public int nextStep() {
-        return nextStep;
+    public Settings settings() {
+        return settings;
     }
 
-    /** Learning rate of step s: linear warm-up over the first {@code warmup} steps, then constant. */
-    double lr(int s) {
-        return settings.warmup() == 0 ? settings.lr() : settings.lr() * Math.min(1.0, (s + 1.0) / settings.warmup());
+    public int nextStep() {
+        return nextStep;
     }
 
     /** Runs step {@link #nextStep()} and advances. */
@@ -278,7 +309,7 @@ public final class ToyTrainer implements AutoCloseable {
                 be.scale(t, c);
             }
         }
-        double lr = lr(s);
+        double lr = settings.lr(s);
         opt.step(gl, (float) lr);
         float d = (float) settings.emaDecay();
         for (Map.Entry<String, Tensor> e : ema.entrySet()) {
@@ -332,11 +363,13 @@ public final class ToyTrainer implements AutoCloseable {
                         + ", expected " + FORMAT + ")");
             }
             Settings saved = Settings.fromJson(JSON.readTree(meta.get("settings")));
-            if (!saved.sameRun(settings)) {
+            int done = Integer.parseInt(meta.get("next_step"));
+            if (!saved.continuedBy(settings, done)) {
                 throw new IllegalArgumentException(file + ": the checkpoint was trained with " + saved.toJson()
-                        + "; resuming needs the same settings (only steps may change), got " + settings.toJson());
+                        + "; resuming needs the same settings (steps and decay may change where they leave the "
+                        + "learning rate of the " + done + " steps taken unchanged), got " + settings.toJson());
             }
-            nextStep = Integer.parseInt(meta.get("next_step"));
+            nextStep = done;
             Map<String, float[]> out = new HashMap<>();
             for (Param p : paramList) {
                 for (String prefix : new String[]{"", "ema.", "adam_m.", "adam_v."}) {

@@ -13,6 +13,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -29,7 +30,7 @@ class ToyTrainerTest {
 
     private static ToyTrainer.Settings settings(int steps, int batch) {
         ToyTrainer.Settings d = ToyTrainer.Settings.DEFAULT;
-        return new ToyTrainer.Settings(7, steps, batch, 1e-3, 2, 0.9, 0.25, d.guidanceMin(), d.guidanceMax(),
+        return new ToyTrainer.Settings(7, steps, batch, 1e-3, 2, 0, 0.9, 0.25, d.guidanceMin(), d.guidanceMax(),
                 d.clipNorm(), 0.0);
     }
 
@@ -93,9 +94,65 @@ class ToyTrainerTest {
     @Test
     void learningRateWarmsUpLinearly() {
         try (Backend be = new CpuBackend(); ToyTrainer t = new ToyTrainer(settings(3, 2), folder, be, null, false)) {
-            assertEquals(0.5e-3, t.lr(0), 1e-12);
-            assertEquals(1e-3, t.lr(1), 1e-12);
-            assertEquals(1e-3, t.lr(500), 1e-12);
+            assertEquals(0.5e-3, t.settings().lr(0), 1e-12);
+            assertEquals(1e-3, t.settings().lr(1), 1e-12);
+            assertEquals(1e-3, t.settings().lr(500), 1e-12);
         }
+    }
+
+    @Test
+    void learningRateDecaysLinearlyOverTheLastSteps() {
+        ToyTrainer.Settings s = settings(10, 2).withSchedule(10, 4);
+        assertEquals(1e-3, s.lr(5), 1e-12);
+        assertEquals(1e-3, s.lr(6), 1e-12);
+        assertEquals(0.75e-3, s.lr(7), 1e-12);
+        assertEquals(0.25e-3, s.lr(9), 1e-12);
+        assertThrows(IllegalArgumentException.class, () -> settings(10, 2).withSchedule(10, 11));
+    }
+
+    @Test
+    void aResumeMayAddADecayOnlyWhereTheStepsTakenKeepTheirRate() {
+        ToyTrainer.Settings constant = settings(10, 2);
+        assertTrue(constant.continuedBy(constant.withSchedule(20, 8), 10));
+        assertTrue(constant.continuedBy(constant.withSchedule(20, 11), 10)); // the first decayed step keeps the rate
+        assertFalse(constant.continuedBy(constant.withSchedule(20, 12), 10));
+        ToyTrainer.Settings decayed = constant.withSchedule(10, 4);
+        assertTrue(decayed.continuedBy(decayed, 10));
+        assertFalse(decayed.continuedBy(decayed.withSchedule(20, 4), 8));
+        assertTrue(decayed.continuedBy(decayed.withSchedule(20, 4), 6));
+        assertFalse(constant.continuedBy(new ToyTrainer.Settings(8, 10, 2, 1e-3, 2, 0, 0.9, 0.25, 1, 5, 1, 0), 0));
+    }
+
+    @Test
+    void decayedRunResumedFromAConstantCheckpointEqualsTheFreshDecayedRun(@TempDir Path tmp) {
+        ToyTrainer.Settings constant = settings(3, 2);
+        ToyTrainer.Settings decayed = constant.withSchedule(5, 2);
+        Path ck = tmp.resolve("ck.safetensors");
+        try (Backend be = new CpuBackend(); ToyTrainer t = new ToyTrainer(constant, folder, be, null, false)) {
+            for (int i = 0; i < 3; i++) {
+                t.step();
+            }
+            t.writeCheckpoint(ck, "");
+        }
+        Map<String, float[]> resumed;
+        try (Backend be = new CpuBackend(); ToyTrainer t = new ToyTrainer(decayed, folder, be, ck, true)) {
+            t.step();
+            t.step();
+            resumed = t.emaValues();
+        }
+        Map<String, float[]> fresh;
+        try (Backend be = new CpuBackend(); ToyTrainer t = new ToyTrainer(decayed, folder, be, null, false)) {
+            for (int i = 0; i < 5; i++) {
+                t.step();
+            }
+            fresh = t.emaValues();
+        }
+        for (String k : fresh.keySet()) {
+            assertArrayEquals(fresh.get(k), resumed.get(k), k);
+        }
+        ToyTrainer.Settings late = constant.withSchedule(5, 4);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new ToyTrainer(late, folder, new CpuBackend(), ck, true));
+        assertTrue(e.getMessage().contains("learning rate of the 3 steps taken"), e.getMessage());
     }
 }
