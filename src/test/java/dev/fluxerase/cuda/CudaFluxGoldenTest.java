@@ -68,7 +68,7 @@ class CudaFluxGoldenTest {
 
     @Test
     void weightsKeepTheirDtypeOnTheGpu() {
-        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BF16, Golden.config())) {
+        try (FluxWeights host = FluxWeights.open(Golden.weightsBf16(), Golden.config())) {
             FluxWeights w = host.to(gpu);
             Tensor t = w.tensor("transformer_blocks.0.attn.to_q.weight");
             assertEquals(DType.BF16, t.dtype());
@@ -154,7 +154,7 @@ class CudaFluxGoldenTest {
     void bf16WeightsStayWithinBf16RoundingOfTheCpu() {
         FluxConfig c = Golden.config();
         Backend cpu = new CpuBackend();
-        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BF16, c)) {
+        try (FluxWeights host = FluxWeights.open(Golden.weightsBf16(), c)) {
             LoraSet lora = LoraSet.load(Golden.DIR.resolve("lora_weights.safetensors"));
             FluxModel onCpu = new FluxModel(host, cpu);
             FluxModel onGpu = new FluxModel(host.to(gpu), gpu);

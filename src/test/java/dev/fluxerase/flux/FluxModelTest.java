@@ -214,7 +214,7 @@ class FluxModelTest {
     @Test
     void bf16WeightsRunInPlaceLikeTheirF32UpCast() {
         Map<String, Tensor> up = new LinkedHashMap<>();
-        try (TensorSource s = Safetensors.open(Golden.WEIGHTS_BF16)) {
+        try (TensorSource s = Safetensors.open(Golden.weightsBf16())) {
             for (String n : s.names()) {
                 assertEquals(DType.BF16, s.info(n).dtype());
                 up.put(n, Tensor.of(Floats.toF32(s.tensor(n)), s.info(n).shape()));
@@ -226,7 +226,7 @@ class FluxModelTest {
         try (FluxWeights w = FluxWeights.open(f32, c)) {
             ref = be.download(new FluxModel(w, be).forward(Golden.inputs(be, c), false));
         }
-        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BF16, c)) {
+        try (FluxWeights w = FluxWeights.open(Golden.weightsBf16(), c)) {
             assertEquals(DType.BF16, w.tensor("proj_out.weight").dtype());
             float[] out = be.download(new FluxModel(w, be).forward(Golden.inputs(be, c), false));
             assertClose(ref, out, 1e-6);

@@ -22,7 +22,7 @@ class FluxWeightsDeviceTest {
     @Test
     void hostBackendsUseTheMappedWeightsInPlace() {
         for (Backend be : new Backend[]{new CpuBackend(), new NaiveBackend()}) {
-            try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BF16, Golden.config())) {
+            try (FluxWeights w = FluxWeights.open(Golden.weightsBf16(), Golden.config())) {
                 assertSame(w, w.to(be));
                 Tensor t = w.tensor("x_embedder.weight");
                 assertSame(t, be.toDevice(t));

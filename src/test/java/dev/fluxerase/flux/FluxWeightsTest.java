@@ -80,14 +80,14 @@ class FluxWeightsTest {
     @Test
     void bf16FileIsReadInPlaceAsRowSlices() {
         FluxConfig c = Golden.config();
-        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BF16, c)) {
+        try (FluxWeights w = FluxWeights.open(Golden.weightsBf16(), c)) {
             assertEquals(Naming.BFL, w.naming());
             assertEquals("", w.prefix());
             assertEquals(List.of(), w.unexpected());
             Tensor q = w.tensor("transformer_blocks.1.attn.add_k_proj.weight");
             assertEquals(DType.BF16, q.dtype());
             assertTrue(q.data().isMapped(), "a slice of the mapped file");
-            try (TensorSource s = Safetensors.open(Golden.WEIGHTS_BF16)) {
+            try (TensorSource s = Safetensors.open(Golden.weightsBf16())) {
                 Tensor qkv = s.tensor("double_blocks.1.txt_attn.qkv.weight");
                 assertArrayEquals(Floats.toF32(qkv.sliceRows(c.hiddenSize(), c.hiddenSize())), Floats.toF32(q));
             }

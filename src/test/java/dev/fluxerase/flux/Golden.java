@@ -12,6 +12,7 @@ import dev.fluxerase.testing.Resources;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -25,11 +26,37 @@ import java.util.Map;
 public final class Golden {
     public static final Path DIR = Resources.path("golden/flux-tiny");
     public static final Path WEIGHTS_BFL = DIR.resolve("weights_bfl.safetensors");
-    public static final Path WEIGHTS_BF16 = DIR.resolve("weights_bfl_bf16.safetensors");
     static final Path INPUTS = DIR.resolve("inputs.safetensors");
     static final Path CONFIG = DIR.resolve("config.json");
 
+    private static Path weightsBf16;
+
     private Golden() {
+    }
+
+    /**
+     * The golden weights rounded to bf16 (round to nearest even), written once per test JVM to a temporary file. Rounding
+     * the f32 copy gives the reference's own weights_bfl_bf16.safetensors element for element (all 482,960 compared
+     * when this replaced the tracked copy), so the tracked files need not hold it.
+     */
+    public static synchronized Path weightsBf16() {
+        if (weightsBf16 == null) {
+            Map<String, Tensor> t = new LinkedHashMap<>();
+            try (TensorSource s = Safetensors.open(WEIGHTS_BFL)) {
+                for (String n : s.names()) {
+                    t.put(n, Floats.toBf16(s.tensor(n)));
+                }
+            }
+            try {
+                Path f = Files.createTempFile("flux-tiny-weights-bf16-", ".safetensors");
+                f.toFile().deleteOnExit();
+                SafetensorsWriter.write(f, t, Map.of("content", "weights_bfl rounded to bfloat16 (nearest even)"));
+                weightsBf16 = f;
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write the bf16 golden weights: " + e.getMessage(), e);
+            }
+        }
+        return weightsBf16;
     }
 
     public static FluxConfig config() {
