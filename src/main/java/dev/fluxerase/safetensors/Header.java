@@ -9,6 +9,10 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
 
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -36,11 +40,19 @@ final class Header {
         this.metadata = metadata;
     }
 
-    /** Tensors come back in data order (by begin offset), which is how writers lay them out. */
+    /**
+     * Tensors come back in data order (by begin offset), which is how writers lay them out. As the format's own reader
+     * requires: the header is strict UTF-8 starting with '{' (trailing spaces pad it), and the tensors cover the data
+     * area exactly, in order, without gaps or overlaps, so that a header length that is off by a few bytes, or bytes
+     * that no tensor owns, are refused instead of read shifted.
+     */
     static Header parse(Object file, byte[] json, long dataSize) {
-        JsonNode root = readJson(file, json);
+        JsonNode root = readJson(file, utf8(file, json));
         if (!root.isObject()) {
             throw SafetensorsException.header(file, "not a JSON object, expected an object, got " + kind(root));
+        }
+        if (json[0] != '{') {
+            throw SafetensorsException.header(file, "has whitespace before its '{', expected '{' as the first byte");
         }
         Map<String, String> metadata = Map.of();
         List<TensorInfo> infos = new ArrayList<>(root.size());
@@ -53,6 +65,7 @@ final class Header {
         }
         infos.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
         TensorInfo previous = null;
+        long covered = 0;
         for (TensorInfo t : infos) {
             // zero-length tensors occupy no bytes and so overlap nothing
             if (previous != null && t.begin() < previous.end() && t.end() > t.begin()) {
@@ -60,9 +73,20 @@ final class Header {
                         + "] overlap tensor '" + previous.name() + "' [" + previous.begin() + ", " + previous.end() + "]",
                         "begin >= " + previous.end(), t.begin());
             }
+            if (t.begin() != covered) {
+                throw SafetensorsException.tensor(file, t.name(), "data_offsets [" + t.begin() + ", " + t.end()
+                        + "] leave bytes " + covered + ".." + t.begin() + " of the data area to no tensor",
+                        "begin " + covered, t.begin());
+            }
+            covered = t.end();
             if (previous == null || t.end() > previous.end()) {
                 previous = t;
             }
+        }
+        if (covered != dataSize) {
+            throw SafetensorsException.header(file, "the tensors cover " + covered + " bytes of the " + dataSize
+                    + "-byte data area (a wrong header length, or bytes after the last tensor), expected " + dataSize
+                    + ", got " + covered);
         }
         Map<String, TensorInfo> byName = new LinkedHashMap<>();
         for (TensorInfo t : infos) {
@@ -71,7 +95,30 @@ final class Header {
         return new Header(Collections.unmodifiableMap(byName), metadata);
     }
 
-    private static JsonNode readJson(Object file, byte[] json) {
+    /**
+     * The header's text: strict UTF-8 (no byte-order mark, no NUL, no overlong forms, surrogates or code points past
+     * U+10FFFF); whether it starts with '{' is checked once it has parsed, so that other JSON gets its own message.
+     */
+    private static String utf8(Object file, byte[] json) {
+        int b0 = json.length > 0 ? json[0] & 0xff : -1;
+        if (b0 == 0xef || b0 == 0xfe || b0 == 0xff) {
+            throw SafetensorsException.header(file, String.format(Locale.ROOT, "starts with byte 0x%02x (a byte-order "
+                    + "mark?), expected UTF-8 JSON starting with '{'", b0));
+        }
+        for (byte b : json) {
+            if (b == 0) {
+                throw SafetensorsException.header(file, "contains NUL bytes (UTF-16 or UTF-32?), expected UTF-8 JSON");
+            }
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(json)).toString();
+        } catch (CharacterCodingException e) {
+            throw SafetensorsException.header(file, "is not valid UTF-8 (" + e.getMessage() + "), expected UTF-8 JSON");
+        }
+    }
+
+    private static JsonNode readJson(Object file, String json) {
         try {
             JsonNode root = JSON.readTree(json);
             if (root == null || root.isMissingNode()) {

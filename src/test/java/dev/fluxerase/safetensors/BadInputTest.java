@@ -7,6 +7,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -104,6 +105,58 @@ class BadInputTest {
     void emptyHeader() {
         rejects(RawFiles.write(dir.resolve("blank.safetensors"), "        ", 0),
                 "blank.safetensors: header: empty, expected a JSON object");
+    }
+
+    /** A header length two short, where the header ends in padding spaces: the JSON still parses. */
+    @Test
+    void headerLengthShortOfItsPadding() {
+        String h = "{" + entry("w", "F32", "[2]", 0, 8) + "}  ";
+        rejects(RawFiles.write(dir.resolve("short.safetensors"), h.length() - 2, h, 8),
+                "short.safetensors: header: the tensors cover 8 bytes of the 10-byte data area", "expected 10, got 8");
+    }
+
+    @Test
+    void bytesAfterTheLastTensor() {
+        rejects(RawFiles.write(dir.resolve("tail.safetensors"), "{" + entry("w", "F32", "[2]", 0, 8) + "}", 9),
+                "tail.safetensors: header: the tensors cover 8 bytes of the 9-byte data area");
+    }
+
+    @Test
+    void aGapBetweenTensors() {
+        String h = "{" + entry("a", "F32", "[1]", 0, 4) + "," + entry("b", "F32", "[1]", 8, 12) + "}";
+        rejects(RawFiles.write(dir.resolve("gap.safetensors"), h, 12),
+                "gap.safetensors: tensor 'b': data_offsets [8, 12] leave bytes 4..8 of the data area to no tensor",
+                "expected begin 4", "got 8");
+    }
+
+    @Test
+    void headersThatAreNotStrictUtf8StartingWithABrace() {
+        String h = "{" + entry("w", "F32", "[1]", 0, 4) + "}";
+        byte[] utf8 = h.getBytes(StandardCharsets.UTF_8);
+        byte[] bom = new byte[utf8.length + 3];
+        bom[0] = (byte) 0xef;
+        bom[1] = (byte) 0xbb;
+        bom[2] = (byte) 0xbf;
+        System.arraycopy(utf8, 0, bom, 3, utf8.length);
+        rejects(RawFiles.write(dir.resolve("bom.safetensors"), bom.length, bom, 4),
+                "header: starts with byte 0xef (a byte-order mark?)");
+        byte[] utf16 = h.getBytes(StandardCharsets.UTF_16LE);
+        rejects(RawFiles.write(dir.resolve("u16.safetensors"), utf16.length, utf16, 4),
+                "header: contains NUL bytes (UTF-16 or UTF-32?)");
+        byte[][] bad = {{(byte) 0xc0, (byte) 0xaf}, {(byte) 0xed, (byte) 0xa0, (byte) 0x80},
+                {(byte) 0xf4, (byte) 0x90, (byte) 0x80, (byte) 0x80}};
+        for (byte[] seq : bad) {
+            // inside a metadata value, where any valid character would be accepted
+            byte[] a = "{\"__metadata__\":{\"k\":\"".getBytes(StandardCharsets.UTF_8);
+            byte[] z = ("\"}," + entry("w", "F32", "[1]", 0, 4) + "}").getBytes(StandardCharsets.UTF_8);
+            byte[] all = new byte[a.length + seq.length + z.length];
+            System.arraycopy(a, 0, all, 0, a.length);
+            System.arraycopy(seq, 0, all, a.length, seq.length);
+            System.arraycopy(z, 0, all, a.length + seq.length, z.length);
+            rejects(RawFiles.write(dir.resolve("utf.safetensors"), all.length, all, 4), "header: is not valid UTF-8");
+        }
+        rejects(RawFiles.write(dir.resolve("lead.safetensors"), " " + h, 4),
+                "header: has whitespace before its '{'");
     }
 
     @Test

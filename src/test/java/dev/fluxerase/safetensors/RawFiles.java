@@ -14,7 +14,11 @@ final class RawFiles {
     }
 
     static Path write(Path file, long headerLength, String header, int dataBytes) {
-        byte[] h = header.getBytes(StandardCharsets.UTF_8);
+        return write(file, headerLength, header.getBytes(StandardCharsets.UTF_8), dataBytes);
+    }
+
+    /** The header as raw bytes (any encoding, or none). */
+    static Path write(Path file, long headerLength, byte[] h, int dataBytes) {
         ByteBuffer b = ByteBuffer.allocate(8 + h.length + dataBytes).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(headerLength).put(h);
         try {
