@@ -2,6 +2,7 @@ package dev.fluxerase.erase;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.pipeline.FolderLock;
 import dev.fluxerase.pipeline.ModelDefaults;
 import dev.fluxerase.pipeline.ModelFolder;
 import dev.fluxerase.pipeline.PromptCache;
@@ -13,7 +14,8 @@ import java.nio.file.Path;
 /**
  * A whole erasure run from its settings: the configuration file's keys overlaid with the command line's, or, with
  * resume, the checkpoint's configuration overlaid with both (and then checked against it), the model folder's defaults
- * filling in what none of them sets; the trainer; the outputs.
+ * filling in what none of them sets; the trainer; the outputs. The output folder is locked for the whole run
+ * ({@link FolderLock}), so a second run or a --resume into it while the first is alive is refused.
  */
 public final class EraseRun {
     /** What a finished run wrote. */
@@ -57,11 +59,24 @@ public final class EraseRun {
         }
         RunConfig cfg = RunConfig.of(merged, modelDefaults(merged, hubCache));
         Path out = Path.of(cfg.output());
-        if (!resume && (Checkpoint.exists(out) || Files.exists(out.resolve(Trainer.LORA_FILE)))) {
-            throw new EraseException(RunConfig.describe("output") + " " + out + " already holds a run ("
-                    + (Checkpoint.exists(out) ? Checkpoint.FILE : Trainer.LORA_FILE) + "): continue it with --resume,"
-                    + " or choose another folder");
+        if (Files.exists(out) && !Files.isDirectory(out)) {
+            throw new EraseException(RunConfig.describe("output") + " " + out + " is a file; the output is a folder "
+                    + "(for the LoRA, run.json and the checkpoint)");
         }
+        try (FolderLock lock = FolderLock.acquire(out, holder -> new EraseException(RunConfig.describe("output") + " "
+                + out + " is in use by another erase run (" + holder + "); wait for it to end, or choose another "
+                + "folder"))) {
+            if (!resume && (Checkpoint.exists(out) || Files.exists(out.resolve(Trainer.LORA_FILE)))) {
+                throw new EraseException(RunConfig.describe("output") + " " + out + " already holds a run ("
+                        + (Checkpoint.exists(out) ? Checkpoint.FILE : Trainer.LORA_FILE) + "): continue it with "
+                        + "--resume, or choose another folder");
+            }
+            return train(cfg, out, hubCache, cache, state, err);
+        }
+    }
+
+    private static Result train(RunConfig cfg, Path out, Path hubCache, PromptCache cache, Checkpoint.State state,
+                                PrintStream err) {
         try (Trainer t = Trainer.open(cfg, hubCache, cache, state, w -> err.println("flux-erase: warning: " + w),
                 err::println)) {
             Words w = t.words();
