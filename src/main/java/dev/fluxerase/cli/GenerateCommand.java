@@ -3,6 +3,7 @@ package dev.fluxerase.cli;
 import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.cpu.NaiveBackend;
 import dev.fluxerase.image.Png;
+import dev.fluxerase.pipeline.FolderLock;
 import dev.fluxerase.pipeline.Generator;
 import dev.fluxerase.pipeline.Latents;
 import dev.fluxerase.pipeline.LatentsFile;
@@ -48,8 +49,10 @@ import java.util.concurrent.Callable;
                         + "--out-dir out/",
                 "", "Batch CSV: one row per image, prompt,seed[,name] with RFC 4180 quoting (\"a, b\"; \"say \"\"hi\"\"\");"
                         + " an optional header row prompt,seed[,name]. Images are <out-dir>/<name>.png (name "
-                        + "defaults to the row number, 0001); index.csv lists name,prompt,seed,file; rows whose PNG "
-                        + "exists are skipped, so an interrupted batch resumes."})
+                        + "defaults to the row number, 0001); index.csv lists name,prompt,seed,file,settings of every "
+                        + "image in the folder; rows whose PNG exists with the same prompt, seed and settings are "
+                        + "skipped, so an interrupted batch resumes; a PNG made for another image is never "
+                        + "overwritten. One batch per folder at a time."})
 public final class GenerateCommand implements Callable<Integer> {
 
     @Mixin
@@ -174,51 +177,75 @@ public final class GenerateCommand implements Callable<Integer> {
                         settings.height(), settings.steps(), init == null ? "seed " + seed : "latents from " + latents,
                         (System.nanoTime() - t0) / 1e9);
             } else {
-                runBatch(gen, settings, batch, batchSize == null ? 1 : batchSize, stdout);
+                runBatch(gen, settings, describe(settings, m, loraEntries), batch, batchSize == null ? 1 : batchSize,
+                        stdout);
             }
         }
         stdout.flush();
         return 0;
     }
 
-    /** Generates the rows without a PNG, up to {@code together} consecutive ones of one prompt per sampling. */
-    private void runBatch(Generator gen, Generator.Settings settings, List<PromptBatch.Item> batch, int together,
-                          PrintWriter stdout) {
-        try {
-            Files.createDirectories(outDir);
-        } catch (IOException e) {
-            throw new PipelineException("--out-dir " + outDir + ": cannot create: " + e.getMessage(), e);
-        }
-        List<Integer> pending = new ArrayList<>();
-        for (int i = 0; i < batch.size(); i++) {
-            if (!Files.isRegularFile(outDir.resolve(batch.get(i).file()))) {
-                pending.add(i);
+    /** What decides an image besides its prompt and seed, as index.csv records it. */
+    static String describe(Generator.Settings s, ModelFolder m, List<LoraStack.Entry> loras) {
+        return String.format(Locale.ROOT, "%dx%d, %d steps, guidance %s, T5 length %d, model %s, LoRAs %s", s.width(),
+                s.height(), s.steps(), s.guidance(), s.t5Length(), m.describe(), loras.isEmpty() ? "none"
+                        : loras.stream().map(e -> e.file() + ":" + e.scale()).toList());
+    }
+
+    /**
+     * Generates the rows that the folder does not hold yet, up to {@code together} consecutive ones of one prompt per
+     * sampling, with the folder locked against other batches. A row is done when its PNG exists and index.csv says it
+     * was made from the same prompt, seed and settings; a PNG that index.csv ties to another image stops the batch
+     * before any work, as overwriting it would lose that image.
+     */
+    private void runBatch(Generator gen, Generator.Settings settings, String described, List<PromptBatch.Item> batch,
+                          int together, PrintWriter stdout) {
+        try (FolderLock lock = FolderLock.acquire(outDir, holder -> new PipelineException("--out-dir " + outDir
+                + " is in use by another generate batch (" + holder + "); wait for it to end, or choose another "
+                + "folder"))) {
+            Map<String, PromptBatch.Indexed> index = PromptBatch.readIndex(outDir);
+            List<Integer> pending = new ArrayList<>();
+            for (int i = 0; i < batch.size(); i++) {
+                PromptBatch.Item it = batch.get(i);
+                PromptBatch.Indexed row = index.get(it.file());
+                boolean exists = Files.isRegularFile(outDir.resolve(it.file()));
+                if (exists && row != null && !row.makes(it, described)) {
+                    throw new PipelineException(outDir.resolve(it.file()) + " (line " + it.line() + " of the batch) "
+                            + "holds another image: index.csv made it from prompt \"" + row.prompt() + "\", seed "
+                            + row.seed() + ", " + row.settings() + "; use another --out-dir or another name");
+                }
+                if (!exists || row == null) {
+                    pending.add(i);
+                }
             }
-        }
-        int made = 0;
-        int skipped = batch.size() - pending.size();
-        for (int p = 0; p < pending.size(); ) {
-            PromptBatch.Item first = batch.get(pending.get(p));
-            int end = p + 1;
-            while (end < pending.size() && end - p < together
-                    && batch.get(pending.get(end)).prompt().equals(first.prompt())) {
-                end++;
+            int made = 0;
+            int skipped = batch.size() - pending.size();
+            for (int p = 0; p < pending.size(); ) {
+                PromptBatch.Item first = batch.get(pending.get(p));
+                int end = p + 1;
+                while (end < pending.size() && end - p < together
+                        && batch.get(pending.get(end)).prompt().equals(first.prompt())) {
+                    end++;
+                }
+                List<PromptBatch.Item> group = pending.subList(p, end).stream().map(batch::get).toList();
+                String label = "[" + (pending.get(p) + 1) + "/" + batch.size() + "] " + first.name()
+                        + (group.size() == 1 ? "" : ".." + group.getLast().name() + " (" + group.size() + " images)");
+                long[] seeds = group.stream().mapToLong(PromptBatch.Item::seed).toArray();
+                List<Generator.Result> results = gen.generate(first.prompt(), settings, seeds,
+                        ProgressBar.onStderr(label));
+                for (int k = 0; k < group.size(); k++) {
+                    PromptBatch.Item it = group.get(k);
+                    Png.write(outDir.resolve(it.file()), results.get(k).image());
+                    index.put(it.file(), new PromptBatch.Indexed(it.name(), it.prompt(), it.seed(), it.file(),
+                            described));
+                }
+                PromptBatch.writeIndex(outDir, index.values());
+                made += group.size();
+                p = end;
             }
-            List<PromptBatch.Item> group = pending.subList(p, end).stream().map(batch::get).toList();
-            String label = "[" + (pending.get(p) + 1) + "/" + batch.size() + "] " + first.name()
-                    + (group.size() == 1 ? "" : ".." + group.getLast().name() + " (" + group.size() + " images)");
-            long[] seeds = group.stream().mapToLong(PromptBatch.Item::seed).toArray();
-            List<Generator.Result> results = gen.generate(first.prompt(), settings, seeds, ProgressBar.onStderr(label));
-            for (int k = 0; k < group.size(); k++) {
-                Png.write(outDir.resolve(group.get(k).file()), results.get(k).image());
-            }
-            PromptBatch.writeIndex(outDir, batch);
-            made += group.size();
-            p = end;
+            stdout.printf(Locale.ROOT, "%d image%s written, %d already there, to %s (index: %s)%n", made,
+                    made == 1 ? "" : "s", skipped, outDir, outDir.resolve(PromptBatch.INDEX));
         }
-        PromptBatch.writeIndex(outDir, batch);
-        stdout.printf(Locale.ROOT, "%d image%s written, %d already there, to %s (index: %s)%n", made,
-                made == 1 ? "" : "s", skipped, outDir, outDir.resolve(PromptBatch.INDEX));
     }
 
     /** The options given, else the model folder's defaults, else FLUX.1-dev's (at 512², T5 length 512, 28 steps). */

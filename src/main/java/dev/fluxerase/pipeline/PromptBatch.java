@@ -6,7 +6,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -15,8 +17,9 @@ import java.util.regex.Pattern;
 /**
  * A batch of images to generate, from a CSV file with rows {@code prompt,seed[,name]} (an optional header row naming
  * those columns is skipped). Each image is {@code <out-dir>/<name>.png}; without a name, the row's number, zero-padded
- * ({@code 0001}). {@code index.csv} in the output folder lists name, prompt, seed and file for every image that exists,
- * so a batch that was interrupted can be run again and skips what is done.
+ * ({@code 0001}). {@code index.csv} in the output folder lists name, prompt, seed, file and the settings (size, steps,
+ * guidance, T5 length, model, LoRAs) of every image written there, by any batch; a row whose image exists with the same
+ * prompt, seed and settings is skipped, so a batch that was interrupted can be run again and resumes.
  */
 public final class PromptBatch {
     public static final String INDEX = "index.csv";
@@ -34,13 +37,7 @@ public final class PromptBatch {
 
     /** Reads and checks the whole file first, so a bad row stops the batch before any work. */
     public static List<Item> read(Path csv) {
-        String text;
-        try {
-            text = Files.readString(csv, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new PipelineException(csv + ": cannot read: " + e.getMessage(), e);
-        }
-        List<Csv.Row> rows = Csv.parse(text, csv.toString());
+        List<Csv.Row> rows = parse(csv);
         if (!rows.isEmpty() && isHeader(rows.getFirst().fields())) {
             rows = rows.subList(1, rows.size());
         }
@@ -83,18 +80,57 @@ public final class PromptBatch {
         return items;
     }
 
+    private static List<Csv.Row> parse(Path csv) {
+        try {
+            return Csv.parse(Files.readString(csv, StandardCharsets.UTF_8), csv.toString());
+        } catch (IOException e) {
+            throw new PipelineException(csv + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
     private static boolean isHeader(List<String> f) {
         return f.size() >= 2 && f.get(0).strip().equalsIgnoreCase("prompt") && f.get(1).strip().equalsIgnoreCase("seed")
                 && (f.size() == 2 || f.get(2).strip().equalsIgnoreCase("name"));
     }
 
-    /** Rewrites {@code index.csv} atomically with the items whose image exists in {@code dir}, in batch order. */
-    public static void writeIndex(Path dir, List<Item> items) {
-        StringBuilder sb = new StringBuilder(Csv.line(List.of("name", "prompt", "seed", "file")));
-        for (Item it : items) {
-            if (Files.isRegularFile(dir.resolve(it.file()))) {
-                sb.append(Csv.line(List.of(it.name(), it.prompt(), Long.toString(it.seed()), it.file())));
+    /** One row of {@code index.csv}: an image written to the folder and everything that decided it. */
+    public record Indexed(String name, String prompt, long seed, String file, String settings) {
+        /** Whether this row describes the image that {@code it} with {@code settings} would make. */
+        public boolean makes(Item it, String settings) {
+            return prompt.equals(it.prompt()) && seed == it.seed() && this.settings.equals(settings);
+        }
+    }
+
+    /** The rows of {@code dir}'s index.csv by file name (none when it has no index); one line for a malformed one. */
+    public static Map<String, Indexed> readIndex(Path dir) {
+        Path file = dir.resolve(INDEX);
+        Map<String, Indexed> out = new LinkedHashMap<>();
+        if (!Files.isRegularFile(file)) {
+            return out;
+        }
+        List<Csv.Row> rows = parse(file);
+        for (Csv.Row r : rows.subList(Math.min(1, rows.size()), rows.size())) {
+            List<String> f = r.fields();
+            long seed;
+            try {
+                seed = Long.parseLong(f.size() > 2 ? f.get(2) : "");
+            } catch (NumberFormatException e) {
+                seed = Long.MIN_VALUE;
             }
+            if (f.size() < 4 || seed == Long.MIN_VALUE) {
+                throw new PipelineException(file + " line " + r.line() + ": expected name,prompt,seed,file,settings;"
+                        + " move the index (and its images) away to start a new batch in this folder");
+            }
+            out.put(f.get(3), new Indexed(f.get(0), f.get(1), seed, f.get(3), f.size() > 4 ? f.get(4) : ""));
+        }
+        return out;
+    }
+
+    /** Rewrites {@code index.csv} atomically with {@code rows} (every image of the folder, any batch's). */
+    public static void writeIndex(Path dir, Collection<Indexed> rows) {
+        StringBuilder sb = new StringBuilder(Csv.line(List.of("name", "prompt", "seed", "file", "settings")));
+        for (Indexed r : rows) {
+            sb.append(Csv.line(List.of(r.name(), r.prompt(), Long.toString(r.seed()), r.file(), r.settings())));
         }
         Path target = dir.resolve(INDEX);
         Path tmp = dir.resolve(INDEX + ".tmp");

@@ -2,6 +2,7 @@ package dev.fluxerase.cli;
 
 import dev.fluxerase.image.Png;
 import dev.fluxerase.image.RgbImage;
+import dev.fluxerase.pipeline.LockHolder;
 import dev.fluxerase.safetensors.Safetensors;
 import dev.fluxerase.safetensors.SafetensorsWriter;
 import dev.fluxerase.safetensors.TensorSource;
@@ -12,6 +13,9 @@ import dev.fluxerase.testing.ToyFolder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -94,6 +98,62 @@ class GenerateCommandTest {
         assertFalse(Files.exists(tmp.resolve("x.png")));
     }
 
+    /** Another batch whose names collide, or the same batch with other settings, must not relabel the images. */
+    @Test
+    void aBatchNeverOverwritesOrRelabelsAnotherBatchsImages() throws Exception {
+        Path out = tmp.resolve("shared");
+        String[] size = {"--steps", "1", "--width", "16", "--height", "16", "--t5-length", "16"};
+        Path first = Files.writeString(tmp.resolve("first.csv"), "a red square,1,img\n");
+        assertEquals(0, generate(concat(new String[]{"--batch", first.toString(), "--out-dir", out.toString()}, size))
+                .exit());
+        List<String> index = Files.readAllLines(out.resolve("index.csv"));
+        byte[] png = Files.readAllBytes(out.resolve("img.png"));
+
+        Path other = Files.writeString(tmp.resolve("other.csv"), "a blue circle,1,img\n");
+        CliRun r = generate(concat(new String[]{"--batch", other.toString(), "--out-dir", out.toString()}, size));
+        assertEquals(1, r.exit());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(r.err().contains("img.png (line 1 of the batch) holds another image: index.csv made it from prompt "
+                + "\"a red square\", seed 1, 16x16, 1 steps"), r.err());
+        CliRun steps = generate("--batch", first.toString(), "--out-dir", out.toString(), "--steps", "2", "--width",
+                "16", "--height", "16", "--t5-length", "16");
+        assertEquals(1, steps.exit());
+        assertTrue(steps.err().contains("holds another image"), steps.err());
+        assertEquals(index, Files.readAllLines(out.resolve("index.csv")));
+        assertArrayEquals(png, Files.readAllBytes(out.resolve("img.png")));
+
+        // other names in the same folder add rows; the first batch's row stays
+        Path more = Files.writeString(tmp.resolve("more.csv"), "a blue circle,1,img2\n");
+        assertEquals(0, generate(concat(new String[]{"--batch", more.toString(), "--out-dir", out.toString()}, size))
+                .exit());
+        List<String> both = Files.readAllLines(out.resolve("index.csv"));
+        assertEquals(3, both.size());
+        assertEquals(index.get(1), both.get(1));
+        assertTrue(both.get(2).startsWith("img2,a blue circle,1,img2.png,"), both.get(2));
+    }
+
+    @Test
+    void aSecondBatchIntoALockedFolderIsRefused() throws Exception {
+        Path out = tmp.resolve("locked");
+        Process holder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), LockHolder.class.getName(),
+                out.toString()).redirectErrorStream(true).start();
+        try {
+            assertEquals("locked", new BufferedReader(new InputStreamReader(holder.getInputStream(),
+                    StandardCharsets.UTF_8)).readLine());
+            Path csv = Files.writeString(tmp.resolve("p.csv"), "a red square,1\n");
+            CliRun r = generate("--batch", csv.toString(), "--out-dir", out.toString(), "--steps", "1", "--width", "16",
+                    "--height", "16", "--t5-length", "16");
+            assertEquals(1, r.exit());
+            assertEquals("flux-erase: --out-dir " + out + " is in use by another generate batch (pid " + holder.pid()
+                    + "); wait for it to end, or choose another folder", r.err().strip());
+            assertFalse(Files.exists(out.resolve("0001.png")));
+        } finally {
+            holder.destroyForcibly();
+            holder.waitFor();
+        }
+    }
+
     @Test
     void batchWritesOnePngPerRowAndResumes() throws Exception {
         Path csv = Files.writeString(tmp.resolve("prompts.csv"), "prompt,seed,name\n"
@@ -106,8 +166,9 @@ class GenerateCommandTest {
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().startsWith("2 images written, 0 already there"), r.out());
         assertTrue(r.err().contains("[1/2] cat step 1/1") && r.err().contains("[2/2] 0002 step 1/1"), r.err());
-        assertEquals(List.of("name,prompt,seed,file", "cat,\"a cat, sitting\",1,cat.png",
-                "0002,\"the \"\"best\"\" dog\",2,0002.png"), Files.readAllLines(out.resolve("index.csv")));
+        String settings = "\"16x16, 1 steps, guidance 3.5, T5 length 16, model " + MODEL + ", LoRAs none\"";
+        assertEquals(List.of("name,prompt,seed,file,settings", "cat,\"a cat, sitting\",1,cat.png," + settings,
+                "0002,\"the \"\"best\"\" dog\",2,0002.png," + settings), Files.readAllLines(out.resolve("index.csv")));
         RgbImage cat = Png.read(out.resolve("cat.png"));
         assertEquals(16, cat.width());
 

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -48,10 +49,18 @@ class CsvTest {
         List<PromptBatch.Item> items = PromptBatch.read(csv);
         assertEquals(List.of(new PromptBatch.Item(2, "0001", "a cat", 7), new PromptBatch.Item(3, "dog.v2", "b, dog", -3)),
                 items);
-        Files.writeString(tmp.resolve("dog.v2.png"), "x");
-        PromptBatch.writeIndex(tmp, items);
-        assertEquals(List.of("name,prompt,seed,file", "dog.v2,\"b, dog\",-3,dog.v2.png"),
+        PromptBatch.Indexed row = new PromptBatch.Indexed("dog.v2", "b, dog", -3, "dog.v2.png", "16x16, \"q\"");
+        PromptBatch.writeIndex(tmp, List.of(row));
+        assertEquals(List.of("name,prompt,seed,file,settings", "dog.v2,\"b, dog\",-3,dog.v2.png,\"16x16, \"\"q\"\"\""),
                 Files.readAllLines(tmp.resolve("index.csv")));
+        assertEquals(Map.of("dog.v2.png", row), PromptBatch.readIndex(tmp));
+        assertTrue(row.makes(items.get(1), "16x16, \"q\""));
+        assertFalse(row.makes(items.get(1), "32x32, \"q\""));
+        assertFalse(row.makes(items.get(0), "16x16, \"q\""));
+        Files.writeString(tmp.resolve("index.csv"), "name,prompt,seed,file\nx,y\n");
+        assertEquals(tmp.resolve("index.csv") + " line 2: expected name,prompt,seed,file,settings; move the index (and "
+                + "its images) away to start a new batch in this folder",
+                assertThrows(PipelineException.class, () -> PromptBatch.readIndex(tmp)).getMessage());
         Path bad = Files.writeString(tmp.resolve("b.csv"), "a,1,../up\n");
         assertTrue(assertThrows(PipelineException.class, () -> PromptBatch.read(bad)).getMessage()
                 .contains("line 1: name \"../up\" must be letters, digits"));
