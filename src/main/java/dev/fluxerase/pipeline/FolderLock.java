@@ -10,12 +10,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.function.Function;
 
 /**
  * One writer per output folder: an OS file lock on {@value #FILE} inside it, held until {@link #close()}. The operating
  * system drops the lock when the process ends in any way (kill -9 included), so a crashed run never leaves a stale lock;
- * the file stays behind and only records the last holder's pid for the message a second writer gets.
+ * the file stays behind and only records the last holder's pid for the message a second writer gets. Holding the lock,
+ * no writer of ours can be at work in the folder, so every temporary file a killed one left there is removed.
  */
 public final class FolderLock implements AutoCloseable {
     public static final String FILE = ".flux-erase.lock";
@@ -52,6 +54,7 @@ public final class FolderLock implements AutoCloseable {
             ch.truncate(0);
             ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.UTF_8)), 0);
             ch.force(false);
+            StaleTemporaries.remove(folder, Duration.ZERO);
             return new FolderLock(ch, l);
         } catch (IOException e) {
             if (ch != null) {

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -21,12 +22,19 @@ public final class PromptCache {
     private static final String KEY_PROMPT = "prompt";
     private static final String KEY_LENGTH = "t5_length";
 
+    static final Duration STALE_AFTER = Duration.ofHours(1);
+
     private final Path dir;
     private int hits;
     private int misses;
 
+    /**
+     * Processes share the folder without a lock, so only temporaries older than {@link #STALE_AFTER} (a prompt file is
+     * written in well under a second) are taken as left by a killed process and removed.
+     */
     public PromptCache(Path dir) {
         this.dir = dir;
+        StaleTemporaries.remove(dir, STALE_AFTER);
     }
 
     /** ~/.cache/flux-erase/prompts (under $XDG_CACHE_HOME when that is set). */
