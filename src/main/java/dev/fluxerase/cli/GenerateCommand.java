@@ -155,34 +155,52 @@ public final class GenerateCommand implements Callable<Integer> {
             require(saveLatents == null, "--save-latents works with a single --prompt, not with --batch");
             require(batchSize == null || batchSize >= 1, "--batch-size must be at least 1, got " + batchSize);
         }
+        if (out != null) {
+            writable("--out", out);
+        }
+        if (saveLatents != null) {
+            writable("--save-latents", saveLatents);
+        }
         ModelFolder m = model.resolve(weights);
         Generator.Settings settings = settings(m.defaults());
         List<LoraStack.Entry> loraEntries = loras.stream().map(LoraStack.Entry::parse).toList();
         List<PromptBatch.Item> batch = input.batch != null ? PromptBatch.read(input.batch) : null;
         PromptCache cache = noCache ? null : new PromptCache(cacheDir != null ? cacheDir : PromptCache.defaultDir());
         PrintWriter stdout = spec.commandLine().getOut();
-        try (Generator gen = Generator.open(m, backend(backend), cache, loraEntries)) {
-            gen.warnings().forEach(w -> System.err.println("flux-erase: warning: " + w));
-            Latents g = gen.geometry(settings.width(), settings.height());
-            if (batch == null) {
-                float[] init = latents != null ? LatentsFile.read(latents, g) : null;
-                long t0 = System.nanoTime();
-                Generator.Result r = gen.generate(input.prompt, settings, seed, init, ProgressBar.onStderr(""));
-                Png.write(out, r.image());
-                if (saveLatents != null) {
-                    LatentsFile.write(saveLatents, r.latents(), g, metadata(input.prompt, settings, init == null
-                            ? "java.util.Random seed " + seed : "initial latents " + latents));
+        String described = describe(settings, m, loraEntries);
+        // the batch's folder is locked and checked before the model loads, so a refusal costs nothing
+        try (FolderLock lock = batch == null ? null : FolderLock.acquire(outDir, holder -> new PipelineException(
+                "--out-dir " + outDir + " is in use by another generate batch (" + holder + "); wait for it to end, "
+                        + "or choose another folder"))) {
+            Map<String, PromptBatch.Indexed> index = batch == null ? null : PromptBatch.readIndex(outDir);
+            List<Integer> pending = batch == null ? null : pending(batch, described, index);
+            try (Generator gen = Generator.open(m, backend(backend), cache, loraEntries)) {
+                gen.warnings().forEach(w -> System.err.println("flux-erase: warning: " + w));
+                if (batch == null) {
+                    generateOne(gen, settings, stdout);
+                } else {
+                    runBatch(gen, settings, described, batch, index, pending, batchSize == null ? 1 : batchSize,
+                            stdout);
                 }
-                stdout.printf(Locale.ROOT, "wrote %s (%dx%d, %d steps, %s, %.1f s)%n", out, settings.width(),
-                        settings.height(), settings.steps(), init == null ? "seed " + seed : "latents from " + latents,
-                        (System.nanoTime() - t0) / 1e9);
-            } else {
-                runBatch(gen, settings, describe(settings, m, loraEntries), batch, batchSize == null ? 1 : batchSize,
-                        stdout);
             }
         }
         stdout.flush();
         return 0;
+    }
+
+    private void generateOne(Generator gen, Generator.Settings settings, PrintWriter stdout) {
+        Latents g = gen.geometry(settings.width(), settings.height());
+        float[] init = latents != null ? LatentsFile.read(latents, g) : null;
+        long t0 = System.nanoTime();
+        Generator.Result r = gen.generate(input.prompt, settings, seed, init, ProgressBar.onStderr(""));
+        Png.write(out, r.image());
+        if (saveLatents != null) {
+            LatentsFile.write(saveLatents, r.latents(), g, metadata(input.prompt, settings, init == null
+                    ? "java.util.Random seed " + seed : "initial latents " + latents));
+        }
+        stdout.printf(Locale.ROOT, "wrote %s (%dx%d, %d steps, %s, %.1f s)%n", out, settings.width(),
+                settings.height(), settings.steps(), init == null ? "seed " + seed : "latents from " + latents,
+                (System.nanoTime() - t0) / 1e9);
     }
 
     /** What decides an image besides its prompt and seed, as index.csv records it. */
@@ -193,59 +211,61 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     /**
-     * Generates the rows that the folder does not hold yet, up to {@code together} consecutive ones of one prompt per
-     * sampling, with the folder locked against other batches. A row is done when its PNG exists and index.csv says it
-     * was made from the same prompt, seed and settings; a PNG that index.csv ties to another image stops the batch
-     * before any work, as overwriting it would lose that image.
+     * The rows (indices into the batch) that the folder does not hold yet. A row is done when its PNG exists and
+     * index.csv says it was made from the same prompt, seed and settings; a PNG that index.csv ties to another image
+     * stops the batch before any work, as overwriting it would lose that image. Consecutive pending rows of one prompt
+     * are later sampled together, up to --batch-size.
      */
-    private void runBatch(Generator gen, Generator.Settings settings, String described, List<PromptBatch.Item> batch,
-                          int together, PrintWriter stdout) {
-        try (FolderLock lock = FolderLock.acquire(outDir, holder -> new PipelineException("--out-dir " + outDir
-                + " is in use by another generate batch (" + holder + "); wait for it to end, or choose another "
-                + "folder"))) {
-            Map<String, PromptBatch.Indexed> index = PromptBatch.readIndex(outDir);
-            List<Integer> pending = new ArrayList<>();
-            for (int i = 0; i < batch.size(); i++) {
-                PromptBatch.Item it = batch.get(i);
-                PromptBatch.Indexed row = index.get(it.file());
-                boolean exists = Files.isRegularFile(outDir.resolve(it.file()));
-                if (exists && row != null && !row.makes(it, described)) {
-                    throw new PipelineException(outDir.resolve(it.file()) + " (line " + it.line() + " of the batch) "
-                            + "holds another image: index.csv made it from prompt \"" + row.prompt() + "\", seed "
-                            + row.seed() + ", " + row.settings() + "; use another --out-dir or another name");
-                }
-                if (!exists || row == null) {
-                    pending.add(i);
-                }
+    private List<Integer> pending(List<PromptBatch.Item> batch, String described,
+                                  Map<String, PromptBatch.Indexed> index) {
+        List<Integer> pending = new ArrayList<>();
+        for (int i = 0; i < batch.size(); i++) {
+            PromptBatch.Item it = batch.get(i);
+            PromptBatch.Indexed row = index.get(it.file());
+            boolean exists = Files.isRegularFile(outDir.resolve(it.file()));
+            if (exists && row != null && !row.makes(it, described)) {
+                throw new PipelineException(outDir.resolve(it.file()) + " (line " + it.line() + " of the batch) "
+                        + "holds another image: index.csv made it from prompt \"" + row.prompt() + "\", seed "
+                        + row.seed() + ", " + row.settings() + "; use another --out-dir or another name");
             }
-            int made = 0;
-            int skipped = batch.size() - pending.size();
-            for (int p = 0; p < pending.size(); ) {
-                PromptBatch.Item first = batch.get(pending.get(p));
-                int end = p + 1;
-                while (end < pending.size() && end - p < together
-                        && batch.get(pending.get(end)).prompt().equals(first.prompt())) {
-                    end++;
-                }
-                List<PromptBatch.Item> group = pending.subList(p, end).stream().map(batch::get).toList();
-                String label = "[" + (pending.get(p) + 1) + "/" + batch.size() + "] " + first.name()
-                        + (group.size() == 1 ? "" : ".." + group.getLast().name() + " (" + group.size() + " images)");
-                long[] seeds = group.stream().mapToLong(PromptBatch.Item::seed).toArray();
-                List<Generator.Result> results = gen.generate(first.prompt(), settings, seeds,
-                        ProgressBar.onStderr(label));
-                for (int k = 0; k < group.size(); k++) {
-                    PromptBatch.Item it = group.get(k);
-                    Png.write(outDir.resolve(it.file()), results.get(k).image());
-                    index.put(it.file(), new PromptBatch.Indexed(it.name(), it.prompt(), it.seed(), it.file(),
-                            described));
-                }
-                PromptBatch.writeIndex(outDir, index.values());
-                made += group.size();
-                p = end;
+            if (!exists || row == null) {
+                pending.add(i);
             }
-            stdout.printf(Locale.ROOT, "%d image%s written, %d already there, to %s (index: %s)%n", made,
-                    made == 1 ? "" : "s", skipped, outDir, outDir.resolve(PromptBatch.INDEX));
         }
+        return pending;
+    }
+
+    /** Samples the pending rows of the (locked) folder and keeps index.csv current after each sampling. */
+    private void runBatch(Generator gen, Generator.Settings settings, String described, List<PromptBatch.Item> batch,
+                          Map<String, PromptBatch.Indexed> index, List<Integer> pending, int together,
+                          PrintWriter stdout) {
+        int made = 0;
+        int skipped = batch.size() - pending.size();
+        for (int p = 0; p < pending.size(); ) {
+            PromptBatch.Item first = batch.get(pending.get(p));
+            int end = p + 1;
+            while (end < pending.size() && end - p < together
+                    && batch.get(pending.get(end)).prompt().equals(first.prompt())) {
+                end++;
+            }
+            List<PromptBatch.Item> group = pending.subList(p, end).stream().map(batch::get).toList();
+            String label = "[" + (pending.get(p) + 1) + "/" + batch.size() + "] " + first.name()
+                    + (group.size() == 1 ? "" : ".." + group.getLast().name() + " (" + group.size() + " images)");
+            long[] seeds = group.stream().mapToLong(PromptBatch.Item::seed).toArray();
+            List<Generator.Result> results = gen.generate(first.prompt(), settings, seeds,
+                    ProgressBar.onStderr(label));
+            for (int k = 0; k < group.size(); k++) {
+                PromptBatch.Item it = group.get(k);
+                Png.write(outDir.resolve(it.file()), results.get(k).image());
+                index.put(it.file(), new PromptBatch.Indexed(it.name(), it.prompt(), it.seed(), it.file(),
+                        described));
+            }
+            PromptBatch.writeIndex(outDir, index.values());
+            made += group.size();
+            p = end;
+        }
+        stdout.printf(Locale.ROOT, "%d image%s written, %d already there, to %s (index: %s)%n", made,
+                made == 1 ? "" : "s", skipped, outDir, outDir.resolve(PromptBatch.INDEX));
     }
 
     /** The options given, else the model folder's defaults, else FLUX.1-dev's (at 512², T5 length 512, 28 steps). */
@@ -264,6 +284,15 @@ public final class GenerateCommand implements Callable<Integer> {
         meta.put("size", s.width() + "x" + s.height());
         meta.put("t5_length", Integer.toString(s.t5Length()));
         return meta;
+    }
+
+    /** A file to write: not a folder, in a folder that exists and may be written, checked before any work. */
+    private static void writable(String option, Path file) {
+        Path parent = file.toAbsolutePath().getParent();
+        require(!Files.isDirectory(file), option + " " + file + " is a folder, expected a file to write");
+        require(Files.isDirectory(parent), option + " " + file + ": the folder " + parent + " does not exist");
+        require(Files.isWritable(parent), option + " " + file + ": the folder " + parent + " is not writable");
+        require(!Files.exists(file) || Files.isWritable(file), option + " " + file + " exists and is not writable");
     }
 
     private static void require(boolean ok, String message) {

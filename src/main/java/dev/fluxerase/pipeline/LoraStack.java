@@ -42,7 +42,11 @@ public final class LoraStack {
                         return new Entry(file, s);
                     }
                 } catch (NumberFormatException e) {
-                    // not a scale: the whole string is the path
+                    // not a scale: the whole string is the path, unless only the part before ':' names a file
+                    if (Files.exists(file) && !Files.exists(Path.of(spec))) {
+                        throw new PipelineException("--lora " + spec + ": the scale \"" + tail + "\" is not a number "
+                                + "(FILE or FILE:SCALE, e.g. " + file + ":0.8)");
+                    }
                 }
             }
             return new Entry(Path.of(spec), 1f);

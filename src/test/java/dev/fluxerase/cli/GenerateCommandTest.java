@@ -98,6 +98,27 @@ class GenerateCommandTest {
         assertFalse(Files.exists(tmp.resolve("x.png")));
     }
 
+    /** Where the image cannot be written is found before the model loads, not after the sampling. */
+    @Test
+    void anUnwritableOutputIsRefusedBeforeAnyWork() throws Exception {
+        String[] size = {"--prompt", "a cat", "--steps", "1", "--width", "16", "--height", "16", "--t5-length", "16"};
+        Path missing = tmp.resolve("no-such-folder").resolve("cat.png");
+        CliRun r = generate(concat(size, "--out", missing.toString()));
+        assertEquals(1, r.exit());
+        assertEquals("flux-erase: --out " + missing + ": the folder " + missing.getParent() + " does not exist",
+                r.err().strip());
+        assertFalse(r.err().contains("step 1/1"), r.err());
+        Path folder = Files.createDirectories(tmp.resolve("a-folder.png"));
+        CliRun f = generate(concat(size, "--out", folder.toString()));
+        assertEquals("flux-erase: --out " + folder + " is a folder, expected a file to write", f.err().strip());
+        CliRun latentsOut = generate(concat(size, "--out", tmp.resolve("ok.png").toString(), "--save-latents",
+                missing.resolveSibling("z.safetensors").toString()));
+        assertEquals(1, latentsOut.exit());
+        assertTrue(latentsOut.err().contains("--save-latents") && latentsOut.err().contains("does not exist"),
+                latentsOut.err());
+        assertFalse(Files.exists(tmp.resolve("ok.png")));
+    }
+
     /** Another batch whose names collide, or the same batch with other settings, must not relabel the images. */
     @Test
     void aBatchNeverOverwritesOrRelabelsAnotherBatchsImages() throws Exception {

@@ -120,6 +120,10 @@ class GeneratorTest {
         assertEquals(new LoraStack.Entry(Path.of("x.safetensors"), -1.5f), LoraStack.Entry.parse("x.safetensors:-1.5"));
         assertEquals(new LoraStack.Entry(f, 1f), LoraStack.Entry.parse(f.toString()));
         assertThrows(PipelineException.class, () -> LoraStack.Entry.parse("x.safetensors:NaN"));
+        Path lora = Files.writeString(tmp.resolve("l.safetensors"), "x");
+        assertEquals("--lora " + lora + ":abc: the scale \"abc\" is not a number (FILE or FILE:SCALE, e.g. " + lora
+                + ":0.8)", assertThrows(PipelineException.class, () -> LoraStack.Entry.parse(lora + ":abc"))
+                .getMessage());
     }
 
     @Test
