@@ -33,6 +33,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeSet;
@@ -324,6 +325,13 @@ public final class Trainer implements AutoCloseable {
         listener.onStart(nextStep, config.steps());
         while (nextStep < config.steps()) {
             StepRecord r = step(nextStep);
+            if (!Double.isFinite(r.loss())) {
+                // the AdamW step has already spread it into the LoRA, so nothing of this state may reach the disk
+                throw new EraseException("step " + (nextStep + 1) + "/" + config.steps() + " (" + r.kind().name()
+                        .toLowerCase(Locale.ROOT) + "): the loss is " + r.loss() + " " + r.toJson().get("losses")
+                        + "; stopped without saving anything of it (the output folder keeps its last checkpoint, if "
+                        + "any)");
+            }
             history.add(r.toJson());
             nextStep++;
             listener.onStep(r, config.steps());

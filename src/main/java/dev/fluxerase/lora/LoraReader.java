@@ -170,8 +170,25 @@ final class LoraReader {
             throw err(ka, "shape " + Arrays.toString(ia.shape()) + " has rank " + ia.dim(0) + " but '" + kb + "' "
                     + Arrays.toString(ib.shape()) + " has rank " + ib.dim(1));
         }
-        return new Tensor[]{Tensor.of(Floats.toF32(src.tensor(ka)), ia.shape()),
-                Tensor.of(Floats.toF32(src.tensor(kb)), ib.shape())};
+        return new Tensor[]{Tensor.of(finite(ka, Floats.toF32(src.tensor(ka))), ia.shape()),
+                Tensor.of(finite(kb, Floats.toF32(src.tensor(kb))), ib.shape())};
+    }
+
+    /** A factor with a NaN or infinity would turn every image it touches into NaN (a black PNG): refuse it here. */
+    private float[] finite(String key, float[] v) {
+        int bad = 0;
+        int first = -1;
+        for (int i = 0; i < v.length; i++) {
+            if (!Float.isFinite(v[i])) {
+                bad++;
+                first = first < 0 ? i : first;
+            }
+        }
+        if (bad > 0) {
+            throw err(key, bad + " of its " + v.length + " values are not finite (the first, at index " + first + ", is "
+                    + v[first] + "); a LoRA must hold finite numbers");
+        }
+        return v;
     }
 
     private TensorInfo matrix(String key, String expected) {

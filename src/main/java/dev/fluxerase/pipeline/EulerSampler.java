@@ -89,6 +89,13 @@ public final class EulerSampler {
             float[] v = be.download(model.forward(in, false));
             float dt = sigmas[k + 1] - sigmas[k];
             for (int i = 0; i < x.length; i++) {
+                if (!Float.isFinite(v[i])) {
+                    int per = geometry.tokens() * geometry.tokenWidth();
+                    throw new PipelineException("sampling step " + (k + 1) + "/" + steps + ": the transformer's "
+                            + "velocity is " + v[i] + " at image " + (i / per) + ", token " + (i % per
+                            / geometry.tokenWidth()) + ", channel " + (i % geometry.tokenWidth()) + " (a NaN or "
+                            + "infinity in the weights, a LoRA or the activations); no image is written");
+                }
                 x[i] = x[i] + dt * v[i];
             }
             if (listener != null) {
