@@ -1,5 +1,6 @@
 package dev.fluxerase.json;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -19,10 +20,20 @@ public final class ConfigJson {
     /** The file's top-level JSON object. */
     public static JsonNode read(Path file) {
         JsonNode root;
+        byte[] bytes;
         try {
-            root = new ObjectMapper().readTree(Files.readAllBytes(file));
+            bytes = Files.readAllBytes(file);
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot read config: " + e.getMessage(), e);
+        }
+        try {
+            root = new ObjectMapper().readTree(bytes);
+        } catch (IOException e) {
+            // malformed JSON or text (Jackson reports bad encodings as IOExceptions too) is bad input, reported like
+            // every other config problem
+            String why = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+            throw new IllegalArgumentException(file + ": config is not valid JSON: "
+                    + String.valueOf(why).replace('\n', ' '), e);
         }
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException(file + ": config is not a JSON object");
