@@ -29,6 +29,7 @@ public final class Main implements Runnable {
     /** Runs the command line and returns the exit code (tests call this instead of main). */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        HelpLayout.install(cl);
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             commandLine.getErr().println("flux-erase: " + oneLine(ex));
             return 1;
