@@ -40,8 +40,10 @@ import java.util.concurrent.Callable;
                 "  flux-erase erase --output erase-nude/ --resume"})
 public final class EraseCommand implements Callable<Integer> {
 
-    @Option(names = "--config", paramLabel = "JSON", description = "Run configuration file (JSON object; keys as the "
-            + "options below in snake_case). Options given here override it.")
+    @Option(names = "--config", paramLabel = "FILE", description = "Run configuration file: JSON, or YAML (.yaml, "
+            + ".yml), with the options below in snake_case as keys; or the authors' training config.yaml, whose keys "
+            + "are mapped (lamb1-4, learning_rate, max_train_steps, ...; released mode). Options given here override "
+            + "it.")
     Path config;
 
     @Option(names = "--resume", description = "Continue the run in --output from its checkpoint.safetensors (its "

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.fluxerase.pipeline.ModelDefaults;
 
 import java.io.IOException;
@@ -16,7 +17,10 @@ import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Everything that defines an erasure run (docs/erase.md lists each key with its meaning and default). Read from a JSON
@@ -69,7 +73,7 @@ public record RunConfig(String model, String transformer, String vae, String out
         CONCEPT, IRRELEVANT;
 
         public String id() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
     }
 
@@ -89,26 +93,63 @@ public record RunConfig(String model, String transformer, String vae, String out
     public static final Set<String> RESUMABLE_CHANGES = Set.of("model", "transformer", "vae", "output", "steps",
             "checkpoint_every", "backend", "gradient_checkpointing");
 
-    /** Reads a run configuration file: a JSON object (any key may be missing; the command line may add it). */
+    /** Keys whose values are text (or lists of text); every other key holds a number or a boolean. */
+    private static final Set<String> TEXT_KEYS = Set.of("model", "transformer", "vae", "output", "key_word",
+            "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "preserve", "mode",
+            "backend", "pretrained_model_name_or_path", "instance_data_dir", "output_dir", "optimizer",
+            "lr_scheduler", "mixed_precision", "report_to", "logging_dir", "weighting_scheme", "devices", "prompt_a",
+            "revision", "variant");
+    private static final Pattern NUMBER =
+            Pattern.compile("[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?");
+
+    /**
+     * Reads a run configuration file: a JSON object, or the same in YAML (.yaml, .yml), with our keys; or the authors'
+     * training configuration (their config.yaml, recognised by its keys), translated by {@link AuthorsConfig} into
+     * ours in released mode. Any key may be missing (the command line may add it); an unknown one is an error.
+     */
     public static ObjectNode readFile(Path file) {
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        boolean yaml = name.endsWith(".yaml") || name.endsWith(".yml");
         JsonNode n;
         try {
-            n = new ObjectMapper().readTree(Files.readAllBytes(file));
+            n = (yaml ? new ObjectMapper(new YAMLFactory()) : new ObjectMapper()).readTree(Files.readAllBytes(file));
         } catch (JsonProcessingException e) {
-            throw new EraseException(file + ": not valid JSON: " + e.getOriginalMessage().replace('\n', ' '));
+            throw new EraseException(file + ": not valid " + (yaml ? "YAML" : "JSON") + ": "
+                    + String.valueOf(e.getOriginalMessage()).replace('\n', ' '));
         } catch (IOException e) {
             throw new EraseException(file + ": cannot read run configuration: " + e.getMessage());
         }
         if (n == null || !n.isObject()) {
-            throw new EraseException(file + ": a run configuration is a JSON object {\"key_word\": ..., ...}");
+            throw new EraseException(file + ": a run configuration is a " + (yaml ? "YAML mapping" : "JSON object")
+                    + " {\"key_word\": ..., ...}");
         }
-        for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
+        ObjectNode o = (ObjectNode) n;
+        if (yaml) {
+            numbers(o);
+        }
+        if (AuthorsConfig.looksLikeTheirs(o)) {
+            return AuthorsConfig.translate(file, o);
+        }
+        for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
             String k = it.next();
             if (!KEYS.contains(k)) {
                 throw new EraseException(file + ": unknown key \"" + k + "\" (the keys are listed in docs/erase.md)");
             }
         }
-        return (ObjectNode) n;
+        return o;
+    }
+
+    /** YAML 1.1 reads 1e-3 (no dot) as text: such values of number keys become numbers. */
+    private static void numbers(ObjectNode o) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = o.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            JsonNode v = e.getValue();
+            if (v.isTextual() && !TEXT_KEYS.contains(e.getKey()) && NUMBER.matcher(v.asText().strip()).matches()) {
+                String t = v.asText().strip();
+                e.setValue(t.matches("[-+]?\\d+") ? JsonNodeFactory.instance.numberNode(Long.parseLong(t))
+                        : JsonNodeFactory.instance.numberNode(Double.parseDouble(t)));
+            }
+        }
     }
 
     /** The configuration the keys of {@code n} describe, with the built-in defaults for the missing ones, validated. */
