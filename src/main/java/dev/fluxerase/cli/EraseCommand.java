@@ -193,6 +193,10 @@ public final class EraseCommand implements Callable<Integer> {
             + "every N steps (and at the end). Default: 10.")
     Integer checkpointEvery;
 
+    @Option(names = "--save-every", paramLabel = "N", description = "Also keep the LoRA of every N-th step as "
+            + "OUTPUT/snapshots/lora-step-NNNNNN.safetensors (0: none). Default: 0.")
+    Integer saveEvery;
+
     @Option(names = "--backend", paramLabel = "B", description = "Transformer backend: cpu (Vector API, all cores) "
             + "or naive (the f64-accumulating reference). Default: cpu.")
     String backend;
@@ -287,6 +291,9 @@ public final class EraseCommand implements Callable<Integer> {
         }
         if (checkpointEvery != null) {
             o.put("checkpoint_every", checkpointEvery);
+        }
+        if (saveEvery != null) {
+            o.put("save_every", saveEvery);
         }
         put(o, "backend", backend);
         if (gradientCheckpointing != null) {

@@ -41,7 +41,7 @@ public record RunConfig(String model, String transformer, String vae, String out
                         double weightEsd, double weightAttn, double weightLora, double weightRsc, double eta, double tau,
                         int rank, double alpha, double weightDecay, double guidanceSample, double guidanceTrain,
                         int t5Length, int resolution, List<Integer> attentionBlocks, double shuffleP, double synonymP,
-                        long seed, int samplingSteps, int checkpointEvery, String backend,
+                        long seed, int samplingSteps, int checkpointEvery, int saveEvery, String backend,
                         boolean gradientCheckpointing) {
 
     public static final double LR_ERASE = 1e-3;
@@ -80,18 +80,17 @@ public record RunConfig(String model, String transformer, String vae, String out
     /** Every key of the JSON form, in the order {@link #toJson} writes them. */
     public static final List<String> KEYS = List.of("model", "transformer", "vae", "output", "key_word",
             "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "preserve",
-            "preserve_images", "mode", "steps",
-            "lr_erase", "lr_preserve", "weight_esd", "weight_attn", "weight_lora", "weight_rsc", "eta", "tau", "rank",
-            "alpha", "weight_decay", "guidance_sample", "guidance_train", "t5_length", "resolution",
-            "attention_blocks", "shuffle_p", "synonym_p", "seed", "sampling_steps", "checkpoint_every", "backend",
-            "gradient_checkpointing");
+            "preserve_images", "mode", "steps", "lr_erase", "lr_preserve", "weight_esd", "weight_attn", "weight_lora",
+            "weight_rsc", "eta", "tau", "rank", "alpha", "weight_decay", "guidance_sample", "guidance_train",
+            "t5_length", "resolution", "attention_blocks", "shuffle_p", "synonym_p", "seed", "sampling_steps",
+            "checkpoint_every", "save_every", "backend", "gradient_checkpointing");
 
     /**
      * Keys that may differ when a run is resumed: where things are and how they are computed, not what is computed.
      * {@code steps} may grow (a finished run can be extended).
      */
     public static final Set<String> RESUMABLE_CHANGES = Set.of("model", "transformer", "vae", "output", "steps",
-            "checkpoint_every", "backend", "gradient_checkpointing");
+            "checkpoint_every", "save_every", "backend", "gradient_checkpointing");
 
     /** Keys whose values are text (or lists of text); every other key holds a number or a boolean. */
     private static final Set<String> TEXT_KEYS = Set.of("model", "transformer", "vae", "output", "key_word",
@@ -179,7 +178,7 @@ public record RunConfig(String model, String transformer, String vae, String out
                 f.integer("resolution", model.resolution(RESOLUTION)), f.integers("attention_blocks"),
                 f.number("shuffle_p", SHUFFLE_P), f.number("synonym_p", SYNONYM_P), f.longInteger("seed", 0),
                 f.integer("sampling_steps", model.steps(SAMPLING_STEPS)),
-                f.integer("checkpoint_every", CHECKPOINT_EVERY),
+                f.integer("checkpoint_every", CHECKPOINT_EVERY), f.integer("save_every", 0),
                 f.string("backend", "cpu"), f.bool("gradient_checkpointing", false));
         c.validate();
         return c;
@@ -234,6 +233,7 @@ public record RunConfig(String model, String transformer, String vae, String out
         requireRange("synonym_p", synonymP, 0, 1);
         require(samplingSteps >= 1, "sampling_steps", "must be at least 1, got " + samplingSteps);
         require(checkpointEvery >= 1, "checkpoint_every", "must be at least 1, got " + checkpointEvery);
+        require(saveEvery >= 0, "save_every", "must be 0 (no snapshots) or more, got " + saveEvery);
         require(backend.equals("cpu") || backend.equals("naive"), "backend",
                 "\"" + backend + "\" is not a backend (cpu or naive)");
     }
@@ -278,7 +278,7 @@ public record RunConfig(String model, String transformer, String vae, String out
         return new RunConfig(model, transformer, vae, output, keyWord, instancePrompt, promptB, instanceImages,
                 synonyms, irrelevant, preserve, preserveImages, mode, steps, lrErase, lrPreserve, weightEsd, weightAttn, weightLora, weightRsc,
                 eta, tau, rank, alpha, weightDecay, guidanceSample, guidanceTrain, t5Length, resolution,
-                List.copyOf(blocks), shuffleP, synonymP, seed, samplingSteps, checkpointEvery, backend,
+                List.copyOf(blocks), shuffleP, synonymP, seed, samplingSteps, checkpointEvery, saveEvery, backend,
                 gradientCheckpointing);
     }
 
@@ -330,6 +330,7 @@ public record RunConfig(String model, String transformer, String vae, String out
         o.put("seed", seed);
         o.put("sampling_steps", samplingSteps);
         o.put("checkpoint_every", checkpointEvery);
+        o.put("save_every", saveEvery);
         o.put("backend", backend);
         o.put("gradient_checkpointing", gradientCheckpointing);
         return o;

@@ -29,6 +29,8 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -38,7 +40,10 @@ import java.util.Map;
 import java.util.Random;
 import java.util.TreeSet;
 import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 
 /**
  * The EraseAnything trainer (METHOD.md §3): one rank-r LoRA on {@code attn.add_q_proj} and {@code attn.add_k_proj} of
@@ -51,6 +56,9 @@ import java.util.stream.IntStream;
 public final class Trainer implements AutoCloseable {
     public static final String LORA_FILE = "pytorch_lora_weights.safetensors";
     public static final String RECORD_FILE = "run.json";
+    public static final String LOG_FILE = "log.jsonl";
+    static final String SNAPSHOTS = "snapshots";
+    private static final Pattern SNAPSHOT = Pattern.compile("lora-step-(\\d+)\\.safetensors");
     private static final float ADAM_BETA1 = 0.9f;
     private static final float ADAM_BETA2 = 0.999f;
     private static final float ADAM_EPS = 1e-8f;
@@ -323,6 +331,7 @@ public final class Trainer implements AutoCloseable {
             throw new EraseException(RunConfig.describe("output") + " " + out + ": cannot create: " + e.getMessage(), e);
         }
         listener.onStart(nextStep, config.steps());
+        startLog();
         while (nextStep < config.steps()) {
             StepRecord r = step(nextStep);
             if (!Double.isFinite(r.loss())) {
@@ -333,7 +342,11 @@ public final class Trainer implements AutoCloseable {
                         + "any)");
             }
             history.add(r.toJson());
+            appendLog(r.toJson());
             nextStep++;
+            if (config.saveEvery() > 0 && nextStep % config.saveEvery() == 0) {
+                LoraSet.of(modules).save(snapshot(nextStep));
+            }
             listener.onStep(r, config.steps());
             if (nextStep % config.checkpointEvery() == 0 || nextStep == config.steps()) {
                 checkpoint();
@@ -341,6 +354,53 @@ public final class Trainer implements AutoCloseable {
         }
         LoraSet.of(modules).save(out.resolve(LORA_FILE));
         writeRecord(true);
+    }
+
+    /**
+     * log.jsonl, one line per step, starts as the history the checkpoint holds (a killed run may have logged steps
+     * after its last checkpoint, which the resumed run takes again), and snapshots of steps after it are removed for
+     * the same reason; the run then appends a line per step.
+     */
+    private void startLog() {
+        StringBuilder sb = new StringBuilder();
+        history.forEach(h -> sb.append(h).append('\n'));
+        Path log = out.resolve(LOG_FILE);
+        Path tmp = out.resolve(LOG_FILE + ".tmp");
+        try {
+            Files.writeString(tmp, sb);
+            Files.move(tmp, log, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            Path dir = out.resolve(SNAPSHOTS);
+            if (Files.isDirectory(dir)) {
+                try (Stream<Path> s = Files.list(dir)) {
+                    for (Path p : s.toList()) {
+                        Matcher m = SNAPSHOT.matcher(p.getFileName().toString());
+                        if (m.matches() && Integer.parseInt(m.group(1)) > nextStep) {
+                            Files.delete(p);
+                        }
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new EraseException(out.resolve(LOG_FILE) + ": cannot write: " + e.getMessage(), e);
+        }
+    }
+
+    private void appendLog(JsonNode step) {
+        try {
+            Files.writeString(out.resolve(LOG_FILE), step + "\n", StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new EraseException(out.resolve(LOG_FILE) + ": cannot append: " + e.getMessage(), e);
+        }
+    }
+
+    private Path snapshot(int step) {
+        Path dir = out.resolve(SNAPSHOTS);
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new EraseException(dir + ": cannot create: " + e.getMessage(), e);
+        }
+        return dir.resolve(String.format(Locale.ROOT, "lora-step-%06d.safetensors", step));
     }
 
     private void writeRecord(boolean finished) {

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -147,6 +148,47 @@ class EraseCommandTest {
         assertEquals("flux-erase: --resume: tau (--tau) is 0.1 but the checkpoint "
                 + parts.resolve("checkpoint.safetensors") + " was made with 0.07 (resume with the same settings)",
                 changed.err().strip());
+    }
+
+    /**
+     * log.jsonl and the snapshots stay consistent with the checkpoint: a run killed after logging and snapshotting a
+     * step it had not checkpointed is resumed into the same log and snapshots as an uninterrupted run.
+     */
+    @Test
+    void theStepLogAndSnapshotsFollowTheCheckpointOnResume() throws Exception {
+        String[] small = {"--backend", "naive", "--resolution", "16", "--t5-length", "16", "--save-every", "2"};
+        Path whole = tmp.resolve("log-whole");
+        assertEquals(0, erase(whole, concat(small, "--steps", "4", "--checkpoint-every", "2")).exit());
+        ObjectMapper json = new ObjectMapper();
+        List<String> lines = Files.readAllLines(whole.resolve("log.jsonl"));
+        assertEquals(4, lines.size());
+        JsonNode rec = json.readTree(whole.resolve("run.json").toFile());
+        for (int i = 0; i < 4; i++) {
+            assertEquals(rec.get("steps").get(i), json.readTree(lines.get(i)), "line " + i);
+        }
+        assertTrue(java.util.Arrays.equals(Files.readAllBytes(whole.resolve("pytorch_lora_weights.safetensors")),
+                Files.readAllBytes(whole.resolve("snapshots/lora-step-000004.safetensors"))));
+        assertTrue(Files.exists(whole.resolve("snapshots/lora-step-000002.safetensors")));
+
+        Path parts = tmp.resolve("log-parts");
+        assertEquals(0, erase(parts, concat(small, "--steps", "2", "--checkpoint-every", "2")).exit());
+        // what a kill after an unchecked step leaves: a logged line and a snapshot the checkpoint does not cover
+        Files.writeString(parts.resolve("log.jsonl"), "{\"step\":2,\"killed\":true}\n", StandardOpenOption.APPEND);
+        Files.writeString(parts.resolve("snapshots/lora-step-000004.safetensors"), "from the killed run");
+        CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "4",
+                "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, r.exit(), r.err());
+        List<String> resumed = Files.readAllLines(parts.resolve("log.jsonl"));
+        assertEquals(4, resumed.size());
+        for (int i = 0; i < 4; i++) {
+            for (String k : new String[]{"step", "losses", "prompt", "sigma"}) {
+                assertEquals(json.readTree(lines.get(i)).get(k), json.readTree(resumed.get(i)).get(k), i + " " + k);
+            }
+        }
+        for (String snap : List.of("lora-step-000002.safetensors", "lora-step-000004.safetensors")) {
+            assertTrue(java.util.Arrays.equals(Files.readAllBytes(whole.resolve("snapshots").resolve(snap)),
+                    Files.readAllBytes(parts.resolve("snapshots").resolve(snap))), snap);
+        }
     }
 
     /**
