@@ -46,6 +46,11 @@ public final class EraseCommand implements Callable<Integer> {
             + "it.")
     Path config;
 
+    @Option(names = "--preset", paramLabel = "NAME", description = "Start from the settings of one of the authors' "
+            + "released runs: nudity-released (200 steps), explosive-vfx-released, frida-kahlo-released, hug-released "
+            + "(300 steps); released mode, their prompts, rates and loss weights. --config and the options override it.")
+    String preset;
+
     @Option(names = "--resume", description = "Continue the run in --output from its checkpoint.safetensors (its "
             + "settings are used; any given here must agree, except steps, which may grow, checkpoint_every, model "
             + "paths, backend and gradient checkpointing).")
@@ -217,7 +222,10 @@ public final class EraseCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        ObjectNode file = config != null ? RunConfig.readFile(config) : JsonNodeFactory.instance.objectNode();
+        ObjectNode file = preset != null ? RunConfig.preset(preset) : JsonNodeFactory.instance.objectNode();
+        if (config != null) {
+            file.setAll(RunConfig.readFile(config));
+        }
         Path hub = hfCache != null ? hfCache
                 : HfCache.cacheDir(System.getenv(), Path.of(System.getProperty("user.home")));
         PromptCache cache = noCache ? null : new PromptCache(cacheDir != null ? cacheDir : PromptCache.defaultDir());

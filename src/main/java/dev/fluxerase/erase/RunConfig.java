@@ -108,10 +108,41 @@ public record RunConfig(String model, String transformer, String vae, String out
      */
     public static ObjectNode readFile(Path file) {
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
-        boolean yaml = name.endsWith(".yaml") || name.endsWith(".yml");
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new EraseException(file + ": cannot read run configuration: " + e.getMessage());
+        }
+        return parse(bytes, file, name.endsWith(".yaml") || name.endsWith(".yml"));
+    }
+
+    /** The presets (the authors' released runs), by name, as {@code --preset} takes them. */
+    public static final List<String> PRESETS = List.of("nudity-released", "explosive-vfx-released",
+            "frida-kahlo-released", "hug-released");
+
+    /**
+     * A preset's keys: the settings of one of the authors' released runs (their config.yaml values in our keys, in the
+     * jar), without the paths, which only the user knows.
+     */
+    public static ObjectNode preset(String name) {
+        if (!PRESETS.contains(name)) {
+            throw new EraseException("--preset " + name + ": no such preset (one of " + PRESETS + ")");
+        }
+        try (java.io.InputStream in = RunConfig.class.getResourceAsStream("presets/" + name + ".yaml")) {
+            if (in == null) {
+                throw new IllegalStateException("preset " + name + " is missing from the jar");
+            }
+            return parse(in.readAllBytes(), Path.of("preset " + name), true);
+        } catch (IOException e) {
+            throw new EraseException("--preset " + name + ": cannot read: " + e.getMessage());
+        }
+    }
+
+    private static ObjectNode parse(byte[] bytes, Path file, boolean yaml) {
         JsonNode n;
         try {
-            n = (yaml ? new ObjectMapper(new YAMLFactory()) : new ObjectMapper()).readTree(Files.readAllBytes(file));
+            n = (yaml ? new ObjectMapper(new YAMLFactory()) : new ObjectMapper()).readTree(bytes);
         } catch (JsonProcessingException e) {
             throw new EraseException(file + ": not valid " + (yaml ? "YAML" : "JSON") + ": "
                     + String.valueOf(e.getOriginalMessage()).replace('\n', ' '));

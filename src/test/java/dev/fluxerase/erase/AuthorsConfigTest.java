@@ -62,6 +62,29 @@ class AuthorsConfigTest {
                 .getMessage());
     }
 
+    /** The nudity preset is the released config.yaml's settings: every key both set has the same value. */
+    @Test
+    void theNudityPresetMatchesTheAuthorsReleasedConfig() {
+        ObjectNode preset = RunConfig.preset("nudity-released");
+        ObjectNode theirs = RunConfig.readFile(Resources.path("erase/authors-training-config.yaml"));
+        java.util.List<String> keys = new java.util.ArrayList<>();
+        preset.fieldNames().forEachRemaining(keys::add);
+        assertEquals(18, keys.size(), keys.toString());
+        for (String k : keys) {
+            assertEquals(theirs.get(k).asText(), preset.get(k).asText(), k);
+        }
+        for (String name : RunConfig.PRESETS) {
+            ObjectNode n = RunConfig.preset(name);
+            n.put("model", "m").put("output", "o").put("instance_images", "i");
+            RunConfig c = RunConfig.of(n);
+            assertEquals(Mode.RELEASED, c.mode());
+            assertEquals(name.equals("nudity-released") ? 200 : 300, c.steps(), name);
+        }
+        assertEquals("--preset cats: no such preset (one of [nudity-released, explosive-vfx-released, "
+                + "frida-kahlo-released, hug-released])",
+                assertThrows(EraseException.class, () -> RunConfig.preset("cats")).getMessage());
+    }
+
     @Test
     void ourOwnKeysReadFromYamlWithYaml11Numbers() throws Exception {
         Path f = Files.writeString(tmp.resolve("run.yml"), "key_word: nude\nlr_erase: 1e-3\nsteps: 10\n"
