@@ -442,8 +442,8 @@ public final class Trainer implements AutoCloseable {
                 esd = esd(cUn, zT, time);
             }
             if (config.weightAttn() > 0) {
-                attn = passes.attention(noisy(x0, eps, time.sigma()), cUn, time.sigma(), config.guidanceTrain(), posUn,
-                        config.weightAttn(), grads);
+                attn = passes.attention(noisy(x0, eps, time.sigma()), cUn, time.sigma(), config.guidanceTrain(),
+                        attentionColumns(config.mode(), posUn), config.weightAttn(), grads);
             }
             loss = config.weightEsd() * orZero(esd) + config.weightAttn() * orZero(attn);
             samplingStep = time.tEnc();
@@ -569,6 +569,15 @@ public final class Trainer implements AutoCloseable {
             permutationEpoch = epoch;
         }
         return permutation.get(s % n);
+    }
+
+    /**
+     * The key columns L_attn sums over. The released code builds a mask from its positions, so a position its
+     * find_token lists twice (a keyword with a repeated sub-token, "bye bye") counts once there; paper mode keeps the
+     * positions as found, each occurrence of the keyword's tokens its own column.
+     */
+    static int[] attentionColumns(Mode mode, int[] positions) {
+        return mode == Mode.RELEASED ? IntStream.of(positions).distinct().toArray() : positions;
     }
 
     /** The concept's positions in the augmented prompt (paper: recomputed; released: the code's, before the swap). */

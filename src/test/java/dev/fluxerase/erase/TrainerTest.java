@@ -152,4 +152,16 @@ class TrainerTest {
             assertTrue(attn < 0.75 * attn0, "L_attn " + attn0 + " -> " + attn);
         }
     }
+
+    /** The released code's mask counts a position its find_token repeats once; the tokenizer does repeat it. */
+    @Test
+    void releasedAttentionCountsARepeatedColumnOnce() throws Exception {
+        int[] found = dev.fluxerase.text.T5Tokenizer.load(TinyRun.MODEL.resolve("tokenizer_2"))
+                .releasedCodePositions("a bye bye girl", "bye bye", 16);
+        assertTrue(found.length > java.util.stream.IntStream.of(found).distinct().count(),
+                "expected repeated positions: " + java.util.Arrays.toString(found));
+        int[] released = Trainer.attentionColumns(Mode.RELEASED, found);
+        assertEquals(java.util.stream.IntStream.of(found).distinct().count(), released.length);
+        assertTrue(java.util.Arrays.equals(found, Trainer.attentionColumns(Mode.PAPER, found)));
+    }
 }
