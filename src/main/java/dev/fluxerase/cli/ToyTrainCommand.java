@@ -46,7 +46,7 @@ public final class ToyTrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from --work's checkpoint (same settings; --steps may grow).")
     boolean resume;
 
-    @Option(names = "--steps", paramLabel = "N", description = "Training steps. Default: 12000.")
+    @Option(names = "--steps", paramLabel = "N", description = "Training steps. Default: 24000.")
     Integer steps;
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Seed of the data, the "
@@ -63,7 +63,7 @@ public final class ToyTrainCommand implements Callable<Integer> {
 
     @Option(names = "--decay-steps", paramLabel = "N", description = "Let the learning rate fall linearly towards 0 "
             + "over the last N steps. A --resume may add or change it where the steps already taken keep their rate. "
-            + "Default: 0 (constant after the warm-up).")
+            + "Default: a third of --steps (8000 of the default 24000).")
     Integer decay;
 
     @Option(names = "--checkpoint-every", paramLabel = "N", defaultValue = "250",
@@ -91,8 +91,10 @@ public final class ToyTrainCommand implements Callable<Integer> {
                     + "--eval-every at least 0, got " + checkpointEvery + ", " + evalSamples + ", " + evalEvery);
         }
         ToyTrainer.Settings d = ToyTrainer.Settings.DEFAULT;
-        ToyTrainer.Settings s = new ToyTrainer.Settings(seed, steps != null ? steps : d.steps(), batch, lr, d.warmup(),
-                decay != null ? decay : d.decay(), d.emaDecay(), d.captionDropout(), d.guidanceMin(), d.guidanceMax(), d.clipNorm(), d.weightDecay());
+        int n = steps != null ? steps : d.steps();
+        ToyTrainer.Settings s = new ToyTrainer.Settings(seed, n, batch, lr, d.warmup(), decay != null ? decay : n / 3,
+                d.emaDecay(), d.captionDropout(), d.guidanceMin(), d.guidanceMax(),
+                d.clipNorm(), d.weightDecay());
         Files.createDirectories(work);
         Path checkpoint = work.resolve("checkpoint.safetensors");
         Path logFile = work.resolve("train-log.jsonl");

@@ -63,8 +63,8 @@ public final class ToyTrainer implements AutoCloseable {
     public record Settings(long seed, int steps, int batch, double lr, int warmup, int decay, double emaDecay,
                            double captionDropout, double guidanceMin, double guidanceMax, double clipNorm,
                            double weightDecay) {
-        public static final Settings DEFAULT = new Settings(0, 12000, 64, 1e-3, 200, 0, 0.999, 0.1, 1.0, 5.0, 1.0,
-                0.0);
+        public static final Settings DEFAULT = new Settings(0, 24000, 64, 1e-3, 200, 8000, 0.999, 0.1, 1.0, 5.0,
+                1.0, 0.0);
 
         public Settings {
             if (steps < 1 || batch < 2 || warmup < 0 || decay < 0 || decay > steps) {
