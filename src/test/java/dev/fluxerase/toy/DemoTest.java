@@ -17,8 +17,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A reduced demo on the committed toy model (8 samples instead of 32): erasing the triangle must lower its rate well
- * below the rate before, and the other shapes must keep at least half of theirs (measured with 32 samples, seed 0:
- * triangle 0.56 → 0.00, the other shapes' mean 0.49 → 0.45). Margins, not exact numbers, because another vector
+ * below the rate before, and the other shapes must keep at least half of theirs (measured with 32 samples, seed 0, on
+ * the 24,000-step model: triangle 0.97 → 0.00, the other shapes' mean 0.87 → 0.66). Margins, not exact numbers, because another vector
  * width changes the last bits and may flip a classification; the full results are in weights/toy/README.md.
  */
 class DemoTest {
@@ -38,7 +38,7 @@ class DemoTest {
         assertEquals("erased", erased.get("kind").asText());
         double before = erased.get("before").asDouble();
         double after = erased.get("after").asDouble();
-        assertTrue(before >= 0.35, "triangle before erasure " + before);
+        assertTrue(before >= 0.7, "triangle before erasure " + before);
         assertTrue(after <= before - 0.25, "triangle " + before + " -> " + after);
         double keptBefore = 0;
         double keptAfter = 0;
