@@ -3,6 +3,8 @@ package dev.fluxerase.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.util.Locale;
+
 /** The flux-erase command line. Every failure the user can cause ends as one line on stderr and a non-zero exit. */
 @Command(name = "flux-erase", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "EraseAnything concept erasure for FLUX.1, on the JVM.",
@@ -34,7 +36,23 @@ public final class Main implements Runnable {
             commandLine.getErr().println("flux-erase: " + oneLine(ex));
             return 1;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            // the work is gone either way; what the user needs is the limit that was hit and how to raise it
+            System.gc();
+            cl.getErr().println(outOfMemory(Runtime.getRuntime().maxMemory()));
+            return 1;
+        }
+    }
+
+    /** The one line for a Java heap exhausted by the work (a large image or model on the CPU backend). */
+    static String outOfMemory(long maxHeap) {
+        String limit = maxHeap >= 1L << 30 ? String.format(Locale.ROOT, "%.1f GiB", maxHeap / (double) (1L << 30))
+                : (maxHeap >> 20) + " MiB";
+        return "flux-erase: out of memory: the work needed more than the Java heap's " + limit + "; use a smaller size "
+                + "or batch, or raise the limit (FLUX_ERASE_JAVA_OPTS=-Xmx<size> for tools/flux-erase, at most the "
+                + "machine's memory)";
     }
 
     static String oneLine(Throwable ex) {
