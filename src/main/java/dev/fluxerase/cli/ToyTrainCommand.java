@@ -1,8 +1,8 @@
 package dev.fluxerase.cli;
 
+import dev.fluxerase.pipeline.AtomicText;
 import dev.fluxerase.pipeline.ProgressBar;
 import dev.fluxerase.tensor.Backend;
-import dev.fluxerase.toy.AtomicText;
 import dev.fluxerase.toy.ShapeEval;
 import dev.fluxerase.toy.ToyModel;
 import dev.fluxerase.toy.ToyTrainer;

@@ -10,9 +10,11 @@ import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxGradients;
 import dev.fluxerase.flux.FluxModel;
 import dev.fluxerase.flux.FluxWeights;
+import dev.fluxerase.image.RgbImage;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.optim.AdamW;
+import dev.fluxerase.pipeline.AtomicText;
 import dev.fluxerase.pipeline.FlowMatchScheduler;
 import dev.fluxerase.pipeline.Latents;
 import dev.fluxerase.pipeline.ModelFolder;
@@ -29,7 +31,6 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -40,6 +41,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.TreeSet;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.IntStream;
@@ -179,20 +181,16 @@ public final class Trainer implements AutoCloseable {
             if (resume != null) {
                 Checkpoint.requireSameImages(resume, images.stream().map(i -> i.name() + " " + i.digest()).toList());
             }
-            List<float[]> latents = new ArrayList<>();
-            for (ConceptImages.Image img : images) {
-                latents.add(geometry.pack(Floats.toF32(codec.encode(img.pixels().toTensor()))));
-            }
+            // every image is encoded once per run, packed as the transformer takes it
+            Function<RgbImage, float[]> encode = img -> geometry.pack(Floats.toF32(codec.encode(img.toTensor())));
+            List<float[]> latents = images.stream().map(img -> encode.apply(img.pixels())).toList();
 
             Words words = resume != null ? resume.words() : Words.choose(rc);
             List<PreserveImages.Item> preserveItems = List.of();
             List<float[]> preserveLatents = List.of();
             if (rc.preserve() == RunConfig.Preserve.IRRELEVANT && rc.alternates() && rc.weightLora() > 0) {
                 preserveItems = PreserveImages.prepare(rc, m, be, cache, words.irrelevant(), progress);
-                preserveLatents = new ArrayList<>();
-                for (PreserveImages.Item item : preserveItems) {
-                    preserveLatents.add(geometry.pack(Floats.toF32(codec.encode(item.pixels().toTensor()))));
-                }
+                preserveLatents = preserveItems.stream().map(item -> encode.apply(item.pixels())).toList();
             }
             LoraSet lora = LoraSet.create(fc, LoraSet.DEFAULT_TARGETS, rc.rank(), (float) rc.alpha(), rc.seed(),
                     LoraSet.Init.GAUSSIAN);
@@ -364,11 +362,8 @@ public final class Trainer implements AutoCloseable {
     private void startLog() {
         StringBuilder sb = new StringBuilder();
         history.forEach(h -> sb.append(h).append('\n'));
-        Path log = out.resolve(LOG_FILE);
-        Path tmp = out.resolve(LOG_FILE + ".tmp");
+        AtomicText.write(out.resolve(LOG_FILE), sb.toString());
         try {
-            Files.writeString(tmp, sb);
-            Files.move(tmp, log, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             Path dir = out.resolve(SNAPSHOTS);
             if (Files.isDirectory(dir)) {
                 try (Stream<Path> s = Files.list(dir)) {
@@ -381,7 +376,7 @@ public final class Trainer implements AutoCloseable {
                 }
             }
         } catch (IOException e) {
-            throw new EraseException(out.resolve(LOG_FILE) + ": cannot write: " + e.getMessage(), e);
+            throw new EraseException(out.resolve(SNAPSHOTS) + ": cannot clean: " + e.getMessage(), e);
         }
     }
 

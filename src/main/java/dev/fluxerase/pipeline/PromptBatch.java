@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -132,13 +131,6 @@ public final class PromptBatch {
         for (Indexed r : rows) {
             sb.append(Csv.line(List.of(r.name(), r.prompt(), Long.toString(r.seed()), r.file(), r.settings())));
         }
-        Path target = dir.resolve(INDEX);
-        Path tmp = dir.resolve(INDEX + ".tmp");
-        try {
-            Files.writeString(tmp, sb, StandardCharsets.UTF_8);
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new PipelineException(target + ": cannot write: " + e.getMessage(), e);
-        }
+        AtomicText.write(dir.resolve(INDEX), sb.toString());
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.pipeline.AtomicText;
 import dev.fluxerase.erase.EraseRun;
 import dev.fluxerase.image.Png;
 import dev.fluxerase.image.RgbImage;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.pipeline.AtomicText;
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxLayout;
 import dev.fluxerase.flux.FluxLayout.Naming;

@@ -1,4 +1,4 @@
-package dev.fluxerase.toy;
+package dev.fluxerase.pipeline;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -7,7 +7,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 
-/** Text files of the toy world (configs, tokenizers, reports, logs) written to a temp file and renamed. */
+/**
+ * Text files (configs, tokenizers, reports, indexes, logs) written to a temp file and renamed; the temp name is fixed,
+ * so a file has one writer at a time (the folder lock, or a folder only one process writes).
+ */
 public final class AtomicText {
     private AtomicText() {
     }
