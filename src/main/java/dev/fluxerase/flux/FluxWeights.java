@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.Function;
 
@@ -82,6 +83,7 @@ public final class FluxWeights implements AutoCloseable {
                 Tensor file = converted.computeIfAbsent(slot.tensor(), n -> readable(src, prefix + n));
                 params.put(param.name(), file.sliceRows(slot.row(), slot.rows()).view(param.shape()));
             }
+            requireFinite(src, prefix, converted);
             Set<String> expected = layout.fileTensors(naming).keySet();
             List<String> extra = new ArrayList<>();
             for (String n : src.names()) {
@@ -184,6 +186,24 @@ public final class FluxWeights implements AutoCloseable {
             }
         }
         return null;
+    }
+
+    /**
+     * A NaN or infinity in a frozen weight turns every image black and every loss NaN; refused here, naming the tensor,
+     * rather than at the first sampling step. The tensors are scanned in parallel, and the first problem in name order
+     * is reported so that the message does not depend on thread timing.
+     */
+    private static void requireFinite(TensorSource src, String prefix, Map<String, Tensor> tensors) {
+        tensors.entrySet().parallelStream()
+                .map(e -> {
+                    String problem = Floats.nonFinite(e.getValue());
+                    return problem == null ? null : src.describe() + ": tensor " + prefix + e.getKey() + ": " + problem
+                            + "; the weights are damaged (a bad download or conversion)";
+                })
+                .filter(Objects::nonNull).sorted().findFirst()
+                .ifPresent(m -> {
+                    throw new IllegalArgumentException(m);
+                });
     }
 
     /** The file tensor in a dtype the backends read: in place, or converted once when F64. */

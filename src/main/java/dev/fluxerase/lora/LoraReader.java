@@ -170,25 +170,17 @@ final class LoraReader {
             throw err(ka, "shape " + Arrays.toString(ia.shape()) + " has rank " + ia.dim(0) + " but '" + kb + "' "
                     + Arrays.toString(ib.shape()) + " has rank " + ib.dim(1));
         }
-        return new Tensor[]{Tensor.of(finite(ka, Floats.toF32(src.tensor(ka))), ia.shape()),
-                Tensor.of(finite(kb, Floats.toF32(src.tensor(kb))), ib.shape())};
+        return new Tensor[]{Tensor.of(finite(ka), ia.shape()), Tensor.of(finite(kb), ib.shape())};
     }
 
     /** A factor with a NaN or infinity would turn every image it touches into NaN (a black PNG): refuse it here. */
-    private float[] finite(String key, float[] v) {
-        int bad = 0;
-        int first = -1;
-        for (int i = 0; i < v.length; i++) {
-            if (!Float.isFinite(v[i])) {
-                bad++;
-                first = first < 0 ? i : first;
-            }
+    private float[] finite(String key) {
+        Tensor t = src.tensor(key);
+        String problem = Floats.nonFinite(t);
+        if (problem != null) {
+            throw err(key, problem + "; a LoRA must hold finite numbers");
         }
-        if (bad > 0) {
-            throw err(key, bad + " of its " + v.length + " values are not finite (the first, at index " + first + ", is "
-                    + v[first] + "); a LoRA must hold finite numbers");
-        }
-        return v;
+        return Floats.toF32(t);
     }
 
     private TensorInfo matrix(String key, String expected) {

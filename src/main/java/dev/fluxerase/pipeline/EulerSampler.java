@@ -93,8 +93,8 @@ public final class EulerSampler {
                     int per = geometry.tokens() * geometry.tokenWidth();
                     throw new PipelineException("sampling step " + (k + 1) + "/" + steps + ": the transformer's "
                             + "velocity is " + v[i] + " at image " + (i / per) + ", token " + (i % per
-                            / geometry.tokenWidth()) + ", channel " + (i % geometry.tokenWidth()) + " (a NaN or "
-                            + "infinity in the weights, a LoRA or the activations); no image is written");
+                            / geometry.tokenWidth()) + ", channel " + (i % geometry.tokenWidth()) + " (an overflow in "
+                            + "the activations: the weights and LoRAs were finite when loaded); no image is written");
                 }
                 x[i] = x[i] + dt * v[i];
             }

@@ -36,6 +36,10 @@ public final class LatentsFile {
                         + " (packed latents of a " + geometry.width() + "x" + geometry.height() + " image) in a float"
                         + " dtype, got " + Arrays.toString(info.shape()) + " " + info.dtype());
             }
+            String problem = Floats.nonFinite(s.tensor(NAME));
+            if (problem != null) {
+                throw new PipelineException(s.describe() + ": tensor " + NAME + ": " + problem);
+            }
             return Floats.toF32(s.tensor(NAME));
         }
     }

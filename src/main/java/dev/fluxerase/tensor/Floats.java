@@ -20,6 +20,7 @@ public final class Floats {
     private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED;
     private static final VectorSpecies<Float> FLOAT = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> INT = FLOAT.withLanes(int.class);
+    private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_PREFERRED;
     /** 16-bit lanes, as many as FLOAT has, so one load widens into exactly one int vector. */
     private static final VectorSpecies<Short> HALF =
             VectorSpecies.of(short.class, VectorShape.forBitSize(FLOAT.length() * Short.SIZE));
@@ -94,6 +95,69 @@ public final class Floats {
         float[] out = new float[(int) n];
         toF32(t.data(), t.dtype(), 0, out, 0, out.length);
         return out;
+    }
+
+    /**
+     * Null when every value of a CPU float tensor is finite, else what is wrong: "N of its M values are not finite (the
+     * first, at index I, is V)". Weights are checked once when loaded, so the scan looks only at exponent bits, a lane
+     * at a time through the Vector API, and reads each mapped byte once (the page cache then serves the first forward).
+     */
+    public static String nonFinite(Tensor t) {
+        if (t.device() != Device.CPU) {
+            throw new IllegalArgumentException("host scan of a " + t.device() + " tensor");
+        }
+        MemorySegment s = t.data();
+        long n = t.numel();
+        long bad = 0;
+        long first = -1;
+        switch (t.dtype()) {
+            case BF16, F16 -> {
+                // all-ones exponent: 0x7f80 in bf16, 0x7c00 in f16
+                short exp = (short) (t.dtype() == DType.BF16 ? 0x7f80 : 0x7c00);
+                long i = 0;
+                for (long bound = n - n % SHORTS.length(); i < bound; i += SHORTS.length()) {
+                    VectorMask<Short> m = ShortVector.fromMemorySegment(SHORTS, s, 2 * i, ByteOrder.LITTLE_ENDIAN)
+                            .and(exp).eq(exp);
+                    if (m.anyTrue()) {
+                        first = first < 0 ? i + m.firstTrue() : first;
+                        bad += m.trueCount();
+                    }
+                }
+                for (; i < n; i++) {
+                    if ((s.getAtIndex(I16, i) & exp) == exp) {
+                        first = first < 0 ? i : first;
+                        bad++;
+                    }
+                }
+            }
+            case F32 -> {
+                long i = 0;
+                for (long bound = n - n % INT.length(); i < bound; i += INT.length()) {
+                    VectorMask<Integer> m = IntVector.fromMemorySegment(INT, s, 4 * i, ByteOrder.LITTLE_ENDIAN)
+                            .and(0x7f800000).eq(0x7f800000);
+                    if (m.anyTrue()) {
+                        first = first < 0 ? i + m.firstTrue() : first;
+                        bad += m.trueCount();
+                    }
+                }
+                for (; i < n; i++) {
+                    if (!Float.isFinite(s.getAtIndex(F32, i))) {
+                        first = first < 0 ? i : first;
+                        bad++;
+                    }
+                }
+            }
+            default -> {
+                for (long i = 0; i < n; i++) {
+                    if (!Float.isFinite(read(s, t.dtype(), i))) {
+                        first = first < 0 ? i : first;
+                        bad++;
+                    }
+                }
+            }
+        }
+        return bad == 0 ? null : bad + " of its " + n + " values are not finite (the first, at index " + first + ", is "
+                + read(s, t.dtype(), first) + ")";
     }
 
     /** A CPU tensor of any float dtype as a new BF16 host tensor of the same shape, each value rounded to nearest even. */

@@ -4,6 +4,7 @@ import dev.fluxerase.safetensors.SafetensorsException;
 import dev.fluxerase.safetensors.TensorInfo;
 import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
 import java.util.Arrays;
@@ -51,6 +52,12 @@ final class EncoderWeights {
             throw new SafetensorsException(source.describe() + ": tensor '" + name + "': expected shape "
                     + Arrays.toString(shape) + ", got " + Arrays.toString(info.shape()));
         }
-        return source.tensor(name);
+        Tensor t = source.tensor(name);
+        String problem = Floats.nonFinite(t);
+        if (problem != null) {
+            throw new SafetensorsException(source.describe() + ": tensor '" + name + "': " + problem
+                    + "; the file is damaged (a bad download or conversion)");
+        }
+        return t;
     }
 }

@@ -4,6 +4,7 @@ import dev.fluxerase.safetensors.Safetensors;
 import dev.fluxerase.safetensors.TensorInfo;
 import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -212,7 +213,13 @@ public final class VaeWeights implements AutoCloseable {
                     + " found " + info.dtype());
         }
         used.add(name);
-        return Floats.toF32(source.tensor(name));
+        Tensor t = source.tensor(name);
+        String problem = Floats.nonFinite(t);
+        if (problem != null) {
+            throw new VaeException(source.describe() + ": tensor " + name + ": " + problem
+                    + "; the file is damaged (a bad download or conversion)");
+        }
+        return Floats.toF32(t);
     }
 
     /**

@@ -169,4 +169,52 @@ class FloatsConversionTest {
         assertThrows(IndexOutOfBoundsException.class, () -> Floats.toF32(src, DType.BF16, 0, new float[2], 0, 3));
         assertThrows(IndexOutOfBoundsException.class, () -> Floats.toF32(src, DType.BF16, 1, new float[3], 0, 3));
     }
+
+    /**
+     * Every dtype, with the bad values placed in the vector body and in the scalar tail of lengths that are not a multiple
+     * of any vector width: the count, the first index and its value; the largest finite values pass.
+     */
+    @Test
+    void nonFiniteCountsEveryNaNAndInfinityAndNamesTheFirst() {
+        int n = 203;
+        for (DType d : new DType[]{DType.F32, DType.BF16, DType.F16, DType.F64}) {
+            float[] v = new float[n];
+            for (int i = 0; i < n; i++) {
+                v[i] = (i % 7 - 3) * 0.25f;
+            }
+            v[5] = d == DType.F16 ? 65504f : d == DType.BF16 ? Float.intBitsToFloat(0x7f7f0000) : Float.MAX_VALUE;
+            v[6] = -v[5];
+            assertEquals(null, Floats.nonFinite(of(v, d)), d.toString());
+            v[77] = Float.NaN;
+            v[150] = Float.NEGATIVE_INFINITY;
+            v[202] = Float.POSITIVE_INFINITY;
+            assertEquals("3 of its 203 values are not finite (the first, at index 77, is NaN)",
+                    Floats.nonFinite(of(v, d)), d.toString());
+            v[77] = 1;
+            assertEquals("2 of its 203 values are not finite (the first, at index 150, is -Infinity)",
+                    Floats.nonFinite(of(v, d)), d.toString());
+        }
+    }
+
+    private static Tensor of(float[] v, DType d) {
+        return switch (d) {
+            case F32 -> Tensor.of(v, v.length);
+            case BF16 -> Floats.toBf16(Tensor.of(v, v.length));
+            case F16 -> {
+                short[] h = new short[v.length];
+                for (int i = 0; i < v.length; i++) {
+                    h[i] = Floats.f32ToF16(v[i]);
+                }
+                yield Tensor.wrap(DType.F16, MemorySegment.ofArray(h), v.length);
+            }
+            case F64 -> {
+                double[] x = new double[v.length];
+                for (int i = 0; i < v.length; i++) {
+                    x[i] = v[i];
+                }
+                yield Tensor.wrap(DType.F64, MemorySegment.ofArray(x), v.length);
+            }
+            default -> throw new IllegalArgumentException(d.toString());
+        };
+    }
 }

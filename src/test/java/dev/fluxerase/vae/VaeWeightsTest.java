@@ -100,6 +100,10 @@ class VaeWeightsTest {
                 "edited: unexpected tensor decoder.up_blocks.0.resnets.2.conv1.weight: the config");
         assertError(edit(m -> m.put("decoder.conv_in.bias", Tensor.wrap(DType.I64, MemorySegment.ofArray(new long[64]),
                 64))), "edited: tensor decoder.conv_in.bias: expected a float dtype (F32, BF16, F16), found I64");
+        float[] nan = new float[64];
+        nan[9] = Float.NaN;
+        assertError(edit(m -> m.put("decoder.conv_in.bias", Tensor.of(nan, 64))), "edited: tensor decoder.conv_in.bias: 1 "
+                + "of its 64 values are not finite (the first, at index 9, is NaN); the file is damaged");
     }
 
     @Test
