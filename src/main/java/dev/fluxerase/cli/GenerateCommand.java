@@ -8,6 +8,7 @@ import dev.fluxerase.pipeline.Generator;
 import dev.fluxerase.pipeline.Latents;
 import dev.fluxerase.pipeline.LatentsFile;
 import dev.fluxerase.pipeline.LoraStack;
+import dev.fluxerase.pipeline.MemoryEstimate;
 import dev.fluxerase.pipeline.ModelDefaults;
 import dev.fluxerase.pipeline.ModelFolder;
 import dev.fluxerase.pipeline.PipelineException;
@@ -15,6 +16,7 @@ import dev.fluxerase.pipeline.ProgressBar;
 import dev.fluxerase.pipeline.PromptBatch;
 import dev.fluxerase.pipeline.PromptCache;
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.vae.LatentCodec;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -174,6 +176,7 @@ public final class GenerateCommand implements Callable<Integer> {
                         + "or choose another folder"))) {
             Map<String, PromptBatch.Indexed> index = batch == null ? null : PromptBatch.readIndex(outDir);
             List<Integer> pending = batch == null ? null : pending(batch, described, index);
+            requireMemory(m, settings, batch == null || batchSize == null ? 1 : batchSize);
             try (Generator gen = Generator.open(m, backend(backend), cache, loraEntries)) {
                 gen.warnings().forEach(w -> System.err.println("flux-erase: warning: " + w));
                 if (batch == null) {
@@ -186,6 +189,15 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         stdout.flush();
         return 0;
+    }
+
+    /** A size the heap cannot hold is refused here, from the configs alone, before the model loads. */
+    private static void requireMemory(ModelFolder m, Generator.Settings s, int images) {
+        LatentCodec codec = m.openCodec();
+        Latents g = new Latents(s.width(), s.height(), codec.downsampleFactor(), codec.latentChannels());
+        MemoryEstimate.of(m.transformerConfig(), codec, g, s.t5Length(), images).require("a " + s.width() + "x"
+                + s.height() + (images == 1 ? " image" : " batch of " + images + " images"), Runtime.getRuntime()
+                .maxMemory());
     }
 
     private void generateOne(Generator gen, Generator.Settings settings, PrintWriter stdout) {

@@ -1,9 +1,9 @@
 package dev.fluxerase.cli;
 
+import dev.fluxerase.pipeline.MemoryEstimate;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-import java.util.Locale;
 
 /** The flux-erase command line. Every failure the user can cause ends as one line on stderr and a non-zero exit. */
 @Command(name = "flux-erase", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
@@ -48,11 +48,8 @@ public final class Main implements Runnable {
 
     /** The one line for a Java heap exhausted by the work (a large image or model on the CPU backend). */
     static String outOfMemory(long maxHeap) {
-        String limit = maxHeap >= 1L << 30 ? String.format(Locale.ROOT, "%.1f GiB", maxHeap / (double) (1L << 30))
-                : (maxHeap >> 20) + " MiB";
-        return "flux-erase: out of memory: the work needed more than the Java heap's " + limit + "; use a smaller size "
-                + "or batch, or raise the limit (FLUX_ERASE_JAVA_OPTS=-Xmx<size> for tools/flux-erase, at most the "
-                + "machine's memory)";
+        return "flux-erase: out of memory: the work needed more than the Java heap's " + MemoryEstimate.bytes(maxHeap)
+                + "; " + MemoryEstimate.RAISE;
     }
 
     static String oneLine(Throwable ex) {

@@ -133,6 +133,32 @@ public final class FluxModel {
         return be;
     }
 
+    /**
+     * Bytes of the buffers that a checkpointed forward of {@code b} images holds for lTxt + lImg tokens: the inputs,
+     * every block's input, one double and one single block's saved activations, the GELU and the final layer's buffers
+     * (the sizes that Workspace, DoubleBlock.Acts, SingleBlock.Acts and FinalLayer.input allocate). Buffers whose size
+     * does not grow with the token count (modulation vectors, embedders) are left out: a few per cent at 32 tokens, less
+     * beyond (FluxModelTest counts the real allocations).
+     */
+    public static long inferenceBytes(FluxConfig c, long b, long lTxt, long lImg) {
+        long h = c.hiddenSize();
+        long m = c.mlpHidden();
+        long heads = c.numHeads();
+        long l = lTxt + lImg;
+        long nd = c.depth();
+        long ns = c.depthSingleBlocks();
+        long floats = lImg * c.inChannels() + lTxt * c.contextInDim() + (nd + 1) * l * h;
+        if (nd > 0) {
+            // both streams' StreamActs (mean, rstd twice; eleven [t, h]; rq, rk; h1, g) and the joint q, k, v, o, lse
+            floats += l * (4 + 2 * heads + 11 * h + 2 * m) + l * (4 * h + heads);
+        }
+        if (ns > 0) {
+            floats += (ns + 1) * l * h + l * (2 + 3 * heads + 11 * h + 2 * m) + l * m;
+        }
+        floats += lImg * (5 * h + 2 + c.outChannels());
+        return 4 * b * floats;
+    }
+
     /** Per-block activation recomputation: less memory, one extra block forward per block in the backward. */
     public void setCheckpointing(boolean on) {
         if (on != checkpointing) {

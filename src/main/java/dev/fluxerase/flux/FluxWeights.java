@@ -60,21 +60,13 @@ public final class FluxWeights implements AutoCloseable {
      * {@link FluxConfig#select}. Every expected tensor must be present with the expected shape and a float dtype.
      */
     public static FluxWeights open(Path path, FluxConfig config) {
-        Path p = path;
-        if (Files.isDirectory(p) && Files.isRegularFile(p.resolve("model_index.json"))
-                && Files.isDirectory(p.resolve("transformer"))) {
-            p = p.resolve("transformer");
-        }
+        Path p = transformerPath(path);
         TensorSource src = Safetensors.open(p);
         try {
             Detected detected = detect(src);
             Naming naming = detected.naming;
             String prefix = detected.prefix;
-            FluxConfig cfg = config != null ? config : FluxConfig.select(p, c -> check(src, c, naming, prefix));
-            String problem = check(src, cfg, naming, prefix);
-            if (problem != null) {
-                throw new IllegalArgumentException(problem);
-            }
+            FluxConfig cfg = checkedConfig(src, p, config, detected);
             FluxLayout layout = FluxLayout.of(cfg);
             Map<String, Tensor> converted = new HashMap<>();
             Map<String, Tensor> params = new LinkedHashMap<>();
@@ -96,6 +88,32 @@ public final class FluxWeights implements AutoCloseable {
             src.close();
             throw e;
         }
+    }
+
+    /**
+     * The config that {@link #open} would use for {@code path}, from the file's header alone (nothing is read or
+     * scanned), so that a caller can size its work before loading.
+     */
+    public static FluxConfig config(Path path, FluxConfig config) {
+        Path p = transformerPath(path);
+        try (TensorSource src = Safetensors.open(p)) {
+            return checkedConfig(src, p, config, detect(src));
+        }
+    }
+
+    /** A diffusers pipeline folder's transformer/ subfolder; any other path itself. */
+    private static Path transformerPath(Path path) {
+        return Files.isDirectory(path) && Files.isRegularFile(path.resolve("model_index.json"))
+                && Files.isDirectory(path.resolve("transformer")) ? path.resolve("transformer") : path;
+    }
+
+    private static FluxConfig checkedConfig(TensorSource src, Path p, FluxConfig config, Detected d) {
+        FluxConfig cfg = config != null ? config : FluxConfig.select(p, c -> check(src, c, d.naming, d.prefix));
+        String problem = check(src, cfg, d.naming, d.prefix);
+        if (problem != null) {
+            throw new IllegalArgumentException(problem);
+        }
+        return cfg;
     }
 
     /**

@@ -223,11 +223,20 @@ public final class ModelFolder {
      * the diffusers folder), else the flux-dev or flux-schnell preset that fits its shapes.
      */
     public FluxWeights openTransformer() {
+        return FluxWeights.open(require(Component.TRANSFORMER), givenTransformerConfig());
+    }
+
+    /** The transformer's config as {@link #openTransformer} chooses it, from headers and config files only. */
+    public FluxConfig transformerConfig() {
+        return FluxWeights.config(require(Component.TRANSFORMER), givenTransformerConfig());
+    }
+
+    /** The folder's transformer/config.json for a single weights file without a config beside it; else null. */
+    private FluxConfig givenTransformerConfig() {
         Path p = require(Component.TRANSFORMER);
         Path diffusersConfig = root.resolve("transformer").resolve("config.json");
         boolean configBeside = Files.isDirectory(p) || Files.isRegularFile(p.toAbsolutePath().resolveSibling("config.json"));
-        FluxConfig config = !configBeside && Files.isRegularFile(diffusersConfig) ? FluxConfig.read(diffusersConfig) : null;
-        return FluxWeights.open(p, config);
+        return !configBeside && Files.isRegularFile(diffusersConfig) ? FluxConfig.read(diffusersConfig) : null;
     }
 
     /**

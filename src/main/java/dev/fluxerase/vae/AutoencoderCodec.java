@@ -69,4 +69,9 @@ public final class AutoencoderCodec implements LatentCodec {
         }
         return decoder.decode(latents);
     }
+
+    @Override
+    public Footprint decodeFootprint(int batch, int h, int w) {
+        return VaeDecoder.footprint(config, batch, h, w);
+    }
 }

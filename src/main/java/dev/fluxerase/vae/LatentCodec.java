@@ -32,4 +32,13 @@ public interface LatentCodec {
 
     /** Latents in the transformer's space [B, {@link #latentChannels()}, h, w] to images [B, 3, h·f, w·f], about [−1, 1]. */
     Tensor decode(Tensor latents);
+
+    /**
+     * What {@link #decode} of {@code batch} latents of h × w holds on the Java heap at its peak: the bytes of the arrays
+     * alive at once, and the element count of the largest one (a Java array holds at most 2³¹ − 9).
+     */
+    Footprint decodeFootprint(int batch, int h, int w);
+
+    record Footprint(long peakBytes, long largestArray) {
+    }
 }

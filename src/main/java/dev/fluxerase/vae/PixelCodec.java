@@ -150,6 +150,13 @@ public final class PixelCodec implements LatentCodec {
         return Tensor.of(x, latents.dim(0), imageChannels, h, w);
     }
 
+    /** The latents' copy and the image, the same count of floats. */
+    @Override
+    public Footprint decodeFootprint(int batch, int h, int w) {
+        long n = (long) batch * latentChannels() * h * w;
+        return new Footprint(2 * 4 * n, n);
+    }
+
     /** Copies image [B, C, h, w] into latent [B, C·p², h/p, w/p] (unshuffle) or back (shuffle). */
     private void rearrange(float[] image, float[] latent, int batch, int h, int w, boolean unshuffle) {
         int p = patchSize;

@@ -114,6 +114,38 @@ public final class VaeDecoder {
         return Tensor.of(out, batch, config.outChannels(), (long) h * f, (long) w * f);
     }
 
+    /**
+     * The arrays {@link #run} holds at once, stage by stage, for one image at a time plus the batch's output: a ResNet
+     * block from c_in to c channels keeps its input beside two c-or-c_in maps (input, norm, conv; then input, conv,
+     * norm; ...), so c_in + c + max(c_in, c) maps of its resolution; an upsampler its input and the ×2 output; the end
+     * its last map, the normed copy and the 3-channel result. The mid block, at the latent resolution, is never the
+     * largest for FLUX's channel counts and is counted as a ResNet block.
+     */
+    static LatentCodec.Footprint footprint(AutoencoderConfig config, int batch, int h, int w) {
+        int levels = config.levels();
+        int f = config.downsampleFactor();
+        long pixels = (long) h * w;
+        long out = (long) batch * config.outChannels() * pixels * f * f;
+        long peak = 0;
+        long largest = out;
+        int prev = config.channels(levels - 1);
+        peak = Math.max(peak, 3L * prev * pixels);
+        for (int k = 0; k < levels; k++) {
+            int c = config.channels(levels - 1 - k);
+            int cin = prev;
+            peak = Math.max(peak, (long) (cin + c + Math.max(cin, c)) * pixels);
+            largest = Math.max(largest, (long) Math.max(cin, c) * pixels);
+            if (k < levels - 1) {
+                peak = Math.max(peak, 5L * c * pixels);
+                pixels *= 4;
+                largest = Math.max(largest, (long) c * pixels);
+            }
+            prev = c;
+        }
+        peak = Math.max(peak, (2L * config.channels(0) + config.outChannels()) * pixels);
+        return new LatentCodec.Footprint(4 * (peak + out), largest);
+    }
+
     static void report(BiConsumer<String, Tensor> probe, String name, FeatureMap m) {
         if (probe != null) {
             probe.accept(name, m.toTensor());

@@ -11,11 +11,15 @@ import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Compare;
+import dev.fluxerase.testing.RandomData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -167,6 +171,54 @@ class FluxModelTest {
                 sum[i] += singleGrads[1][i];
             }
             assertClose(sum, be.download(g.params().get("transformer_blocks.1.attn.to_q.weight")), 1e-5);
+        }
+    }
+
+    /**
+     * inferenceBytes against what a checkpointed forward really allocates (a backend that counts every allocation): it
+     * counts no buffer twice and misses only the ones that do not grow with the token count.
+     */
+    @Test
+    void inferenceBytesCountsWhatACheckpointedForwardAllocates() {
+        long[] allocated = {0};
+        Backend cpu = new CpuBackend();
+        Backend counting = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[]{Backend.class},
+                (proxy, method, args) -> {
+                    if (method.getName().equals("allocate")) {
+                        allocated[0] += Tensor.numel((long[]) args[1]) * ((DType) args[0]).byteSize();
+                    }
+                    try {
+                        return method.invoke(cpu, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        Random rng = new Random(5);
+        int b = 2;
+        for (int[] lengths : new int[][]{{8, 24}, {16, 240}}) {
+            int lTxt = lengths[0];
+            int lImg = lengths[1];
+            try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+                FluxModel m = new FluxModel(w, counting);
+                m.setCheckpointing(true);
+                double[] ids = new double[lImg * 3];
+                for (int i = 0; i < lImg; i++) {
+                    ids[3 * i + 1] = i / 4;
+                    ids[3 * i + 2] = i % 4;
+                }
+                FluxInputs in = FluxInputs.fromHost(cpu, c, Tensor.of(RandomData.gaussian(rng, (long) b * lImg * c.inChannels(), 1),
+                                b, lImg, c.inChannels()), Tensor.wrap(DType.F64, MemorySegment.ofArray(ids), lImg, 3),
+                        Tensor.of(RandomData.gaussian(rng, (long) b * lTxt * c.contextInDim(), 1), b, lTxt, c.contextInDim()),
+                        Tensor.wrap(DType.F64, MemorySegment.ofArray(new double[lTxt * 3]), lTxt, 3),
+                        Tensor.of(new float[]{0.5f, 0.7f}, b), Tensor.of(RandomData.gaussian(rng, (long) b * c.vecInDim(), 1), b,
+                                c.vecInDim()), Tensor.of(new float[]{3.5f, 3.5f}, b));
+                allocated[0] = 0;
+                m.forward(in, false);
+                long estimate = FluxModel.inferenceBytes(c, b, lTxt, lImg);
+                double ratio = (double) allocated[0] / estimate;
+                assertTrue(ratio >= 1 && ratio < (lImg > 100 ? 1.01 : 1.05), lTxt + "+" + lImg + " tokens: allocated "
+                        + allocated[0] + " bytes, estimate " + estimate);
+            }
         }
     }
 

@@ -82,4 +82,20 @@ class AutoencoderConfigTest {
         assertTrue(e.getMessage().startsWith(f + ": ") && e.getMessage().contains(part), e.getMessage());
         assertEquals(1, e.getMessage().lines().count(), e.getMessage());
     }
+
+    /**
+     * FLUX's VAE decoding a 128×128 latent (1024² image), by hand: the largest live set is the last level's first ResNet
+     * block, 256 → 128 channels at 1024² pixels, (256 + 128 + 256)·2²⁰ floats, plus the 3·2²⁰ output; the largest map
+     * is 256 channels at 1024² (the upsampler's output and that block's input). At 4096² that map no longer fits in one
+     * Java array (256·2²⁴ = 2³² floats).
+     */
+    @Test
+    void decodeFootprintOfFluxsVaeByHand() {
+        LatentCodec.Footprint f = VaeDecoder.footprint(AutoencoderConfig.FLUX, 1, 128, 128);
+        assertEquals(4L * (640 + 3) * (1 << 20), f.peakBytes());
+        assertEquals(256L << 20, f.largestArray());
+        assertEquals(256L << 24, VaeDecoder.footprint(AutoencoderConfig.FLUX, 1, 512, 512).largestArray());
+        assertEquals(4L * (640 + 2 * 3) * (1 << 20), VaeDecoder.footprint(AutoencoderConfig.FLUX, 2, 128, 128)
+                .peakBytes());
+    }
 }

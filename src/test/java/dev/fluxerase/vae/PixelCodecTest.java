@@ -141,4 +141,10 @@ class PixelCodecTest {
         VaeException lat = assertThrows(VaeException.class, () -> TOY.decode(Tensor.zeros(1, 16, 2, 2)));
         assertTrue(lat.getMessage().startsWith("latents: expected a CPU float tensor [B, 12, H, W]"), lat.getMessage());
     }
+
+    @Test
+    void decodeFootprintIsTheLatentCopyAndTheImage() {
+        assertEquals(new LatentCodec.Footprint(2L * 4 * 2 * 12 * 64 * 32, 2L * 12 * 64 * 32),
+                TOY.decodeFootprint(2, 64, 32));
+    }
 }
