@@ -1,5 +1,6 @@
 package dev.fluxerase.pipeline;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -41,6 +42,9 @@ public record FlowMatchScheduler(int numTrainTimesteps, double shift, boolean us
         JsonNode n;
         try {
             n = new ObjectMapper().readTree(Files.readAllBytes(file));
+        } catch (JsonProcessingException e) {
+            throw new PipelineException(file + ": scheduler config is not valid JSON: "
+                    + String.valueOf(e.getOriginalMessage()).replace('\n', ' '), e);
         } catch (IOException e) {
             throw new PipelineException(file + ": cannot read scheduler config: " + e.getMessage(), e);
         }
