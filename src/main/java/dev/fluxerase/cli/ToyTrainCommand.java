@@ -1,6 +1,6 @@
 package dev.fluxerase.cli;
 
-import dev.fluxerase.pipeline.AtomicText;
+import dev.fluxerase.io.AtomicFiles;
 import dev.fluxerase.pipeline.ProgressBar;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.toy.ShapeEval;
@@ -140,13 +140,13 @@ public final class ToyTrainCommand implements Callable<Integer> {
                 }
                 if (last || done % checkpointEvery == 0 || eval) {
                     t.writeCheckpoint(checkpoint, log.toString());
-                    AtomicText.write(logFile, log.toString());
+                    AtomicFiles.writeText(logFile, log.toString());
                 }
             }
             if (t.nextStep() == first) {
                 // a resume with nothing left to train still writes the folder (e.g. --steps N at a checkpoint's N)
                 exportAndScore(t, s, be, log);
-                AtomicText.write(logFile, log.toString());
+                AtomicFiles.writeText(logFile, log.toString());
             }
         }
         System.out.println("toy model written to " + out + " (checkpoint and log in " + work + ")");

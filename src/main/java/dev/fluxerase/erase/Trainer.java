@@ -11,14 +11,14 @@ import dev.fluxerase.flux.FluxGradients;
 import dev.fluxerase.flux.FluxModel;
 import dev.fluxerase.flux.FluxWeights;
 import dev.fluxerase.image.RgbImage;
+import dev.fluxerase.io.AtomicFiles;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.optim.AdamW;
-import dev.fluxerase.pipeline.AtomicText;
 import dev.fluxerase.pipeline.FlowMatchScheduler;
 import dev.fluxerase.pipeline.Latents;
-import dev.fluxerase.pipeline.ModelFolder;
 import dev.fluxerase.pipeline.ModelFolder.Component;
+import dev.fluxerase.pipeline.ModelFolder;
 import dev.fluxerase.pipeline.PromptCache;
 import dev.fluxerase.pipeline.PromptEncoder;
 import dev.fluxerase.tensor.Backend;
@@ -362,7 +362,7 @@ public final class Trainer implements AutoCloseable {
     private void startLog() {
         StringBuilder sb = new StringBuilder();
         history.forEach(h -> sb.append(h).append('\n'));
-        AtomicText.write(out.resolve(LOG_FILE), sb.toString());
+        AtomicFiles.writeText(out.resolve(LOG_FILE), sb.toString());
         try {
             Path dir = out.resolve(SNAPSHOTS);
             if (Files.isDirectory(dir)) {

@@ -1,14 +1,13 @@
 package dev.fluxerase.image;
 
+import dev.fluxerase.io.AtomicFiles;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.zip.CRC32;
 import java.util.zip.DataFormatException;
 import java.util.zip.Deflater;
@@ -35,18 +34,9 @@ public final class Png {
     /** Writes {@code image} to a temp file next to {@code file}, then renames it over {@code file}. */
     public static void write(Path file, RgbImage image) {
         byte[] bytes = encode(image);
-        Path target = file.toAbsolutePath();
-        Path tmp = target.resolveSibling(target.getFileName() + ".tmp-"
-                + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1));
         try {
-            Files.write(tmp, bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            AtomicFiles.write(file, bytes);
         } catch (IOException e) {
-            try {
-                Files.deleteIfExists(tmp);
-            } catch (IOException ignored) {
-                // the write already failed; that error is the one to report
-            }
             throw new PngException(file + ": cannot write PNG: " + e.getMessage());
         }
     }

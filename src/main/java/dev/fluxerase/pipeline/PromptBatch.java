@@ -1,5 +1,7 @@
 package dev.fluxerase.pipeline;
 
+import dev.fluxerase.io.AtomicFiles;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -131,6 +133,6 @@ public final class PromptBatch {
         for (Indexed r : rows) {
             sb.append(Csv.line(List.of(r.name(), r.prompt(), Long.toString(r.seed()), r.file(), r.settings())));
         }
-        AtomicText.write(dir.resolve(INDEX), sb.toString());
+        AtomicFiles.writeText(dir.resolve(INDEX), sb.toString());
     }
 }

@@ -1,22 +1,21 @@
 package dev.fluxerase.pipeline;
 
+import dev.fluxerase.io.AtomicFiles;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * Temporary files that our atomic writers (Png, SafetensorsWriter: {@code NAME.tmp-HEX}, renamed over NAME when
- * complete) leave behind when the process is killed mid-write. Nothing else ever renames them, so once no writer can
+ * Temporary files that our atomic writers ({@link AtomicFiles}: {@code NAME.tmp-HEX}, renamed over NAME when complete)
+ * leave behind when the process is killed mid-write. Nothing else ever renames them, so once no writer can
  * still be at work on one they are garbage.
  */
 public final class StaleTemporaries {
-    private static final Pattern OURS = Pattern.compile(".+\\.tmp-[0-9a-f]{1,16}");
-
     private StaleTemporaries() {
     }
 
@@ -32,7 +31,7 @@ public final class StaleTemporaries {
         Instant before = Instant.now().minus(age);
         List<Path> stale;
         try (Stream<Path> s = Files.list(dir)) {
-            stale = s.filter(p -> OURS.matcher(p.getFileName().toString()).matches()).filter(Files::isRegularFile)
+            stale = s.filter(p -> AtomicFiles.TEMPORARY.matcher(p.getFileName().toString()).matches()).filter(Files::isRegularFile)
                     .filter(p -> modified(p).isBefore(before) || age.isZero()).toList();
         } catch (IOException e) {
             return 0;

@@ -3,6 +3,7 @@ package dev.fluxerase.safetensors;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.io.AtomicFiles;
 import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Tensor;
 
@@ -17,7 +18,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes CPU tensors of any dtype as one safetensors file: {@code __metadata__} first (omitted when empty), tensors in the
@@ -37,8 +37,7 @@ public final class SafetensorsWriter {
         if (!Files.isDirectory(target.getParent())) {
             throw new SafetensorsException(file + ": cannot write: folder " + target.getParent() + " does not exist");
         }
-        Path tmp = target.resolveSibling(target.getFileName() + ".tmp-"
-                + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1));
+        Path tmp = AtomicFiles.temporarySibling(target);
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
                  Arena arena = Arena.ofConfined()) {

@@ -5,10 +5,10 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.fluxerase.pipeline.AtomicText;
 import dev.fluxerase.erase.EraseRun;
 import dev.fluxerase.image.Png;
 import dev.fluxerase.image.RgbImage;
+import dev.fluxerase.io.AtomicFiles;
 import dev.fluxerase.pipeline.Generator;
 import dev.fluxerase.pipeline.HfCache;
 import dev.fluxerase.pipeline.LoraStack;
@@ -225,7 +225,7 @@ public final class Demo {
         }
         Path file = s.out().resolve(REPORT);
         try {
-            AtomicText.write(file, JSON.writeValueAsString(n) + "\n");
+            AtomicFiles.writeText(file, JSON.writeValueAsString(n) + "\n");
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot encode the report: " + e.getMessage(), e);
         }

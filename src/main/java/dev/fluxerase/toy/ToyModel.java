@@ -4,10 +4,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.fluxerase.pipeline.AtomicText;
 import dev.fluxerase.flux.FluxConfig;
-import dev.fluxerase.flux.FluxLayout;
 import dev.fluxerase.flux.FluxLayout.Naming;
+import dev.fluxerase.flux.FluxLayout;
+import dev.fluxerase.io.AtomicFiles;
 import dev.fluxerase.safetensors.SafetensorsWriter;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
@@ -145,6 +145,6 @@ public final class ToyModel {
     }
 
     private static void writeJson(Path file, ObjectNode n) throws IOException {
-        AtomicText.write(file, JSON.writeValueAsString(n) + "\n");
+        AtomicFiles.writeText(file, JSON.writeValueAsString(n) + "\n");
     }
 }

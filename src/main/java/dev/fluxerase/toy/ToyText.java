@@ -8,7 +8,7 @@ import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.fluxerase.pipeline.AtomicText;
+import dev.fluxerase.io.AtomicFiles;
 import dev.fluxerase.safetensors.SafetensorsWriter;
 
 import java.io.IOException;
@@ -133,7 +133,7 @@ public final class ToyText {
         writeJson(tokenizer.resolve("vocab.json"), clipVocab(clip));
         StringBuilder merges = new StringBuilder("#version: 0.2\n");
         clip.merges().forEach(m -> merges.append(m).append('\n'));
-        AtomicText.write(tokenizer.resolve("merges.txt"), merges.toString());
+        AtomicFiles.writeText(tokenizer.resolve("merges.txt"), merges.toString());
         writeJson(tokenizer.resolve("tokenizer_config.json"), clipTokenizerConfig(clip));
         writeJson(tokenizer.resolve("special_tokens_map.json"), clipSpecialTokens());
 
@@ -355,7 +355,7 @@ public final class ToyText {
     /** Two-space indent and ": " as Python's json.dumps(indent=2) and tokenizers' pretty printer write. */
     private static void writeJson(Path file, ObjectNode o) {
         try {
-            AtomicText.write(file, JSON.writeValueAsString(o) + "\n");
+            AtomicFiles.writeText(file, JSON.writeValueAsString(o) + "\n");
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot encode JSON: " + e.getMessage(), e);
         }
