@@ -93,14 +93,18 @@ public final class EraseCommand implements Callable<Integer> {
     String instanceImages;
 
     @Option(names = "--synonyms", paramLabel = "W", split = ",", description = "Synonyms of the key word, comma-"
-            + "separated. Default: every lemma name of every WordNet 3.1 synset of the key word (the key word itself "
+            + "separated. Default: every lemma name of every WordNet synset of the key word (the key word itself "
             + "when WordNet has none).")
     List<String> synonyms;
 
     @Option(names = "--irrelevant-concepts", paramLabel = "W", split = ",", description = "Irrelevant concepts for "
-            + "the reverse self-contrastive loss, comma-separated. Default: 3 common nouns chosen from WordNet 3.1 by "
+            + "the reverse self-contrastive loss, comma-separated. Default: 3 common nouns chosen from WordNet by "
             + "hypernym-graph distance (unrelated, far, mid).")
     List<String> irrelevant;
+
+    @Option(names = "--wordnet", paramLabel = "3.0|3.1", description = "WordNet version of the synonyms and "
+            + "irrelevant concepts. Default: 3.0 (NLTK's, which the authors' code uses).")
+    String wordnet;
 
     @Option(names = "--preserve", paramLabel = "concept|irrelevant", description = "What the preservation steps' "
             + "flow-matching loss (L_lora) trains on. concept (default, the released code): the concept images with the "
@@ -256,6 +260,7 @@ public final class EraseCommand implements Callable<Integer> {
             ArrayNode a = o.putArray("irrelevant_concepts");
             irrelevant.forEach(a::add);
         }
+        put(o, "wordnet", wordnet);
         put(o, "preserve", preserve);
         if (preserveImages != null) {
             o.put("preserve_images", preserveImages);

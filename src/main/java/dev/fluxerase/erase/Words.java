@@ -19,11 +19,10 @@ public record Words(List<String> synonyms, String synonymSource, List<String> ir
                     List<WordNet.Choice> irrelevantDetails) {
 
     static final String FROM_CONFIG = "run configuration";
-    static final String FROM_WORDNET = "WordNet 3.1";
 
-    /** The configuration's lists, with WordNet filling in what is missing (loaded only then). */
+    /** The configuration's lists, with the configured WordNet version filling in what is missing (loaded only then). */
     static Words choose(RunConfig c) {
-        WordNet wn = c.synonyms() == null || c.irrelevant() == null ? WordNet.load() : null;
+        WordNet wn = c.synonyms() == null || c.irrelevant() == null ? WordNet.load(c.wordnet()) : null;
         List<String> syn;
         String synSource;
         if (c.synonyms() != null) {
@@ -31,10 +30,11 @@ public record Words(List<String> synonyms, String synonymSource, List<String> ir
             synSource = FROM_CONFIG;
         } else {
             syn = wn.synonyms(c.keyWord());
-            synSource = FROM_WORDNET + ": every lemma name of every synset of \"" + c.keyWord() + "\"";
+            synSource = "WordNet " + wn.version() + ": every lemma name of every synset of \"" + c.keyWord() + "\"";
             if (syn.isEmpty()) {
                 syn = List.of(c.keyWord());
-                synSource = "the key word itself (WordNet 3.1 has no synset for \"" + c.keyWord() + "\")";
+                synSource = "the key word itself (WordNet " + wn.version() + " has no synset for \"" + c.keyWord()
+                        + "\")";
             }
         }
         if (c.irrelevant() != null) {
@@ -42,7 +42,7 @@ public record Words(List<String> synonyms, String synonymSource, List<String> ir
         }
         List<WordNet.Choice> chosen = wn.irrelevant(c.keyWord(), syn, RunRandom.words(c.seed()));
         return new Words(syn, synSource, chosen.stream().map(WordNet.Choice::word).toList(),
-                FROM_WORDNET + ": noun hypernym-graph distance (unrelated, far, mid)", chosen);
+                "WordNet " + wn.version() + ": noun hypernym-graph distance (unrelated, far, mid)", chosen);
     }
 
     ObjectNode toJson() {

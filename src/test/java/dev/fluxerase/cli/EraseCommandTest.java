@@ -2,11 +2,16 @@ package dev.fluxerase.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.erase.TinyRun;
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
+import dev.fluxerase.safetensors.Safetensors;
+import dev.fluxerase.safetensors.SafetensorsWriter;
+import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Resources;
 import dev.fluxerase.testing.ToyFolder;
 import org.junit.jupiter.api.Test;
@@ -16,7 +21,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -198,17 +205,30 @@ class EraseCommandTest {
      */
     @Test
     void resumedRunOnTheCpuBackendGivesTheSameLoraBitForBit() throws Exception {
-        String[] small = {"--backend", "cpu", "--resolution", "16", "--t5-length", "16"};
-        Path whole = tmp.resolve("cpu-whole");
-        assertEquals(0, erase(whole, concat(small, "--steps", "8")).exit());
-        Path parts = tmp.resolve("cpu-parts");
-        assertEquals(0, erase(parts, concat(small, "--steps", "1")).exit());
+        Path parts = firstStepOf("cpu", "cpu", 8);
         CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "8",
                 "--cache-dir", tmp.resolve("cache").toString());
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.err().contains("resuming at step 1/8"), r.err());
-        byte[] a = Files.readAllBytes(whole.resolve("pytorch_lora_weights.safetensors"));
-        byte[] b = Files.readAllBytes(parts.resolve("pytorch_lora_weights.safetensors"));
+        assertSameLora("cpu");
+    }
+
+    /**
+     * Runs {@code steps} steps (16², T5 length 16) on {@code backend} into tmp/NAME-whole, and the first of them into
+     * tmp/NAME-parts, which it returns for a resume.
+     */
+    private Path firstStepOf(String name, String backend, int steps) throws Exception {
+        String[] small = {"--backend", backend, "--resolution", "16", "--t5-length", "16"};
+        assertEquals(0, erase(tmp.resolve(name + "-whole"), concat(small, "--steps", Integer.toString(steps))).exit());
+        Path parts = tmp.resolve(name + "-parts");
+        assertEquals(0, erase(parts, concat(small, "--steps", "1")).exit());
+        return parts;
+    }
+
+    /** The resumed run of {@link #firstStepOf} wrote the LoRA of the uninterrupted one, bit for bit. */
+    private void assertSameLora(String name) throws Exception {
+        byte[] a = Files.readAllBytes(tmp.resolve(name + "-whole").resolve("pytorch_lora_weights.safetensors"));
+        byte[] b = Files.readAllBytes(tmp.resolve(name + "-parts").resolve("pytorch_lora_weights.safetensors"));
         assertTrue(java.util.Arrays.equals(a, b), "resumed LoRA differs from the uninterrupted one");
     }
 
@@ -226,6 +246,36 @@ class EraseCommandTest {
                 + out.resolve("checkpoint.safetensors") + " was made with (it has 3: concept0.png, concept1.png,"
                 + " concept2.png; the folder gives 4: concept0.png, concept1.png, concept2.png, concept9.png, or the"
                 + " same names with other pixels)", r.err().strip());
+    }
+
+    /**
+     * A checkpoint from before the wordnet key (its words came from WordNet 3.1, the only version then) resumes with 3.1
+     * recorded, into the same LoRA as an uninterrupted run (the words come from the checkpoint), and refuses another
+     * version.
+     */
+    @Test
+    void aCheckpointWithoutTheWordnetKeyResumesAsWordNet31() throws Exception {
+        Path parts = firstStepOf("legacy", "naive", 2);
+        Path checkpoint = parts.resolve("checkpoint.safetensors");
+        ObjectMapper json = new ObjectMapper();
+        try (TensorSource src = Safetensors.open(checkpoint)) {
+            Map<String, String> meta = new LinkedHashMap<>(src.metadata());
+            ObjectNode config = (ObjectNode) json.readTree(meta.get("config"));
+            config.remove("wordnet");
+            meta.put("config", config.toString());
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            src.names().forEach(n -> tensors.put(n, src.tensor(n)));
+            SafetensorsWriter.write(checkpoint, tensors, meta);
+        }
+        CliRun other = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "2", "--wordnet", "3.0");
+        assertEquals("flux-erase: --resume: wordnet (--wordnet) is \"3.0\" but the checkpoint " + checkpoint
+                + " was made with \"3.1\" (resume with the same settings)", other.err().strip());
+        CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "2",
+                "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, r.exit(), r.err());
+        assertSameLora("legacy");
+        JsonNode config = json.readTree(parts.resolve("run.json").toFile()).get("config");
+        assertEquals("3.1", config.get("wordnet").asText());
     }
 
     private static String[] concat(String[] a, String... b) {
@@ -269,6 +319,7 @@ class EraseCommandTest {
                 {"--attention-blocks", "7"},
                 {"--resolution", "30"},
                 {"--backend", "gpu"},
+                {"--wordnet", "2.1"},
         };
         String[] expected = {
                 "flux-erase: instance_images (--instance-images) " + missing + ": not a folder",
@@ -282,6 +333,7 @@ class EraseCommandTest {
                 "flux-erase: resolution (--resolution) must be a multiple of 4 (the VAE's factor 2 times the 2x2"
                         + " packing), got 30",
                 "flux-erase: backend (--backend) \"gpu\" is not a backend (cpu or naive)",
+                "flux-erase: wordnet (--wordnet) \"2.1\" is not a bundled WordNet version (3.0 or 3.1)",
         };
         for (int i = 0; i < cases.length; i++) {
             CliRun r = erase(out, cases[i]);
