@@ -112,10 +112,13 @@ final class Checkpoint {
                 throw new EraseException(file + ": damaged metadata (config, images or history)");
             }
             ObjectNode settings = (ObjectNode) config;
-            // a checkpoint from before the key chose its words from WordNet 3.1, the only version there was: resuming
-            // it records that instead of taking today's default
+            // a checkpoint from before these keys chose its words from WordNet 3.1, the only version there was, and
+            // from no named sense: resuming it records that instead of taking today's defaults for them
             if (!settings.has("wordnet")) {
                 settings.put("wordnet", RunConfig.WORDNET_BEFORE_CHOICE);
+            }
+            if (!settings.has("key_word_sense")) {
+                settings.putNull("key_word_sense");
             }
             List<String> images = new ArrayList<>();
             imgs.forEach(n -> images.add(n.asText()));

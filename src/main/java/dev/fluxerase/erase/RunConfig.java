@@ -34,12 +34,14 @@ import java.util.regex.Pattern;
  *                        model (the last double block by default)
  * @param synonyms        null: chosen from WordNet
  * @param irrelevant      null: chosen from WordNet
+ * @param keyWordSense    the WordNet noun sense the irrelevant concepts are chosen from ("nude.n.03"); null: the
+ *                        curated family list, else the key word's first noun sense
  * @param wordnet         the WordNet version synonyms and irrelevant concepts come from, one of {@link #WORDNETS}
  */
 public record RunConfig(String model, String transformer, String vae, String output, String keyWord,
                         String instancePrompt, String promptB, String instanceImages, List<String> synonyms,
-                        List<String> irrelevant, String wordnet, Preserve preserve, int preserveImages, Mode mode,
-                        int steps, double lrErase, double lrPreserve,
+                        List<String> irrelevant, String keyWordSense, String wordnet, Preserve preserve,
+                        int preserveImages, Mode mode, int steps, double lrErase, double lrPreserve,
                         double weightEsd, double weightAttn, double weightLora, double weightRsc, double eta, double tau,
                         int rank, double alpha, double weightDecay, double guidanceSample, double guidanceTrain,
                         int t5Length, int resolution, List<Integer> attentionBlocks, double shuffleP, double synonymP,
@@ -86,11 +88,12 @@ public record RunConfig(String model, String transformer, String vae, String out
 
     /** Every key of the JSON form, in the order {@link #toJson} writes them. */
     public static final List<String> KEYS = List.of("model", "transformer", "vae", "output", "key_word",
-            "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "wordnet", "preserve",
-            "preserve_images", "mode", "steps", "lr_erase", "lr_preserve", "weight_esd", "weight_attn", "weight_lora",
-            "weight_rsc", "eta", "tau", "rank", "alpha", "weight_decay", "guidance_sample", "guidance_train",
-            "t5_length", "resolution", "attention_blocks", "shuffle_p", "synonym_p", "seed", "sampling_steps",
-            "checkpoint_every", "save_every", "backend", "gradient_checkpointing");
+            "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "key_word_sense",
+            "wordnet", "preserve", "preserve_images", "mode", "steps", "lr_erase", "lr_preserve", "weight_esd",
+            "weight_attn", "weight_lora", "weight_rsc", "eta", "tau", "rank", "alpha", "weight_decay",
+            "guidance_sample", "guidance_train", "t5_length", "resolution", "attention_blocks", "shuffle_p",
+            "synonym_p", "seed", "sampling_steps", "checkpoint_every", "save_every", "backend",
+            "gradient_checkpointing");
 
     /**
      * Keys that may differ when a run is resumed: where things are and how they are computed, not what is computed.
@@ -101,10 +104,10 @@ public record RunConfig(String model, String transformer, String vae, String out
 
     /** Keys whose values are text (or lists of text); every other key holds a number or a boolean. */
     private static final Set<String> TEXT_KEYS = Set.of("model", "transformer", "vae", "output", "key_word",
-            "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "wordnet", "preserve",
-            "mode", "backend", "pretrained_model_name_or_path", "instance_data_dir", "output_dir", "optimizer",
-            "lr_scheduler", "mixed_precision", "report_to", "logging_dir", "weighting_scheme", "devices", "prompt_a",
-            "revision", "variant");
+            "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "key_word_sense",
+            "wordnet", "preserve", "mode", "backend", "pretrained_model_name_or_path", "instance_data_dir", "output_dir",
+            "optimizer", "lr_scheduler", "mixed_precision", "report_to", "logging_dir", "weighting_scheme", "devices",
+            "prompt_a", "revision", "variant");
     private static final Pattern NUMBER =
             Pattern.compile("[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?");
 
@@ -205,7 +208,7 @@ public record RunConfig(String model, String transformer, String vae, String out
         RunConfig c = new RunConfig(f.string("model", null), f.string("transformer", null), f.string("vae", null),
                 f.string("output", null), f.string("key_word", null), f.string("instance_prompt", null),
                 f.string("prompt_b", null), f.string("instance_images", null), f.strings("synonyms"),
-                f.strings("irrelevant_concepts"), f.wordnet(), f.preserve(),
+                f.strings("irrelevant_concepts"), f.string("key_word_sense", null), f.wordnet(), f.preserve(),
                 f.integer("preserve_images", PRESERVE_IMAGES), mode,
                 f.integer("steps", mode.defaultSteps()),
                 f.number("lr_erase", LR_ERASE), f.number("lr_preserve", mode.defaultLrPreserve()),
@@ -238,6 +241,9 @@ public record RunConfig(String model, String transformer, String vae, String out
                 "is required: a folder of 3-5 PNG images of the concept");
         requireWords("synonyms", synonyms);
         requireWords("irrelevant_concepts", irrelevant);
+        require(keyWordSense == null || irrelevant == null, "key_word_sense", "\"" + keyWordSense + "\" picks the"
+                + " sense WordNet chooses irrelevant concepts from, but irrelevant_concepts (--irrelevant-concepts)"
+                + " lists them; leave one out");
         require(preserveImages >= 1, "preserve_images", "must be at least 1, got " + preserveImages);
         require(steps >= 1, "steps", "must be at least 1, got " + steps);
         requireRange("lr_erase", lrErase, 0, 1);
@@ -315,10 +321,10 @@ public record RunConfig(String model, String transformer, String vae, String out
     /** This configuration with the attention blocks resolved (the model's depth is known by then). */
     public RunConfig withAttentionBlocks(List<Integer> blocks) {
         return new RunConfig(model, transformer, vae, output, keyWord, instancePrompt, promptB, instanceImages,
-                synonyms, irrelevant, wordnet, preserve, preserveImages, mode, steps, lrErase, lrPreserve, weightEsd,
-                weightAttn, weightLora, weightRsc, eta, tau, rank, alpha, weightDecay, guidanceSample, guidanceTrain,
-                t5Length, resolution, List.copyOf(blocks), shuffleP, synonymP, seed, samplingSteps, checkpointEvery,
-                saveEvery, backend, gradientCheckpointing);
+                synonyms, irrelevant, keyWordSense, wordnet, preserve, preserveImages, mode, steps, lrErase, lrPreserve,
+                weightEsd, weightAttn, weightLora, weightRsc, eta, tau, rank, alpha, weightDecay, guidanceSample,
+                guidanceTrain, t5Length, resolution, List.copyOf(blocks), shuffleP, synonymP, seed, samplingSteps,
+                checkpointEvery, saveEvery, backend, gradientCheckpointing);
     }
 
     /** Whether preservation steps happen at all (with both of their weights 0 every step is an erasure step). */
@@ -339,6 +345,7 @@ public record RunConfig(String model, String transformer, String vae, String out
         o.put("instance_images", instanceImages);
         putStrings(o, "synonyms", synonyms);
         putStrings(o, "irrelevant_concepts", irrelevant);
+        o.put("key_word_sense", keyWordSense);
         o.put("wordnet", wordnet);
         o.put("preserve", preserve.id());
         o.put("preserve_images", preserveImages);

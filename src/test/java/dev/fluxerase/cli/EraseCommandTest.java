@@ -104,12 +104,14 @@ class EraseCommandTest {
         }
     }
 
-    /** Runs the short tiny run with options replaced or added. */
+    /** Runs the short tiny run with options replaced, added or (with a null value) left out. */
     private CliRun erase(Path out, String... extra) throws Exception {
         List<String> args = base(out);
         for (int i = 0; i < extra.length; i += 2) {
             int at = args.indexOf(extra[i]);
-            if (at >= 0) {
+            if (at >= 0 && extra[i + 1] == null) {
+                args.subList(at, at + 2).clear();
+            } else if (at >= 0) {
                 args.set(at + 1, extra[i + 1]);
             } else {
                 args.addAll(List.of(extra[i], extra[i + 1]));
@@ -249,7 +251,7 @@ class EraseCommandTest {
     }
 
     /**
-     * A checkpoint from before the wordnet key (its words came from WordNet 3.1, the only version then) resumes with 3.1
+     * A checkpoint from before the wordnet and key_word_sense keys (its words came from WordNet 3.1) resumes with 3.1
      * recorded, into the same LoRA as an uninterrupted run (the words come from the checkpoint), and refuses another
      * version.
      */
@@ -261,7 +263,7 @@ class EraseCommandTest {
         try (TensorSource src = Safetensors.open(checkpoint)) {
             Map<String, String> meta = new LinkedHashMap<>(src.metadata());
             ObjectNode config = (ObjectNode) json.readTree(meta.get("config"));
-            config.remove("wordnet");
+            config.remove(List.of("wordnet", "key_word_sense"));
             meta.put("config", config.toString());
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             src.names().forEach(n -> tensors.put(n, src.tensor(n)));
@@ -276,6 +278,36 @@ class EraseCommandTest {
         assertSameLora("legacy");
         JsonNode config = json.readTree(parts.resolve("run.json").toFile()).get("config");
         assertEquals("3.1", config.get("wordnet").asText());
+        assertTrue(config.get("key_word_sense").isNull());
+    }
+
+    /** Without a list, the irrelevant concepts are chosen, printed with their distances and recorded. */
+    @Test
+    void chosenIrrelevantConceptsArePrintedAndRecorded() throws Exception {
+        Path out = tmp.resolve("chosen");
+        CliRun r = erase(out, "--irrelevant-concepts", null, "--steps", "1", "--resolution", "16");
+        assertEquals(0, r.exit(), r.err());
+        String line = r.err().lines().filter(l -> l.startsWith("irrelevant concepts ")).findFirst().orElseThrow();
+        assertTrue(line.matches("irrelevant concepts \\[\\w+, \\w+, \\w+] \\(curated nudity list; distances in WordNet"
+                + " 3\\.0 from nude\\.n\\.03 \\(a naked person\\)\\): far \\w+ \\d+, mid \\w+ \\d+, near \\w+ \\d+"),
+                line);
+        JsonNode rec = new ObjectMapper().readTree(out.resolve("run.json").toFile());
+        assertEquals("3.0", rec.get("config").get("wordnet").asText());
+        JsonNode words = rec.get("words");
+        assertEquals("nude.n.03", words.get("irrelevant_sense").asText());
+        List<String> kinds = new ArrayList<>();
+        words.get("irrelevant_wordnet").forEach(w -> kinds.add(w.get("kind").asText()));
+        assertEquals(List.of("far", "mid", "near"), kinds);
+        assertEquals(words.get("irrelevant_concepts").get(2), words.get("irrelevant_wordnet").get(2).get("word"));
+
+        // a sense the key word does not have: one line with the senses it has, before anything loads
+        CliRun bad = erase(tmp.resolve("bad-sense"), "--irrelevant-concepts", null, "--key-word-sense", "nude.n.9",
+                "--wordnet", "3.1");
+        assertEquals(1, bad.exit());
+        assertEquals("flux-erase: key_word_sense (--key-word-sense) \"nude.n.9\" is not a WordNet 3.1 noun sense of"
+                + " \"nude\" (one of nude.n.01 (a painting of a naked human figure), nude.n.02 (without clothing"
+                + " (especially in the phrase `in the nude')), nude.n.03 (a naked person), nude.n.04 (a statue of a"
+                + " naked human figure))", bad.err().strip());
     }
 
     private static String[] concat(String[] a, String... b) {
@@ -320,6 +352,7 @@ class EraseCommandTest {
                 {"--resolution", "30"},
                 {"--backend", "gpu"},
                 {"--wordnet", "2.1"},
+                {"--key-word-sense", "nude.n.03"},
         };
         String[] expected = {
                 "flux-erase: instance_images (--instance-images) " + missing + ": not a folder",
@@ -334,6 +367,8 @@ class EraseCommandTest {
                         + " packing), got 30",
                 "flux-erase: backend (--backend) \"gpu\" is not a backend (cpu or naive)",
                 "flux-erase: wordnet (--wordnet) \"2.1\" is not a bundled WordNet version (3.0 or 3.1)",
+                "flux-erase: key_word_sense (--key-word-sense) \"nude.n.03\" picks the sense WordNet chooses irrelevant"
+                        + " concepts from, but irrelevant_concepts (--irrelevant-concepts) lists them; leave one out",
         };
         for (int i = 0; i < cases.length; i++) {
             CliRun r = erase(out, cases[i]);

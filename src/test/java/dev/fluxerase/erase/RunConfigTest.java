@@ -51,6 +51,7 @@ class RunConfigTest {
         assertNull(c.attentionBlocks());
         assertNull(c.synonyms());
         assertNull(c.irrelevant());
+        assertNull(c.keyWordSense());
         assertEquals("3.0", c.wordnet());
         assertEquals("cpu", c.backend());
     }
@@ -61,10 +62,12 @@ class RunConfigTest {
         ObjectNode o = minimal();
         o.put("wordnet", "3.1");
         assertEquals("3.1", RunConfig.of(o).wordnet());
-        Path yaml = Files.writeString(tmp.resolve("run.yaml"), "wordnet: 3.1\n");
+        Path yaml = Files.writeString(tmp.resolve("run.yaml"), "wordnet: 3.1\nkey_word_sense: nude.n.03\n");
         ObjectNode y = minimal();
         y.setAll(RunConfig.readFile(yaml));
-        assertEquals("3.1", RunConfig.of(y).wordnet());
+        RunConfig c = RunConfig.of(y);
+        assertEquals("3.1", c.wordnet());
+        assertEquals("nude.n.03", c.keyWordSense());
     }
 
     /** The model folder's defaults fill resolution, t5_length and sampling_steps only where the settings are silent. */
@@ -103,6 +106,7 @@ class RunConfigTest {
         ObjectNode o = minimal();
         o.putArray("synonyms").add("naked");
         o.putArray("attention_blocks").add(17).add(18);
+        o.put("key_word_sense", "nude.n.03");
         o.put("wordnet", "3.1");
         o.put("seed", 1L << 40);
         RunConfig c = RunConfig.of(o);
@@ -151,5 +155,14 @@ class RunConfigTest {
         assertEquals("wordnet (--wordnet) \"2.1\" is not a bundled WordNet version (3.0 or 3.1)",
                 error("wordnet", "2.1"));
         assertEquals("wordnet (--wordnet) \"3\" is not a bundled WordNet version (3.0 or 3.1)", error("wordnet", 3));
+        assertEquals("key_word_sense (--key-word-sense) must be a string, got 3", error("key_word_sense", 3));
+        assertEquals("key_word_sense (--key-word-sense) \"nude.n.03\" picks the sense WordNet chooses irrelevant"
+                + " concepts from, but irrelevant_concepts (--irrelevant-concepts) lists them; leave one out",
+                assertThrows(EraseException.class, () -> {
+                    ObjectNode o = minimal();
+                    o.put("key_word_sense", "nude.n.03");
+                    o.putArray("irrelevant_concepts").add("car");
+                    RunConfig.of(o);
+                }).getMessage());
     }
 }
