@@ -27,8 +27,8 @@ mvn -q -B dependency:copy -Dartifact="org.junit.platform:junit-platform-console-
 jlink --add-modules java.base,jdk.incubator.vector,jdk.unsupported,java.management,java.logging,java.xml \
   --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output "$stage/java"
 cp target/flux-erase.jar "$stage/lib/"
-# The bundled WordNet database (10.6 MB, only used by `erase` to pick synonyms when the run config lists none) is left
-# out of the GPU check runtime: the device tool carries at most 64 MiB, the tracked tree included.
+# The bundled WordNet databases (3.0 and 3.1, about 21 MB, only used by `erase` to pick words when the run config
+# lists none) are left out of the GPU check runtime: the device tool carries at most 64 MiB, the tracked tree included.
 zip -q -d "$stage/lib/flux-erase.jar" 'net/sf/extjwnl/*' >/dev/null
 # Test classes only: the test resources travel with the repository's working tree (gpu-check.sh puts
 # src/test/resources on the class path), so packing them again would count them twice against the device's carry limit.

@@ -93,14 +93,25 @@ public final class EraseCommand implements Callable<Integer> {
     String instanceImages;
 
     @Option(names = "--synonyms", paramLabel = "W", split = ",", description = "Synonyms of the key word, comma-"
-            + "separated. Default: every lemma name of every WordNet 3.1 synset of the key word (the key word itself "
+            + "separated. Default: every lemma name of every WordNet synset of the key word (the key word itself "
             + "when WordNet has none).")
     List<String> synonyms;
 
     @Option(names = "--irrelevant-concepts", paramLabel = "W", split = ",", description = "Irrelevant concepts for "
-            + "the reverse self-contrastive loss, comma-separated. Default: 3 common nouns chosen from WordNet 3.1 by "
-            + "hypernym-graph distance (unrelated, far, mid).")
+            + "the reverse self-contrastive loss, comma-separated. Default: 3 words, far, mid and near: from a curated "
+            + "list when the key word is one of the paper's concept families (nudity, artistic styles, celebrities, "
+            + "objects), else chosen in WordNet's noun graph from the key word's sense.")
     List<String> irrelevant;
+
+    @Option(names = "--key-word-sense", paramLabel = "SENSE", description = "The WordNet noun sense of the key word "
+            + "to choose the irrelevant concepts from, as NLTK names it (e.g. nude.n.03, a naked person); it replaces "
+            + "a curated family list. An unknown sense is refused with the list of the key word's senses. Default: the "
+            + "family's list, else the key word's first noun sense.")
+    String keyWordSense;
+
+    @Option(names = "--wordnet", paramLabel = "3.0|3.1", description = "WordNet version of the synonyms and "
+            + "irrelevant concepts. Default: 3.0 (NLTK's, which the authors' code uses).")
+    String wordnet;
 
     @Option(names = "--preserve", paramLabel = "concept|irrelevant", description = "What the preservation steps' "
             + "flow-matching loss (L_lora) trains on. concept (default, the released code): the concept images with the "
@@ -256,6 +267,8 @@ public final class EraseCommand implements Callable<Integer> {
             ArrayNode a = o.putArray("irrelevant_concepts");
             irrelevant.forEach(a::add);
         }
+        put(o, "key_word_sense", keyWordSense);
+        put(o, "wordnet", wordnet);
         put(o, "preserve", preserve);
         if (preserveImages != null) {
             o.put("preserve_images", preserveImages);

@@ -111,6 +111,15 @@ final class Checkpoint {
             if (!config.isObject() || !history.isArray() || !imgs.isArray()) {
                 throw new EraseException(file + ": damaged metadata (config, images or history)");
             }
+            ObjectNode settings = (ObjectNode) config;
+            // a checkpoint from before these keys chose its words from WordNet 3.1, the only version there was, and
+            // from no named sense: resuming it records that instead of taking today's defaults for them
+            if (!settings.has("wordnet")) {
+                settings.put("wordnet", RunConfig.WORDNET_BEFORE_CHOICE);
+            }
+            if (!settings.has("key_word_sense")) {
+                settings.putNull("key_word_sense");
+            }
             List<String> images = new ArrayList<>();
             imgs.forEach(n -> images.add(n.asText()));
             Words words = Words.fromJson(json.readTree(meta("words", meta, file)), file.toString());
@@ -119,7 +128,7 @@ final class Checkpoint {
                 tensors.put(n, Floats.toF32(src.tensor(n)));
             }
             int next = Integer.parseInt(meta("next_step", meta, file));
-            return new State(file, next, Long.parseLong(meta("adam_steps", meta, file)), (ObjectNode) config, words,
+            return new State(file, next, Long.parseLong(meta("adam_steps", meta, file)), settings, words,
                     List.copyOf(images), (ArrayNode) history, tensors);
         } catch (JsonProcessingException | NumberFormatException e) {
             throw new EraseException(file + ": damaged metadata: " + e.getMessage().replace('\n', ' '));

@@ -81,7 +81,7 @@ public final class EraseRun {
                 err::println)) {
             Words w = t.words();
             err.println("synonyms " + w.synonyms() + " (" + w.synonymSource() + ")");
-            err.println("irrelevant concepts " + w.irrelevant() + " (" + w.irrelevantSource() + ")");
+            err.println(w.describeIrrelevant());
             t.run(new TrainingProgress(err, System::nanoTime));
             return new Result(t.config(), t.config().steps(), out.resolve(Trainer.LORA_FILE),
                     out.resolve(Trainer.RECORD_FILE));

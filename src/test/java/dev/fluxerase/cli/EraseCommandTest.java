@@ -2,11 +2,16 @@ package dev.fluxerase.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.erase.TinyRun;
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
+import dev.fluxerase.safetensors.Safetensors;
+import dev.fluxerase.safetensors.SafetensorsWriter;
+import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Resources;
 import dev.fluxerase.testing.ToyFolder;
 import org.junit.jupiter.api.Test;
@@ -16,7 +21,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -97,12 +104,14 @@ class EraseCommandTest {
         }
     }
 
-    /** Runs the short tiny run with options replaced or added. */
+    /** Runs the short tiny run with options replaced, added or (with a null value) left out. */
     private CliRun erase(Path out, String... extra) throws Exception {
         List<String> args = base(out);
         for (int i = 0; i < extra.length; i += 2) {
             int at = args.indexOf(extra[i]);
-            if (at >= 0) {
+            if (at >= 0 && extra[i + 1] == null) {
+                args.subList(at, at + 2).clear();
+            } else if (at >= 0) {
                 args.set(at + 1, extra[i + 1]);
             } else {
                 args.addAll(List.of(extra[i], extra[i + 1]));
@@ -198,17 +207,30 @@ class EraseCommandTest {
      */
     @Test
     void resumedRunOnTheCpuBackendGivesTheSameLoraBitForBit() throws Exception {
-        String[] small = {"--backend", "cpu", "--resolution", "16", "--t5-length", "16"};
-        Path whole = tmp.resolve("cpu-whole");
-        assertEquals(0, erase(whole, concat(small, "--steps", "8")).exit());
-        Path parts = tmp.resolve("cpu-parts");
-        assertEquals(0, erase(parts, concat(small, "--steps", "1")).exit());
+        Path parts = firstStepOf("cpu", "cpu", 8);
         CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "8",
                 "--cache-dir", tmp.resolve("cache").toString());
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.err().contains("resuming at step 1/8"), r.err());
-        byte[] a = Files.readAllBytes(whole.resolve("pytorch_lora_weights.safetensors"));
-        byte[] b = Files.readAllBytes(parts.resolve("pytorch_lora_weights.safetensors"));
+        assertSameLora("cpu");
+    }
+
+    /**
+     * Runs {@code steps} steps (16², T5 length 16) on {@code backend} into tmp/NAME-whole, and the first of them into
+     * tmp/NAME-parts, which it returns for a resume.
+     */
+    private Path firstStepOf(String name, String backend, int steps) throws Exception {
+        String[] small = {"--backend", backend, "--resolution", "16", "--t5-length", "16"};
+        assertEquals(0, erase(tmp.resolve(name + "-whole"), concat(small, "--steps", Integer.toString(steps))).exit());
+        Path parts = tmp.resolve(name + "-parts");
+        assertEquals(0, erase(parts, concat(small, "--steps", "1")).exit());
+        return parts;
+    }
+
+    /** The resumed run of {@link #firstStepOf} wrote the LoRA of the uninterrupted one, bit for bit. */
+    private void assertSameLora(String name) throws Exception {
+        byte[] a = Files.readAllBytes(tmp.resolve(name + "-whole").resolve("pytorch_lora_weights.safetensors"));
+        byte[] b = Files.readAllBytes(tmp.resolve(name + "-parts").resolve("pytorch_lora_weights.safetensors"));
         assertTrue(java.util.Arrays.equals(a, b), "resumed LoRA differs from the uninterrupted one");
     }
 
@@ -226,6 +248,66 @@ class EraseCommandTest {
                 + out.resolve("checkpoint.safetensors") + " was made with (it has 3: concept0.png, concept1.png,"
                 + " concept2.png; the folder gives 4: concept0.png, concept1.png, concept2.png, concept9.png, or the"
                 + " same names with other pixels)", r.err().strip());
+    }
+
+    /**
+     * A checkpoint from before the wordnet and key_word_sense keys (its words came from WordNet 3.1) resumes with 3.1
+     * recorded, into the same LoRA as an uninterrupted run (the words come from the checkpoint), and refuses another
+     * version.
+     */
+    @Test
+    void aCheckpointWithoutTheWordnetKeyResumesAsWordNet31() throws Exception {
+        Path parts = firstStepOf("legacy", "naive", 2);
+        Path checkpoint = parts.resolve("checkpoint.safetensors");
+        ObjectMapper json = new ObjectMapper();
+        try (TensorSource src = Safetensors.open(checkpoint)) {
+            Map<String, String> meta = new LinkedHashMap<>(src.metadata());
+            ObjectNode config = (ObjectNode) json.readTree(meta.get("config"));
+            config.remove(List.of("wordnet", "key_word_sense"));
+            meta.put("config", config.toString());
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            src.names().forEach(n -> tensors.put(n, src.tensor(n)));
+            SafetensorsWriter.write(checkpoint, tensors, meta);
+        }
+        CliRun other = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "2", "--wordnet", "3.0");
+        assertEquals("flux-erase: --resume: wordnet (--wordnet) is \"3.0\" but the checkpoint " + checkpoint
+                + " was made with \"3.1\" (resume with the same settings)", other.err().strip());
+        CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "2",
+                "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, r.exit(), r.err());
+        assertSameLora("legacy");
+        JsonNode config = json.readTree(parts.resolve("run.json").toFile()).get("config");
+        assertEquals("3.1", config.get("wordnet").asText());
+        assertTrue(config.get("key_word_sense").isNull());
+    }
+
+    /** Without a list, the irrelevant concepts are chosen, printed with their distances and recorded. */
+    @Test
+    void chosenIrrelevantConceptsArePrintedAndRecorded() throws Exception {
+        Path out = tmp.resolve("chosen");
+        CliRun r = erase(out, "--irrelevant-concepts", null, "--steps", "1", "--resolution", "16");
+        assertEquals(0, r.exit(), r.err());
+        String line = r.err().lines().filter(l -> l.startsWith("irrelevant concepts ")).findFirst().orElseThrow();
+        assertTrue(line.matches("irrelevant concepts \\[\\w+, \\w+, \\w+] \\(curated nudity list; distances in WordNet"
+                + " 3\\.0 from nude\\.n\\.03 \\(a naked person\\)\\): far \\w+ \\d+, mid \\w+ \\d+, near \\w+ \\d+"),
+                line);
+        JsonNode rec = new ObjectMapper().readTree(out.resolve("run.json").toFile());
+        assertEquals("3.0", rec.get("config").get("wordnet").asText());
+        JsonNode words = rec.get("words");
+        assertEquals("nude.n.03", words.get("irrelevant_sense").asText());
+        List<String> kinds = new ArrayList<>();
+        words.get("irrelevant_wordnet").forEach(w -> kinds.add(w.get("kind").asText()));
+        assertEquals(List.of("far", "mid", "near"), kinds);
+        assertEquals(words.get("irrelevant_concepts").get(2), words.get("irrelevant_wordnet").get(2).get("word"));
+
+        // a sense the key word does not have: one line with the senses it has, before anything loads
+        CliRun bad = erase(tmp.resolve("bad-sense"), "--irrelevant-concepts", null, "--key-word-sense", "nude.n.9",
+                "--wordnet", "3.1");
+        assertEquals(1, bad.exit());
+        assertEquals("flux-erase: key_word_sense (--key-word-sense) \"nude.n.9\" is not a WordNet 3.1 noun sense of"
+                + " \"nude\" (one of nude.n.01 (a painting of a naked human figure), nude.n.02 (without clothing"
+                + " (especially in the phrase `in the nude')), nude.n.03 (a naked person), nude.n.04 (a statue of a"
+                + " naked human figure))", bad.err().strip());
     }
 
     private static String[] concat(String[] a, String... b) {
@@ -269,6 +351,8 @@ class EraseCommandTest {
                 {"--attention-blocks", "7"},
                 {"--resolution", "30"},
                 {"--backend", "gpu"},
+                {"--wordnet", "2.1"},
+                {"--key-word-sense", "nude.n.03"},
         };
         String[] expected = {
                 "flux-erase: instance_images (--instance-images) " + missing + ": not a folder",
@@ -282,6 +366,9 @@ class EraseCommandTest {
                 "flux-erase: resolution (--resolution) must be a multiple of 4 (the VAE's factor 2 times the 2x2"
                         + " packing), got 30",
                 "flux-erase: backend (--backend) \"gpu\" is not a backend (cpu or naive)",
+                "flux-erase: wordnet (--wordnet) \"2.1\" is not a bundled WordNet version (3.0 or 3.1)",
+                "flux-erase: key_word_sense (--key-word-sense) \"nude.n.03\" picks the sense WordNet chooses irrelevant"
+                        + " concepts from, but irrelevant_concepts (--irrelevant-concepts) lists them; leave one out",
         };
         for (int i = 0; i < cases.length; i++) {
             CliRun r = erase(out, cases[i]);

@@ -4,7 +4,10 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.pipeline.ModelDefaults;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -48,7 +51,23 @@ class RunConfigTest {
         assertNull(c.attentionBlocks());
         assertNull(c.synonyms());
         assertNull(c.irrelevant());
+        assertNull(c.keyWordSense());
+        assertEquals("3.0", c.wordnet());
         assertEquals("cpu", c.backend());
+    }
+
+    /** 3.1 stays selectable; YAML's unquoted 3.1 is a number and means the same. */
+    @Test
+    void wordnetVersion(@TempDir Path tmp) throws Exception {
+        ObjectNode o = minimal();
+        o.put("wordnet", "3.1");
+        assertEquals("3.1", RunConfig.of(o).wordnet());
+        Path yaml = Files.writeString(tmp.resolve("run.yaml"), "wordnet: 3.1\nkey_word_sense: nude.n.03\n");
+        ObjectNode y = minimal();
+        y.setAll(RunConfig.readFile(yaml));
+        RunConfig c = RunConfig.of(y);
+        assertEquals("3.1", c.wordnet());
+        assertEquals("nude.n.03", c.keyWordSense());
     }
 
     /** The model folder's defaults fill resolution, t5_length and sampling_steps only where the settings are silent. */
@@ -87,6 +106,8 @@ class RunConfigTest {
         ObjectNode o = minimal();
         o.putArray("synonyms").add("naked");
         o.putArray("attention_blocks").add(17).add(18);
+        o.put("key_word_sense", "nude.n.03");
+        o.put("wordnet", "3.1");
         o.put("seed", 1L << 40);
         RunConfig c = RunConfig.of(o);
         assertEquals(c, RunConfig.of(c.toJson()));
@@ -131,5 +152,17 @@ class RunConfigTest {
         assertEquals("synonym_p (--synonym-p) must lie in [0, 1], got -0.5", error("synonym_p", -0.5));
         assertEquals("gradient_checkpointing (--gradient-checkpointing) must be true or false, got 1",
                 error("gradient_checkpointing", 1));
+        assertEquals("wordnet (--wordnet) \"2.1\" is not a bundled WordNet version (3.0 or 3.1)",
+                error("wordnet", "2.1"));
+        assertEquals("wordnet (--wordnet) \"3\" is not a bundled WordNet version (3.0 or 3.1)", error("wordnet", 3));
+        assertEquals("key_word_sense (--key-word-sense) must be a string, got 3", error("key_word_sense", 3));
+        assertEquals("key_word_sense (--key-word-sense) \"nude.n.03\" picks the sense WordNet chooses irrelevant"
+                + " concepts from, but irrelevant_concepts (--irrelevant-concepts) lists them; leave one out",
+                assertThrows(EraseException.class, () -> {
+                    ObjectNode o = minimal();
+                    o.put("key_word_sense", "nude.n.03");
+                    o.putArray("irrelevant_concepts").add("car");
+                    RunConfig.of(o);
+                }).getMessage());
     }
 }
