@@ -114,8 +114,16 @@ public final class EraseCommand implements Callable<Integer> {
 
     @Option(names = "--mode", paramLabel = "paper|released", description = "paper (default): frozen ESD teacher, "
             + "lrs 1e-3/5e-4, 1000 steps, partial-sampling ESD latent, positions per prompt; released: the authors' "
-            + "code (live teacher, lr 1e-3, 300 steps, full sampling + random t, the code's positions).")
+            + "code (live teacher, lr 1e-3, 300 steps, full sampling with its sampler + random t, the code's "
+            + "positions).")
     String mode;
+
+    @Option(names = "--sampler", paramLabel = "flux|released", description = "How the ESD latent and the L_rsc "
+            + "features are sampled. flux: FLUX's Euler schedule. released (released mode only, its default): the "
+            + "released code's scheduler as it behaves: random timesteps, Euler steps of about -0.001 between adjacent "
+            + "entries of the 1000-entry training sigma table, a step index that runs on across the run, so the "
+            + "latent stays near its noise. Default: the mode's.")
+    String sampler;
 
     @Option(names = "--steps", paramLabel = "N", description = "Training steps, alternating erasure/preservation. "
             + "Default: 1000 (paper), 300 (released; the released nudity config used 200).")
@@ -261,6 +269,7 @@ public final class EraseCommand implements Callable<Integer> {
             o.put("preserve_images", preserveImages);
         }
         put(o, "mode", mode);
+        put(o, "sampler", sampler);
         if (steps != null) {
             o.put("steps", steps);
         }

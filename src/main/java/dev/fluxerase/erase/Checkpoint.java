@@ -34,6 +34,12 @@ final class Checkpoint {
     static final String FILE = "checkpoint.safetensors";
     static final String FORMAT = "flux-erase-checkpoint-1";
 
+    /**
+     * Keys added after checkpoints were first written, with the value that every run before them used, so that such a
+     * checkpoint resumes with its old behaviour rather than the mode's current default.
+     */
+    private static final Map<String, String> LEGACY = Map.of("sampler", "flux");
+
     /** A checkpoint read back: host copies of its tensors by name. */
     record State(Path file, int nextStep, long adamSteps, ObjectNode config, Words words, List<String> images,
                  ArrayNode history, Map<String, float[]> tensors) {
@@ -111,6 +117,11 @@ final class Checkpoint {
             if (!config.isObject() || !history.isArray() || !imgs.isArray()) {
                 throw new EraseException(file + ": damaged metadata (config, images or history)");
             }
+            LEGACY.forEach((k, v) -> {
+                if (!config.has(k)) {
+                    ((ObjectNode) config).put(k, v);
+                }
+            });
             List<String> images = new ArrayList<>();
             imgs.forEach(n -> images.add(n.asText()));
             Words words = Words.fromJson(json.readTree(meta("words", meta, file)), file.toString());

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
@@ -37,7 +38,8 @@ import java.util.regex.Pattern;
  */
 public record RunConfig(String model, String transformer, String vae, String output, String keyWord,
                         String instancePrompt, String promptB, String instanceImages, List<String> synonyms,
-                        List<String> irrelevant, Preserve preserve, int preserveImages, Mode mode, int steps, double lrErase, double lrPreserve,
+                        List<String> irrelevant, Preserve preserve, int preserveImages, Mode mode, Sampler sampler,
+                        int steps, double lrErase, double lrPreserve,
                         double weightEsd, double weightAttn, double weightLora, double weightRsc, double eta, double tau,
                         int rank, double alpha, double weightDecay, double guidanceSample, double guidanceTrain,
                         int t5Length, int resolution, List<Integer> attentionBlocks, double shuffleP, double synonymP,
@@ -69,10 +71,24 @@ public record RunConfig(String model, String transformer, String vae, String out
      * released code), or images the frozen model generates for the instance prompt with the key word replaced by each
      * irrelevant concept (the paper's reading, METHOD §7.8).
      */
-    public enum Preserve {
-        CONCEPT, IRRELEVANT;
+    public enum Preserve implements Choice {
+        CONCEPT, IRRELEVANT
+    }
 
-        public String id() {
+    /**
+     * How the ESD latent and the L_rsc features are sampled: FLUX's Euler schedule, or the released code's scheduler as
+     * it behaves (random timesteps, the unshifted 1000-entry sigma table, a step index that runs on across the whole
+     * run; {@link ReleasedSampler}), which only released mode can use.
+     */
+    public enum Sampler implements Choice {
+        FLUX, RELEASED
+    }
+
+    /** A setting whose values are names: each constant's {@link #id} is its name in lower case. */
+    public interface Choice {
+        String name();
+
+        default String id() {
             return name().toLowerCase(Locale.ROOT);
         }
     }
@@ -80,7 +96,7 @@ public record RunConfig(String model, String transformer, String vae, String out
     /** Every key of the JSON form, in the order {@link #toJson} writes them. */
     public static final List<String> KEYS = List.of("model", "transformer", "vae", "output", "key_word",
             "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "preserve",
-            "preserve_images", "mode", "steps", "lr_erase", "lr_preserve", "weight_esd", "weight_attn", "weight_lora",
+            "preserve_images", "mode", "sampler", "steps", "lr_erase", "lr_preserve", "weight_esd", "weight_attn", "weight_lora",
             "weight_rsc", "eta", "tau", "rank", "alpha", "weight_decay", "guidance_sample", "guidance_train",
             "t5_length", "resolution", "attention_blocks", "shuffle_p", "synonym_p", "seed", "sampling_steps",
             "checkpoint_every", "save_every", "backend", "gradient_checkpointing");
@@ -95,7 +111,7 @@ public record RunConfig(String model, String transformer, String vae, String out
     /** Keys whose values are text (or lists of text); every other key holds a number or a boolean. */
     private static final Set<String> TEXT_KEYS = Set.of("model", "transformer", "vae", "output", "key_word",
             "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "preserve", "mode",
-            "backend", "pretrained_model_name_or_path", "instance_data_dir", "output_dir", "optimizer",
+            "sampler", "backend", "pretrained_model_name_or_path", "instance_data_dir", "output_dir", "optimizer",
             "lr_scheduler", "mixed_precision", "report_to", "logging_dir", "weighting_scheme", "devices", "prompt_a",
             "revision", "variant");
     private static final Pattern NUMBER =
@@ -194,11 +210,13 @@ public record RunConfig(String model, String transformer, String vae, String out
      */
     public static RunConfig of(ObjectNode n, ModelDefaults model) {
         Fields f = new Fields(n);
-        Mode mode = f.mode();
+        Mode mode = f.choice("mode", Mode.PAPER, Mode.values(), "a mode");
         RunConfig c = new RunConfig(f.string("model", null), f.string("transformer", null), f.string("vae", null),
                 f.string("output", null), f.string("key_word", null), f.string("instance_prompt", null),
                 f.string("prompt_b", null), f.string("instance_images", null), f.strings("synonyms"),
-                f.strings("irrelevant_concepts"), f.preserve(), f.integer("preserve_images", PRESERVE_IMAGES), mode,
+                f.strings("irrelevant_concepts"), f.choice("preserve", Preserve.CONCEPT, Preserve.values(),
+                "a preservation set"), f.integer("preserve_images", PRESERVE_IMAGES), mode,
+                f.choice("sampler", mode.defaultSampler(), Sampler.values(), "a sampler"),
                 f.integer("steps", mode.defaultSteps()),
                 f.number("lr_erase", LR_ERASE), f.number("lr_preserve", mode.defaultLrPreserve()),
                 f.number("weight_esd", WEIGHT_ESD), f.number("weight_attn", WEIGHT_ATTN),
@@ -231,6 +249,8 @@ public record RunConfig(String model, String transformer, String vae, String out
         requireWords("synonyms", synonyms);
         requireWords("irrelevant_concepts", irrelevant);
         require(preserveImages >= 1, "preserve_images", "must be at least 1, got " + preserveImages);
+        require(sampler != Sampler.RELEASED || mode == Mode.RELEASED, "sampler", "released needs mode released (paper"
+                + " mode's ESD latent is a partial run of FLUX's schedule; use sampler flux)");
         require(steps >= 1, "steps", "must be at least 1, got " + steps);
         requireRange("lr_erase", lrErase, 0, 1);
         requireRange("lr_preserve", lrPreserve, 0, 1);
@@ -307,7 +327,8 @@ public record RunConfig(String model, String transformer, String vae, String out
     /** This configuration with the attention blocks resolved (the model's depth is known by then). */
     public RunConfig withAttentionBlocks(List<Integer> blocks) {
         return new RunConfig(model, transformer, vae, output, keyWord, instancePrompt, promptB, instanceImages,
-                synonyms, irrelevant, preserve, preserveImages, mode, steps, lrErase, lrPreserve, weightEsd, weightAttn, weightLora, weightRsc,
+                synonyms, irrelevant, preserve, preserveImages, mode, sampler, steps, lrErase, lrPreserve, weightEsd,
+                weightAttn, weightLora, weightRsc,
                 eta, tau, rank, alpha, weightDecay, guidanceSample, guidanceTrain, t5Length, resolution,
                 List.copyOf(blocks), shuffleP, synonymP, seed, samplingSteps, checkpointEvery, saveEvery, backend,
                 gradientCheckpointing);
@@ -334,6 +355,7 @@ public record RunConfig(String model, String transformer, String vae, String out
         o.put("preserve", preserve.id());
         o.put("preserve_images", preserveImages);
         o.put("mode", mode.id());
+        o.put("sampler", sampler.id());
         o.put("steps", steps);
         o.put("lr_erase", lrErase);
         o.put("lr_preserve", lrPreserve);
@@ -475,24 +497,16 @@ public record RunConfig(String model, String transformer, String vae, String out
             return List.copyOf(out);
         }
 
-        Preserve preserve() {
-            String id = string("preserve", Preserve.CONCEPT.id());
-            for (Preserve p : Preserve.values()) {
-                if (p.id().equals(id)) {
-                    return p;
+        /** The value of {@code values} that the key names; {@code what} says what they are in the message. */
+        <E extends Choice> E choice(String key, E dflt, E[] values, String what) {
+            String id = string(key, dflt.id());
+            for (E e : values) {
+                if (e.id().equals(id)) {
+                    return e;
                 }
             }
-            throw new EraseException(describe("preserve") + " \"" + id + "\" is not a preservation set (concept or "
-                    + "irrelevant)");
-        }
-
-        Mode mode() {
-            String id = string("mode", Mode.PAPER.id());
-            Mode m = Mode.of(id);
-            if (m == null) {
-                throw new EraseException(describe("mode") + " \"" + id + "\" is not a mode (paper or released)");
-            }
-            return m;
+            throw new EraseException(describe(key) + " \"" + id + "\" is not " + what + " ("
+                    + String.join(" or ", Arrays.stream(values).map(Choice::id).toList()) + ")");
         }
     }
 }

@@ -2,11 +2,16 @@ package dev.fluxerase.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.erase.TinyRun;
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
+import dev.fluxerase.safetensors.Safetensors;
+import dev.fluxerase.safetensors.SafetensorsWriter;
+import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Resources;
 import dev.fluxerase.testing.ToyFolder;
 import org.junit.jupiter.api.Test;
@@ -16,7 +21,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -212,6 +219,42 @@ class EraseCommandTest {
         assertTrue(java.util.Arrays.equals(a, b), "resumed LoRA differs from the uninterrupted one");
     }
 
+    /**
+     * A checkpoint from before the sampler key existed (the key taken out of its configuration) resumes with what it
+     * was made with, FLUX's schedule, not released mode's default now, and ends where an uninterrupted run with
+     * {@code --sampler flux} does.
+     */
+    @Test
+    void aCheckpointWithoutTheNewKeysResumesWithItsOldBehaviour() throws Exception {
+        String[] old = {"--backend", "naive", "--resolution", "16", "--t5-length", "16", "--mode", "released",
+                "--sampler", "flux"};
+        Path whole = tmp.resolve("old-whole");
+        assertEquals(0, erase(whole, concat(old, "--steps", "3")).exit());
+        Path parts = tmp.resolve("old-parts");
+        assertEquals(0, erase(parts, concat(old, "--steps", "1")).exit());
+        Path file = parts.resolve("checkpoint.safetensors");
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        Map<String, String> meta;
+        try (TensorSource src = Safetensors.open(file)) {
+            for (String n : src.names()) {
+                Tensor t = src.tensor(n);
+                tensors.put(n, Tensor.of(Floats.toF32(t), t.shape()));
+            }
+            meta = new LinkedHashMap<>(src.metadata());
+        }
+        ObjectNode config = (ObjectNode) new ObjectMapper().readTree(meta.get("config"));
+        config.remove(List.of("sampler"));
+        meta.put("config", config.toString());
+        SafetensorsWriter.write(file, tensors, meta);
+        CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "3",
+                "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, r.exit(), r.err());
+        assertEquals("flux", new ObjectMapper().readTree(parts.resolve("run.json").toFile()).get("config")
+                .get("sampler").asText());
+        assertTrue(java.util.Arrays.equals(Files.readAllBytes(whole.resolve("pytorch_lora_weights.safetensors")),
+                Files.readAllBytes(parts.resolve("pytorch_lora_weights.safetensors"))));
+    }
+
     @Test
     void resumeRefusesChangedImages() throws Exception {
         Path out = tmp.resolve("img-run");
@@ -269,6 +312,8 @@ class EraseCommandTest {
                 {"--attention-blocks", "7"},
                 {"--resolution", "30"},
                 {"--backend", "gpu"},
+                {"--sampler", "euler"},
+                {"--sampler", "released"},
         };
         String[] expected = {
                 "flux-erase: instance_images (--instance-images) " + missing + ": not a folder",
@@ -282,6 +327,9 @@ class EraseCommandTest {
                 "flux-erase: resolution (--resolution) must be a multiple of 4 (the VAE's factor 2 times the 2x2"
                         + " packing), got 30",
                 "flux-erase: backend (--backend) \"gpu\" is not a backend (cpu or naive)",
+                "flux-erase: sampler (--sampler) \"euler\" is not a sampler (flux or released)",
+                "flux-erase: sampler (--sampler) released needs mode released (paper mode's ESD latent is a partial run"
+                        + " of FLUX's schedule; use sampler flux)",
         };
         for (int i = 0; i < cases.length; i++) {
             CliRun r = erase(out, cases[i]);

@@ -25,6 +25,7 @@ class AuthorsConfigTest {
         n.putArray("irrelevant_concepts").add("car");
         RunConfig c = RunConfig.of(n);
         assertEquals(Mode.RELEASED, c.mode());
+        assertEquals(RunConfig.Sampler.RELEASED, c.sampler());
         assertEquals("black-forest-labs/FLUX.1-dev", c.model());
         assertEquals("image/nude/", c.instanceImages());
         assertEquals("Flux-erase-dev", c.output());
@@ -78,6 +79,7 @@ class AuthorsConfigTest {
             n.put("model", "m").put("output", "o").put("instance_images", "i");
             RunConfig c = RunConfig.of(n);
             assertEquals(Mode.RELEASED, c.mode());
+            assertEquals(RunConfig.Sampler.RELEASED, c.sampler(), name);
             assertEquals(name.equals("nudity-released") ? 200 : 300, c.steps(), name);
         }
         assertEquals("--preset cats: no such preset (one of [nudity-released, explosive-vfx-released, "

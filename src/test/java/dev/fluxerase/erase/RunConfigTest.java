@@ -49,6 +49,7 @@ class RunConfigTest {
         assertNull(c.synonyms());
         assertNull(c.irrelevant());
         assertEquals("cpu", c.backend());
+        assertEquals(RunConfig.Sampler.FLUX, c.sampler());
     }
 
     /** The model folder's defaults fill resolution, t5_length and sampling_steps only where the settings are silent. */
@@ -75,6 +76,9 @@ class RunConfigTest {
         RunConfig r = RunConfig.of(o);
         assertEquals(300, r.steps());
         assertEquals(1e-3, r.lrPreserve());
+        assertEquals(RunConfig.Sampler.RELEASED, r.sampler());
+        o.put("sampler", "flux");
+        assertEquals(RunConfig.Sampler.FLUX, RunConfig.of(o).sampler());
         o.put("steps", 200);
         o.put("lr_preserve", 2e-4);
         RunConfig s = RunConfig.of(o);
@@ -131,5 +135,10 @@ class RunConfigTest {
         assertEquals("synonym_p (--synonym-p) must lie in [0, 1], got -0.5", error("synonym_p", -0.5));
         assertEquals("gradient_checkpointing (--gradient-checkpointing) must be true or false, got 1",
                 error("gradient_checkpointing", 1));
+        assertEquals("sampler (--sampler) \"euler\" is not a sampler (flux or released)", error("sampler", "euler"));
+        assertEquals("sampler (--sampler) released needs mode released (paper mode's ESD latent is a partial run of"
+                + " FLUX's schedule; use sampler flux)", error("sampler", "released"));
+        assertEquals("preserve (--preserve) \"all\" is not a preservation set (concept or irrelevant)",
+                error("preserve", "all"));
     }
 }

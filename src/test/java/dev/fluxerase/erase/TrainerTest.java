@@ -153,6 +153,28 @@ class TrainerTest {
         }
     }
 
+    /**
+     * Released mode samples with the released code's scheduler by default: over the same two steps from the same noise
+     * it moves the latent by about 0.002·v, FLUX's schedule by about v (σ 1 → 0).
+     */
+    @Test
+    void theReleasedSamplerLeavesTheLatentNearItsNoise() throws Exception {
+        RunConfig c = config("released", "backend", "naive");
+        assertEquals(RunConfig.Sampler.RELEASED, c.sampler());
+        try (Trainer t = open(c)) {
+            Passes p = t.passes();
+            Passes.Cond cUn = t.condition("a nude girl with beautiful hair");
+            float[] z = RunRandom.gaussian(new Random(2), 16 * 64);
+            ReleasedSampler released = new ReleasedSampler(dev.fluxerase.pipeline.FlowMatchScheduler.FLUX_DEV, 2);
+            Passes.Schedule call = released.call(0, released.timesteps(new float[]{0.3f, -0.8f}));
+            double near = Compare.maxAbsDiff(z, p.sample(z, cUn, call, 2, 3));
+            double far = Compare.maxAbsDiff(z, p.sample(z, cUn, t.schedule(), 2, 3));
+            assertTrue(near > 0 && near < 0.005 * far, "released moved " + near + ", FLUX's schedule " + far);
+            List<StepRecord> r = List.of(t.step(0), t.step(1));
+            assertTrue(r.get(0).esd() != null && r.get(1).rsc() != null);
+        }
+    }
+
     /** The released code's mask counts a position its find_token repeats once; the tokenizer does repeat it. */
     @Test
     void releasedAttentionCountsARepeatedColumnOnce() throws Exception {
