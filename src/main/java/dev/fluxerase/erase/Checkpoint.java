@@ -38,7 +38,7 @@ final class Checkpoint {
      * Keys added after checkpoints were first written, with the value that every run before them used, so that such a
      * checkpoint resumes with its old behaviour rather than the mode's current default.
      */
-    private static final Map<String, String> LEGACY = Map.of("sampler", "flux");
+    private static final Map<String, String> LEGACY = Map.of("sampler", "flux", "lora_dtype", "f32");
 
     /** A checkpoint read back: host copies of its tensors by name. */
     record State(Path file, int nextStep, long adamSteps, ObjectNode config, Words words, List<String> images,

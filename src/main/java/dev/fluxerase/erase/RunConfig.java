@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.fluxerase.pipeline.ModelDefaults;
+import dev.fluxerase.tensor.DType;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -41,7 +42,7 @@ public record RunConfig(String model, String transformer, String vae, String out
                         List<String> irrelevant, Preserve preserve, int preserveImages, Mode mode, Sampler sampler,
                         int steps, double lrErase, double lrPreserve,
                         double weightEsd, double weightAttn, double weightLora, double weightRsc, double eta, double tau,
-                        int rank, double alpha, double weightDecay, double guidanceSample, double guidanceTrain,
+                        int rank, double alpha, LoraDtype loraDtype, double weightDecay, double guidanceSample, double guidanceTrain,
                         int t5Length, int resolution, List<Integer> attentionBlocks, double shuffleP, double synonymP,
                         long seed, int samplingSteps, int checkpointEvery, int saveEvery, String backend,
                         boolean gradientCheckpointing) {
@@ -84,6 +85,25 @@ public record RunConfig(String model, String transformer, String vae, String out
         FLUX, RELEASED
     }
 
+    /**
+     * What the LoRA factors and their AdamW moments are kept in: f32, or bf16 as in the released code, whose transformer
+     * is cast to bf16 before the adapter is added (every update rounded to bf16, as PyTorch's AdamW does on bf16
+     * parameters; {@link dev.fluxerase.optim.AdamW}).
+     */
+    public enum LoraDtype implements Choice {
+        F32(DType.F32), BF16(DType.BF16);
+
+        private final DType dtype;
+
+        LoraDtype(DType dtype) {
+            this.dtype = dtype;
+        }
+
+        public DType dtype() {
+            return dtype;
+        }
+    }
+
     /** A setting whose values are names: each constant's {@link #id} is its name in lower case. */
     public interface Choice {
         String name();
@@ -97,7 +117,7 @@ public record RunConfig(String model, String transformer, String vae, String out
     public static final List<String> KEYS = List.of("model", "transformer", "vae", "output", "key_word",
             "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "preserve",
             "preserve_images", "mode", "sampler", "steps", "lr_erase", "lr_preserve", "weight_esd", "weight_attn", "weight_lora",
-            "weight_rsc", "eta", "tau", "rank", "alpha", "weight_decay", "guidance_sample", "guidance_train",
+            "weight_rsc", "eta", "tau", "rank", "alpha", "lora_dtype", "weight_decay", "guidance_sample", "guidance_train",
             "t5_length", "resolution", "attention_blocks", "shuffle_p", "synonym_p", "seed", "sampling_steps",
             "checkpoint_every", "save_every", "backend", "gradient_checkpointing");
 
@@ -111,7 +131,7 @@ public record RunConfig(String model, String transformer, String vae, String out
     /** Keys whose values are text (or lists of text); every other key holds a number or a boolean. */
     private static final Set<String> TEXT_KEYS = Set.of("model", "transformer", "vae", "output", "key_word",
             "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "preserve", "mode",
-            "sampler", "backend", "pretrained_model_name_or_path", "instance_data_dir", "output_dir", "optimizer",
+            "sampler", "lora_dtype", "backend", "pretrained_model_name_or_path", "instance_data_dir", "output_dir", "optimizer",
             "lr_scheduler", "mixed_precision", "report_to", "logging_dir", "weighting_scheme", "devices", "prompt_a",
             "revision", "variant");
     private static final Pattern NUMBER =
@@ -222,6 +242,7 @@ public record RunConfig(String model, String transformer, String vae, String out
                 f.number("weight_esd", WEIGHT_ESD), f.number("weight_attn", WEIGHT_ATTN),
                 f.number("weight_lora", WEIGHT_LORA), f.number("weight_rsc", WEIGHT_RSC), f.number("eta", ETA),
                 f.number("tau", TAU), f.integer("rank", RANK), f.number("alpha", ALPHA),
+                f.choice("lora_dtype", mode.defaultLoraDtype(), LoraDtype.values(), "a LoRA dtype"),
                 f.number("weight_decay", WEIGHT_DECAY), f.number("guidance_sample", GUIDANCE_SAMPLE),
                 f.number("guidance_train", GUIDANCE_TRAIN), f.integer("t5_length", model.t5Length(T5_LENGTH)),
                 f.integer("resolution", model.resolution(RESOLUTION)), f.integers("attention_blocks"),
@@ -329,7 +350,7 @@ public record RunConfig(String model, String transformer, String vae, String out
         return new RunConfig(model, transformer, vae, output, keyWord, instancePrompt, promptB, instanceImages,
                 synonyms, irrelevant, preserve, preserveImages, mode, sampler, steps, lrErase, lrPreserve, weightEsd,
                 weightAttn, weightLora, weightRsc,
-                eta, tau, rank, alpha, weightDecay, guidanceSample, guidanceTrain, t5Length, resolution,
+                eta, tau, rank, alpha, loraDtype, weightDecay, guidanceSample, guidanceTrain, t5Length, resolution,
                 List.copyOf(blocks), shuffleP, synonymP, seed, samplingSteps, checkpointEvery, saveEvery, backend,
                 gradientCheckpointing);
     }
@@ -367,6 +388,7 @@ public record RunConfig(String model, String transformer, String vae, String out
         o.put("tau", tau);
         o.put("rank", rank);
         o.put("alpha", alpha);
+        o.put("lora_dtype", loraDtype.id());
         o.put("weight_decay", weightDecay);
         o.put("guidance_sample", guidanceSample);
         o.put("guidance_train", guidanceTrain);

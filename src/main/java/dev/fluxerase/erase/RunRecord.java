@@ -41,13 +41,16 @@ final class RunRecord {
         }
         ObjectNode l = o.putObject("lora");
         l.put("file", Trainer.LORA_FILE);
-        l.put("format", "diffusers/peft (transformer.<module>.lora_A/lora_B.weight, .alpha), F32");
+        l.put("format", "diffusers/peft (transformer.<module>.lora_A/lora_B.weight, .alpha), "
+                + config.loraDtype().dtype());
         l.put("modules", modules);
         l.put("rank", config.rank());
         l.put("alpha", config.alpha());
         l.put("init", "peft gaussian: A ~ N(0, 1/rank^2), B = 0");
         o.put("optimizer", "AdamW (betas 0.9, 0.999, eps 1e-8, weight decay " + config.weightDecay()
-                + "): one state for all steps, learning rate switched per step");
+                + "): one state for all steps, learning rate switched per step; LoRA and moments in "
+                + (config.loraDtype() == RunConfig.LoraDtype.BF16 ? "bf16, every op rounded as PyTorch's AdamW on bf16"
+                + " parameters" : "f32"));
         o.put("randomness", "step s draws from java.util.Random(SplitMix64(seed, 1, s)); see docs/erase.md");
         ArrayNode st = o.putArray("steps");
         steps.forEach(st::add);

@@ -61,9 +61,9 @@ public final class Trainer implements AutoCloseable {
     public static final String LOG_FILE = "log.jsonl";
     static final String SNAPSHOTS = "snapshots";
     private static final Pattern SNAPSHOT = Pattern.compile("lora-step-(\\d+)\\.safetensors");
-    private static final float ADAM_BETA1 = 0.9f;
-    private static final float ADAM_BETA2 = 0.999f;
-    private static final float ADAM_EPS = 1e-8f;
+    private static final double ADAM_BETA1 = 0.9;
+    private static final double ADAM_BETA2 = 0.999;
+    private static final double ADAM_EPS = 1e-8;
 
     /** Sees the run as it goes. */
     public interface Listener {
@@ -201,11 +201,17 @@ public final class Trainer implements AutoCloseable {
             model.setLora(modules, 1f);
             List<Tensor> params = new ArrayList<>();
             for (LoraModule mod : modules) {
+                if (rc.loraDtype() == RunConfig.LoraDtype.BF16) {
+                    // peft draws A in f32 and then casts the adapter to the dtype of the bf16 base layer
+                    for (long i = 0; i < mod.a().numel(); i++) {
+                        mod.a().set(i, Floats.roundToBf16(mod.a().get(i)));
+                    }
+                }
                 params.add(mod.a());
                 params.add(mod.b());
             }
-            AdamW opt = new AdamW(be, new AdamW.Settings(ADAM_BETA1, ADAM_BETA2, ADAM_EPS, (float) rc.weightDecay()),
-                    params);
+            AdamW opt = new AdamW(be, new AdamW.Settings(ADAM_BETA1, ADAM_BETA2, ADAM_EPS, rc.weightDecay()), params,
+                    rc.loraDtype().dtype());
             List<JsonNode> history = new ArrayList<>();
             int next = 0;
             if (resume != null) {
@@ -348,14 +354,14 @@ public final class Trainer implements AutoCloseable {
             appendLog(r.toJson());
             nextStep++;
             if (config.saveEvery() > 0 && nextStep % config.saveEvery() == 0) {
-                LoraSet.of(modules).save(snapshot(nextStep));
+                LoraSet.of(modules).save(snapshot(nextStep), config.loraDtype().dtype());
             }
             listener.onStep(r, config.steps());
             if (nextStep % config.checkpointEvery() == 0 || nextStep == config.steps()) {
                 checkpoint();
             }
         }
-        LoraSet.of(modules).save(out.resolve(LORA_FILE));
+        LoraSet.of(modules).save(out.resolve(LORA_FILE), config.loraDtype().dtype());
         writeRecord(true);
     }
 
@@ -498,7 +504,7 @@ public final class Trainer implements AutoCloseable {
             g.add(grads.loraA(mod.module()));
             g.add(grads.loraB(mod.module()));
         }
-        optimizer.step(g, (float) lr(config, s));
+        optimizer.step(g, lr(config, s));
         return new StepRecord(s, kind, lr(config, s), imageNames.get(image), preserveImage, a.prompt(), a.synonym(),
                 a.swapped(), posUn, samplingStep, time.sigma(), esd, attn, lora, contrast, loss, (System.nanoTime() - t0) / 1e9);
     }

@@ -10,6 +10,7 @@ import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.safetensors.Safetensors;
 import dev.fluxerase.safetensors.SafetensorsWriter;
 import dev.fluxerase.safetensors.TensorSource;
+import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Resources;
@@ -205,54 +206,85 @@ class EraseCommandTest {
      */
     @Test
     void resumedRunOnTheCpuBackendGivesTheSameLoraBitForBit() throws Exception {
-        String[] small = {"--backend", "cpu", "--resolution", "16", "--t5-length", "16"};
-        Path whole = tmp.resolve("cpu-whole");
-        assertEquals(0, erase(whole, concat(small, "--steps", "8")).exit());
-        Path parts = tmp.resolve("cpu-parts");
-        assertEquals(0, erase(parts, concat(small, "--steps", "1")).exit());
-        CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "8",
-                "--cache-dir", tmp.resolve("cache").toString());
-        assertEquals(0, r.exit(), r.err());
-        assertTrue(r.err().contains("resuming at step 1/8"), r.err());
-        byte[] a = Files.readAllBytes(whole.resolve("pytorch_lora_weights.safetensors"));
-        byte[] b = Files.readAllBytes(parts.resolve("pytorch_lora_weights.safetensors"));
-        assertTrue(java.util.Arrays.equals(a, b), "resumed LoRA differs from the uninterrupted one");
+        resumedLikeWhole("cpu", new String[]{"--backend", "cpu", "--resolution", "16", "--t5-length", "16"}, 8,
+                parts -> { });
+    }
+
+    /** What a test does to a run's folder between its first step and its resume. */
+    private interface Edit {
+        void apply(Path folder) throws Exception;
     }
 
     /**
-     * A checkpoint from before the sampler key existed (the key taken out of its configuration) resumes with what it
-     * was made with, FLUX's schedule, not released mode's default now, and ends where an uninterrupted run with
-     * {@code --sampler flux} does.
+     * Runs {@code settings} for {@code steps} steps into NAME-whole, and for 1 step into NAME-parts, which {@code edit}
+     * may change before the run there is resumed to {@code steps}; asserts that both end with the same LoRA file, and
+     * returns NAME-parts.
+     */
+    private Path resumedLikeWhole(String name, String[] settings, int steps, Edit edit) throws Exception {
+        Path whole = tmp.resolve(name + "-whole");
+        assertEquals(0, erase(whole, concat(settings, "--steps", Integer.toString(steps))).exit());
+        Path parts = tmp.resolve(name + "-parts");
+        assertEquals(0, erase(parts, concat(settings, "--steps", "1")).exit());
+        edit.apply(parts);
+        CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", Integer.toString(steps),
+                "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("resuming at step 1/" + steps), r.err());
+        Path lora = whole.resolve("pytorch_lora_weights.safetensors");
+        assertTrue(java.util.Arrays.equals(Files.readAllBytes(lora),
+                Files.readAllBytes(parts.resolve("pytorch_lora_weights.safetensors"))),
+                "resumed LoRA differs from the uninterrupted one");
+        return parts;
+    }
+
+    private static JsonNode recordedConfig(Path out) throws Exception {
+        return new ObjectMapper().readTree(out.resolve("run.json").toFile()).get("config");
+    }
+
+    /**
+     * Released mode's defaults, the released sampler (whose step index a resumed run derives from the step) and bf16
+     * LoRA state (kept exactly in the F32 checkpoint): a resumed run gives the uninterrupted run's BF16 LoRA bit for bit.
+     */
+    @Test
+    void aResumedReleasedRunGivesTheSameBf16LoraBitForBit() throws Exception {
+        Path parts = resumedLikeWhole("rel", new String[]{"--backend", "naive", "--resolution", "16", "--t5-length",
+                "16", "--mode", "released"}, 4, folder -> { });
+        JsonNode config = recordedConfig(parts);
+        assertEquals("released", config.get("sampler").asText());
+        assertEquals("bf16", config.get("lora_dtype").asText());
+        try (TensorSource src = Safetensors.open(parts.resolve("pytorch_lora_weights.safetensors"))) {
+            assertEquals(DType.BF16, src.tensor("transformer.transformer_blocks.0.attn.add_q_proj.lora_B.weight")
+                    .dtype());
+        }
+    }
+
+    /**
+     * A checkpoint from before the sampler and lora_dtype keys existed (the keys taken out of its configuration)
+     * resumes with what it was made with, FLUX's schedule and f32 state, not released mode's defaults now, and ends
+     * where an uninterrupted run with {@code --sampler flux --lora-dtype f32} does.
      */
     @Test
     void aCheckpointWithoutTheNewKeysResumesWithItsOldBehaviour() throws Exception {
-        String[] old = {"--backend", "naive", "--resolution", "16", "--t5-length", "16", "--mode", "released",
-                "--sampler", "flux"};
-        Path whole = tmp.resolve("old-whole");
-        assertEquals(0, erase(whole, concat(old, "--steps", "3")).exit());
-        Path parts = tmp.resolve("old-parts");
-        assertEquals(0, erase(parts, concat(old, "--steps", "1")).exit());
-        Path file = parts.resolve("checkpoint.safetensors");
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
-        Map<String, String> meta;
-        try (TensorSource src = Safetensors.open(file)) {
-            for (String n : src.names()) {
-                Tensor t = src.tensor(n);
-                tensors.put(n, Tensor.of(Floats.toF32(t), t.shape()));
-            }
-            meta = new LinkedHashMap<>(src.metadata());
-        }
-        ObjectNode config = (ObjectNode) new ObjectMapper().readTree(meta.get("config"));
-        config.remove(List.of("sampler"));
-        meta.put("config", config.toString());
-        SafetensorsWriter.write(file, tensors, meta);
-        CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "3",
-                "--cache-dir", tmp.resolve("cache").toString());
-        assertEquals(0, r.exit(), r.err());
-        assertEquals("flux", new ObjectMapper().readTree(parts.resolve("run.json").toFile()).get("config")
-                .get("sampler").asText());
-        assertTrue(java.util.Arrays.equals(Files.readAllBytes(whole.resolve("pytorch_lora_weights.safetensors")),
-                Files.readAllBytes(parts.resolve("pytorch_lora_weights.safetensors"))));
+        Path parts = resumedLikeWhole("old", new String[]{"--backend", "naive", "--resolution", "16", "--t5-length",
+                "16", "--mode", "released", "--sampler", "flux", "--lora-dtype", "f32"}, 3, folder -> {
+                    Path file = folder.resolve("checkpoint.safetensors");
+                    Map<String, Tensor> tensors = new LinkedHashMap<>();
+                    Map<String, String> meta;
+                    try (TensorSource src = Safetensors.open(file)) {
+                        for (String n : src.names()) {
+                            Tensor t = src.tensor(n);
+                            tensors.put(n, Tensor.of(Floats.toF32(t), t.shape()));
+                        }
+                        meta = new LinkedHashMap<>(src.metadata());
+                    }
+                    ObjectNode config = (ObjectNode) new ObjectMapper().readTree(meta.get("config"));
+                    config.remove(List.of("sampler", "lora_dtype"));
+                    meta.put("config", config.toString());
+                    SafetensorsWriter.write(file, tensors, meta);
+                });
+        JsonNode resumed = recordedConfig(parts);
+        assertEquals("flux", resumed.get("sampler").asText());
+        assertEquals("f32", resumed.get("lora_dtype").asText());
     }
 
     @Test
@@ -314,6 +346,7 @@ class EraseCommandTest {
                 {"--backend", "gpu"},
                 {"--sampler", "euler"},
                 {"--sampler", "released"},
+                {"--lora-dtype", "fp16"},
         };
         String[] expected = {
                 "flux-erase: instance_images (--instance-images) " + missing + ": not a folder",
@@ -330,6 +363,7 @@ class EraseCommandTest {
                 "flux-erase: sampler (--sampler) \"euler\" is not a sampler (flux or released)",
                 "flux-erase: sampler (--sampler) released needs mode released (paper mode's ESD latent is a partial run"
                         + " of FLUX's schedule; use sampler flux)",
+                "flux-erase: lora_dtype (--lora-dtype) \"fp16\" is not a LoRA dtype (f32 or bf16)",
         };
         for (int i = 0; i < cases.length; i++) {
             CliRun r = erase(out, cases[i]);

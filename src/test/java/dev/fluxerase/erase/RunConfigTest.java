@@ -50,6 +50,7 @@ class RunConfigTest {
         assertNull(c.irrelevant());
         assertEquals("cpu", c.backend());
         assertEquals(RunConfig.Sampler.FLUX, c.sampler());
+        assertEquals(RunConfig.LoraDtype.F32, c.loraDtype());
     }
 
     /** The model folder's defaults fill resolution, t5_length and sampling_steps only where the settings are silent. */
@@ -77,8 +78,11 @@ class RunConfigTest {
         assertEquals(300, r.steps());
         assertEquals(1e-3, r.lrPreserve());
         assertEquals(RunConfig.Sampler.RELEASED, r.sampler());
+        assertEquals(RunConfig.LoraDtype.BF16, r.loraDtype());
         o.put("sampler", "flux");
+        o.put("lora_dtype", "f32");
         assertEquals(RunConfig.Sampler.FLUX, RunConfig.of(o).sampler());
+        assertEquals(RunConfig.LoraDtype.F32, RunConfig.of(o).loraDtype());
         o.put("steps", 200);
         o.put("lr_preserve", 2e-4);
         RunConfig s = RunConfig.of(o);
@@ -140,5 +144,6 @@ class RunConfigTest {
                 + " FLUX's schedule; use sampler flux)", error("sampler", "released"));
         assertEquals("preserve (--preserve) \"all\" is not a preservation set (concept or irrelevant)",
                 error("preserve", "all"));
+        assertEquals("lora_dtype (--lora-dtype) \"fp16\" is not a LoRA dtype (f32 or bf16)", error("lora_dtype", "fp16"));
     }
 }

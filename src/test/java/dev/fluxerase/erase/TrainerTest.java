@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.erase.StepRecord.Kind;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.pipeline.PromptCache;
+import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -173,6 +174,35 @@ class TrainerTest {
             List<StepRecord> r = List.of(t.step(0), t.step(1));
             assertTrue(r.get(0).esd() != null && r.get(1).rsc() != null);
         }
+    }
+
+    /** Released mode keeps the LoRA in bf16: A as peft casts its f32 draw, and every value after AdamW's steps. */
+    @Test
+    void releasedModeKeepsTheLoraInBf16() throws Exception {
+        float[] paperA;
+        try (Trainer t = open(config("paper"))) {
+            paperA = Floats.toF32(t.lora().modules().iterator().next().a());
+        }
+        try (Trainer t = open(config("released"))) {
+            float[] a = Floats.toF32(t.lora().modules().iterator().next().a());
+            for (int i = 0; i < a.length; i++) {
+                assertEquals(Floats.roundToBf16(paperA[i]), a[i]);
+            }
+            t.step(0);
+            t.step(1);
+            assertTrue(maxAbsB(t) > 0);
+            for (LoraModule m : t.lora().modules()) {
+                for (float v : concat(Floats.toF32(m.a()), Floats.toF32(m.b()))) {
+                    assertEquals(Floats.roundToBf16(v), v, m.module());
+                }
+            }
+        }
+    }
+
+    private static float[] concat(float[] a, float[] b) {
+        float[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     /** The released code's mask counts a position its find_token repeats once; the tokenizer does repeat it. */
