@@ -27,9 +27,10 @@ import java.util.regex.Pattern;
 /**
  * Everything that defines an erasure run (docs/erase.md lists each key with its meaning and default). Read from a JSON
  * object whose keys are the snake_case names below; the command line sets the same keys (its options override the
- * file). Missing keys take their defaults, which for {@code steps} and {@code lr_preserve} depend on the mode, and for
- * {@code resolution}, {@code t5_length} and {@code sampling_steps} come from the model folder when it sets them
- * ({@link ModelDefaults}); {@link #toJson} spells every value out, so a resumed run uses the same ones.
+ * file). Missing keys take their defaults, which for {@code steps}, {@code lr_preserve}, {@code sampler} and
+ * {@code lora_dtype} depend on the mode, and for {@code resolution}, {@code t5_length} and {@code sampling_steps} come
+ * from the model folder when it sets them ({@link ModelDefaults}); {@link #toJson} spells every value out, so a resumed
+ * run uses the same ones.
  * Relative paths are relative to the working directory. Every problem is one line naming the key and its option.
  *
  * @param attentionBlocks double blocks whose attention the attention losses read; null until resolved against the
@@ -42,8 +43,8 @@ public record RunConfig(String model, String transformer, String vae, String out
                         List<String> irrelevant, Preserve preserve, int preserveImages, Mode mode, Sampler sampler,
                         int steps, double lrErase, double lrPreserve,
                         double weightEsd, double weightAttn, double weightLora, double weightRsc, double eta, double tau,
-                        int rank, double alpha, LoraDtype loraDtype, double weightDecay, double guidanceSample, double guidanceTrain,
-                        int t5Length, int resolution, List<Integer> attentionBlocks, double shuffleP, double synonymP,
+                        int rank, double alpha, LoraDtype loraDtype, double weightDecay, double guidanceSample,
+                        double guidanceTrain, int t5Length, int resolution, List<Integer> attentionBlocks, double shuffleP, double synonymP,
                         long seed, int samplingSteps, int checkpointEvery, int saveEvery, String backend,
                         boolean gradientCheckpointing) {
 
