@@ -125,8 +125,16 @@ public final class EraseCommand implements Callable<Integer> {
 
     @Option(names = "--mode", paramLabel = "paper|released", description = "paper (default): frozen ESD teacher, "
             + "lrs 1e-3/5e-4, 1000 steps, partial-sampling ESD latent, positions per prompt; released: the authors' "
-            + "code (live teacher, lr 1e-3, 300 steps, full sampling + random t, the code's positions).")
+            + "code (live teacher, lr 1e-3, 300 steps, full sampling with its sampler + random t, the code's "
+            + "positions, bf16 LoRA state).")
     String mode;
+
+    @Option(names = "--sampler", paramLabel = "flux|released", description = "How the ESD latent and the L_rsc "
+            + "features are sampled. flux: FLUX's Euler schedule. released (released mode only, its default): the "
+            + "released code's scheduler as it behaves: random timesteps, Euler steps of about -0.001 between adjacent "
+            + "entries of the 1000-entry training sigma table, a step index that runs on across the run, so the "
+            + "latent stays near its noise. Default: the mode's.")
+    String sampler;
 
     @Option(names = "--steps", paramLabel = "N", description = "Training steps, alternating erasure/preservation. "
             + "Default: 1000 (paper), 300 (released; the released nudity config used 200).")
@@ -163,6 +171,12 @@ public final class EraseCommand implements Callable<Integer> {
 
     @Option(names = "--alpha", paramLabel = "A", description = "LoRA alpha (scale alpha/rank). Default: 8.")
     Double alpha;
+
+    @Option(names = "--lora-dtype", paramLabel = "f32|bf16", description = "What the LoRA factors and their AdamW "
+            + "moments are kept in. bf16 (released mode's default, the authors' mixed_precision bf16): every update "
+            + "rounded to bf16 as PyTorch's AdamW does on bf16 parameters, so updates below bf16's spacing vanish; "
+            + "the LoRA file is then BF16. Default: the mode's (paper: f32).")
+    String loraDtype;
 
     @Option(names = "--weight-decay", paramLabel = "WD", description = "AdamW weight decay (betas 0.9, 0.999, eps "
             + "1e-8). Default: 1e-5.")
@@ -274,6 +288,7 @@ public final class EraseCommand implements Callable<Integer> {
             o.put("preserve_images", preserveImages);
         }
         put(o, "mode", mode);
+        put(o, "sampler", sampler);
         if (steps != null) {
             o.put("steps", steps);
         }
@@ -289,6 +304,7 @@ public final class EraseCommand implements Callable<Integer> {
             o.put("rank", rank);
         }
         put(o, "alpha", alpha);
+        put(o, "lora_dtype", loraDtype);
         put(o, "weight_decay", weightDecay);
         put(o, "guidance_sample", guidanceSample);
         put(o, "guidance_train", guidanceTrain);

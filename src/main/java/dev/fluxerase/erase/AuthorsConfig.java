@@ -56,11 +56,10 @@ final class AuthorsConfig {
 
     /**
      * Keys that decide nothing in the released training step: logging, data-loader and cache plumbing, the timestep
-     * weighting of their unused diffusers template path, prompt_a (never read by the losses), mixed_precision (their
-     * bf16; our LoRA and optimizer state are f32, see docs/erase.md), and two keys their file spells with a stray
-     * quote ({@code report_to"}, {@code gradient_accumulation_steps"}).
+     * weighting of their unused diffusers template path, prompt_a (never read by the losses), and two keys their file
+     * spells with a stray quote ({@code report_to"}, {@code gradient_accumulation_steps"}).
      */
-    private static final Set<String> IGNORED = Set.of("prompt_a", "mixed_precision", "cache_latents",
+    private static final Set<String> IGNORED = Set.of("prompt_a", "cache_latents",
             "dataloader_num_workers", "report_to", "report_to\"", "gradient_accumulation_steps\"", "lr_num_cycles",
             "lr_power", "checkpointing_steps", "logit_mean", "logit_std", "mode_scale", "weighting_scheme",
             "num_train_epochs", "logging_dir", "center_crop", "revision", "variant", "lora_layers", "devices");
@@ -72,6 +71,21 @@ final class AuthorsConfig {
     static boolean looksLikeTheirs(JsonNode n) {
         return n.has("lamb1") || n.has("max_train_steps") || n.has("pretrained_model_name_or_path")
                 || n.has("instance_data_dir");
+    }
+
+    /**
+     * Their mixed_precision as our lora_dtype: bf16 casts the transformer to bf16 before the adapter is added, so the
+     * LoRA and AdamW's moments are bf16; fp16 casts the LoRA back to f32 (cast_training_params); "no" and null keep
+     * everything f32.
+     */
+    private static String loraDtype(Path file, JsonNode v) {
+        String p = v.isNull() ? "no" : v.asText();
+        return switch (p) {
+            case "bf16" -> RunConfig.LoraDtype.BF16.id();
+            case "fp16", "no" -> RunConfig.LoraDtype.F32.id();
+            default -> throw new EraseException(file + ": mixed_precision is " + v + "; their code takes \"no\", "
+                    + "\"fp16\" or \"bf16\"");
+        };
     }
 
     /** Their configuration as ours, in released mode. */
@@ -95,6 +109,8 @@ final class AuthorsConfig {
                     throw new EraseException(file + ": " + key + " is " + v + "; flux-erase trains as the released "
                             + "code does with " + key + " = " + want + " and cannot reproduce another value");
                 }
+            } else if (key.equals("mixed_precision")) {
+                ours.put("lora_dtype", loraDtype(file, v));
             } else if (key.equals("lora_layers") && !v.isNull()) {
                 throw new EraseException(file + ": lora_layers is " + v + "; the EraseAnything LoRA sits on "
                         + "attn.add_q_proj and attn.add_k_proj of the double blocks (leave it null)");

@@ -34,6 +34,13 @@ final class Checkpoint {
     static final String FILE = "checkpoint.safetensors";
     static final String FORMAT = "flux-erase-checkpoint-1";
 
+    /**
+     * Keys added after checkpoints were first written, with the value that every run before them used, so that such a
+     * checkpoint resumes with its old behaviour rather than the mode's current default.
+     */
+    private static final Map<String, String> LEGACY = Map.of("sampler", "flux", "lora_dtype", "f32", "wordnet",
+            RunConfig.WORDNET_BEFORE_CHOICE);
+
     /** A checkpoint read back: host copies of its tensors by name. */
     record State(Path file, int nextStep, long adamSteps, ObjectNode config, Words words, List<String> images,
                  ArrayNode history, Map<String, float[]> tensors) {
@@ -112,11 +119,12 @@ final class Checkpoint {
                 throw new EraseException(file + ": damaged metadata (config, images or history)");
             }
             ObjectNode settings = (ObjectNode) config;
-            // a checkpoint from before these keys chose its words from WordNet 3.1, the only version there was, and
-            // from no named sense: resuming it records that instead of taking today's defaults for them
-            if (!settings.has("wordnet")) {
-                settings.put("wordnet", RunConfig.WORDNET_BEFORE_CHOICE);
-            }
+            LEGACY.forEach((k, v) -> {
+                if (!settings.has(k)) {
+                    settings.put(k, v);
+                }
+            });
+            // a checkpoint from before key_word_sense chose its irrelevant concepts from no named sense
             if (!settings.has("key_word_sense")) {
                 settings.putNull("key_word_sense");
             }

@@ -1,24 +1,31 @@
 package dev.fluxerase.erase;
 
-import java.util.Locale;
-
 /**
  * Which reading of EraseAnything a run follows (METHOD.md, "Decisions for flux-erase"). Both share the losses, the
  * weights, the LoRA targets and the alternating schedule; they differ in the ESD teacher, the learning rates and step
- * count, how the ESD latent is made, and which T5 positions the attention losses read.
+ * count, how the ESD latent is made and sampled, which T5 positions the attention losses read, and the precision of
+ * the LoRA state.
  */
-public enum Mode {
-    /** The paper: frozen ESD teacher, lrs 1e-3 / 5e-4, 1000 steps, partial sampling, positions per prompt. */
-    PAPER(1000, 5e-4),
-    /** The authors' released code: live teacher under stop-gradient, one lr 1e-3, 300 steps, the code's positions. */
-    RELEASED(300, 1e-3);
+public enum Mode implements RunConfig.Choice {
+    /** The paper: frozen ESD teacher, lrs 1e-3 / 5e-4, 1000 steps, partial FLUX sampling, positions per prompt. */
+    PAPER(1000, 5e-4, RunConfig.Sampler.FLUX, RunConfig.LoraDtype.F32),
+    /**
+     * The authors' released code: live teacher under stop-gradient, one lr 1e-3, 300 steps, their sampler, the code's
+     * positions, bf16 LoRA state.
+     */
+    RELEASED(300, 1e-3, RunConfig.Sampler.RELEASED, RunConfig.LoraDtype.BF16);
 
     private final int defaultSteps;
     private final double defaultLrPreserve;
+    private final RunConfig.Sampler defaultSampler;
+    private final RunConfig.LoraDtype defaultLoraDtype;
 
-    Mode(int defaultSteps, double defaultLrPreserve) {
+    Mode(int defaultSteps, double defaultLrPreserve, RunConfig.Sampler defaultSampler,
+         RunConfig.LoraDtype defaultLoraDtype) {
         this.defaultSteps = defaultSteps;
         this.defaultLrPreserve = defaultLrPreserve;
+        this.defaultSampler = defaultSampler;
+        this.defaultLoraDtype = defaultLoraDtype;
     }
 
     public int defaultSteps() {
@@ -29,18 +36,11 @@ public enum Mode {
         return defaultLrPreserve;
     }
 
-    /** The name used in configurations: {@code paper} or {@code released}. */
-    public String id() {
-        return name().toLowerCase(Locale.ROOT);
+    public RunConfig.Sampler defaultSampler() {
+        return defaultSampler;
     }
 
-    /** The mode named {@code id}, or null. */
-    static Mode of(String id) {
-        for (Mode m : values()) {
-            if (m.id().equals(id)) {
-                return m;
-            }
-        }
-        return null;
+    public RunConfig.LoraDtype defaultLoraDtype() {
+        return defaultLoraDtype;
     }
 }

@@ -33,8 +33,26 @@ final class Passes {
     record Cond(Tensor txt, Tensor y) {
     }
 
-    /** A sampling schedule: the n + 1 Euler sigmas and the n timestep inputs of the transformer. */
-    record Schedule(float[] sigmas, double[] inputs) {
+    /**
+     * A sampling run's n steps: the transformer's timestep input and the Euler step dt (σ_{k+1} − σ_k, float32) of
+     * each. They are kept apart because the released sampler's dt does not come from the sigmas it shows the model.
+     */
+    record Schedule(double[] inputs, float[] dts) {
+        Schedule {
+            if (inputs.length != dts.length) {
+                throw new IllegalArgumentException(inputs.length + " timestep inputs for " + dts.length + " steps");
+            }
+        }
+
+        /** The schedule of n + 1 sigmas (ending at the last step's target) and n inputs. */
+        static Schedule of(float[] sigmas, double[] inputs) {
+            float[] dts = new float[inputs.length];
+            for (int k = 0; k < dts.length; k++) {
+                dts[k] = sigmas[k + 1] - sigmas[k];
+            }
+            return new Schedule(inputs, dts);
+        }
+
         int steps() {
             return inputs.length;
         }
@@ -97,11 +115,11 @@ final class Passes {
         }
     }
 
-    /** {@code steps} Euler steps from {@code start} under c: x ← x + (σ_{k+1} − σ_k)·v, float32, as the sampler. */
+    /** {@code steps} Euler steps from {@code start} under c: x ← x + dt_k·v, float32, as the sampler. */
     float[] sample(float[] start, Cond c, Schedule s, int steps, double guidance) {
         float[] x = start.clone();
         for (int k = 0; k < steps; k++) {
-            euler(x, velocity(x, c, s.inputs()[k], guidance), s.sigmas()[k + 1] - s.sigmas()[k]);
+            euler(x, velocity(x, c, s.inputs()[k], guidance), s.dts()[k]);
         }
         return x;
     }

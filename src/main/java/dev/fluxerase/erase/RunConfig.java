@@ -8,11 +8,13 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.fluxerase.pipeline.ModelDefaults;
+import dev.fluxerase.tensor.DType;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
@@ -25,9 +27,10 @@ import java.util.regex.Pattern;
 /**
  * Everything that defines an erasure run (docs/erase.md lists each key with its meaning and default). Read from a JSON
  * object whose keys are the snake_case names below; the command line sets the same keys (its options override the
- * file). Missing keys take their defaults, which for {@code steps} and {@code lr_preserve} depend on the mode, and for
- * {@code resolution}, {@code t5_length} and {@code sampling_steps} come from the model folder when it sets them
- * ({@link ModelDefaults}); {@link #toJson} spells every value out, so a resumed run uses the same ones.
+ * file). Missing keys take their defaults, which for {@code steps}, {@code lr_preserve}, {@code sampler} and
+ * {@code lora_dtype} depend on the mode, and for {@code resolution}, {@code t5_length} and {@code sampling_steps} come
+ * from the model folder when it sets them ({@link ModelDefaults}); {@link #toJson} spells every value out, so a resumed
+ * run uses the same ones.
  * Relative paths are relative to the working directory. Every problem is one line naming the key and its option.
  *
  * @param attentionBlocks double blocks whose attention the attention losses read; null until resolved against the
@@ -41,11 +44,11 @@ import java.util.regex.Pattern;
 public record RunConfig(String model, String transformer, String vae, String output, String keyWord,
                         String instancePrompt, String promptB, String instanceImages, List<String> synonyms,
                         List<String> irrelevant, String keyWordSense, String wordnet, Preserve preserve,
-                        int preserveImages, Mode mode, int steps, double lrErase, double lrPreserve,
+                        int preserveImages, Mode mode, Sampler sampler, int steps, double lrErase, double lrPreserve,
                         double weightEsd, double weightAttn, double weightLora, double weightRsc, double eta, double tau,
-                        int rank, double alpha, double weightDecay, double guidanceSample, double guidanceTrain,
-                        int t5Length, int resolution, List<Integer> attentionBlocks, double shuffleP, double synonymP,
-                        long seed, int samplingSteps, int checkpointEvery, int saveEvery, String backend,
+                        int rank, double alpha, LoraDtype loraDtype, double weightDecay, double guidanceSample,
+                        double guidanceTrain, int t5Length, int resolution, List<Integer> attentionBlocks, double shuffleP,
+                        double synonymP, long seed, int samplingSteps, int checkpointEvery, int saveEvery, String backend,
                         boolean gradientCheckpointing) {
 
     public static final double LR_ERASE = 1e-3;
@@ -78,10 +81,43 @@ public record RunConfig(String model, String transformer, String vae, String out
      * released code), or images the frozen model generates for the instance prompt with the key word replaced by each
      * irrelevant concept (the paper's reading, METHOD §7.8).
      */
-    public enum Preserve {
-        CONCEPT, IRRELEVANT;
+    public enum Preserve implements Choice {
+        CONCEPT, IRRELEVANT
+    }
 
-        public String id() {
+    /**
+     * How the ESD latent and the L_rsc features are sampled: FLUX's Euler schedule, or the released code's scheduler as
+     * it behaves (random timesteps, the unshifted 1000-entry sigma table, a step index that runs on across the whole
+     * run; {@link ReleasedSampler}), which only released mode can use.
+     */
+    public enum Sampler implements Choice {
+        FLUX, RELEASED
+    }
+
+    /**
+     * What the LoRA factors and their AdamW moments are kept in: f32, or bf16 as in the released code, whose transformer
+     * is cast to bf16 before the adapter is added (every update rounded to bf16, as PyTorch's AdamW does on bf16
+     * parameters; {@link dev.fluxerase.optim.AdamW}).
+     */
+    public enum LoraDtype implements Choice {
+        F32(DType.F32), BF16(DType.BF16);
+
+        private final DType dtype;
+
+        LoraDtype(DType dtype) {
+            this.dtype = dtype;
+        }
+
+        public DType dtype() {
+            return dtype;
+        }
+    }
+
+    /** A setting whose values are names: each constant's {@link #id} is its name in lower case. */
+    public interface Choice {
+        String name();
+
+        default String id() {
             return name().toLowerCase(Locale.ROOT);
         }
     }
@@ -89,10 +125,10 @@ public record RunConfig(String model, String transformer, String vae, String out
     /** Every key of the JSON form, in the order {@link #toJson} writes them. */
     public static final List<String> KEYS = List.of("model", "transformer", "vae", "output", "key_word",
             "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "key_word_sense",
-            "wordnet", "preserve", "preserve_images", "mode", "steps", "lr_erase", "lr_preserve", "weight_esd",
-            "weight_attn", "weight_lora", "weight_rsc", "eta", "tau", "rank", "alpha", "weight_decay",
-            "guidance_sample", "guidance_train", "t5_length", "resolution", "attention_blocks", "shuffle_p",
-            "synonym_p", "seed", "sampling_steps", "checkpoint_every", "save_every", "backend",
+            "wordnet", "preserve", "preserve_images", "mode", "sampler", "steps", "lr_erase", "lr_preserve",
+            "weight_esd", "weight_attn", "weight_lora", "weight_rsc", "eta", "tau", "rank", "alpha", "lora_dtype",
+            "weight_decay", "guidance_sample", "guidance_train", "t5_length", "resolution", "attention_blocks",
+            "shuffle_p", "synonym_p", "seed", "sampling_steps", "checkpoint_every", "save_every", "backend",
             "gradient_checkpointing");
 
     /**
@@ -105,9 +141,9 @@ public record RunConfig(String model, String transformer, String vae, String out
     /** Keys whose values are text (or lists of text); every other key holds a number or a boolean. */
     private static final Set<String> TEXT_KEYS = Set.of("model", "transformer", "vae", "output", "key_word",
             "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "key_word_sense",
-            "wordnet", "preserve", "mode", "backend", "pretrained_model_name_or_path", "instance_data_dir", "output_dir",
-            "optimizer", "lr_scheduler", "mixed_precision", "report_to", "logging_dir", "weighting_scheme", "devices",
-            "prompt_a", "revision", "variant");
+            "wordnet", "preserve", "mode", "sampler", "lora_dtype", "backend", "pretrained_model_name_or_path",
+            "instance_data_dir", "output_dir", "optimizer", "lr_scheduler", "mixed_precision", "report_to",
+            "logging_dir", "weighting_scheme", "devices", "prompt_a", "revision", "variant");
     private static final Pattern NUMBER =
             Pattern.compile("[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?");
 
@@ -204,17 +240,20 @@ public record RunConfig(String model, String transformer, String vae, String out
      */
     public static RunConfig of(ObjectNode n, ModelDefaults model) {
         Fields f = new Fields(n);
-        Mode mode = f.mode();
+        Mode mode = f.choice("mode", Mode.PAPER, Mode.values(), "a mode");
         RunConfig c = new RunConfig(f.string("model", null), f.string("transformer", null), f.string("vae", null),
                 f.string("output", null), f.string("key_word", null), f.string("instance_prompt", null),
                 f.string("prompt_b", null), f.string("instance_images", null), f.strings("synonyms"),
-                f.strings("irrelevant_concepts"), f.string("key_word_sense", null), f.wordnet(), f.preserve(),
+                f.strings("irrelevant_concepts"), f.string("key_word_sense", null), f.wordnet(),
+                f.choice("preserve", Preserve.CONCEPT, Preserve.values(), "a preservation set"),
                 f.integer("preserve_images", PRESERVE_IMAGES), mode,
+                f.choice("sampler", mode.defaultSampler(), Sampler.values(), "a sampler"),
                 f.integer("steps", mode.defaultSteps()),
                 f.number("lr_erase", LR_ERASE), f.number("lr_preserve", mode.defaultLrPreserve()),
                 f.number("weight_esd", WEIGHT_ESD), f.number("weight_attn", WEIGHT_ATTN),
                 f.number("weight_lora", WEIGHT_LORA), f.number("weight_rsc", WEIGHT_RSC), f.number("eta", ETA),
                 f.number("tau", TAU), f.integer("rank", RANK), f.number("alpha", ALPHA),
+                f.choice("lora_dtype", mode.defaultLoraDtype(), LoraDtype.values(), "a LoRA dtype"),
                 f.number("weight_decay", WEIGHT_DECAY), f.number("guidance_sample", GUIDANCE_SAMPLE),
                 f.number("guidance_train", GUIDANCE_TRAIN), f.integer("t5_length", model.t5Length(T5_LENGTH)),
                 f.integer("resolution", model.resolution(RESOLUTION)), f.integers("attention_blocks"),
@@ -245,6 +284,8 @@ public record RunConfig(String model, String transformer, String vae, String out
                 + " sense WordNet chooses irrelevant concepts from, but irrelevant_concepts (--irrelevant-concepts)"
                 + " lists them; leave one out");
         require(preserveImages >= 1, "preserve_images", "must be at least 1, got " + preserveImages);
+        require(sampler != Sampler.RELEASED || mode == Mode.RELEASED, "sampler", "released needs mode released (paper"
+                + " mode's ESD latent is a partial run of FLUX's schedule; use sampler flux)");
         require(steps >= 1, "steps", "must be at least 1, got " + steps);
         requireRange("lr_erase", lrErase, 0, 1);
         requireRange("lr_preserve", lrPreserve, 0, 1);
@@ -321,10 +362,10 @@ public record RunConfig(String model, String transformer, String vae, String out
     /** This configuration with the attention blocks resolved (the model's depth is known by then). */
     public RunConfig withAttentionBlocks(List<Integer> blocks) {
         return new RunConfig(model, transformer, vae, output, keyWord, instancePrompt, promptB, instanceImages,
-                synonyms, irrelevant, keyWordSense, wordnet, preserve, preserveImages, mode, steps, lrErase, lrPreserve,
-                weightEsd, weightAttn, weightLora, weightRsc, eta, tau, rank, alpha, weightDecay, guidanceSample,
-                guidanceTrain, t5Length, resolution, List.copyOf(blocks), shuffleP, synonymP, seed, samplingSteps,
-                checkpointEvery, saveEvery, backend, gradientCheckpointing);
+                synonyms, irrelevant, keyWordSense, wordnet, preserve, preserveImages, mode, sampler, steps, lrErase,
+                lrPreserve, weightEsd, weightAttn, weightLora, weightRsc, eta, tau, rank, alpha, loraDtype, weightDecay,
+                guidanceSample, guidanceTrain, t5Length, resolution, List.copyOf(blocks), shuffleP, synonymP, seed,
+                samplingSteps, checkpointEvery, saveEvery, backend, gradientCheckpointing);
     }
 
     /** Whether preservation steps happen at all (with both of their weights 0 every step is an erasure step). */
@@ -350,6 +391,7 @@ public record RunConfig(String model, String transformer, String vae, String out
         o.put("preserve", preserve.id());
         o.put("preserve_images", preserveImages);
         o.put("mode", mode.id());
+        o.put("sampler", sampler.id());
         o.put("steps", steps);
         o.put("lr_erase", lrErase);
         o.put("lr_preserve", lrPreserve);
@@ -361,6 +403,7 @@ public record RunConfig(String model, String transformer, String vae, String out
         o.put("tau", tau);
         o.put("rank", rank);
         o.put("alpha", alpha);
+        o.put("lora_dtype", loraDtype.id());
         o.put("weight_decay", weightDecay);
         o.put("guidance_sample", guidanceSample);
         o.put("guidance_train", guidanceTrain);
@@ -491,15 +534,16 @@ public record RunConfig(String model, String transformer, String vae, String out
             return List.copyOf(out);
         }
 
-        Preserve preserve() {
-            String id = string("preserve", Preserve.CONCEPT.id());
-            for (Preserve p : Preserve.values()) {
-                if (p.id().equals(id)) {
-                    return p;
+        /** The value of {@code values} that the key names; {@code what} says what they are in the message. */
+        <E extends Choice> E choice(String key, E dflt, E[] values, String what) {
+            String id = string(key, dflt.id());
+            for (E e : values) {
+                if (e.id().equals(id)) {
+                    return e;
                 }
             }
-            throw new EraseException(describe("preserve") + " \"" + id + "\" is not a preservation set (concept or "
-                    + "irrelevant)");
+            throw new EraseException(describe(key) + " \"" + id + "\" is not " + what + " ("
+                    + String.join(" or ", Arrays.stream(values).map(Choice::id).toList()) + ")");
         }
 
         /** YAML reads an unquoted 3.0 as a number, which is taken as its text (3.0, 3.1). */
@@ -511,15 +555,6 @@ public record RunConfig(String model, String transformer, String vae, String out
                         + String.join(" or ", WORDNETS) + ")");
             }
             return id;
-        }
-
-        Mode mode() {
-            String id = string("mode", Mode.PAPER.id());
-            Mode m = Mode.of(id);
-            if (m == null) {
-                throw new EraseException(describe("mode") + " \"" + id + "\" is not a mode (paper or released)");
-            }
-            return m;
         }
     }
 }

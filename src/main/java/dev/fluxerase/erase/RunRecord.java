@@ -31,7 +31,7 @@ final class RunRecord {
         o.put("steps_done", stepsDone);
         o.put("model", model);
         o.set("config", config.toJson());
-        o.set("mode", mode(config.mode()));
+        o.set("mode", mode(config));
         o.set("words", words.toJson());
         ArrayNode imgs = o.putArray("images");
         for (String id : images) {
@@ -40,13 +40,16 @@ final class RunRecord {
         }
         ObjectNode l = o.putObject("lora");
         l.put("file", Trainer.LORA_FILE);
-        l.put("format", "diffusers/peft (transformer.<module>.lora_A/lora_B.weight, .alpha), F32");
+        l.put("format", "diffusers/peft (transformer.<module>.lora_A/lora_B.weight, .alpha), "
+                + config.loraDtype().dtype());
         l.put("modules", modules);
         l.put("rank", config.rank());
         l.put("alpha", config.alpha());
         l.put("init", "peft gaussian: A ~ N(0, 1/rank^2), B = 0");
         o.put("optimizer", "AdamW (betas 0.9, 0.999, eps 1e-8, weight decay " + config.weightDecay()
-                + "): one state for all steps, learning rate switched per step");
+                + "): one state for all steps, learning rate switched per step; LoRA and moments in "
+                + (config.loraDtype() == RunConfig.LoraDtype.BF16 ? "bf16, every op rounded as PyTorch's AdamW on bf16"
+                + " parameters" : "f32"));
         o.put("randomness", "step s draws from java.util.Random(SplitMix64(seed, 1, s)); see docs/erase.md");
         ArrayNode st = o.putArray("steps");
         steps.forEach(st::add);
@@ -57,17 +60,19 @@ final class RunRecord {
         }
     }
 
-    private static ObjectNode mode(Mode mode) {
+    private static ObjectNode mode(RunConfig config) {
         ObjectNode m = JsonNodeFactory.instance.objectNode();
-        boolean paper = mode == Mode.PAPER;
-        m.put("name", mode.id());
+        boolean paper = config.mode() == Mode.PAPER;
+        m.put("name", config.mode().id());
         m.put("esd_teacher", paper ? "frozen model (LoRA B held at 0)" : "live LoRA model under stop-gradient");
         m.put("esd_latent", paper ? "t_enc Euler steps of the live model under the concept prompt; velocities at"
                 + " sigma(t_enc)" : "full sampling, then an unrelated timestep t (the code's two-stage draw)");
         m.put("positions", paper ? "recomputed for every prompt" : "the released code's, from the instance prompt"
                 + " before the synonym swap, reused for every prompt");
-        m.put("sampler", "FLUX flow-matching Euler schedule with dynamic shift (the released scheduler bug is not"
-                + " reproduced)");
+        m.put("sampler", config.sampler() == RunConfig.Sampler.FLUX ? "FLUX flow-matching Euler schedule with dynamic"
+                + " shift" : "the released code's: random timesteps (1 - sigmoid(n))*N per call, Euler steps between"
+                + " adjacent entries of the N-entry training sigma table at a step index that runs on across the run's"
+                + " sampling calls, dt about -1/N (N = num_train_timesteps, 1000 on FLUX)");
         return m;
     }
 }

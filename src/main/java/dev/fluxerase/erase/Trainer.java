@@ -61,9 +61,9 @@ public final class Trainer implements AutoCloseable {
     public static final String LOG_FILE = "log.jsonl";
     static final String SNAPSHOTS = "snapshots";
     private static final Pattern SNAPSHOT = Pattern.compile("lora-step-(\\d+)\\.safetensors");
-    private static final float ADAM_BETA1 = 0.9f;
-    private static final float ADAM_BETA2 = 0.999f;
-    private static final float ADAM_EPS = 1e-8f;
+    private static final double ADAM_BETA1 = 0.9;
+    private static final double ADAM_BETA2 = 0.999;
+    private static final double ADAM_EPS = 1e-8;
 
     /** Sees the run as it goes. */
     public interface Listener {
@@ -84,6 +84,7 @@ public final class Trainer implements AutoCloseable {
     private final Backend be;
     private final Passes passes;
     private final Passes.Schedule schedule;
+    private final ReleasedSampler releasedSampler;
     private final int trainTimesteps;
     private final T5Tokenizer tokenizer;
     private final PromptEncoder prompts;
@@ -103,7 +104,8 @@ public final class Trainer implements AutoCloseable {
     private List<Integer> permutation;
 
     private Trainer(RunConfig config, ModelFolder folder, FluxWeights weights, FluxModel model, Passes passes,
-                    Passes.Schedule schedule, int trainTimesteps, T5Tokenizer tokenizer, PromptEncoder prompts,
+                    Passes.Schedule schedule, ReleasedSampler releasedSampler, int trainTimesteps,
+                    T5Tokenizer tokenizer, PromptEncoder prompts,
                     List<ConceptImages.Image> images, List<float[]> latents, List<PreserveImages.Item> preserveItems,
                     List<float[]> preserveLatents, Words words, List<LoraModule> modules, AdamW optimizer,
                     List<JsonNode> history, int nextStep) {
@@ -115,6 +117,7 @@ public final class Trainer implements AutoCloseable {
         this.be = model.backend();
         this.passes = passes;
         this.schedule = schedule;
+        this.releasedSampler = releasedSampler;
         this.trainTimesteps = trainTimesteps;
         this.tokenizer = tokenizer;
         this.prompts = prompts;
@@ -199,11 +202,17 @@ public final class Trainer implements AutoCloseable {
             model.setLora(modules, 1f);
             List<Tensor> params = new ArrayList<>();
             for (LoraModule mod : modules) {
+                if (rc.loraDtype() == RunConfig.LoraDtype.BF16) {
+                    // peft draws A in f32 and then casts the adapter to the dtype of the bf16 base layer
+                    for (long i = 0; i < mod.a().numel(); i++) {
+                        mod.a().set(i, Floats.roundToBf16(mod.a().get(i)));
+                    }
+                }
                 params.add(mod.a());
                 params.add(mod.b());
             }
-            AdamW opt = new AdamW(be, new AdamW.Settings(ADAM_BETA1, ADAM_BETA2, ADAM_EPS, (float) rc.weightDecay()),
-                    params);
+            AdamW opt = new AdamW(be, new AdamW.Settings(ADAM_BETA1, ADAM_BETA2, ADAM_EPS, rc.weightDecay()), params,
+                    rc.loraDtype().dtype());
             List<JsonNode> history = new ArrayList<>();
             int next = 0;
             if (resume != null) {
@@ -213,7 +222,9 @@ public final class Trainer implements AutoCloseable {
             }
             Passes passes = new Passes(model, geometry, rc.attentionBlocks());
             PromptEncoder enc = new PromptEncoder(m, new CpuBackend(), cache);
-            return new Trainer(rc, m, w, model, passes, schedule(scheduler, rc.samplingSteps(), geometry),
+            ReleasedSampler released = rc.sampler() == RunConfig.Sampler.RELEASED
+                    ? new ReleasedSampler(scheduler, rc.samplingSteps()) : null;
+            return new Trainer(rc, m, w, model, passes, schedule(scheduler, rc.samplingSteps(), geometry), released,
                     scheduler.numTrainTimesteps(), tok, enc, images, latents, preserveItems, preserveLatents, words,
                     modules, opt, history, next);
         } catch (RuntimeException e) {
@@ -230,7 +241,7 @@ public final class Trainer implements AutoCloseable {
         for (int k = 0; k < inputs.length; k++) {
             inputs[k] = scheduler.modelSigma(timesteps[k]);
         }
-        return new Passes.Schedule(sigmas, inputs);
+        return Passes.Schedule.of(sigmas, inputs);
     }
 
     private static Path path(String p) {
@@ -344,14 +355,14 @@ public final class Trainer implements AutoCloseable {
             appendLog(r.toJson());
             nextStep++;
             if (config.saveEvery() > 0 && nextStep % config.saveEvery() == 0) {
-                LoraSet.of(modules).save(snapshot(nextStep));
+                LoraSet.of(modules).save(snapshot(nextStep), config.loraDtype().dtype());
             }
             listener.onStep(r, config.steps());
             if (nextStep % config.checkpointEvery() == 0 || nextStep == config.steps()) {
                 checkpoint();
             }
         }
-        LoraSet.of(modules).save(out.resolve(LORA_FILE));
+        LoraSet.of(modules).save(out.resolve(LORA_FILE), config.loraDtype().dtype());
         writeRecord(true);
     }
 
@@ -434,8 +445,9 @@ public final class Trainer implements AutoCloseable {
         if (kind == Kind.ERASE) {
             float[] zT = RunRandom.gaussian(rng, x0.length);
             float[] eps = RunRandom.gaussian(rng, x0.length);
+            Passes.Schedule sampling = samplingCalls(rng, s, 1).getFirst();
             if (config.weightEsd() > 0) {
-                esd = esd(cUn, zT, time);
+                esd = esd(cUn, zT, time, sampling);
             }
             if (config.weightAttn() > 0) {
                 attn = passes.attention(noisy(x0, eps, time.sigma()), cUn, time.sigma(), config.guidanceTrain(),
@@ -447,15 +459,17 @@ public final class Trainer implements AutoCloseable {
             float[] eps = RunRandom.gaussian(rng, x0.length);
             float[] z0 = RunRandom.gaussian(rng, x0.length);
             samplingStep = rng.nextInt(schedule.steps());
+            List<Passes.Schedule> sampling = samplingCalls(rng, s, 1 + words.irrelevant().size());
             Map<Integer, double[]> syn = null;
             Map<Integer, List<double[]>> irrelevant = null;
             boolean rsc = config.weightRsc() > 0 && posUn.length > 0;
             if (rsc) {
-                syn = passes.features(z0, fixed(a.synonym()), schedule, samplingStep, config.guidanceSample(),
-                        positionsBare(a, a.synonym()));
+                syn = passes.features(z0, fixed(a.synonym()), sampling.getFirst(), samplingStep,
+                        config.guidanceSample(), positionsBare(a, a.synonym()));
                 irrelevant = new HashMap<>();
-                for (String word : words.irrelevant()) {
-                    Map<Integer, double[]> f = passes.features(z0, fixed(word), schedule, samplingStep,
+                for (int w = 0; w < words.irrelevant().size(); w++) {
+                    String word = words.irrelevant().get(w);
+                    Map<Integer, double[]> f = passes.features(z0, fixed(word), sampling.get(1 + w), samplingStep,
                             config.guidanceSample(), positionsBare(a, word));
                     for (Map.Entry<Integer, double[]> e : f.entrySet()) {
                         irrelevant.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(e.getValue());
@@ -491,7 +505,7 @@ public final class Trainer implements AutoCloseable {
             g.add(grads.loraA(mod.module()));
             g.add(grads.loraB(mod.module()));
         }
-        optimizer.step(g, (float) lr(config, s));
+        optimizer.step(g, lr(config, s));
         return new StepRecord(s, kind, lr(config, s), imageNames.get(image), preserveImage, a.prompt(), a.synonym(),
                 a.swapped(), posUn, samplingStep, time.sigma(), esd, attn, lora, contrast, loss, (System.nanoTime() - t0) / 1e9);
     }
@@ -509,21 +523,38 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
+     * The schedules of step s's {@code count} sampling calls (an erasure step's ESD latent; a preservation step's
+     * synonym run, then one per irrelevant concept): FLUX's schedule for each, or with the released sampler, the calls
+     * that follow those of the steps before, each with its own timesteps drawn from the step's generator.
+     */
+    private List<Passes.Schedule> samplingCalls(Random rng, int s, int count) {
+        if (releasedSampler == null) {
+            return Collections.nCopies(count, schedule);
+        }
+        long first = ReleasedSampler.callsBefore(config, words.irrelevant().size(), s);
+        List<Passes.Schedule> calls = new ArrayList<>();
+        for (int c = 0; c < count; c++) {
+            calls.add(releasedSampler.call(first + c, releasedSampler.timesteps(rng)));
+        }
+        return calls;
+    }
+
+    /**
      * L_esd with its gradient. Paper mode: x_t from t_enc Euler steps of the live model under the concept prompt
-     * from zT; teacher = frozen model (LoRA B at 0) at σ_{t_enc}. Released mode: x from the full sampling; the live
+     * from zT; teacher = frozen model (LoRA B at 0) at σ_{t_enc}. Released mode: x from a full sampling run; the live
      * model under stop-gradient is the teacher, at the unrelated timestep σ.
      */
-    private double esd(Passes.Cond cUn, float[] zT, Time time) {
+    private double esd(Passes.Cond cUn, float[] zT, Time time, Passes.Schedule sampling) {
         Passes.Cond cA = fixed(config.promptB());
         double gs = config.guidanceSample();
         double sigma = time.sigma();
         if (config.mode() == Mode.PAPER) {
-            float[] z = passes.sample(zT, cUn, schedule, time.tEnc(), gs);
+            float[] z = passes.sample(zT, cUn, sampling, time.tEnc(), gs);
             float[] e0 = passes.frozenVelocity(z, cA, sigma, gs);
             float[] ep = passes.frozenVelocity(z, cUn, sigma, gs);
             return passes.esd(z, cUn, sigma, gs, Losses.esdTarget(e0, ep, config.eta()), config.weightEsd(), grads);
         }
-        float[] z = passes.sample(zT, cUn, schedule, schedule.steps(), gs);
+        float[] z = passes.sample(zT, cUn, sampling, sampling.steps(), gs);
         float[] e0 = passes.velocity(z, cA, sigma, gs);
         return passes.esdLive(z, cUn, sigma, gs, e0, config.eta(), config.weightEsd(), grads).loss();
     }

@@ -2,7 +2,12 @@ package dev.fluxerase.optim;
 
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Device;
+import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -10,19 +15,25 @@ import java.util.Collections;
 import java.util.List;
 
 /**
- * One AdamW optimizer (PyTorch semantics, {@link Backend#adamw}) over a fixed list of F32 parameters, with its state:
- * the first and second moments per parameter and the step count. The learning rate is an argument of every
- * {@link #step}, so one state can be driven with a different rate per step (the erasure trainer's alternating
- * schedule); the step count, and with it the bias correction, advances on every step whatever the rate.
+ * One AdamW optimizer (PyTorch semantics) over a fixed list of F32 parameters, with its state: the first and second
+ * moments per parameter and the step count. The learning rate is an argument of every {@link #step}, so one state can
+ * be driven with a different rate per step (the erasure trainer's alternating schedule); the step count, and with it
+ * the bias correction, advances on every step whatever the rate.
+ *
+ * <p>The state is F32 ({@link Backend#adamw}), or BF16: then the parameters, their gradients and both moments are bf16
+ * numbers (held in the F32 tensors, on the host) and a step is torch.optim.AdamW on bf16 tensors, whose every in-place
+ * op computes in float and rounds its result to bf16 (docs/erase.md, "bf16 LoRA state").
  */
 public final class AdamW {
-    /** The hyperparameters that stay fixed for a run. */
-    public record Settings(float beta1, float beta2, float eps, float weightDecay) {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    /** The hyperparameters that stay fixed for a run, as the Python floats PyTorch is given. */
+    public record Settings(double beta1, double beta2, double eps, double weightDecay) {
         public Settings {
             if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
                 throw new IllegalArgumentException("AdamW betas must lie in [0, 1), got " + beta1 + ", " + beta2);
             }
-            if (!(eps > 0) || !(weightDecay >= 0) || !Float.isFinite(weightDecay)) {
+            if (!(eps > 0) || !(weightDecay >= 0) || !Double.isFinite(weightDecay)) {
                 throw new IllegalArgumentException("AdamW eps must be positive and weight decay non-negative, got eps "
                         + eps + ", weight decay " + weightDecay);
             }
@@ -32,15 +43,28 @@ public final class AdamW {
     private final Backend be;
     private final Settings settings;
     private final List<Tensor> params;
+    private final DType state;
     private final List<Tensor> m = new ArrayList<>();
     private final List<Tensor> v = new ArrayList<>();
     private long steps;
 
-    /** State m = v = 0 for each parameter (F32 tensors of {@code backend}'s device), no step taken yet. */
+    /** F32 state m = v = 0 for each parameter (F32 tensors of {@code backend}'s device), no step taken yet. */
     public AdamW(Backend backend, Settings settings, List<Tensor> params) {
+        this(backend, settings, params, DType.F32);
+    }
+
+    /** State m = v = 0 of dtype {@code state} (F32, or BF16 on a host backend), no step taken yet. */
+    public AdamW(Backend backend, Settings settings, List<Tensor> params, DType state) {
+        if (state != DType.F32 && state != DType.BF16) {
+            throw new IllegalArgumentException("AdamW state is F32 or BF16, not " + state);
+        }
+        if (state == DType.BF16 && backend.device() != Device.CPU) {
+            throw new IllegalArgumentException("AdamW keeps bf16 state on the host, not on " + backend.device());
+        }
         this.be = backend;
         this.settings = settings;
         this.params = List.copyOf(params);
+        this.state = state;
         for (Tensor p : this.params) {
             if (p.dtype() != DType.F32 || p.device() != backend.device()) {
                 throw new IllegalArgumentException("AdamW parameters must be F32 on " + backend.device() + ", got " + p);
@@ -66,12 +90,12 @@ public final class AdamW {
     }
 
     /** One update of every parameter with its gradient (same order and shapes as the parameters) at rate {@code lr}. */
-    public void step(List<Tensor> grads, float lr) {
+    public void step(List<Tensor> grads, double lr) {
         if (grads.size() != params.size()) {
             throw new IllegalArgumentException("AdamW: " + grads.size() + " gradients for " + params.size()
                     + " parameters");
         }
-        if (!(lr >= 0) || !Float.isFinite(lr)) {
+        if (!(lr >= 0) || !Double.isFinite(lr)) {
             throw new IllegalArgumentException("AdamW learning rate must be a non-negative number, got " + lr);
         }
         steps++;
@@ -81,9 +105,50 @@ public final class AdamW {
                 throw new IllegalArgumentException("AdamW: gradient " + i + " has shape " + Arrays.toString(g.shape())
                         + ", its parameter " + Arrays.toString(params.get(i).shape()));
             }
-            be.adamw(params.get(i), g, m.get(i), v.get(i), lr, settings.beta1, settings.beta2, settings.eps,
-                    settings.weightDecay, steps);
+            if (state == DType.BF16) {
+                stepBf16(params.get(i), g, m.get(i), v.get(i), lr);
+            } else {
+                be.adamw(params.get(i), g, m.get(i), v.get(i), (float) lr, (float) settings.beta1,
+                        (float) settings.beta2, (float) settings.eps, (float) settings.weightDecay, steps);
+            }
         }
+    }
+
+    /**
+     * torch.optim.AdamW's op sequence on bf16 tensors (the foreach path, PyTorch's default on CUDA; the single-tensor
+     * path does the same ops): the bf16 gradient; p·(1 − lr·wd); m.lerp(g, 1 − β1); v·β2; v + (1 − β2)·g²; √v;
+     * ÷ √(1 − β2^t); + eps; p + (−lr/(1 − β1^t))·m/d. Each op computes in float from bf16 operands, with the Python
+     * scalars rounded to float and the multiply-adds fused as nvcc compiles PyTorch's kernels, and rounds to bf16.
+     */
+    private void stepBf16(Tensor param, Tensor grad, Tensor m, Tensor v, double lr) {
+        float decay = (float) (1 - lr * settings.weightDecay);
+        float w1 = (float) (1 - settings.beta1);
+        float beta2 = (float) settings.beta2;
+        float w2 = (float) (1 - settings.beta2);
+        float bc2Sqrt = (float) Math.sqrt(1 - StrictMath.pow(settings.beta2, steps));
+        float eps = (float) settings.eps;
+        float stepSize = (float) (-lr / (1 - StrictMath.pow(settings.beta1, steps)));
+        MemorySegment ps = param.data();
+        MemorySegment gs = grad.data();
+        MemorySegment ms = m.data();
+        MemorySegment vs = v.data();
+        for (long i = 0; i < param.numel(); i++) {
+            float g = bf16(gs.getAtIndex(F32, i));
+            float p = bf16(ps.getAtIndex(F32, i) * decay);
+            float mi = ms.getAtIndex(F32, i);
+            // ATen's lerp takes the form that is exact at its end for weights of 1/2 and more
+            mi = bf16(w1 < 0.5f ? Math.fma(w1, g - mi, mi) : Math.fma(mi - g, 1f - w1, g));
+            float vi = bf16(vs.getAtIndex(F32, i) * beta2);
+            vi = bf16(Math.fma(w2, g * g, vi));
+            float d = bf16(bf16(bf16((float) Math.sqrt(vi)) / bc2Sqrt) + eps);
+            ps.setAtIndex(F32, i, bf16(Math.fma(stepSize, mi / d, p)));
+            ms.setAtIndex(F32, i, mi);
+            vs.setAtIndex(F32, i, vi);
+        }
+    }
+
+    private static float bf16(float x) {
+        return Floats.roundToBf16(x);
     }
 
     /**

@@ -104,14 +104,34 @@ public record FlowMatchScheduler(int numTrainTimesteps, double shift, boolean us
                 s[k] = e / (e + (1f / s[k] - 1f));
             }
         } else {
-            float sh = (float) shift;
-            float shm1 = (float) (shift - 1);
             for (int k = 0; k < steps; k++) {
-                s[k] = sh * s[k] / (1f + shm1 * s[k]);
+                s[k] = staticShift(s[k]);
             }
         }
         s[steps] = 0f;
         return s;
+    }
+
+    /**
+     * The table the scheduler's constructor builds before any {@code set_timesteps}: N = num_train_timesteps float32
+     * sigmas (N − i)/N for i = 0..N−1, from 1 down to 1/N, with no terminal 0; shifted statically only without dynamic
+     * shifting (FLUX.1-dev shifts dynamically, so its table is the plain linear one). Sampling with this table instead
+     * of {@link #sigmas} is what EraseAnything's released code ends up doing (docs/erase.md).
+     */
+    public float[] trainSigmas() {
+        float[] s = new float[numTrainTimesteps];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = (float) (numTrainTimesteps - i) / numTrainTimesteps;
+            if (!useDynamicShifting) {
+                s[i] = staticShift(s[i]);
+            }
+        }
+        return s;
+    }
+
+    /** shift·σ / (1 + (shift − 1)·σ) with the Python float shift and shift − 1 rounded to float32, as numpy does. */
+    private float staticShift(float sigma) {
+        return (float) shift * sigma / (1f + (float) (shift - 1) * sigma);
     }
 
     /** The scheduler's timesteps σ_k·num_train_timesteps (float32), k &lt; n. */

@@ -51,6 +51,11 @@ public final class Floats {
         return (short) ((x + rounding) >>> 16);
     }
 
+    /** The bf16 value nearest to f (ties to even), as an f32. */
+    public static float roundToBf16(float f) {
+        return bf16ToF32(f32ToBf16(f));
+    }
+
     public static float f16ToF32(short bits) {
         return Float.float16ToFloat(bits);
     }

@@ -10,6 +10,7 @@ import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.safetensors.Safetensors;
 import dev.fluxerase.safetensors.SafetensorsWriter;
 import dev.fluxerase.safetensors.TensorSource;
+import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Resources;
@@ -207,31 +208,85 @@ class EraseCommandTest {
      */
     @Test
     void resumedRunOnTheCpuBackendGivesTheSameLoraBitForBit() throws Exception {
-        Path parts = firstStepOf("cpu", "cpu", 8);
-        CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "8",
-                "--cache-dir", tmp.resolve("cache").toString());
-        assertEquals(0, r.exit(), r.err());
-        assertTrue(r.err().contains("resuming at step 1/8"), r.err());
-        assertSameLora("cpu");
+        resumedLikeWhole("cpu", new String[]{"--backend", "cpu", "--resolution", "16", "--t5-length", "16"}, 8,
+                parts -> { });
+    }
+
+    /** What a test does to a run's folder between its first step and its resume. */
+    private interface Edit {
+        void apply(Path folder) throws Exception;
     }
 
     /**
-     * Runs {@code steps} steps (16², T5 length 16) on {@code backend} into tmp/NAME-whole, and the first of them into
-     * tmp/NAME-parts, which it returns for a resume.
+     * Runs {@code settings} for {@code steps} steps into NAME-whole, and for 1 step into NAME-parts, which {@code edit}
+     * may change before the run there is resumed to {@code steps}; asserts that both end with the same LoRA file, and
+     * returns NAME-parts.
      */
-    private Path firstStepOf(String name, String backend, int steps) throws Exception {
-        String[] small = {"--backend", backend, "--resolution", "16", "--t5-length", "16"};
-        assertEquals(0, erase(tmp.resolve(name + "-whole"), concat(small, "--steps", Integer.toString(steps))).exit());
+    private Path resumedLikeWhole(String name, String[] settings, int steps, Edit edit) throws Exception {
+        Path whole = tmp.resolve(name + "-whole");
+        assertEquals(0, erase(whole, concat(settings, "--steps", Integer.toString(steps))).exit());
         Path parts = tmp.resolve(name + "-parts");
-        assertEquals(0, erase(parts, concat(small, "--steps", "1")).exit());
+        assertEquals(0, erase(parts, concat(settings, "--steps", "1")).exit());
+        edit.apply(parts);
+        CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", Integer.toString(steps),
+                "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("resuming at step 1/" + steps), r.err());
+        Path lora = whole.resolve("pytorch_lora_weights.safetensors");
+        assertTrue(java.util.Arrays.equals(Files.readAllBytes(lora),
+                Files.readAllBytes(parts.resolve("pytorch_lora_weights.safetensors"))),
+                "resumed LoRA differs from the uninterrupted one");
         return parts;
     }
 
-    /** The resumed run of {@link #firstStepOf} wrote the LoRA of the uninterrupted one, bit for bit. */
-    private void assertSameLora(String name) throws Exception {
-        byte[] a = Files.readAllBytes(tmp.resolve(name + "-whole").resolve("pytorch_lora_weights.safetensors"));
-        byte[] b = Files.readAllBytes(tmp.resolve(name + "-parts").resolve("pytorch_lora_weights.safetensors"));
-        assertTrue(java.util.Arrays.equals(a, b), "resumed LoRA differs from the uninterrupted one");
+    private static JsonNode recordedConfig(Path out) throws Exception {
+        return new ObjectMapper().readTree(out.resolve("run.json").toFile()).get("config");
+    }
+
+    /**
+     * Released mode's defaults, the released sampler (whose step index a resumed run derives from the step) and bf16
+     * LoRA state (kept exactly in the F32 checkpoint): a resumed run gives the uninterrupted run's BF16 LoRA bit for bit.
+     */
+    @Test
+    void aResumedReleasedRunGivesTheSameBf16LoraBitForBit() throws Exception {
+        Path parts = resumedLikeWhole("rel", new String[]{"--backend", "naive", "--resolution", "16", "--t5-length",
+                "16", "--mode", "released"}, 4, folder -> { });
+        JsonNode config = recordedConfig(parts);
+        assertEquals("released", config.get("sampler").asText());
+        assertEquals("bf16", config.get("lora_dtype").asText());
+        try (TensorSource src = Safetensors.open(parts.resolve("pytorch_lora_weights.safetensors"))) {
+            assertEquals(DType.BF16, src.tensor("transformer.transformer_blocks.0.attn.add_q_proj.lora_B.weight")
+                    .dtype());
+        }
+    }
+
+    /**
+     * A checkpoint from before the sampler and lora_dtype keys existed (the keys taken out of its configuration)
+     * resumes with what it was made with, FLUX's schedule and f32 state, not released mode's defaults now, and ends
+     * where an uninterrupted run with {@code --sampler flux --lora-dtype f32} does.
+     */
+    @Test
+    void aCheckpointWithoutTheNewKeysResumesWithItsOldBehaviour() throws Exception {
+        Path parts = resumedLikeWhole("old", new String[]{"--backend", "naive", "--resolution", "16", "--t5-length",
+                "16", "--mode", "released", "--sampler", "flux", "--lora-dtype", "f32"}, 3, folder -> {
+                    Path file = folder.resolve("checkpoint.safetensors");
+                    Map<String, Tensor> tensors = new LinkedHashMap<>();
+                    Map<String, String> meta;
+                    try (TensorSource src = Safetensors.open(file)) {
+                        for (String n : src.names()) {
+                            Tensor t = src.tensor(n);
+                            tensors.put(n, Tensor.of(Floats.toF32(t), t.shape()));
+                        }
+                        meta = new LinkedHashMap<>(src.metadata());
+                    }
+                    ObjectNode config = (ObjectNode) new ObjectMapper().readTree(meta.get("config"));
+                    config.remove(List.of("sampler", "lora_dtype"));
+                    meta.put("config", config.toString());
+                    SafetensorsWriter.write(file, tensors, meta);
+                });
+        JsonNode resumed = recordedConfig(parts);
+        assertEquals("flux", resumed.get("sampler").asText());
+        assertEquals("f32", resumed.get("lora_dtype").asText());
     }
 
     @Test
@@ -257,25 +312,25 @@ class EraseCommandTest {
      */
     @Test
     void aCheckpointWithoutTheWordnetKeyResumesAsWordNet31() throws Exception {
-        Path parts = firstStepOf("legacy", "naive", 2);
-        Path checkpoint = parts.resolve("checkpoint.safetensors");
         ObjectMapper json = new ObjectMapper();
-        try (TensorSource src = Safetensors.open(checkpoint)) {
-            Map<String, String> meta = new LinkedHashMap<>(src.metadata());
-            ObjectNode config = (ObjectNode) json.readTree(meta.get("config"));
-            config.remove(List.of("wordnet", "key_word_sense"));
-            meta.put("config", config.toString());
-            Map<String, Tensor> tensors = new LinkedHashMap<>();
-            src.names().forEach(n -> tensors.put(n, src.tensor(n)));
-            SafetensorsWriter.write(checkpoint, tensors, meta);
-        }
-        CliRun other = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "2", "--wordnet", "3.0");
-        assertEquals("flux-erase: --resume: wordnet (--wordnet) is \"3.0\" but the checkpoint " + checkpoint
-                + " was made with \"3.1\" (resume with the same settings)", other.err().strip());
-        CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "2",
-                "--cache-dir", tmp.resolve("cache").toString());
-        assertEquals(0, r.exit(), r.err());
-        assertSameLora("legacy");
+        Path parts = resumedLikeWhole("legacy", new String[]{"--backend", "naive", "--resolution", "16",
+                "--t5-length", "16"}, 2, folder -> {
+                    Path checkpoint = folder.resolve("checkpoint.safetensors");
+                    try (TensorSource src = Safetensors.open(checkpoint)) {
+                        Map<String, String> meta = new LinkedHashMap<>(src.metadata());
+                        ObjectNode config = (ObjectNode) json.readTree(meta.get("config"));
+                        config.remove(List.of("wordnet", "key_word_sense"));
+                        meta.put("config", config.toString());
+                        Map<String, Tensor> tensors = new LinkedHashMap<>();
+                        src.names().forEach(n -> tensors.put(n, src.tensor(n)));
+                        SafetensorsWriter.write(checkpoint, tensors, meta);
+                    }
+                    CliRun other = CliRun.of("erase", "--output", folder.toString(), "--resume", "--steps", "2",
+                            "--wordnet", "3.0");
+                    assertEquals("flux-erase: --resume: wordnet (--wordnet) is \"3.0\" but the checkpoint "
+                            + checkpoint + " was made with \"3.1\" (resume with the same settings)",
+                            other.err().strip());
+                });
         JsonNode config = json.readTree(parts.resolve("run.json").toFile()).get("config");
         assertEquals("3.1", config.get("wordnet").asText());
         assertTrue(config.get("key_word_sense").isNull());
@@ -353,6 +408,9 @@ class EraseCommandTest {
                 {"--backend", "gpu"},
                 {"--wordnet", "2.1"},
                 {"--key-word-sense", "nude.n.03"},
+                {"--sampler", "euler"},
+                {"--sampler", "released"},
+                {"--lora-dtype", "fp16"},
         };
         String[] expected = {
                 "flux-erase: instance_images (--instance-images) " + missing + ": not a folder",
@@ -369,6 +427,10 @@ class EraseCommandTest {
                 "flux-erase: wordnet (--wordnet) \"2.1\" is not a bundled WordNet version (3.0 or 3.1)",
                 "flux-erase: key_word_sense (--key-word-sense) \"nude.n.03\" picks the sense WordNet chooses irrelevant"
                         + " concepts from, but irrelevant_concepts (--irrelevant-concepts) lists them; leave one out",
+                "flux-erase: sampler (--sampler) \"euler\" is not a sampler (flux or released)",
+                "flux-erase: sampler (--sampler) released needs mode released (paper mode's ESD latent is a partial run"
+                        + " of FLUX's schedule; use sampler flux)",
+                "flux-erase: lora_dtype (--lora-dtype) \"fp16\" is not a LoRA dtype (f32 or bf16)",
         };
         for (int i = 0; i < cases.length; i++) {
             CliRun r = erase(out, cases[i]);

@@ -25,6 +25,8 @@ class AuthorsConfigTest {
         n.putArray("irrelevant_concepts").add("car");
         RunConfig c = RunConfig.of(n);
         assertEquals(Mode.RELEASED, c.mode());
+        assertEquals(RunConfig.Sampler.RELEASED, c.sampler());
+        assertEquals(RunConfig.LoraDtype.BF16, c.loraDtype());
         assertEquals("black-forest-labs/FLUX.1-dev", c.model());
         assertEquals("image/nude/", c.instanceImages());
         assertEquals("Flux-erase-dev", c.output());
@@ -56,6 +58,15 @@ class AuthorsConfigTest {
         assertEquals(cosine + ": lr_scheduler is \"cosine\"; flux-erase trains as the released code does with "
                 + "lr_scheduler = constant and cannot reproduce another value",
                 assertThrows(EraseException.class, () -> RunConfig.readFile(cosine)).getMessage());
+        for (String precision : new String[]{"fp16", "no"}) {
+            Path p = Files.writeString(tmp.resolve(precision + ".yaml"), yaml.replace("mixed_precision: \"bf16\"",
+                    "mixed_precision: \"" + precision + "\""));
+            assertEquals("f32", RunConfig.readFile(p).get("lora_dtype").asText(), precision);
+        }
+        Path fp8 = Files.writeString(tmp.resolve("fp8.yaml"), yaml.replace("mixed_precision: \"bf16\"",
+                "mixed_precision: \"fp8\""));
+        assertEquals(fp8 + ": mixed_precision is \"fp8\"; their code takes \"no\", \"fp16\" or \"bf16\"",
+                assertThrows(EraseException.class, () -> RunConfig.readFile(fp8)).getMessage());
         Path extra = Files.writeString(tmp.resolve("extra.yaml"), yaml + "\nlamb5: 2\n");
         assertEquals(extra + ": unknown key \"lamb5\" for the authors' training configuration (docs/erase.md lists the "
                 + "keys read and ignored)", assertThrows(EraseException.class, () -> RunConfig.readFile(extra))
@@ -69,7 +80,7 @@ class AuthorsConfigTest {
         ObjectNode theirs = RunConfig.readFile(Resources.path("erase/authors-training-config.yaml"));
         java.util.List<String> keys = new java.util.ArrayList<>();
         preset.fieldNames().forEachRemaining(keys::add);
-        assertEquals(18, keys.size(), keys.toString());
+        assertEquals(19, keys.size(), keys.toString());
         for (String k : keys) {
             assertEquals(theirs.get(k).asText(), preset.get(k).asText(), k);
         }
@@ -78,6 +89,8 @@ class AuthorsConfigTest {
             n.put("model", "m").put("output", "o").put("instance_images", "i");
             RunConfig c = RunConfig.of(n);
             assertEquals(Mode.RELEASED, c.mode());
+            assertEquals(RunConfig.Sampler.RELEASED, c.sampler(), name);
+            assertEquals(RunConfig.LoraDtype.BF16, c.loraDtype(), name);
             assertEquals(name.equals("nudity-released") ? 200 : 300, c.steps(), name);
         }
         assertEquals("--preset cats: no such preset (one of [nudity-released, explosive-vfx-released, "

@@ -54,6 +54,8 @@ class RunConfigTest {
         assertNull(c.keyWordSense());
         assertEquals("3.0", c.wordnet());
         assertEquals("cpu", c.backend());
+        assertEquals(RunConfig.Sampler.FLUX, c.sampler());
+        assertEquals(RunConfig.LoraDtype.F32, c.loraDtype());
     }
 
     /** 3.1 stays selectable; YAML's unquoted 3.1 is a number and means the same. */
@@ -94,6 +96,12 @@ class RunConfigTest {
         RunConfig r = RunConfig.of(o);
         assertEquals(300, r.steps());
         assertEquals(1e-3, r.lrPreserve());
+        assertEquals(RunConfig.Sampler.RELEASED, r.sampler());
+        assertEquals(RunConfig.LoraDtype.BF16, r.loraDtype());
+        o.put("sampler", "flux");
+        o.put("lora_dtype", "f32");
+        assertEquals(RunConfig.Sampler.FLUX, RunConfig.of(o).sampler());
+        assertEquals(RunConfig.LoraDtype.F32, RunConfig.of(o).loraDtype());
         o.put("steps", 200);
         o.put("lr_preserve", 2e-4);
         RunConfig s = RunConfig.of(o);
@@ -164,5 +172,11 @@ class RunConfigTest {
                     o.putArray("irrelevant_concepts").add("car");
                     RunConfig.of(o);
                 }).getMessage());
+        assertEquals("sampler (--sampler) \"euler\" is not a sampler (flux or released)", error("sampler", "euler"));
+        assertEquals("sampler (--sampler) released needs mode released (paper mode's ESD latent is a partial run of"
+                + " FLUX's schedule; use sampler flux)", error("sampler", "released"));
+        assertEquals("preserve (--preserve) \"all\" is not a preservation set (concept or irrelevant)",
+                error("preserve", "all"));
+        assertEquals("lora_dtype (--lora-dtype) \"fp16\" is not a LoRA dtype (f32 or bf16)", error("lora_dtype", "fp16"));
     }
 }

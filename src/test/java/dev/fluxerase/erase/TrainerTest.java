@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.erase.StepRecord.Kind;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.pipeline.PromptCache;
+import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -151,6 +152,57 @@ class TrainerTest {
             double attn = p.attention(x, cUn, sigma, 3.5, positions, 1, null);
             assertTrue(attn < 0.75 * attn0, "L_attn " + attn0 + " -> " + attn);
         }
+    }
+
+    /**
+     * Released mode samples with the released code's scheduler by default: over the same two steps from the same noise
+     * it moves the latent by about 0.002·v, FLUX's schedule by about v (σ 1 → 0).
+     */
+    @Test
+    void theReleasedSamplerLeavesTheLatentNearItsNoise() throws Exception {
+        RunConfig c = config("released", "backend", "naive");
+        assertEquals(RunConfig.Sampler.RELEASED, c.sampler());
+        try (Trainer t = open(c)) {
+            Passes p = t.passes();
+            Passes.Cond cUn = t.condition("a nude girl with beautiful hair");
+            float[] z = RunRandom.gaussian(new Random(2), 16 * 64);
+            ReleasedSampler released = new ReleasedSampler(dev.fluxerase.pipeline.FlowMatchScheduler.FLUX_DEV, 2);
+            Passes.Schedule call = released.call(0, released.timesteps(new float[]{0.3f, -0.8f}));
+            double near = Compare.maxAbsDiff(z, p.sample(z, cUn, call, 2, 3));
+            double far = Compare.maxAbsDiff(z, p.sample(z, cUn, t.schedule(), 2, 3));
+            assertTrue(near > 0 && near < 0.005 * far, "released moved " + near + ", FLUX's schedule " + far);
+            List<StepRecord> r = List.of(t.step(0), t.step(1));
+            assertTrue(r.get(0).esd() != null && r.get(1).rsc() != null);
+        }
+    }
+
+    /** Released mode keeps the LoRA in bf16: A as peft casts its f32 draw, and every value after AdamW's steps. */
+    @Test
+    void releasedModeKeepsTheLoraInBf16() throws Exception {
+        float[] paperA;
+        try (Trainer t = open(config("paper"))) {
+            paperA = Floats.toF32(t.lora().modules().iterator().next().a());
+        }
+        try (Trainer t = open(config("released"))) {
+            float[] a = Floats.toF32(t.lora().modules().iterator().next().a());
+            for (int i = 0; i < a.length; i++) {
+                assertEquals(Floats.roundToBf16(paperA[i]), a[i]);
+            }
+            t.step(0);
+            t.step(1);
+            assertTrue(maxAbsB(t) > 0);
+            for (LoraModule m : t.lora().modules()) {
+                for (float v : concat(Floats.toF32(m.a()), Floats.toF32(m.b()))) {
+                    assertEquals(Floats.roundToBf16(v), v, m.module());
+                }
+            }
+        }
+    }
+
+    private static float[] concat(float[] a, float[] b) {
+        float[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     /** The released code's mask counts a position its find_token repeats once; the tokenizer does repeat it. */
