@@ -14,10 +14,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * A link from docs/ to a line of our code, [`Class.member`](../src/main/java/.../Class.java#L123), must land on that
- * member: line 123 names it (a declaration, or the line that computes it). Lines move as code changes; this test says
+ * member's declaration: line 123 declares the method (a type, then the name and "(") or the constant. Lines move as code changes; this test says
  * which links to mend instead of letting docs/method.md point at the wrong code.
  */
 class DocLinksTest {
+    /** Code, not a comment, and the name outside any string literal. */
+    private static boolean declares(Pattern declaration, String line) {
+        String code = line.strip();
+        Matcher m = declaration.matcher(line);
+        return !code.startsWith("*") && !code.startsWith("/") && m.find()
+                && line.substring(0, m.start()).chars().filter(c -> c == '"').count() % 2 == 0;
+    }
+
     private static final Pattern LINK = Pattern.compile("\\[`([\\w.]+)`]\\(\\.\\./(src/[\\w/.-]+\\.java)#L(\\d+)\\)");
 
     @Test
@@ -34,7 +42,9 @@ class DocLinksTest {
                     Path file = Path.of(m.group(2));
                     int line = Integer.parseInt(m.group(3));
                     List<String> lines = Files.isRegularFile(file) ? Files.readAllLines(file) : List.of();
-                    if (line < 1 || line > lines.size() || !lines.get(line - 1).contains(member)) {
+                    Pattern declares = Pattern.compile("[\\w>\\]]\\s+" + Pattern.quote(member) + "\\s*\\(|static final .*\\b"
+                            + Pattern.quote(member) + "\\s*=");
+                    if (line < 1 || line > lines.size() || !declares(declares, lines.get(line - 1))) {
                         wrong.add(doc.getFileName() + ": " + text + " -> " + file + ":" + line + (line >= 1
                                 && line <= lines.size() ? " is \"" + lines.get(line - 1).strip() + "\"" : ""));
                     }
