@@ -217,10 +217,10 @@ class EraseCommandTest {
 
     /**
      * Runs {@code steps} steps (16², T5 length 16) on {@code backend} into tmp/NAME-whole, and the first of them into
-     * tmp/NAME-parts, which it returns for a resume.
+     * tmp/NAME-parts, which it returns for a resume; {@code extra} options go to both.
      */
-    private Path firstStepOf(String name, String backend, int steps) throws Exception {
-        String[] small = {"--backend", backend, "--resolution", "16", "--t5-length", "16"};
+    private Path firstStepOf(String name, String backend, int steps, String... extra) throws Exception {
+        String[] small = concat(new String[]{"--backend", backend, "--resolution", "16", "--t5-length", "16"}, extra);
         assertEquals(0, erase(tmp.resolve(name + "-whole"), concat(small, "--steps", Integer.toString(steps))).exit());
         Path parts = tmp.resolve(name + "-parts");
         assertEquals(0, erase(parts, concat(small, "--steps", "1")).exit());
@@ -258,17 +258,8 @@ class EraseCommandTest {
     @Test
     void aCheckpointWithoutTheWordnetKeyResumesAsWordNet31() throws Exception {
         Path parts = firstStepOf("legacy", "naive", 2);
-        Path checkpoint = parts.resolve("checkpoint.safetensors");
+        Path checkpoint = withoutKeys(parts, "wordnet", "key_word_sense");
         ObjectMapper json = new ObjectMapper();
-        try (TensorSource src = Safetensors.open(checkpoint)) {
-            Map<String, String> meta = new LinkedHashMap<>(src.metadata());
-            ObjectNode config = (ObjectNode) json.readTree(meta.get("config"));
-            config.remove(List.of("wordnet", "key_word_sense"));
-            meta.put("config", config.toString());
-            Map<String, Tensor> tensors = new LinkedHashMap<>();
-            src.names().forEach(n -> tensors.put(n, src.tensor(n)));
-            SafetensorsWriter.write(checkpoint, tensors, meta);
-        }
         CliRun other = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "2", "--wordnet", "3.0");
         assertEquals("flux-erase: --resume: wordnet (--wordnet) is \"3.0\" but the checkpoint " + checkpoint
                 + " was made with \"3.1\" (resume with the same settings)", other.err().strip());
@@ -279,6 +270,71 @@ class EraseCommandTest {
         JsonNode config = json.readTree(parts.resolve("run.json").toFile()).get("config");
         assertEquals("3.1", config.get("wordnet").asText());
         assertTrue(config.get("key_word_sense").isNull());
+    }
+
+    /**
+     * Released mode's random crop and posterior sample: recorded, in effect (other crops and x0 than centre and mean),
+     * and a run resumed from its checkpoint ends with the LoRA of the uninterrupted run, bit for bit, since the crop
+     * comes from (seed, image) and each step's ε from (seed, step).
+     */
+    @Test
+    void randomCropAndPosteriorSampleResumeBitForBit() throws Exception {
+        Path parts = firstStepOf("sampled", "naive", 3, "--mode", "released");
+        CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "3",
+                "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, r.exit(), r.err());
+        assertSameLora("sampled");
+        ObjectMapper json = new ObjectMapper();
+        JsonNode rec = json.readTree(parts.resolve("run.json").toFile());
+        assertEquals("random", rec.get("config").get("crop").asText());
+        assertEquals("sample", rec.get("config").get("latents").asText());
+
+        Path plain = tmp.resolve("centre-mean");
+        assertEquals(0, erase(plain, "--backend", "naive", "--resolution", "16", "--t5-length", "16", "--steps", "1",
+                "--mode", "released", "--crop", "center", "--latents", "mean").exit());
+        JsonNode other = json.readTree(plain.resolve("run.json").toFile());
+        assertFalse(rec.get("images").equals(other.get("images")), "the random crops are the centre ones");
+        // step 0 is the same erasure step but for x0, which only L_attn's pass sees
+        JsonNode a = rec.get("steps").get(0).get("losses");
+        JsonNode b = other.get("steps").get(0).get("losses");
+        assertEquals(a.get("esd"), b.get("esd"));
+        assertFalse(a.get("attn").equals(b.get("attn")), "x0 did not change L_attn");
+    }
+
+    /**
+     * A checkpoint from before the crop and latents keys was made with the centre crop and the mean in either mode: a
+     * released-mode one resumes so, into the LoRA of an uninterrupted centre-and-mean run, and refuses the new defaults.
+     */
+    @Test
+    void aCheckpointWithoutCropAndLatentsResumesCentredOnTheMean() throws Exception {
+        Path parts = firstStepOf("pre-crop", "naive", 2, "--mode", "released", "--crop", "center", "--latents", "mean");
+        Path checkpoint = withoutKeys(parts, "crop", "latents");
+        CliRun random = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "2", "--crop",
+                "random");
+        assertEquals("flux-erase: --resume: crop (--crop) is \"random\" but the checkpoint " + checkpoint
+                + " was made with \"center\" (resume with the same settings)", random.err().strip());
+        CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "2",
+                "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, r.exit(), r.err());
+        assertSameLora("pre-crop");
+        JsonNode config = new ObjectMapper().readTree(parts.resolve("run.json").toFile()).get("config");
+        assertEquals("center", config.get("crop").asText());
+        assertEquals("mean", config.get("latents").asText());
+    }
+
+    /** Rewrites the checkpoint in {@code out} as one made before {@code keys} existed; returns its path. */
+    private static Path withoutKeys(Path out, String... keys) throws Exception {
+        Path checkpoint = out.resolve("checkpoint.safetensors");
+        try (TensorSource src = Safetensors.open(checkpoint)) {
+            Map<String, String> meta = new LinkedHashMap<>(src.metadata());
+            ObjectNode config = (ObjectNode) new ObjectMapper().readTree(meta.get("config"));
+            config.remove(List.of(keys));
+            meta.put("config", config.toString());
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            src.names().forEach(n -> tensors.put(n, src.tensor(n)));
+            SafetensorsWriter.write(checkpoint, tensors, meta);
+        }
+        return checkpoint;
     }
 
     /** Without a list, the irrelevant concepts are chosen, printed with their distances and recorded. */
