@@ -126,7 +126,7 @@ public final class EraseCommand implements Callable<Integer> {
     @Option(names = "--mode", paramLabel = "paper|released", description = "paper (default): frozen ESD teacher, "
             + "lrs 1e-3/5e-4, 1000 steps, partial-sampling ESD latent, positions per prompt; released: the authors' "
             + "code (live teacher, lr 1e-3, 300 steps, full sampling with its sampler + random t, the code's "
-            + "positions, bf16 LoRA state).")
+            + "positions, bf16 LoRA state, random crop, posterior sample).")
     String mode;
 
     @Option(names = "--sampler", paramLabel = "flux|released", description = "How the ESD latent and the L_rsc "
@@ -197,6 +197,17 @@ public final class EraseCommand implements Callable<Integer> {
     @Option(names = "--resolution", paramLabel = "PX", description = "Training image size (square), a multiple of 16 "
             + "for FLUX. Default: the model folder's resolution (model_index.json flux_erase_defaults), else 512.")
     Integer resolution;
+
+    @Option(names = "--crop", paramLabel = "center|random", description = "Where the square is cut from each concept "
+            + "image after its shorter side is resized: center, or random (drawn once per image from the seed, as the "
+            + "released code's dataset does). Default: center (paper), random (released).")
+    String crop;
+
+    @Option(names = "--latents", paramLabel = "mean|sample", description = "x0 of the flow-matching and attention "
+            + "passes: the mean of the VAE's posterior, or sample: a fresh draw mean + exp(logvar/2)·ε at every step, "
+            + "as the released code's latent_dist.sample() (a codec without a posterior, the toy's, gives the mean). "
+            + "Default: mean (paper), sample (released).")
+    String latents;
 
     @Option(names = "--attention-blocks", paramLabel = "I", split = ",", description = "Double blocks whose attention "
             + "the attention losses read, comma-separated indices. Default: the last double block (18 on FLUX.1).")
@@ -314,6 +325,8 @@ public final class EraseCommand implements Callable<Integer> {
         if (resolution != null) {
             o.put("resolution", resolution);
         }
+        put(o, "crop", crop);
+        put(o, "latents", latents);
         if (attentionBlocks != null) {
             ArrayNode a = o.putArray("attention_blocks");
             attentionBlocks.forEach(a::add);

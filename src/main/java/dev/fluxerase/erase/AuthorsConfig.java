@@ -62,7 +62,7 @@ final class AuthorsConfig {
     private static final Set<String> IGNORED = Set.of("prompt_a", "cache_latents",
             "dataloader_num_workers", "report_to", "report_to\"", "gradient_accumulation_steps\"", "lr_num_cycles",
             "lr_power", "checkpointing_steps", "logit_mean", "logit_std", "mode_scale", "weighting_scheme",
-            "num_train_epochs", "logging_dir", "center_crop", "revision", "variant", "lora_layers", "devices");
+            "num_train_epochs", "logging_dir", "revision", "variant", "lora_layers", "devices");
 
     private AuthorsConfig() {
     }
@@ -111,6 +111,12 @@ final class AuthorsConfig {
                 }
             } else if (key.equals("mixed_precision")) {
                 ours.put("lora_dtype", loraDtype(file, v));
+            } else if (key.equals("center_crop")) {
+                if (!v.isBoolean()) {
+                    throw new EraseException(file + ": center_crop is " + v + "; it is true or false");
+                }
+                // false: their dataset crops at random (lora_dataset.py)
+                ours.put("crop", (v.asBoolean() ? RunConfig.Crop.CENTER : RunConfig.Crop.RANDOM).id());
             } else if (key.equals("lora_layers") && !v.isNull()) {
                 throw new EraseException(file + ": lora_layers is " + v + "; the EraseAnything LoRA sits on "
                         + "attn.add_q_proj and attn.add_k_proj of the double blocks (leave it null)");

@@ -128,6 +128,13 @@ final class Checkpoint {
             if (!settings.has("key_word_sense")) {
                 settings.putNull("key_word_sense");
             }
+            // before crop and latents were keys, every run in either mode centre-cropped and trained on the mean
+            if (!settings.has("crop")) {
+                settings.put("crop", RunConfig.Crop.CENTER.id());
+            }
+            if (!settings.has("latents")) {
+                settings.put("latents", RunConfig.LatentDraw.MEAN.id());
+            }
             List<String> images = new ArrayList<>();
             imgs.forEach(n -> images.add(n.asText()));
             Words words = Words.fromJson(json.readTree(meta("words", meta, file)), file.toString());

@@ -12,12 +12,15 @@ import java.util.HexFormat;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Random;
+import java.util.function.IntUnaryOperator;
 import java.util.stream.Stream;
 
 /**
  * The concept's training images: every {@code .png} of a folder, in file-name order, each resized so that its shorter
- * side is the training resolution (bilinear, antialiased when shrinking, as PIL's and torchvision's resize) and
- * center-cropped to a square. The released code crops at random; a fixed crop lets each image be VAE-encoded once.
+ * side is the training resolution (bilinear, antialiased when shrinking, as PIL's and torchvision's resize) and cropped
+ * to a square: centred, or at random as the released code's dataset does (torchvision's {@code RandomCrop}, drawn once
+ * per image when the dataset is built, not per step), so each image is VAE-encoded once per run either way.
  */
 final class ConceptImages {
     /** One image ready for the VAE. */
@@ -35,8 +38,11 @@ final class ConceptImages {
     private ConceptImages() {
     }
 
-    /** Reads and prepares every PNG of {@code folder}; one line naming the folder or file when something is wrong. */
-    static List<Image> load(Path folder, int resolution) {
+    /**
+     * Reads and prepares every PNG of {@code folder}, a random crop drawn from (seed, the image's place in name order);
+     * one line naming the folder or file when something is wrong.
+     */
+    static List<Image> load(Path folder, int resolution, RunConfig.Crop crop, long seed) {
         String what = RunConfig.describe("instance_images") + " " + folder;
         if (!Files.isDirectory(folder)) {
             throw new EraseException(what + ": not a folder");
@@ -53,21 +59,36 @@ final class ConceptImages {
                     + " images to PNG)");
         }
         List<Image> out = new ArrayList<>();
-        for (Path f : files) {
-            out.add(new Image(f.getFileName().toString(), squareCrop(Png.read(f), resolution)));
+        for (int i = 0; i < files.size(); i++) {
+            RgbImage img = Png.read(files.get(i));
+            out.add(new Image(files.get(i).getFileName().toString(), crop == RunConfig.Crop.RANDOM
+                    ? randomCrop(img, resolution, RunRandom.crop(seed, i)) : squareCrop(img, resolution)));
         }
         return out;
     }
 
     /** Shorter side to {@code size} (the longer keeps the aspect ratio, rounded), then the centered size × size. */
     static RgbImage squareCrop(RgbImage img, int size) {
+        return crop(img, size, spare -> (int) Math.rint(spare / 2.0));
+    }
+
+    /**
+     * The same resize, then the size × size square at a random place: the top row, then the left column, each uniform
+     * over every place where the square fits, in the order of torchvision's {@code RandomCrop.get_params}.
+     */
+    static RgbImage randomCrop(RgbImage img, int size, Random rng) {
+        return crop(img, size, spare -> rng.nextInt(spare + 1));
+    }
+
+    /** {@code offset} gives the first row, then the first column, from the pixels the square leaves spare. */
+    private static RgbImage crop(RgbImage img, int size, IntUnaryOperator offset) {
         int w = img.width();
         int h = img.height();
         int nw = w <= h ? size : Math.max(size, (int) Math.round((double) w * size / h));
         int nh = h <= w ? size : Math.max(size, (int) Math.round((double) h * size / w));
         float[] resized = resize(img, nw, nh);
-        int left = (int) Math.rint((nw - size) / 2.0);
-        int top = (int) Math.rint((nh - size) / 2.0);
+        int top = offset.applyAsInt(nh - size);
+        int left = offset.applyAsInt(nw - size);
         byte[] rgb = new byte[size * size * 3];
         for (int y = 0; y < size; y++) {
             for (int x = 0; x < size; x++) {

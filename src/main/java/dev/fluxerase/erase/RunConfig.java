@@ -40,6 +40,8 @@ import java.util.regex.Pattern;
  * @param keyWordSense    the WordNet noun sense the irrelevant concepts are chosen from ("nude.n.03"); null: the
  *                        curated family list, else the key word's first noun sense
  * @param wordnet         the WordNet version synonyms and irrelevant concepts come from, one of {@link #WORDNETS}
+ * @param crop            where the square is cut from each concept image after the resize
+ * @param latents         what x0 is: the VAE posterior's mean, or a draw from it at every use
  */
 public record RunConfig(String model, String transformer, String vae, String output, String keyWord,
                         String instancePrompt, String promptB, String instanceImages, List<String> synonyms,
@@ -47,9 +49,9 @@ public record RunConfig(String model, String transformer, String vae, String out
                         int preserveImages, Mode mode, Sampler sampler, int steps, double lrErase, double lrPreserve,
                         double weightEsd, double weightAttn, double weightLora, double weightRsc, double eta, double tau,
                         int rank, double alpha, LoraDtype loraDtype, double weightDecay, double guidanceSample,
-                        double guidanceTrain, int t5Length, int resolution, List<Integer> attentionBlocks, double shuffleP,
-                        double synonymP, long seed, int samplingSteps, int checkpointEvery, int saveEvery, String backend,
-                        boolean gradientCheckpointing) {
+                        double guidanceTrain, int t5Length, int resolution, Crop crop, LatentDraw latents,
+                        List<Integer> attentionBlocks, double shuffleP, double synonymP, long seed, int samplingSteps,
+                        int checkpointEvery, int saveEvery, String backend, boolean gradientCheckpointing) {
 
     public static final double LR_ERASE = 1e-3;
     public static final double WEIGHT_ESD = 1;
@@ -113,7 +115,33 @@ public record RunConfig(String model, String transformer, String vae, String out
         }
     }
 
-    /** A setting whose values are names: each constant's {@link #id} is its name in lower case. */
+    /**
+     * Where the square comes from after the shorter-side resize. The released code crops at random, once per image
+     * when its dataset is built (lora_dataset.py), so either way each image is encoded once per run.
+     */
+    public enum Crop implements Choice {
+        CENTER, RANDOM;
+
+        /** The paper states no crop; the released code's dataset crops at random unless told center_crop. */
+        static Crop defaultFor(Mode mode) {
+            return mode == Mode.RELEASED ? RANDOM : CENTER;
+        }
+    }
+
+    /**
+     * What x0 is: the mean of the VAE's posterior, or a fresh draw mean + exp(½·logvar)·ε at every use, as the released
+     * code's {@code latent_dist.sample()} (utils/calc_loss.py).
+     */
+    public enum LatentDraw implements Choice {
+        MEAN, SAMPLE;
+
+        /** The paper says nothing of the posterior; the released code samples it. */
+        static LatentDraw defaultFor(Mode mode) {
+            return mode == Mode.RELEASED ? SAMPLE : MEAN;
+        }
+    }
+
+    /** A setting with a few named values, each named in configurations by its constant in lower case. */
     public interface Choice {
         String name();
 
@@ -127,8 +155,8 @@ public record RunConfig(String model, String transformer, String vae, String out
             "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "key_word_sense",
             "wordnet", "preserve", "preserve_images", "mode", "sampler", "steps", "lr_erase", "lr_preserve",
             "weight_esd", "weight_attn", "weight_lora", "weight_rsc", "eta", "tau", "rank", "alpha", "lora_dtype",
-            "weight_decay", "guidance_sample", "guidance_train", "t5_length", "resolution", "attention_blocks",
-            "shuffle_p", "synonym_p", "seed", "sampling_steps", "checkpoint_every", "save_every", "backend",
+            "weight_decay", "guidance_sample", "guidance_train", "t5_length", "resolution", "crop", "latents",
+            "attention_blocks", "shuffle_p", "synonym_p", "seed", "sampling_steps", "checkpoint_every", "save_every", "backend",
             "gradient_checkpointing");
 
     /**
@@ -141,7 +169,8 @@ public record RunConfig(String model, String transformer, String vae, String out
     /** Keys whose values are text (or lists of text); every other key holds a number or a boolean. */
     private static final Set<String> TEXT_KEYS = Set.of("model", "transformer", "vae", "output", "key_word",
             "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "key_word_sense",
-            "wordnet", "preserve", "mode", "sampler", "lora_dtype", "backend", "pretrained_model_name_or_path",
+            "wordnet", "preserve", "crop", "latents", "mode", "sampler", "lora_dtype", "backend",
+            "pretrained_model_name_or_path",
             "instance_data_dir", "output_dir", "optimizer", "lr_scheduler", "mixed_precision", "report_to",
             "logging_dir", "weighting_scheme", "devices", "prompt_a", "revision", "variant");
     private static final Pattern NUMBER =
@@ -240,23 +269,25 @@ public record RunConfig(String model, String transformer, String vae, String out
      */
     public static RunConfig of(ObjectNode n, ModelDefaults model) {
         Fields f = new Fields(n);
-        Mode mode = f.choice("mode", Mode.PAPER, Mode.values(), "a mode");
+        Mode mode = f.choice("mode", Mode.PAPER, "a mode");
         RunConfig c = new RunConfig(f.string("model", null), f.string("transformer", null), f.string("vae", null),
                 f.string("output", null), f.string("key_word", null), f.string("instance_prompt", null),
                 f.string("prompt_b", null), f.string("instance_images", null), f.strings("synonyms"),
                 f.strings("irrelevant_concepts"), f.string("key_word_sense", null), f.wordnet(),
-                f.choice("preserve", Preserve.CONCEPT, Preserve.values(), "a preservation set"),
+                f.choice("preserve", Preserve.CONCEPT, "a preservation set"),
                 f.integer("preserve_images", PRESERVE_IMAGES), mode,
-                f.choice("sampler", mode.defaultSampler(), Sampler.values(), "a sampler"),
+                f.choice("sampler", mode.defaultSampler(), "a sampler"),
                 f.integer("steps", mode.defaultSteps()),
                 f.number("lr_erase", LR_ERASE), f.number("lr_preserve", mode.defaultLrPreserve()),
                 f.number("weight_esd", WEIGHT_ESD), f.number("weight_attn", WEIGHT_ATTN),
                 f.number("weight_lora", WEIGHT_LORA), f.number("weight_rsc", WEIGHT_RSC), f.number("eta", ETA),
                 f.number("tau", TAU), f.integer("rank", RANK), f.number("alpha", ALPHA),
-                f.choice("lora_dtype", mode.defaultLoraDtype(), LoraDtype.values(), "a LoRA dtype"),
+                f.choice("lora_dtype", mode.defaultLoraDtype(), "a LoRA dtype"),
                 f.number("weight_decay", WEIGHT_DECAY), f.number("guidance_sample", GUIDANCE_SAMPLE),
                 f.number("guidance_train", GUIDANCE_TRAIN), f.integer("t5_length", model.t5Length(T5_LENGTH)),
-                f.integer("resolution", model.resolution(RESOLUTION)), f.integers("attention_blocks"),
+                f.integer("resolution", model.resolution(RESOLUTION)),
+                f.choice("crop", Crop.defaultFor(mode), "a crop"),
+                f.choice("latents", LatentDraw.defaultFor(mode), "a latent draw"), f.integers("attention_blocks"),
                 f.number("shuffle_p", SHUFFLE_P), f.number("synonym_p", SYNONYM_P), f.longInteger("seed", 0),
                 f.integer("sampling_steps", model.steps(SAMPLING_STEPS)),
                 f.integer("checkpoint_every", CHECKPOINT_EVERY), f.integer("save_every", 0),
@@ -364,7 +395,8 @@ public record RunConfig(String model, String transformer, String vae, String out
         return new RunConfig(model, transformer, vae, output, keyWord, instancePrompt, promptB, instanceImages,
                 synonyms, irrelevant, keyWordSense, wordnet, preserve, preserveImages, mode, sampler, steps, lrErase,
                 lrPreserve, weightEsd, weightAttn, weightLora, weightRsc, eta, tau, rank, alpha, loraDtype, weightDecay,
-                guidanceSample, guidanceTrain, t5Length, resolution, List.copyOf(blocks), shuffleP, synonymP, seed,
+                guidanceSample, guidanceTrain, t5Length, resolution, crop, latents, List.copyOf(blocks), shuffleP,
+                synonymP, seed,
                 samplingSteps, checkpointEvery, saveEvery, backend, gradientCheckpointing);
     }
 
@@ -409,6 +441,8 @@ public record RunConfig(String model, String transformer, String vae, String out
         o.put("guidance_train", guidanceTrain);
         o.put("t5_length", t5Length);
         o.put("resolution", resolution);
+        o.put("crop", crop.id());
+        o.put("latents", latents.id());
         if (attentionBlocks == null) {
             o.putNull("attention_blocks");
         } else {
@@ -534,16 +568,17 @@ public record RunConfig(String model, String transformer, String vae, String out
             return List.copyOf(out);
         }
 
-        /** The value of {@code values} that the key names; {@code what} says what they are in the message. */
-        <E extends Choice> E choice(String key, E dflt, E[] values, String what) {
+        <E extends Enum<E> & Choice> E choice(String key, E dflt, String what) {
             String id = string(key, dflt.id());
-            for (E e : values) {
+            List<String> ids = new ArrayList<>();
+            for (E e : dflt.getDeclaringClass().getEnumConstants()) {
                 if (e.id().equals(id)) {
                     return e;
                 }
+                ids.add(e.id());
             }
-            throw new EraseException(describe(key) + " \"" + id + "\" is not " + what + " ("
-                    + String.join(" or ", Arrays.stream(values).map(Choice::id).toList()) + ")");
+            throw new EraseException(describe(key) + " \"" + id + "\" is not " + what + " (" + String.join(" or ", ids)
+                    + ")");
         }
 
         /** YAML reads an unquoted 3.0 as a number, which is taken as its text (3.0, 3.1). */

@@ -12,6 +12,8 @@ public final class RunRandom {
     private static final long STEP = 1;
     private static final long EPOCH = 2;
     private static final long WORDS = 3;
+    private static final long POSTERIOR = 4;
+    private static final long CROP = 5;
 
     private RunRandom() {
     }
@@ -29,6 +31,19 @@ public final class RunRandom {
     /** The choice of irrelevant concepts when WordNet picks them. */
     static Random words(long seed) {
         return new Random(mix(seed, WORDS, 0));
+    }
+
+    /**
+     * The ε of step {@code step}'s draws from the VAE posterior ({@code latents: sample}). A stream of its own, so
+     * that choosing the posterior over the mean changes x0 and no other number of the step.
+     */
+    static Random posterior(long seed, long step) {
+        return new Random(mix(seed, POSTERIOR, step));
+    }
+
+    /** The random crop of concept image {@code image} (its place in file-name order), drawn once per run. */
+    static Random crop(long seed, long image) {
+        return new Random(mix(seed, CROP, image));
     }
 
     /** SplitMix64's output function applied to seed ⊕ stream·C1 + (index + 1)·γ. */

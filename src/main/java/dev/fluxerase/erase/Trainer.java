@@ -90,9 +90,9 @@ public final class Trainer implements AutoCloseable {
     private final PromptEncoder prompts;
     private final List<String> imageNames;
     private final List<String> imageIds;
-    private final List<float[]> latents;
+    private final List<ImageLatent> latents;
     private final List<PreserveImages.Item> preserveItems;
-    private final List<float[]> preserveLatents;
+    private final List<ImageLatent> preserveLatents;
     private final Words words;
     private final List<LoraModule> modules;
     private final AdamW optimizer;
@@ -105,9 +105,9 @@ public final class Trainer implements AutoCloseable {
 
     private Trainer(RunConfig config, ModelFolder folder, FluxWeights weights, FluxModel model, Passes passes,
                     Passes.Schedule schedule, ReleasedSampler releasedSampler, int trainTimesteps,
-                    T5Tokenizer tokenizer, PromptEncoder prompts,
-                    List<ConceptImages.Image> images, List<float[]> latents, List<PreserveImages.Item> preserveItems,
-                    List<float[]> preserveLatents, Words words, List<LoraModule> modules, AdamW optimizer,
+                    T5Tokenizer tokenizer, PromptEncoder prompts, List<ConceptImages.Image> images,
+                    List<ImageLatent> latents, List<PreserveImages.Item> preserveItems,
+                    List<ImageLatent> preserveLatents, Words words, List<LoraModule> modules, AdamW optimizer,
                     List<JsonNode> history, int nextStep) {
         this.config = config;
         this.out = Path.of(config.output());
@@ -178,7 +178,8 @@ public final class Trainer implements AutoCloseable {
                 throw new EraseException("the VAE's " + geometry.channels() + " latent channels pack to "
                         + geometry.tokenWidth() + " per token, the transformer takes in_channels " + fc.inChannels());
             }
-            List<ConceptImages.Image> images = ConceptImages.load(Path.of(rc.instanceImages()), rc.resolution());
+            List<ConceptImages.Image> images = ConceptImages.load(Path.of(rc.instanceImages()), rc.resolution(),
+                    rc.crop(), rc.seed());
             if (images.size() < 3 || images.size() > 5) {
                 warnings.accept(RunConfig.describe("instance_images") + " has " + images.size()
                         + " PNG image(s); EraseAnything's authors train on 3-5 images of the concept");
@@ -187,11 +188,11 @@ public final class Trainer implements AutoCloseable {
                 Checkpoint.requireSameImages(resume, images.stream().map(i -> i.name() + " " + i.digest()).toList());
             }
             // every image is encoded once per run, packed as the transformer takes it
-            Function<RgbImage, float[]> encode = img -> geometry.pack(Floats.toF32(codec.encode(img.toTensor())));
-            List<float[]> latents = images.stream().map(img -> encode.apply(img.pixels())).toList();
+            Function<RgbImage, ImageLatent> encode = img -> ImageLatent.encode(codec, geometry, img, rc.latents());
+            List<ImageLatent> latents = images.stream().map(img -> encode.apply(img.pixels())).toList();
 
             List<PreserveImages.Item> preserveItems = List.of();
-            List<float[]> preserveLatents = List.of();
+            List<ImageLatent> preserveLatents = List.of();
             if (rc.preserve() == RunConfig.Preserve.IRRELEVANT && rc.alternates() && rc.weightLora() > 0) {
                 preserveItems = PreserveImages.prepare(rc, m, be, cache, words.irrelevant(), progress);
                 preserveLatents = preserveItems.stream().map(item -> encode.apply(item.pixels())).toList();
@@ -433,7 +434,8 @@ public final class Trainer implements AutoCloseable {
                 config.synonymP(), rng);
         int[] posUn = positionsUn(a);
         Passes.Cond cUn = passes.condition(prompts.encode(a.prompt(), config.t5Length()));
-        float[] x0 = latents.get(image);
+        Random posterior = RunRandom.posterior(config.seed(), s);
+        float[] x0 = latents.get(image).draw(posterior);
         grads.zero(be);
         Double esd = null;
         Double attn = null;
@@ -487,7 +489,7 @@ public final class Trainer implements AutoCloseable {
                 // RSC feature of the concept still comes from the concept image under the instance prompt
                 int j = rng.nextInt(preserveLatents.size());
                 PreserveImages.Item item = preserveItems.get(j);
-                float[] xp = preserveLatents.get(j);
+                float[] xp = preserveLatents.get(j).draw(posterior);
                 preserveImage = item.name();
                 lora = passes.preservation(noisy(xp, eps, time.sigma()), fixed(item.prompt()), time.sigma(),
                         config.guidanceTrain(), target(eps, xp), new int[0], null, null, config.tau(),

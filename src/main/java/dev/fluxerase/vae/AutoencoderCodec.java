@@ -6,9 +6,10 @@ import java.util.EnumSet;
 import java.util.List;
 
 /**
- * FLUX's VAE as a {@link LatentCodec}: the encoder's mean and the decoder, each with the config's scaling
- * ({@link VaeEncoder#encode}, {@link VaeDecoder#decode}). Only the parts asked for are converted at load (the decoder is
- * most of FLUX's 84M VAE parameters, and generation never encodes), so the other direction is a programming error.
+ * FLUX's VAE as a {@link LatentCodec}: the encoder's Gaussian, its mean as the latent, and the decoder, each with the
+ * config's scaling ({@link VaeEncoder#encode}, {@link VaeDecoder#decode}). Only the parts asked for are converted at
+ * load (the decoder is most of FLUX's 84M VAE parameters, and generation never encodes), so the other direction is a
+ * programming error.
  */
 public final class AutoencoderCodec implements LatentCodec {
     public static final String CLASS_NAME = "AutoencoderKL";
@@ -55,11 +56,15 @@ public final class AutoencoderCodec implements LatentCodec {
     }
 
     @Override
-    public Tensor encode(Tensor image) {
+    public Moments moments(Tensor image) {
+        return encoder().moments(image);
+    }
+
+    private VaeEncoder encoder() {
         if (encoder == null) {
             throw new IllegalStateException("the VAE codec was opened without Part.ENCODER");
         }
-        return encoder.encode(image);
+        return encoder;
     }
 
     @Override

@@ -25,10 +25,23 @@ public interface LatentCodec {
     LatentScaling scaling();
 
     /**
+     * The encoder's diagonal Gaussian over raw latents (before {@link #scaling()}), [B, latent, h, w] each.
+     *
+     * @param logvar null where the encoding is exact (a point mass at the mean): a codec without a posterior
+     */
+    record Moments(Tensor mean, Tensor logvar) {
+    }
+
+    /** {@link #encode}'s input to the encoder's distribution over raw latents, of which {@link #encode} is the mean. */
+    Moments moments(Tensor image);
+
+    /**
      * Images [B, 3, H, W] in [−1, 1] (H and W multiples of {@link #downsampleFactor()}) to latents
      * [B, {@link #latentChannels()}, H/f, W/f] in the transformer's space.
      */
-    Tensor encode(Tensor image);
+    default Tensor encode(Tensor image) {
+        return scaling().toFlux(moments(image).mean());
+    }
 
     /** Latents in the transformer's space [B, {@link #latentChannels()}, h, w] to images [B, 3, h·f, w·f], about [−1, 1]. */
     Tensor decode(Tensor latents);

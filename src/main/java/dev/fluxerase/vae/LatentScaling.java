@@ -1,5 +1,8 @@
 package dev.fluxerase.vae;
 
+import dev.fluxerase.tensor.Floats;
+import dev.fluxerase.tensor.Tensor;
+
 /**
  * The affine map between a codec's raw latents and the normalised space the transformer works in: {@code
  * z = (latent − shift_factor) · scaling_factor} (BFL's {@code AutoEncoder.encode}) and back {@code
@@ -22,6 +25,13 @@ public record LatentScaling(double scalingFactor, double shiftFactor) {
         for (int i = 0; i < latent.length; i++) {
             latent[i] = (latent[i] - shift) * scale;
         }
+    }
+
+    /** Raw latents to the transformer's space, as a new F32 tensor of the same shape. */
+    public Tensor toFlux(Tensor latent) {
+        float[] z = Floats.toF32(latent);
+        toFlux(z);
+        return Tensor.of(z, latent.shape());
     }
 
     /** The transformer's space back to raw latents, in place. */

@@ -124,8 +124,9 @@ public final class PixelCodec implements LatentCodec {
         return scaling;
     }
 
+    /** The unshuffled pixels, before scaling; no logvar, since the rearrangement is exact. */
     @Override
-    public Tensor encode(Tensor image) {
+    public Moments moments(Tensor image) {
         float[] x = FeatureMap.nchw(image, "image", imageChannels);
         int h = (int) image.dim(2);
         int w = (int) image.dim(3);
@@ -135,8 +136,7 @@ public final class PixelCodec implements LatentCodec {
         }
         float[] z = new float[x.length];
         rearrange(x, z, (int) image.dim(0), h, w, true);
-        scaling.toFlux(z);
-        return Tensor.of(z, image.dim(0), latentChannels(), h / patchSize, w / patchSize);
+        return new Moments(Tensor.of(z, image.dim(0), latentChannels(), h / patchSize, w / patchSize), null);
     }
 
     @Override

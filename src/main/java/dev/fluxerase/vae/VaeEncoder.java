@@ -1,6 +1,5 @@
 package dev.fluxerase.vae;
 
-import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
 import java.nio.file.Path;
@@ -12,10 +11,6 @@ import java.util.function.BiConsumer;
  * GroupNorm, swish, conv_out to 2·latent channels = mean | logvar. Parameters are f32 arrays converted at load.
  */
 public final class VaeEncoder {
-
-    /** The diagonal Gaussian the encoder outputs, [B, latent, h, w] each; logvar clamped to [−30, 20] as diffusers. */
-    public record Moments(Tensor mean, Tensor logvar) {
-    }
 
     private final AutoencoderConfig config;
     private final Conv2d convIn;
@@ -71,13 +66,11 @@ public final class VaeEncoder {
      * of {@link AutoencoderConfig#downsampleFactor()}.
      */
     public Tensor encode(Tensor image) {
-        Tensor mean = moments(image).mean();
-        float[] z = Floats.toF32(mean);
-        config.scaling().toFlux(z);
-        return Tensor.of(z, mean.shape());
+        return config.scaling().toFlux(moments(image).mean());
     }
 
-    public Moments moments(Tensor image) {
+    /** The diagonal Gaussian the encoder outputs; logvar clamped to [−30, 20] as diffusers. */
+    public LatentCodec.Moments moments(Tensor image) {
         return moments(image, null);
     }
 
@@ -85,7 +78,7 @@ public final class VaeEncoder {
      * {@link #moments(Tensor)} that also hands {@code probe} each image's intermediate maps as [1, C, H, W] tensors:
      * {@code enc_conv_in}, {@code enc_down_block_i}, {@code enc_mid_block}, for debugging.
      */
-    public Moments moments(Tensor image, BiConsumer<String, Tensor> probe) {
+    public LatentCodec.Moments moments(Tensor image, BiConsumer<String, Tensor> probe) {
         float[] in = FeatureMap.nchw(image, "image", config.inChannels());
         int batch = (int) image.dim(0);
         int h = (int) image.dim(2);
@@ -121,6 +114,6 @@ public final class VaeEncoder {
                 }
             }
         }
-        return new Moments(Tensor.of(mean, batch, lc, h / f, w / f), Tensor.of(logvar, batch, lc, h / f, w / f));
+        return new LatentCodec.Moments(Tensor.of(mean, batch, lc, h / f, w / f), Tensor.of(logvar, batch, lc, h / f, w / f));
     }
 }

@@ -268,22 +268,8 @@ class EraseCommandTest {
     @Test
     void aCheckpointWithoutTheNewKeysResumesWithItsOldBehaviour() throws Exception {
         Path parts = resumedLikeWhole("old", new String[]{"--backend", "naive", "--resolution", "16", "--t5-length",
-                "16", "--mode", "released", "--sampler", "flux", "--lora-dtype", "f32"}, 3, folder -> {
-                    Path file = folder.resolve("checkpoint.safetensors");
-                    Map<String, Tensor> tensors = new LinkedHashMap<>();
-                    Map<String, String> meta;
-                    try (TensorSource src = Safetensors.open(file)) {
-                        for (String n : src.names()) {
-                            Tensor t = src.tensor(n);
-                            tensors.put(n, Tensor.of(Floats.toF32(t), t.shape()));
-                        }
-                        meta = new LinkedHashMap<>(src.metadata());
-                    }
-                    ObjectNode config = (ObjectNode) new ObjectMapper().readTree(meta.get("config"));
-                    config.remove(List.of("sampler", "lora_dtype"));
-                    meta.put("config", config.toString());
-                    SafetensorsWriter.write(file, tensors, meta);
-                });
+                "16", "--mode", "released", "--sampler", "flux", "--lora-dtype", "f32"}, 3,
+                folder -> withoutKeys(folder, "sampler", "lora_dtype"));
         JsonNode resumed = recordedConfig(parts);
         assertEquals("flux", resumed.get("sampler").asText());
         assertEquals("f32", resumed.get("lora_dtype").asText());
@@ -315,16 +301,7 @@ class EraseCommandTest {
         ObjectMapper json = new ObjectMapper();
         Path parts = resumedLikeWhole("legacy", new String[]{"--backend", "naive", "--resolution", "16",
                 "--t5-length", "16"}, 2, folder -> {
-                    Path checkpoint = folder.resolve("checkpoint.safetensors");
-                    try (TensorSource src = Safetensors.open(checkpoint)) {
-                        Map<String, String> meta = new LinkedHashMap<>(src.metadata());
-                        ObjectNode config = (ObjectNode) json.readTree(meta.get("config"));
-                        config.remove(List.of("wordnet", "key_word_sense"));
-                        meta.put("config", config.toString());
-                        Map<String, Tensor> tensors = new LinkedHashMap<>();
-                        src.names().forEach(n -> tensors.put(n, src.tensor(n)));
-                        SafetensorsWriter.write(checkpoint, tensors, meta);
-                    }
+                    Path checkpoint = withoutKeys(folder, "wordnet", "key_word_sense");
                     CliRun other = CliRun.of("erase", "--output", folder.toString(), "--resume", "--steps", "2",
                             "--wordnet", "3.0");
                     assertEquals("flux-erase: --resume: wordnet (--wordnet) is \"3.0\" but the checkpoint "
@@ -334,6 +311,66 @@ class EraseCommandTest {
         JsonNode config = json.readTree(parts.resolve("run.json").toFile()).get("config");
         assertEquals("3.1", config.get("wordnet").asText());
         assertTrue(config.get("key_word_sense").isNull());
+    }
+
+    /**
+     * Released mode's random crop and posterior sample: recorded, in effect (other crops and x0 than centre and mean),
+     * and a run resumed from its checkpoint ends with the LoRA of the uninterrupted run, bit for bit, since the crop
+     * comes from (seed, image) and each step's ε from (seed, step).
+     */
+    @Test
+    void randomCropAndPosteriorSampleResumeBitForBit() throws Exception {
+        Path parts = resumedLikeWhole("sampled", new String[]{"--backend", "naive", "--resolution", "16",
+                "--t5-length", "16", "--mode", "released"}, 3, folder -> { });
+        ObjectMapper json = new ObjectMapper();
+        JsonNode rec = json.readTree(parts.resolve("run.json").toFile());
+        assertEquals("random", rec.get("config").get("crop").asText());
+        assertEquals("sample", rec.get("config").get("latents").asText());
+
+        Path plain = tmp.resolve("centre-mean");
+        assertEquals(0, erase(plain, "--backend", "naive", "--resolution", "16", "--t5-length", "16", "--steps", "1",
+                "--mode", "released", "--crop", "center", "--latents", "mean").exit());
+        JsonNode other = json.readTree(plain.resolve("run.json").toFile());
+        assertFalse(rec.get("images").equals(other.get("images")), "the random crops are the centre ones");
+        // step 0 is the same erasure step but for x0, which only L_attn's pass sees
+        JsonNode a = rec.get("steps").get(0).get("losses");
+        JsonNode b = other.get("steps").get(0).get("losses");
+        assertEquals(a.get("esd"), b.get("esd"));
+        assertFalse(a.get("attn").equals(b.get("attn")), "x0 did not change L_attn");
+    }
+
+    /**
+     * A checkpoint from before the crop and latents keys was made with the centre crop and the mean in either mode: a
+     * released-mode one resumes so, into the LoRA of an uninterrupted centre-and-mean run, and refuses the new defaults.
+     */
+    @Test
+    void aCheckpointWithoutCropAndLatentsResumesCentredOnTheMean() throws Exception {
+        Path parts = resumedLikeWhole("pre-crop", new String[]{"--backend", "naive", "--resolution", "16",
+                "--t5-length", "16", "--mode", "released", "--crop", "center", "--latents", "mean"}, 2, folder -> {
+                    Path checkpoint = withoutKeys(folder, "crop", "latents");
+                    CliRun random = CliRun.of("erase", "--output", folder.toString(), "--resume", "--steps", "2",
+                            "--crop", "random");
+                    assertEquals("flux-erase: --resume: crop (--crop) is \"random\" but the checkpoint " + checkpoint
+                            + " was made with \"center\" (resume with the same settings)", random.err().strip());
+                });
+        JsonNode config = new ObjectMapper().readTree(parts.resolve("run.json").toFile()).get("config");
+        assertEquals("center", config.get("crop").asText());
+        assertEquals("mean", config.get("latents").asText());
+    }
+
+    /** Rewrites the checkpoint in {@code out} as one made before {@code keys} existed; returns its path. */
+    private static Path withoutKeys(Path out, String... keys) throws Exception {
+        Path checkpoint = out.resolve("checkpoint.safetensors");
+        try (TensorSource src = Safetensors.open(checkpoint)) {
+            Map<String, String> meta = new LinkedHashMap<>(src.metadata());
+            ObjectNode config = (ObjectNode) new ObjectMapper().readTree(meta.get("config"));
+            config.remove(List.of(keys));
+            meta.put("config", config.toString());
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            src.names().forEach(n -> tensors.put(n, src.tensor(n)));
+            SafetensorsWriter.write(checkpoint, tensors, meta);
+        }
+        return checkpoint;
     }
 
     /** Without a list, the irrelevant concepts are chosen, printed with their distances and recorded. */

@@ -48,6 +48,20 @@ class AuthorsConfigTest {
         assertEquals(0.1, c.weightLora());
         assertEquals(0.1, c.weightRsc());
         assertFalse(c.gradientCheckpointing());
+        // center_crop: false, and their loss functions call latent_dist.sample()
+        assertEquals(RunConfig.Crop.RANDOM, c.crop());
+        assertEquals(RunConfig.LatentDraw.SAMPLE, c.latents());
+    }
+
+    @Test
+    void centerCropTrueIsOurCenterCrop() throws Exception {
+        String yaml = Files.readString(Resources.path("erase/authors-training-config.yaml"));
+        Path centred = Files.writeString(tmp.resolve("centred.yaml"), yaml.replace("center_crop: false",
+                "center_crop: true"));
+        assertEquals("center", RunConfig.readFile(centred).get("crop").asText());
+        Path odd = Files.writeString(tmp.resolve("odd.yaml"), yaml.replace("center_crop: false", "center_crop: 1"));
+        assertEquals(odd + ": center_crop is 1; it is true or false",
+                assertThrows(EraseException.class, () -> RunConfig.readFile(odd)).getMessage());
     }
 
     @Test

@@ -12,8 +12,9 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Bilinear resize (PIL's triangle filter), the centered square crop, and the folder of PNGs. */
+/** Bilinear resize (PIL's triangle filter), the centered and the random square crop, and the folder of PNGs. */
 class ConceptImagesTest {
     @TempDir
     Path tmp;
@@ -80,12 +81,56 @@ class ConceptImagesTest {
         Png.write(tmp.resolve("b.png"), gray(3, 5, new int[15]));
         Png.write(tmp.resolve("a.PNG"), gray(6, 4, new int[24]));
         Files.writeString(tmp.resolve("notes.txt"), "ignored");
-        List<ConceptImages.Image> imgs = ConceptImages.load(tmp, 4);
+        List<ConceptImages.Image> imgs = ConceptImages.load(tmp, 4, RunConfig.Crop.CENTER, 0);
         assertEquals(List.of("a.PNG", "b.png"), imgs.stream().map(ConceptImages.Image::name).toList());
         assertEquals(4, imgs.get(1).pixels().width());
         Path empty = Files.createDirectory(tmp.resolve("empty"));
         assertEquals("instance_images (--instance-images) " + empty + ": no .png files (other formats are not read;"
                 + " convert the 3-5 concept images to PNG)",
-                assertThrows(EraseException.class, () -> ConceptImages.load(empty, 4)).getMessage());
+                assertThrows(EraseException.class, () -> ConceptImages.load(empty, 4, RunConfig.Crop.CENTER, 0))
+                        .getMessage());
+    }
+
+    /**
+     * Images whose shorter side is already the size are not resampled (the triangle filter at scale 1 is the identity),
+     * so every prepared pixel is an original one and the crop's place can be read off the pixels: r = column, g = row.
+     */
+    @Test
+    void randomCropTakesTopThenLeftFromTheImagesOwnGenerator() throws Exception {
+        int size = 4;
+        int[][] shapes = {{4, 11}, {9, 4}, {4, 4}};
+        for (int n = 0; n < shapes.length; n++) {
+            int w = shapes[n][0];
+            int h = shapes[n][1];
+            byte[] rgb = new byte[w * h * 3];
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < w; x++) {
+                    rgb[(y * w + x) * 3] = (byte) x;
+                    rgb[(y * w + x) * 3 + 1] = (byte) y;
+                }
+            }
+            Png.write(tmp.resolve("i" + n + ".png"), new RgbImage(w, h, rgb));
+        }
+        long seed = 42;
+        List<ConceptImages.Image> imgs = ConceptImages.load(tmp, size, RunConfig.Crop.RANDOM, seed);
+        boolean offCentre = false;
+        for (int n = 0; n < shapes.length; n++) {
+            java.util.Random r = RunRandom.crop(seed, n);
+            int top = r.nextInt(shapes[n][1] - size + 1);
+            int left = r.nextInt(shapes[n][0] - size + 1);
+            RgbImage img = imgs.get(n).pixels();
+            for (int y = 0; y < size; y++) {
+                for (int x = 0; x < size; x++) {
+                    assertEquals(left + x, img.get(x, y, 0), "image " + n + " column");
+                    assertEquals(top + y, img.get(x, y, 1), "image " + n + " row");
+                }
+            }
+            offCentre |= top != Math.rint((shapes[n][1] - size) / 2.0) || left != Math.rint((shapes[n][0] - size) / 2.0);
+        }
+        assertTrue(offCentre, "seed 42 happens to give the centre crops; the test shows nothing");
+        // the place depends on the seed and the image alone: loading again gives the same pixels
+        assertEquals(imgs.stream().map(ConceptImages.Image::digest).toList(),
+                ConceptImages.load(tmp, size, RunConfig.Crop.RANDOM, seed).stream().map(ConceptImages.Image::digest)
+                        .toList());
     }
 }

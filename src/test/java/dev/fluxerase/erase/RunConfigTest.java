@@ -96,6 +96,8 @@ class RunConfigTest {
         RunConfig r = RunConfig.of(o);
         assertEquals(300, r.steps());
         assertEquals(1e-3, r.lrPreserve());
+        assertEquals(RunConfig.Crop.RANDOM, r.crop());
+        assertEquals(RunConfig.LatentDraw.SAMPLE, r.latents());
         assertEquals(RunConfig.Sampler.RELEASED, r.sampler());
         assertEquals(RunConfig.LoraDtype.BF16, r.loraDtype());
         o.put("sampler", "flux");
@@ -104,9 +106,16 @@ class RunConfigTest {
         assertEquals(RunConfig.LoraDtype.F32, RunConfig.of(o).loraDtype());
         o.put("steps", 200);
         o.put("lr_preserve", 2e-4);
+        o.put("crop", "center");
+        o.put("latents", "mean");
         RunConfig s = RunConfig.of(o);
         assertEquals(200, s.steps());
         assertEquals(2e-4, s.lrPreserve());
+        assertEquals(RunConfig.Crop.CENTER, s.crop());
+        assertEquals(RunConfig.LatentDraw.MEAN, s.latents());
+        RunConfig paper = RunConfig.of(minimal());
+        assertEquals(RunConfig.Crop.CENTER, paper.crop());
+        assertEquals(RunConfig.LatentDraw.MEAN, paper.latents());
     }
 
     @Test
@@ -117,6 +126,8 @@ class RunConfigTest {
         o.put("key_word_sense", "nude.n.03");
         o.put("wordnet", "3.1");
         o.put("seed", 1L << 40);
+        o.put("crop", "random");
+        o.put("latents", "sample");
         RunConfig c = RunConfig.of(o);
         assertEquals(c, RunConfig.of(c.toJson()));
         assertEquals(RunConfig.KEYS, iterable(c.toJson()));
@@ -164,6 +175,8 @@ class RunConfigTest {
                 error("wordnet", "2.1"));
         assertEquals("wordnet (--wordnet) \"3\" is not a bundled WordNet version (3.0 or 3.1)", error("wordnet", 3));
         assertEquals("key_word_sense (--key-word-sense) must be a string, got 3", error("key_word_sense", 3));
+        assertEquals("crop (--crop) \"centre\" is not a crop (center or random)", error("crop", "centre"));
+        assertEquals("latents (--latents) \"mode\" is not a latent draw (mean or sample)", error("latents", "mode"));
         assertEquals("key_word_sense (--key-word-sense) \"nude.n.03\" picks the sense WordNet chooses irrelevant"
                 + " concepts from, but irrelevant_concepts (--irrelevant-concepts) lists them; leave one out",
                 assertThrows(EraseException.class, () -> {

@@ -1,5 +1,6 @@
 package dev.fluxerase.vae;
 
+import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.RandomData;
 import org.junit.jupiter.api.Test;
@@ -12,6 +13,7 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -88,6 +90,10 @@ class PixelCodecTest {
         for (int i = 0; i < back.numel(); i++) {
             assertEquals(handMade().get(i), back.get(i));
         }
+        // the moments are before the scaling, and the exact rearrangement has no spread
+        LatentCodec.Moments m = scaled.moments(handMade());
+        assertArrayEquals(Floats.toF32(plain), Floats.toF32(m.mean()));
+        assertNull(m.logvar());
     }
 
     @Test

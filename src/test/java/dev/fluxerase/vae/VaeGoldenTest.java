@@ -56,7 +56,7 @@ class VaeGoldenTest {
             encoder = VaeEncoder.load(w);
         }
         Tensor image = tensor(INPUTS, "image");
-        VaeEncoder.Moments m = encoder.moments(image);
+        LatentCodec.Moments m = encoder.moments(image);
         assertClose("mean " + c, m.mean(), tensor(out, "mean_f32"), F32_BOUND);
         assertClose64("mean " + c, m.mean(), f64(out, "mean_f64"), F64_BOUND);
         assertClose("logvar " + c, m.logvar(), tensor(out, "logvar_f32"), F32_BOUND);
