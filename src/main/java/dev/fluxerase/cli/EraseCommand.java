@@ -52,8 +52,8 @@ public final class EraseCommand implements Callable<Integer> {
     String preset;
 
     @Option(names = "--resume", description = "Continue the run in --output from its checkpoint.safetensors (its "
-            + "settings are used; any given here must agree, except steps, which may grow, checkpoint_every, model "
-            + "paths, backend and gradient checkpointing).")
+            + "settings are used; any given here must agree, except steps, which may grow, checkpoint_every, "
+            + "save_every, the validation settings, model paths, backend and gradient checkpointing).")
     boolean resume;
 
     @Option(names = "--model", paramLabel = "M", description = "FLUX.1 model: a diffusers folder, a Hugging Face repo "
@@ -238,6 +238,21 @@ public final class EraseCommand implements Callable<Integer> {
             + "OUTPUT/snapshots/lora-step-NNNNNN.safetensors (0: none). Default: 0.")
     Integer saveEvery;
 
+    @Option(names = "--validate-every", paramLabel = "N", description = "Draw validation images before the first "
+            + "step, every N steps and after the last, from the LoRA as trained so far: one grid per time, "
+            + "OUTPUT/validation/step-NNNNNN.png, one row per validation prompt, to watch the concept fade (0: none). "
+            + "Default: 0.")
+    Integer validateEvery;
+
+    @Option(names = "--validate-prompts", paramLabel = "P", description = "A prompt of the validation grids; repeat "
+            + "the option for each. Default: the instance prompt, and the same with the key word replaced by its first "
+            + "synonym and by the first irrelevant concept.")
+    List<String> validatePrompts;
+
+    @Option(names = "--validate-seed", paramLabel = "S", description = "Seed of the validation images' noise, the "
+            + "same for every prompt and every grid. Default: --seed.")
+    Long validateSeed;
+
     @Option(names = "--backend", paramLabel = "B", description = "Transformer backend: cpu (Vector API, all cores) "
             + "or naive (the f64-accumulating reference). Default: cpu.")
     String backend;
@@ -344,6 +359,16 @@ public final class EraseCommand implements Callable<Integer> {
         }
         if (saveEvery != null) {
             o.put("save_every", saveEvery);
+        }
+        if (validateEvery != null) {
+            o.put("validate_every", validateEvery);
+        }
+        if (validatePrompts != null) {
+            ArrayNode a = o.putArray("validate_prompts");
+            validatePrompts.forEach(a::add);
+        }
+        if (validateSeed != null) {
+            o.put("validate_seed", validateSeed);
         }
         put(o, "backend", backend);
         if (gradientCheckpointing != null) {

@@ -80,8 +80,7 @@ final class PreserveImages {
                         seeds[j] = seed(c.seed(), k, missing.get(j));
                     }
                     progress.accept("generating " + seeds.length + " preservation image(s) of \"" + prompt + "\"");
-                    List<Generator.Result> r = gen.generate(prompt, new Generator.Settings(c.resolution(),
-                            c.resolution(), c.samplingSteps(), c.guidanceTrain(), c.t5Length()), seeds, null);
+                    List<Generator.Result> r = gen.generate(prompt, c.imageSettings(), seeds, null);
                     for (int j = 0; j < seeds.length; j++) {
                         Png.write(dir.resolve(name(k, word, missing.get(j))), r.get(j).image());
                     }

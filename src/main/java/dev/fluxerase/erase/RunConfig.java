@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.fluxerase.pipeline.Generator;
 import dev.fluxerase.pipeline.ModelDefaults;
 import dev.fluxerase.tensor.DType;
 
@@ -42,6 +43,8 @@ import java.util.regex.Pattern;
  * @param wordnet         the WordNet version synonyms and irrelevant concepts come from, one of {@link #WORDNETS}
  * @param crop            where the square is cut from each concept image after the resize
  * @param latents         what x0 is: the VAE posterior's mean, or a draw from it at every use
+ * @param validatePrompts null: the instance prompt, a synonym's and an irrelevant concept's ({@link Validation})
+ * @param validateSeed    the validation images' noise; {@code seed} unless given
  */
 public record RunConfig(String model, String transformer, String vae, String output, String keyWord,
                         String instancePrompt, String promptB, String instanceImages, List<String> synonyms,
@@ -51,7 +54,8 @@ public record RunConfig(String model, String transformer, String vae, String out
                         int rank, double alpha, LoraDtype loraDtype, double weightDecay, double guidanceSample,
                         double guidanceTrain, int t5Length, int resolution, Crop crop, LatentDraw latents,
                         List<Integer> attentionBlocks, double shuffleP, double synonymP, long seed, int samplingSteps,
-                        int checkpointEvery, int saveEvery, String backend, boolean gradientCheckpointing) {
+                        int checkpointEvery, int saveEvery, String backend, boolean gradientCheckpointing,
+                        int validateEvery, List<String> validatePrompts, long validateSeed) {
 
     public static final double LR_ERASE = 1e-3;
     public static final double WEIGHT_ESD = 1;
@@ -156,23 +160,25 @@ public record RunConfig(String model, String transformer, String vae, String out
             "wordnet", "preserve", "preserve_images", "mode", "sampler", "steps", "lr_erase", "lr_preserve",
             "weight_esd", "weight_attn", "weight_lora", "weight_rsc", "eta", "tau", "rank", "alpha", "lora_dtype",
             "weight_decay", "guidance_sample", "guidance_train", "t5_length", "resolution", "crop", "latents",
-            "attention_blocks", "shuffle_p", "synonym_p", "seed", "sampling_steps", "checkpoint_every", "save_every", "backend",
-            "gradient_checkpointing");
+            "attention_blocks", "shuffle_p", "synonym_p", "seed", "sampling_steps", "checkpoint_every", "save_every",
+            "backend", "gradient_checkpointing", "validate_every", "validate_prompts", "validate_seed");
 
     /**
-     * Keys that may differ when a run is resumed: where things are and how they are computed, not what is computed.
+     * Keys that may differ when a run is resumed: where things are, how they are computed and what is shown along the
+     * way (snapshots, validation images), not what is computed.
      * {@code steps} may grow (a finished run can be extended).
      */
     public static final Set<String> RESUMABLE_CHANGES = Set.of("model", "transformer", "vae", "output", "steps",
-            "checkpoint_every", "save_every", "backend", "gradient_checkpointing");
+            "checkpoint_every", "save_every", "backend", "gradient_checkpointing", "validate_every", "validate_prompts",
+            "validate_seed");
 
     /** Keys whose values are text (or lists of text); every other key holds a number or a boolean. */
     private static final Set<String> TEXT_KEYS = Set.of("model", "transformer", "vae", "output", "key_word",
             "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "key_word_sense",
             "wordnet", "preserve", "crop", "latents", "mode", "sampler", "lora_dtype", "backend",
-            "pretrained_model_name_or_path",
-            "instance_data_dir", "output_dir", "optimizer", "lr_scheduler", "mixed_precision", "report_to",
-            "logging_dir", "weighting_scheme", "devices", "prompt_a", "revision", "variant");
+            "pretrained_model_name_or_path", "instance_data_dir", "output_dir", "optimizer", "lr_scheduler",
+            "mixed_precision", "report_to", "logging_dir", "weighting_scheme", "devices", "prompt_a", "revision",
+            "variant", "validate_prompts");
     private static final Pattern NUMBER =
             Pattern.compile("[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?");
 
@@ -270,6 +276,7 @@ public record RunConfig(String model, String transformer, String vae, String out
     public static RunConfig of(ObjectNode n, ModelDefaults model) {
         Fields f = new Fields(n);
         Mode mode = f.choice("mode", Mode.PAPER, "a mode");
+        long seed = f.longInteger("seed", 0);
         RunConfig c = new RunConfig(f.string("model", null), f.string("transformer", null), f.string("vae", null),
                 f.string("output", null), f.string("key_word", null), f.string("instance_prompt", null),
                 f.string("prompt_b", null), f.string("instance_images", null), f.strings("synonyms"),
@@ -288,10 +295,11 @@ public record RunConfig(String model, String transformer, String vae, String out
                 f.integer("resolution", model.resolution(RESOLUTION)),
                 f.choice("crop", Crop.defaultFor(mode), "a crop"),
                 f.choice("latents", LatentDraw.defaultFor(mode), "a latent draw"), f.integers("attention_blocks"),
-                f.number("shuffle_p", SHUFFLE_P), f.number("synonym_p", SYNONYM_P), f.longInteger("seed", 0),
+                f.number("shuffle_p", SHUFFLE_P), f.number("synonym_p", SYNONYM_P), seed,
                 f.integer("sampling_steps", model.steps(SAMPLING_STEPS)),
                 f.integer("checkpoint_every", CHECKPOINT_EVERY), f.integer("save_every", 0),
-                f.string("backend", "cpu"), f.bool("gradient_checkpointing", false));
+                f.string("backend", "cpu"), f.bool("gradient_checkpointing", false), f.integer("validate_every", 0),
+                f.strings("validate_prompts"), f.longInteger("validate_seed", seed));
         c.validate();
         return c;
     }
@@ -351,6 +359,14 @@ public record RunConfig(String model, String transformer, String vae, String out
         require(samplingSteps >= 1, "sampling_steps", "must be at least 1, got " + samplingSteps);
         require(checkpointEvery >= 1, "checkpoint_every", "must be at least 1, got " + checkpointEvery);
         require(saveEvery >= 0, "save_every", "must be 0 (no snapshots) or more, got " + saveEvery);
+        require(validateEvery >= 0, "validate_every", "must be 0 (no validation images) or more, got "
+                + validateEvery);
+        if (validatePrompts != null) {
+            require(!validatePrompts.isEmpty(), "validate_prompts", "is empty; leave it out for the default prompts"
+                    + " (the instance prompt, a synonym's and an irrelevant concept's)");
+            require(validatePrompts.stream().noneMatch(String::isBlank), "validate_prompts",
+                    "contains an empty prompt: " + validatePrompts);
+        }
         require(backend.equals("cpu") || backend.equals("naive"), "backend",
                 "\"" + backend + "\" is not a backend (cpu or naive)");
     }
@@ -396,13 +412,21 @@ public record RunConfig(String model, String transformer, String vae, String out
                 synonyms, irrelevant, keyWordSense, wordnet, preserve, preserveImages, mode, sampler, steps, lrErase,
                 lrPreserve, weightEsd, weightAttn, weightLora, weightRsc, eta, tau, rank, alpha, loraDtype, weightDecay,
                 guidanceSample, guidanceTrain, t5Length, resolution, crop, latents, List.copyOf(blocks), shuffleP,
-                synonymP, seed,
-                samplingSteps, checkpointEvery, saveEvery, backend, gradientCheckpointing);
+                synonymP, seed, samplingSteps, checkpointEvery, saveEvery, backend, gradientCheckpointing, validateEvery,
+                validatePrompts, validateSeed);
     }
 
     /** Whether preservation steps happen at all (with both of their weights 0 every step is an erasure step). */
     public boolean alternates() {
         return weightLora + weightRsc > 0;
+    }
+
+    /**
+     * How the run draws its own images (preservation and validation images) through the generate path: square at the
+     * training resolution, with the run's sampling steps, T5 length and guidance_train (by default 3.5, generate's).
+     */
+    public Generator.Settings imageSettings() {
+        return new Generator.Settings(resolution, resolution, samplingSteps, guidanceTrain, t5Length);
     }
 
     /** Every key with its value (defaults spelled out), in {@link #KEYS} order; unset optional values are null. */
@@ -457,6 +481,9 @@ public record RunConfig(String model, String transformer, String vae, String out
         o.put("save_every", saveEvery);
         o.put("backend", backend);
         o.put("gradient_checkpointing", gradientCheckpointing);
+        o.put("validate_every", validateEvery);
+        putStrings(o, "validate_prompts", validatePrompts);
+        o.put("validate_seed", validateSeed);
         return o;
     }
 

@@ -22,9 +22,12 @@ final class RunRecord {
     private RunRecord() {
     }
 
-    /** @param images "name sha256" of each concept image, as the checkpoint keeps them */
+    /**
+     * @param images     "name sha256" of each concept image, as the checkpoint keeps them
+     * @param validation the validation grids' settings and prompts; null when the run draws none
+     */
     static void write(Path file, boolean finished, int stepsDone, String model, RunConfig config, Words words,
-                      List<String> images, int modules, List<JsonNode> steps) {
+                      List<String> images, int modules, List<JsonNode> steps, JsonNode validation) {
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("format", FORMAT);
         o.put("status", finished ? "finished" : "running");
@@ -50,6 +53,9 @@ final class RunRecord {
                 + "): one state for all steps, learning rate switched per step; LoRA and moments in "
                 + (config.loraDtype() == RunConfig.LoraDtype.BF16 ? "bf16, every op rounded as PyTorch's AdamW on bf16"
                 + " parameters" : "f32"));
+        if (validation != null) {
+            o.set("validation", validation);
+        }
         o.put("randomness", "step s draws from java.util.Random(SplitMix64(seed, 1, s)); see docs/erase.md");
         ArrayNode st = o.putArray("steps");
         steps.forEach(st::add);

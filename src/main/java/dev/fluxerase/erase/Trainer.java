@@ -21,6 +21,7 @@ import dev.fluxerase.pipeline.ModelFolder.Component;
 import dev.fluxerase.pipeline.ModelFolder;
 import dev.fluxerase.pipeline.PromptCache;
 import dev.fluxerase.pipeline.PromptEncoder;
+import dev.fluxerase.pipeline.StaleTemporaries;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
@@ -32,6 +33,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -99,6 +101,7 @@ public final class Trainer implements AutoCloseable {
     private final FluxGradients grads;
     private final List<JsonNode> history;
     private final Map<String, Passes.Cond> fixedPrompts = new HashMap<>();
+    private final Validation validation;
     private int nextStep;
     private int permutationEpoch = -1;
     private List<Integer> permutation;
@@ -108,7 +111,7 @@ public final class Trainer implements AutoCloseable {
                     T5Tokenizer tokenizer, PromptEncoder prompts, List<ConceptImages.Image> images,
                     List<ImageLatent> latents, List<PreserveImages.Item> preserveItems,
                     List<ImageLatent> preserveLatents, Words words, List<LoraModule> modules, AdamW optimizer,
-                    List<JsonNode> history, int nextStep) {
+                    List<JsonNode> history, int nextStep, Consumer<String> progress) {
         this.config = config;
         this.out = Path.of(config.output());
         this.folder = folder;
@@ -132,6 +135,7 @@ public final class Trainer implements AutoCloseable {
         this.grads = model.newGradients(false, false);
         this.history = history;
         this.nextStep = nextStep;
+        this.validation = new Validation(config, words, folder, model, prompts, progress);
     }
 
     /**
@@ -227,7 +231,7 @@ public final class Trainer implements AutoCloseable {
                     ? new ReleasedSampler(scheduler, rc.samplingSteps()) : null;
             return new Trainer(rc, m, w, model, passes, schedule(scheduler, rc.samplingSteps(), geometry), released,
                     scheduler.numTrainTimesteps(), tok, enc, images, latents, preserveItems, preserveLatents, words,
-                    modules, opt, history, next);
+                    modules, opt, history, next, progress);
         } catch (RuntimeException e) {
             w.close();
             throw e;
@@ -343,6 +347,7 @@ public final class Trainer implements AutoCloseable {
         }
         listener.onStart(nextStep, config.steps());
         startLog();
+        validation.start(nextStep);
         while (nextStep < config.steps()) {
             StepRecord r = step(nextStep);
             if (!Double.isFinite(r.loss())) {
@@ -359,6 +364,9 @@ public final class Trainer implements AutoCloseable {
                 LoraSet.of(modules).save(snapshot(nextStep), config.loraDtype().dtype());
             }
             listener.onStep(r, config.steps());
+            if (validation.due(nextStep)) {
+                validation.write(nextStep);
+            }
             if (nextStep % config.checkpointEvery() == 0 || nextStep == config.steps()) {
                 checkpoint();
             }
@@ -369,28 +377,37 @@ public final class Trainer implements AutoCloseable {
 
     /**
      * log.jsonl, one line per step, starts as the history the checkpoint holds (a killed run may have logged steps
-     * after its last checkpoint, which the resumed run takes again), and snapshots of steps after it are removed for
-     * the same reason; the run then appends a line per step.
+     * after its last checkpoint, which the resumed run takes again), and snapshots and validation grids of steps after
+     * it are removed for the same reason; the run then appends a line per step.
      */
     private void startLog() {
         StringBuilder sb = new StringBuilder();
         history.forEach(h -> sb.append(h).append('\n'));
         AtomicFiles.writeText(out.resolve(LOG_FILE), sb.toString());
-        try {
-            Path dir = out.resolve(SNAPSHOTS);
-            if (Files.isDirectory(dir)) {
-                try (Stream<Path> s = Files.list(dir)) {
-                    for (Path p : s.toList()) {
-                        Matcher m = SNAPSHOT.matcher(p.getFileName().toString());
-                        if (m.matches() && Integer.parseInt(m.group(1)) > nextStep) {
-                            Files.delete(p);
-                        }
-                    }
+        removeAfterCheckpoint(SNAPSHOTS, SNAPSHOT);
+        removeAfterCheckpoint(Validation.DIR, Validation.GRID);
+    }
+
+    /**
+     * Deletes the files of {@code dir} whose name (group 1: the step) is of a step after the checkpoint, and the
+     * temporaries a killed writer left there (the run holds the folder's lock, so no writer of ours is at work).
+     */
+    private void removeAfterCheckpoint(String dir, Pattern name) {
+        Path d = out.resolve(dir);
+        if (!Files.isDirectory(d)) {
+            return;
+        }
+        try (Stream<Path> s = Files.list(d)) {
+            for (Path p : s.toList()) {
+                Matcher m = name.matcher(p.getFileName().toString());
+                if (m.matches() && Integer.parseInt(m.group(1)) > nextStep) {
+                    Files.delete(p);
                 }
             }
         } catch (IOException e) {
-            throw new EraseException(out.resolve(SNAPSHOTS) + ": cannot clean: " + e.getMessage(), e);
+            throw new EraseException(d + ": cannot clean: " + e.getMessage(), e);
         }
+        StaleTemporaries.remove(d, Duration.ZERO);
     }
 
     private void appendLog(JsonNode step) {
@@ -413,7 +430,7 @@ public final class Trainer implements AutoCloseable {
 
     private void writeRecord(boolean finished) {
         RunRecord.write(out.resolve(RECORD_FILE), finished, nextStep, folder.describe(), config, words, imageIds,
-                modules.size(), history);
+                modules.size(), history, validation.toJson());
     }
 
     private void checkpoint() {

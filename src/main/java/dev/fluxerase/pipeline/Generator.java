@@ -75,15 +75,29 @@ public final class Generator implements AutoCloseable {
                 model.setLora(lora.modules(), lora.multiplier());
             }
             LatentCodec codec = m.openCodec(LatentCodec.Part.DECODER);
-            Path sched = m.path(Component.SCHEDULER);
-            FlowMatchScheduler s = sched != null ? FlowMatchScheduler.read(sched)
-                    : w.config().guidanceEmbed() ? FlowMatchScheduler.FLUX_DEV : FlowMatchScheduler.FLUX_SCHNELL;
             Backend encoders = backend.device() == Device.CPU ? backend : new CpuBackend();
-            return new Generator(w, model, codec, s, new PromptEncoder(m, encoders, cache), lora.warnings());
+            return new Generator(w, model, codec, scheduler(m, model), new PromptEncoder(m, encoders, cache),
+                    lora.warnings());
         } catch (RuntimeException e) {
             w.close();
             throw e;
         }
+    }
+
+    /**
+     * A generator around a model its caller owns and keeps using (an erase run's, whose LoRA is read by reference, so
+     * it draws with the LoRA as trained so far), with the folder's codec decoder and scheduler settings and the
+     * caller's prompt encoder. Closing it leaves the model and the encoder to their owner.
+     */
+    public static Generator around(ModelFolder m, FluxModel model, PromptEncoder prompts) {
+        return new Generator(null, model, m.openCodec(LatentCodec.Part.DECODER), scheduler(m, model), prompts,
+                List.of());
+    }
+
+    private static FlowMatchScheduler scheduler(ModelFolder m, FluxModel model) {
+        Path sched = m.path(Component.SCHEDULER);
+        return sched != null ? FlowMatchScheduler.read(sched)
+                : model.config().guidanceEmbed() ? FlowMatchScheduler.FLUX_DEV : FlowMatchScheduler.FLUX_SCHNELL;
     }
 
     public FluxModel model() {
@@ -149,7 +163,10 @@ public final class Generator implements AutoCloseable {
 
     @Override
     public void close() {
-        prompts.close();
-        weights.close();
+        // a generator around someone else's model (no weights of its own) has nothing of its own to release
+        if (weights != null) {
+            prompts.close();
+            weights.close();
+        }
     }
 }

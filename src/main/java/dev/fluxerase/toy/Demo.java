@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.erase.EraseRun;
+import dev.fluxerase.image.ImageGrid;
 import dev.fluxerase.image.Png;
 import dev.fluxerase.image.RgbImage;
 import dev.fluxerase.io.AtomicFiles;
@@ -250,28 +251,12 @@ public final class Demo {
      */
     static RgbImage grid(List<Row> rows) {
         int n = Math.min(GRID_SAMPLES, rows.getFirst().before().images().size());
-        int cell = ToyModel.IMAGE_SIZE + 2;
-        int gap = 12;
-        int width = 2 * n * cell + gap;
-        int height = rows.size() * cell;
-        byte[] rgb = new byte[width * height * 3];
-        java.util.Arrays.fill(rgb, (byte) 255);
-        for (int r = 0; r < rows.size(); r++) {
-            for (int j = 0; j < n; j++) {
-                blit(rgb, width, rows.get(r).before().images().get(j), j * cell + 1, r * cell + 1);
-                blit(rgb, width, rows.get(r).after().images().get(j), n * cell + gap + j * cell + 1, r * cell + 1);
-            }
+        List<List<RgbImage>> cells = new ArrayList<>();
+        for (Row r : rows) {
+            List<RgbImage> row = new ArrayList<>(r.before().images().subList(0, n));
+            row.addAll(r.after().images().subList(0, n));
+            cells.add(row);
         }
-        return new RgbImage(width, height, rgb);
-    }
-
-    private static void blit(byte[] dst, int dstWidth, RgbImage img, int x0, int y0) {
-        for (int y = 0; y < img.height(); y++) {
-            for (int x = 0; x < img.width(); x++) {
-                for (int c = 0; c < 3; c++) {
-                    dst[((y0 + y) * dstWidth + x0 + x) * 3 + c] = (byte) img.get(x, y, c);
-                }
-            }
-        }
+        return ImageGrid.of(cells, n, 12);
     }
 }

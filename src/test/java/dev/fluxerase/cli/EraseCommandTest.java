@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.erase.TinyRun;
 import dev.fluxerase.flux.FluxConfig;
+import dev.fluxerase.image.Png;
+import dev.fluxerase.image.RgbImage;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.safetensors.Safetensors;
@@ -161,12 +163,14 @@ class EraseCommandTest {
     }
 
     /**
-     * log.jsonl and the snapshots stay consistent with the checkpoint: a run killed after logging and snapshotting a
-     * step it had not checkpointed is resumed into the same log and snapshots as an uninterrupted run.
+     * log.jsonl, the snapshots and the validation grids stay consistent with the checkpoint: a run killed after logging,
+     * snapshotting and validating a step it had not checkpointed (and in the middle of writing a grid) is resumed into
+     * the same log, snapshots and grids as an uninterrupted run.
      */
     @Test
-    void theStepLogAndSnapshotsFollowTheCheckpointOnResume() throws Exception {
-        String[] small = {"--backend", "naive", "--resolution", "16", "--t5-length", "16", "--save-every", "2"};
+    void theStepLogSnapshotsAndValidationGridsFollowTheCheckpointOnResume() throws Exception {
+        String[] small = {"--backend", "naive", "--resolution", "16", "--t5-length", "16", "--save-every", "2",
+                "--validate-every", "2"};
         Path whole = tmp.resolve("log-whole");
         assertEquals(0, erase(whole, concat(small, "--steps", "4", "--checkpoint-every", "2")).exit());
         ObjectMapper json = new ObjectMapper();
@@ -185,6 +189,8 @@ class EraseCommandTest {
         // what a kill after an unchecked step leaves: a logged line and a snapshot the checkpoint does not cover
         Files.writeString(parts.resolve("log.jsonl"), "{\"step\":2,\"killed\":true}\n", StandardOpenOption.APPEND);
         Files.writeString(parts.resolve("snapshots/lora-step-000004.safetensors"), "from the killed run");
+        Files.writeString(parts.resolve("validation/step-000004.png"), "from the killed run");
+        Files.writeString(parts.resolve("validation/step-000006.png.tmp-1f2e3d"), "killed while writing");
         CliRun r = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "4",
                 "--cache-dir", tmp.resolve("cache").toString());
         assertEquals(0, r.exit(), r.err());
@@ -198,6 +204,79 @@ class EraseCommandTest {
         for (String snap : List.of("lora-step-000002.safetensors", "lora-step-000004.safetensors")) {
             assertTrue(java.util.Arrays.equals(Files.readAllBytes(whole.resolve("snapshots").resolve(snap)),
                     Files.readAllBytes(parts.resolve("snapshots").resolve(snap))), snap);
+        }
+        List<String> grids = List.of("step-000000.png", "step-000002.png", "step-000004.png");
+        assertEquals(grids, files(whole.resolve("validation")));
+        assertEquals(grids, files(parts.resolve("validation")));
+        for (String grid : grids) {
+            assertTrue(java.util.Arrays.equals(Files.readAllBytes(whole.resolve("validation").resolve(grid)),
+                    Files.readAllBytes(parts.resolve("validation").resolve(grid))), grid);
+        }
+    }
+
+    private static List<String> files(Path dir) throws Exception {
+        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    /**
+     * Validation grids before the first step, every N steps and after the last, each row the image that generate draws
+     * for its prompt and seed with the LoRA of that step; the run trains the LoRA of a run without them, bit for bit.
+     */
+    @Test
+    void validationGridsShowTheLoraAsItTrainsWithoutChangingIt() throws Exception {
+        String[] small = {"--resolution", "16", "--t5-length", "16", "--steps", "4", "--checkpoint-every", "2",
+                "--save-every", "3"};
+        Path plain = tmp.resolve("plain");
+        assertEquals(0, erase(plain, small).exit());
+        Path watched = tmp.resolve("watched");
+        CliRun r = erase(watched, concat(small, "--validate-every", "3"));
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(java.util.Arrays.equals(Files.readAllBytes(plain.resolve("pytorch_lora_weights.safetensors")),
+                Files.readAllBytes(watched.resolve("pytorch_lora_weights.safetensors"))),
+                "validation changed the trained LoRA");
+        assertEquals(List.of("step-000000.png", "step-000003.png", "step-000004.png"),
+                files(watched.resolve("validation")));
+        List<String> prompts = List.of("a nude girl with beautiful hair", "a naked girl with beautiful hair",
+                "a car girl with beautiful hair");
+        assertTrue(r.err().contains("validation at step 0/4 [1/3] " + prompts.get(0) + "\n"), r.err());
+        assertTrue(r.err().contains("validation at step 3/4: wrote " + watched.resolve("validation/step-000003.png")
+                + " ("), r.err());
+        JsonNode v = new ObjectMapper().readTree(watched.resolve("run.json").toFile()).get("validation");
+        assertEquals(3, v.get("every").asInt());
+        assertEquals(0, v.get("seed").asLong());
+        assertEquals(prompts, java.util.stream.StreamSupport.stream(v.get("prompts").spliterator(), false)
+                .map(JsonNode::asText).toList());
+        // rows are what generate draws: the base model at step 0, the snapshot's LoRA at step 3, the final one at 4
+        String[] lora = {null, watched.resolve("snapshots/lora-step-000003.safetensors").toString(),
+                watched.resolve("pytorch_lora_weights.safetensors").toString()};
+        String[] grid = {"step-000000.png", "step-000003.png", "step-000004.png"};
+        for (int g = 0; g < grid.length; g++) {
+            RgbImage sheet = Png.read(watched.resolve("validation").resolve(grid[g]));
+            assertEquals(18, sheet.width());
+            assertEquals(3 * 18, sheet.height());
+            for (int row = 0; row < prompts.size(); row++) {
+                Path png = tmp.resolve("generated-" + g + "-" + row + ".png");
+                List<String> gen = new ArrayList<>(List.of("generate", "--model", MODEL.toString(), "--cache-dir",
+                        tmp.resolve("cache").toString(), "--prompt", prompts.get(row), "--seed", "0", "--steps", "2",
+                        "--guidance", "3.5", "--width", "16", "--height", "16", "--t5-length", "16", "--out",
+                        png.toString()));
+                if (lora[g] != null) {
+                    gen.addAll(List.of("--lora", lora[g]));
+                }
+                CliRun made = CliRun.of(gen.toArray(String[]::new));
+                assertEquals(0, made.exit(), made.err());
+                RgbImage expected = Png.read(png);
+                for (int y = 0; y < 16; y++) {
+                    for (int x = 0; x < 16; x++) {
+                        for (int c = 0; c < 3; c++) {
+                            assertEquals(expected.get(x, y, c), sheet.get(1 + x, row * 18 + 1 + y, c),
+                                    grid[g] + " row " + row + " pixel " + x + "," + y);
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -448,6 +527,7 @@ class EraseCommandTest {
                 {"--sampler", "euler"},
                 {"--sampler", "released"},
                 {"--lora-dtype", "fp16"},
+                {"--validate-every", "-1"},
         };
         String[] expected = {
                 "flux-erase: instance_images (--instance-images) " + missing + ": not a folder",
@@ -468,6 +548,7 @@ class EraseCommandTest {
                 "flux-erase: sampler (--sampler) released needs mode released (paper mode's ESD latent is a partial run"
                         + " of FLUX's schedule; use sampler flux)",
                 "flux-erase: lora_dtype (--lora-dtype) \"fp16\" is not a LoRA dtype (f32 or bf16)",
+                "flux-erase: validate_every (--validate-every) must be 0 (no validation images) or more, got -1",
         };
         for (int i = 0; i < cases.length; i++) {
             CliRun r = erase(out, cases[i]);

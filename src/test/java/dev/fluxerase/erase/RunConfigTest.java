@@ -56,6 +56,20 @@ class RunConfigTest {
         assertEquals("cpu", c.backend());
         assertEquals(RunConfig.Sampler.FLUX, c.sampler());
         assertEquals(RunConfig.LoraDtype.F32, c.loraDtype());
+        assertEquals(0, c.validateEvery());
+        assertNull(c.validatePrompts());
+        assertEquals(0, c.validateSeed());
+    }
+
+    /** The validation images' noise follows the run's seed unless it has its own. */
+    @Test
+    void validateSeedDefaultsToTheSeed() {
+        ObjectNode o = minimal();
+        o.put("seed", 7);
+        assertEquals(7, RunConfig.of(o).validateSeed());
+        o.put("validate_seed", 3);
+        assertEquals(3, RunConfig.of(o).validateSeed());
+        assertEquals(7, RunConfig.of(o).seed());
     }
 
     /** 3.1 stays selectable; YAML's unquoted 3.1 is a number and means the same. */
@@ -128,6 +142,8 @@ class RunConfigTest {
         o.put("seed", 1L << 40);
         o.put("crop", "random");
         o.put("latents", "sample");
+        o.put("validate_every", 50);
+        o.putArray("validate_prompts").add("a nude girl").add("a girl");
         RunConfig c = RunConfig.of(o);
         assertEquals(c, RunConfig.of(c.toJson()));
         assertEquals(RunConfig.KEYS, iterable(c.toJson()));
@@ -177,6 +193,15 @@ class RunConfigTest {
         assertEquals("key_word_sense (--key-word-sense) must be a string, got 3", error("key_word_sense", 3));
         assertEquals("crop (--crop) \"centre\" is not a crop (center or random)", error("crop", "centre"));
         assertEquals("latents (--latents) \"mode\" is not a latent draw (mean or sample)", error("latents", "mode"));
+        assertEquals("validate_every (--validate-every) must be 0 (no validation images) or more, got -5",
+                error("validate_every", -5));
+        assertEquals("validate_prompts (--validate-prompts) is empty; leave it out for the default prompts (the"
+                + " instance prompt, a synonym's and an irrelevant concept's)", error("validate_prompts", List.of()));
+        assertEquals("validate_prompts (--validate-prompts) contains an empty prompt: [a nude girl, ]",
+                error("validate_prompts", List.of("a nude girl", " ")));
+        assertEquals("validate_prompts (--validate-prompts) must be a list of strings, got \"a nude girl\"",
+                error("validate_prompts", "a nude girl"));
+        assertEquals("validate_seed (--validate-seed) must be an integer, got 1.5", error("validate_seed", 1.5));
         assertEquals("key_word_sense (--key-word-sense) \"nude.n.03\" picks the sense WordNet chooses irrelevant"
                 + " concepts from, but irrelevant_concepts (--irrelevant-concepts) lists them; leave one out",
                 assertThrows(EraseException.class, () -> {

@@ -77,6 +77,28 @@ class TrainerTest {
         }
     }
 
+    /**
+     * The default validation rows: the instance prompt, then the key word replaced by its first synonym that is another
+     * word and by the first irrelevant concept; no synonym row when every synonym is the key word.
+     */
+    @Test
+    void validationPromptsDefaultToConceptSynonymAndIrrelevantConcept() throws Exception {
+        ObjectNode o = TinyRun.config(tmp);
+        o.putArray("synonyms").add("nude").add("naked").add("bare");
+        o.putArray("irrelevant_concepts").add("algebra").add("chair").add("woman");
+        o.put("validate_every", 10);
+        RunConfig c = RunConfig.of(o);
+        assertEquals(List.of("a nude girl with beautiful hair", "a naked girl with beautiful hair",
+                "a algebra girl with beautiful hair"), Validation.prompts(c, Words.choose(c)));
+        o.putArray("synonyms").add("nude");
+        RunConfig alone = RunConfig.of(o);
+        assertEquals(List.of("a nude girl with beautiful hair", "a algebra girl with beautiful hair"),
+                Validation.prompts(alone, Words.choose(alone)));
+        o.putArray("validate_prompts").add("a nude man").add("a tree");
+        RunConfig given = RunConfig.of(o);
+        assertEquals(List.of("a nude man", "a tree"), Validation.prompts(given, Words.choose(given)));
+    }
+
     @Test
     void stepsAlternateWithTheirLearningRates() throws Exception {
         RunConfig paper = config("paper");
