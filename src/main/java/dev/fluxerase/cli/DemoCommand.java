@@ -1,5 +1,6 @@
 package dev.fluxerase.cli;
 
+import dev.fluxerase.pipeline.Backends;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.toy.Demo;
 import dev.fluxerase.toy.Shape;
@@ -71,7 +72,7 @@ public final class DemoCommand implements Callable<Integer> {
         }
         Demo.Settings s = new Demo.Settings(model, shape, mode, samples, seed, out, eraseSteps);
         List<Demo.Row> rows;
-        try (Backend be = GenerateCommand.backend(backend)) {
+        try (Backend be = Backends.host(backend, "demo")) {
             rows = Demo.run(s, be, System.err);
         }
         PrintWriter o = spec.commandLine().getOut();

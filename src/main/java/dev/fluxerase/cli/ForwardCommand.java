@@ -1,7 +1,5 @@
 package dev.fluxerase.cli;
 
-import dev.fluxerase.cpu.CpuBackend;
-import dev.fluxerase.cpu.NaiveBackend;
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxGradients;
 import dev.fluxerase.flux.FluxInputs;
@@ -11,6 +9,7 @@ import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.lora.LoraTarget;
 import dev.fluxerase.lora.LoraTargets;
+import dev.fluxerase.pipeline.Backends;
 import dev.fluxerase.safetensors.Safetensors;
 import dev.fluxerase.safetensors.SafetensorsWriter;
 import dev.fluxerase.safetensors.TensorSource;
@@ -75,9 +74,9 @@ public final class ForwardCommand implements Callable<Integer> {
     @Option(names = "--attention", description = "Also write each double block's joint attention probabilities.")
     boolean attention;
 
-    @Option(names = "--backend", paramLabel = "B", defaultValue = "cpu",
-            description = "cpu (Vector API, all cores) or naive (the f64-accumulating reference). Default: "
-                    + "${DEFAULT-VALUE}.")
+    @Option(names = "--backend", paramLabel = "B", defaultValue = "auto",
+            description = "auto (cuda when a usable GPU is found, else cpu; the choice and why are printed), cuda, cpu "
+                    + "(Vector API, all cores) or naive (the f64-accumulating reference). Default: ${DEFAULT-VALUE}.")
     String backend;
 
     @Option(names = "--checkpointing", description = "Recompute each block's activations in the backward.")
@@ -89,7 +88,7 @@ public final class ForwardCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         FluxConfig cfg = config == null ? null : config(config);
-        try (Backend be = backend(backend); FluxWeights w = FluxWeights.open(weights, cfg);
+        try (Backend be = Backends.open(backend, System.err::println); FluxWeights w = FluxWeights.open(weights, cfg);
              TensorSource in = Safetensors.open(inputs)) {
             cfg = w.config();
             PrintWriter err = spec.commandLine().getErr();
@@ -155,13 +154,6 @@ public final class ForwardCommand implements Callable<Integer> {
         return FluxConfig.read(p);
     }
 
-    private static Backend backend(String name) {
-        return switch (name) {
-            case "cpu" -> new CpuBackend();
-            case "naive" -> new NaiveBackend();
-            default -> throw new IllegalArgumentException("--backend " + name + ": expected cpu or naive");
-        };
-    }
 
     private static Tensor need(TensorSource src, String name) {
         if (!src.contains(name)) {

@@ -1,8 +1,7 @@
 package dev.fluxerase.cli;
 
-import dev.fluxerase.cpu.CpuBackend;
-import dev.fluxerase.cpu.NaiveBackend;
 import dev.fluxerase.image.Png;
+import dev.fluxerase.pipeline.Backends;
 import dev.fluxerase.pipeline.FolderLock;
 import dev.fluxerase.pipeline.Generator;
 import dev.fluxerase.pipeline.Latents;
@@ -16,6 +15,7 @@ import dev.fluxerase.pipeline.ProgressBar;
 import dev.fluxerase.pipeline.PromptBatch;
 import dev.fluxerase.pipeline.PromptCache;
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.Device;
 import dev.fluxerase.vae.LatentCodec;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -129,9 +129,10 @@ public final class GenerateCommand implements Callable<Integer> {
             description = "Also write the final packed latents (tensor latents [1, L, 64], F32) here (single prompt).")
     Path saveLatents;
 
-    @Option(names = "--backend", paramLabel = "B", defaultValue = "cpu",
-            description = "Transformer backend: cpu (Vector API, all cores) or naive (the f64-accumulating reference). "
-                    + "Text encoders and the VAE run on the CPU. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--backend", paramLabel = "B", defaultValue = "auto",
+            description = "Transformer backend: auto (cuda when a usable GPU is found, else cpu; the choice and why "
+                    + "are printed), cuda, cpu (Vector API, all cores) or naive (the f64-accumulating reference). Text "
+                    + "encoders and the VAE run on the CPU. Default: ${DEFAULT-VALUE}.")
     String backend;
 
     @Option(names = "--cache-dir", paramLabel = "D",
@@ -176,8 +177,9 @@ public final class GenerateCommand implements Callable<Integer> {
                         + "or choose another folder"))) {
             Map<String, PromptBatch.Indexed> index = batch == null ? null : PromptBatch.readIndex(outDir);
             List<Integer> pending = batch == null ? null : pending(batch, described, index);
-            requireMemory(m, settings, batch == null || batchSize == null ? 1 : batchSize);
-            try (Generator gen = Generator.open(m, backend(backend), cache, loraEntries)) {
+            Backend be = Backends.open(backend, System.err::println);
+            requireMemory(m, settings, batch == null || batchSize == null ? 1 : batchSize, be);
+            try (Generator gen = Generator.open(m, be, cache, loraEntries)) {
                 gen.warnings().forEach(w -> System.err.println("flux-erase: warning: " + w));
                 if (batch == null) {
                     generateOne(gen, settings, stdout);
@@ -192,10 +194,11 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     /** A size the heap cannot hold is refused here, from the configs alone, before the model loads. */
-    private static void requireMemory(ModelFolder m, Generator.Settings s, int images) {
+    private static void requireMemory(ModelFolder m, Generator.Settings s, int images, Backend be) {
         LatentCodec codec = m.openCodec();
         Latents g = new Latents(s.width(), s.height(), codec.downsampleFactor(), codec.latentChannels());
-        MemoryEstimate.of(m.transformerConfig(), codec, g, s.t5Length(), images).require("a " + s.width() + "x"
+        MemoryEstimate.of(m.transformerConfig(), codec, g, s.t5Length(), images, be.device() == Device.CPU)
+                .require("a " + s.width() + "x"
                 + s.height() + (images == 1 ? " image" : " batch of " + images + " images"), Runtime.getRuntime()
                 .maxMemory());
     }
@@ -313,11 +316,4 @@ public final class GenerateCommand implements Callable<Integer> {
         }
     }
 
-    static Backend backend(String name) {
-        return switch (name) {
-            case "cpu" -> new CpuBackend();
-            case "naive" -> new NaiveBackend();
-            default -> throw new PipelineException("--backend " + name + ": unknown (cpu or naive)");
-        };
-    }
 }

@@ -1,6 +1,7 @@
 package dev.fluxerase.cli;
 
 import dev.fluxerase.io.AtomicFiles;
+import dev.fluxerase.pipeline.Backends;
 import dev.fluxerase.pipeline.ProgressBar;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.toy.ShapeEval;
@@ -103,7 +104,7 @@ public final class ToyTrainCommand implements Callable<Integer> {
         }
         ToyModel.writeFrame(out);
         StringBuilder log = new StringBuilder(resume ? ToyTrainer.log(checkpoint) : "");
-        try (Backend be = GenerateCommand.backend(backend);
+        try (Backend be = Backends.host(backend, "toy-train");
              ToyTrainer t = new ToyTrainer(s, out, be, checkpoint, resume)) {
             if (t.nextStep() > s.steps()) {
                 throw new IllegalArgumentException("--steps " + s.steps() + " is below the checkpoint's " + t.nextStep()

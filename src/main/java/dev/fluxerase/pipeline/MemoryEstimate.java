@@ -16,9 +16,11 @@ public record MemoryEstimate(long transformerBytes, LatentCodec.Footprint decode
     /** The most elements one Java array may have (the JDK's own limit, below Integer.MAX_VALUE). */
     static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
 
-    public static MemoryEstimate of(FluxConfig config, LatentCodec codec, Latents geometry, int t5Length, int batch) {
-        return new MemoryEstimate(FluxModel.inferenceBytes(config, batch, t5Length, geometry.tokens()),
-                codec.decodeFootprint(batch, geometry.latentHeight(), geometry.latentWidth()));
+    /** {@code transformerOnHeap}: false when the transformer runs on a GPU, whose buffers are not on the heap. */
+    public static MemoryEstimate of(FluxConfig config, LatentCodec codec, Latents geometry, int t5Length, int batch,
+                                    boolean transformerOnHeap) {
+        return new MemoryEstimate(transformerOnHeap ? FluxModel.inferenceBytes(config, batch, t5Length,
+                geometry.tokens()) : 0, codec.decodeFootprint(batch, geometry.latentHeight(), geometry.latentWidth()));
     }
 
     public long totalBytes() {

@@ -224,7 +224,7 @@ class GenerateCommandTest {
         assertEquals(1, size.exit());
         assertTrue(size.err().contains("multiples of 4"), size.err());
         CliRun backend = generate("--prompt", "a", "--backend", "gpu", "--out", tmp.resolve("x.png").toString());
-        assertEquals("flux-erase: --backend gpu: unknown (cpu or naive)", backend.err().strip());
+        assertEquals("flux-erase: --backend gpu: unknown (auto, cuda, cpu, naive)", backend.err().strip());
     }
 
     @Test
