@@ -77,7 +77,7 @@ final class CublasLt implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final Map<Key, Prepared> prepared = new HashMap<>();
 
-    private CublasLt(CudaDriver driver, SymbolLookup lookup, String path) {
+    CublasLt(CudaDriver driver, SymbolLookup lookup, String path) {
         this.driver = driver;
         this.path = path;
         for (String d : DECLARATIONS) {

@@ -94,7 +94,8 @@ public final class CudaDriver {
     private final String libraryPath;
     private final Map<String, NativeFunction> fns = new LinkedHashMap<>();
 
-    private CudaDriver(SymbolLookup lookup, String libraryPath) {
+    /** Binds every declaration in {@code lookup} (the real libcuda.so.1, or Java stand-ins in tests). */
+    CudaDriver(SymbolLookup lookup, String libraryPath) {
         this.libraryPath = libraryPath;
         for (String d : DECLARATIONS) {
             NativeFunction f = NativeFunction.bind(lookup, "libcuda.so.1 (" + libraryPath + ")", d, TYPES);
@@ -363,7 +364,7 @@ public final class CudaDriver {
         }
     }
 
-    /** Returns once a pageable {@code src} has been staged, so the caller may free it right after. */
+    /** From pageable {@code src} this may return before the driver has read it: synchronize the stream before freeing it. */
     public void copyHtoDAsync(long dst, MemorySegment src, long bytes, MemorySegment stream) {
         try {
             check((int) fn("cuMemcpyHtoDAsync_v2").handle().invokeExact(dst, src, bytes, stream), "cuMemcpyHtoDAsync_v2");
