@@ -37,9 +37,12 @@ final class FakeCuda {
     final List<String> calls = new ArrayList<>();
     private long nextDevicePointer = 0x7f00_0000_0000L;
 
+    CudaDriver driver() {
+        return new CudaDriver(lookup(CudaDriver.DECLARATIONS, CudaDriver.TYPES), "fake libcuda");
+    }
+
     CudaBackend backend() {
-        CudaDriver driver = new CudaDriver(lookup(CudaDriver.DECLARATIONS, CudaDriver.TYPES), "fake libcuda");
-        return new CudaBackend(driver, 0, CudaBackend.AttentionKernels.FLASH_BF16,
+        return new CudaBackend(driver(), 0, CudaBackend.AttentionKernels.FLASH_BF16,
                 d -> new CublasLt(d, lookup(CublasLt.DECLARATIONS, CublasLt.TYPES), "fake libcublasLt"));
     }
 
