@@ -1,141 +1,151 @@
 #!/usr/bin/env bash
 # The one script to run on the GPU machine, from the repository root:
-#   bash tools/gpu-check.sh [runtime/flux-erase-runtime.tar.gz]
-# It unpacks the runtime that tools/build-gpu-runtime.sh made, reports the GPU and the CUDA libraries (nvidia-smi and
-# CudaRuntimeInfo), runs the GPU tests with the bundled Java (the whole tiny FLUX model against its goldens included),
-# one double + one single full-size block timed against tools/gpu/flux_blocks_torch.py, the full-size FLUX.1-dev
-# forward and LoRA forward+backward with random bf16 weights (time and peak memory), then the op timings, and, when
-# PyTorch is there, the same sizes in PyTorch as the same-card baseline. Every step's timeout is cut to what is left
-# of an 8-minute budget. Logs and JSON go to $OUT/gpu-check (or ./gpu-check-out), summed up in summary.json.
-# Exit status: that of the GPU tests, or 2 when they ran but were skipped (no usable GPU found).
+#   bash tools/gpu-check.sh [--keep-going] [runtime/flux-erase-runtime.tar.gz]
+# It unpacks the runtime that tools/build-gpu-runtime.sh made, reports the GPU and where the CUDA libraries were found
+# (nvidia-smi, python3's nvidia wheels, CudaRuntimeInfo), runs the GPU tests with the bundled Java (the whole tiny FLUX
+# model against its goldens included), one double + one single full-size block timed against
+# tools/gpu/flux_blocks_torch.py, the full-size FLUX.1-dev forward and LoRA forward+backward with random bf16 weights
+# (time and peak memory), then the op timings and, when PyTorch is there, the same ops in PyTorch (tools/gpu/torch_ops.py).
+#
+# Every step runs under `timeout`, cut to what is left of a 7-minute budget, so that with the device call's 540 s limit
+# there is time left to pack the results. The device tool brings back at most 8 files from $OUT, so every log and JSON
+# file is written to a work folder and $OUT (or ./gpu-check-out) receives only summary.json, tests.log and
+# gpu-check.tar.gz (the work folder). summary.json and the archive are rewritten after every step (temp file + rename):
+# a run that is cut short still leaves the steps that finished.
+#
+# Without the CUDA driver or cuBLASLt every GPU test would skip, so the run stops after the report with a line saying
+# which is missing; --keep-going runs every step anyway (to try the script's plumbing on a machine without a GPU).
+# Exit status: 2 when it stopped early or the GPU tests were skipped, else that of the GPU tests.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+keep_going=0
+if [ "${1:-}" = "--keep-going" ]; then
+  keep_going=1
+  shift
+fi
 tarball="${1:-$root/runtime/flux-erase-runtime.tar.gz}"
-out="${OUT:-$root/gpu-check-out}/gpu-check"
+out="${OUT:-$root/gpu-check-out}"
+budget=420
+t0=$(date +%s)
 mkdir -p "$out"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-tar -xzf "$tarball" -C "$work"
+res="$work/gpu-check"
+mkdir -p "$res"
+
+# Rewrites summary.json and the archive from what is in the work folder now; cheap (logs and JSON only).
+checkpoint() {
+  timeout 30 python3 "$root/tools/gpu/gpu_check_summary.py" "$res" "$out/summary.json" "$budget" \
+    || echo "gpu-check: could not write summary.json" >&2
+  [ -f "$res/tests.log" ] && cp "$res/tests.log" "$out/tests.log.tmp" && mv "$out/tests.log.tmp" "$out/tests.log"
+  timeout 30 tar -czf "$out/gpu-check.tar.gz.tmp" -C "$work" gpu-check && mv "$out/gpu-check.tar.gz.tmp" "$out/gpu-check.tar.gz"
+}
+
+finish() {
+  checkpoint
+  timeout 30 python3 "$root/tools/gpu/gpu_check_summary.py" "$res" "$out/summary.json" "$budget" --final
+  local rc=$?
+  rm -rf "$work"
+  exit $rc
+}
+trap finish EXIT
+trap 'stop "interrupted by a signal"; exit' TERM INT
+
+# Records why the run ends early; the summary reports it and the exit status is 2.
+stop() {
+  echo "gpu-check: $1"
+  echo "$1" >> "$res/stopped.txt"
+}
+
+record() { # $1 = step, $2 = exit status or null, $3 = seconds, $4 = limit, $5 = why it was skipped or ""
+  local timed_out=false skipped=""
+  [[ "$2" == 124 || "$2" == 137 ]] && timed_out=true
+  [ -n "$5" ] && skipped=",\"skipped\":\"$5\""
+  printf '{"step":"%s","exit":%s,"seconds":%d,"limit":%d,"timed_out":%s%s}\n' "$1" "$2" "$3" "$4" "$timed_out" \
+    "$skipped" >> "$res/steps.jsonl"
+  echo "gpu-check: step $1: exit $2 after $3 s (limit $4 s)${5:+, skipped: $5}"
+}
+
+step() { # $1 = name, $2 = seconds wanted, $3 = log file in the work folder, rest = the command
+  local name="$1" want="$2" log="$res/$3"
+  shift 3
+  local left=$(( budget - ($(date +%s) - t0) ))
+  local secs=$(( want < left ? want : left ))
+  if (( secs < 5 )); then
+    record "$name" null 0 $(( secs > 0 ? secs : 0 )) "the ${budget} s budget is spent"
+    checkpoint
+    return 124
+  fi
+  local s0
+  s0=$(date +%s)
+  timeout -k 10 "$secs" "$@" > "$log" 2>&1
+  local rc=$?
+  record "$name" "$rc" $(( $(date +%s) - s0 )) "$secs" ""
+  checkpoint
+  return $rc
+}
+
+step unpack 60 unpack.log tar -xzf "$tarball" -C "$work" || { stop "could not unpack $tarball (see unpack.log)"; exit; }
 rt="$work/flux-erase-runtime"
 java="$rt/java/bin/java"
 jflags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC)
 console="$(ls "$rt"/lib/junit-platform-console-standalone-*.jar)"
 cp="$rt/lib/flux-erase.jar:$rt/test-classes:$root/src/test/resources"
-t0=$(date +%s)
 
-{ nvidia-smi || echo "nvidia-smi not available"; } > "$out/nvidia-smi.txt" 2>&1
-"$java" "${jflags[@]}" -cp "$cp" dev.fluxerase.cuda.CudaRuntimeInfo > "$out/cuda-report.txt" 2>&1
-cat "$out/nvidia-smi.txt" "$out/cuda-report.txt"
-
-budget=480
-limit() { # the smaller of $1 seconds and what is left of the budget (at least 10)
-  local left=$(( budget - ($(date +%s) - t0) ))
-  (( left < 10 )) && left=10
-  echo $(( $1 < left ? $1 : left ))
-}
-
-run_tests() { # $1 = name, $2 = timeout, rest = classes
-  local name="$1" secs="$2"; shift 2
-  local sel=()
-  for c in "$@"; do sel+=(--select-class "dev.fluxerase.cuda.$c"); done
-  timeout "$(limit "$secs")" "$java" "${jflags[@]}" -jar "$console" execute --class-path "$cp" "${sel[@]}" \
-    --reports-dir "$out/junit-$name" --details=tree --disable-banner > "$out/$name.log" 2>&1
-}
-
-flux_timing() { # $1 = model|blocks, $2 = timeout: FullSizeFluxTiming's JSON lines into flux-$1.jsonl
-  timeout "$(limit "$2")" "$java" "${jflags[@]}" -cp "$cp" dev.fluxerase.cuda.FullSizeFluxTiming "$1" \
-    > "$out/flux-$1.log" 2>&1
-  local rc=$?
-  grep -o 'FLUX_TIMING {.*}' "$out/flux-$1.log" | sed 's/^FLUX_TIMING //' > "$out/flux-$1.jsonl"
-  cat "$out/flux-$1.jsonl"
-  return $rc
-}
+step nvidia_smi 20 nvidia-smi.txt nvidia-smi
+cat "$res/nvidia-smi.txt"
+# The image's python3 is a virtualenv: its nvidia wheels (cuBLASLt) are where no fixed prefix points, so ask it where
+# they are and hand the folders to Java (CudaLibraries reads FLUX_ERASE_CUDA_LIB_DIR; Java never runs python).
+step python_libs 30 python-libs.txt python3 -c '
+import os, sys
+print("prefix=" + sys.prefix)
+try:
+    import nvidia
+except ImportError:
+    nvidia = None
+for p in (list(nvidia.__path__) if nvidia else []):
+    for sub in sorted(os.listdir(p)):
+        if os.path.isdir(os.path.join(p, sub, "lib")):
+            print("lib=" + os.path.join(p, sub, "lib"))'
+pylibs="$(sed -n 's/^lib=//p' "$res/python-libs.txt" | paste -sd:)"
+if [ -n "$pylibs" ]; then
+  export FLUX_ERASE_CUDA_LIB_DIR="${FLUX_ERASE_CUDA_LIB_DIR:+$FLUX_ERASE_CUDA_LIB_DIR:}$pylibs"
+fi
+cat "$res/python-libs.txt"
+step report 60 cuda-report.txt "$java" "${jflags[@]}" -cp "$cp" dev.fluxerase.cuda.CudaRuntimeInfo
+cat "$res/cuda-report.txt"
+missing=()
+grep -q '^  driver: ' "$res/cuda-report.txt" || missing+=("a CUDA driver that sees a GPU")
+grep -q '^  cuBLASLt: lib' "$res/cuda-report.txt" || missing+=("cuBLASLt")
+if (( ${#missing[@]} )) && (( ! keep_going )); then
+  stop "missing $(IFS=,; echo "${missing[*]}" | sed 's/,/ and /') (cuda-report.txt lists the folders searched;\
+ python3's nvidia lib folders: ${pylibs:-none}): every GPU test would skip"
+  exit
+fi
 
 have_torch=0
-python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null && have_torch=1
+step torch_check 60 torch-check.log python3 -c 'import torch; assert torch.cuda.is_available()' && have_torch=1
+
+run_tests() { # $1 = name, $2 = seconds, rest = classes
+  local name="$1" secs="$2"
+  shift 2
+  local sel=()
+  for c in "$@"; do sel+=(--select-class "dev.fluxerase.cuda.$c"); done
+  step "$name" "$secs" "$name.log" "$java" "${jflags[@]}" -jar "$console" execute --class-path "$cp" "${sel[@]}" \
+    --reports-dir "$res/junit-$name" --details=tree --disable-banner
+}
+
+torch_step() { # $1 = name, $2 = seconds, $3 = script under tools/gpu
+  if (( have_torch )); then
+    step "$1" "$2" "$1.log" python3 "$root/tools/gpu/$3"
+  else
+    record "$1" null 0 0 "no PyTorch with CUDA (see torch-check.log)"
+  fi
+}
 
 run_tests tests 240 CudaDriverTest CudaBackendParityTest CudaAttentionTest CudaFluxGoldenTest
-tests_rc=$?
-tail -n 60 "$out/tests.log"
-grep 'CudaFluxGoldenTest ' "$out/tests.log" > "$out/flux-golden.txt"
-flux_timing blocks 90
-blocks_rc=$?
-if (( have_torch )); then
-  timeout "$(limit 90)" python3 "$root/tools/gpu/flux_blocks_torch.py" > "$out/torch-blocks.jsonl" \
-    2> "$out/torch-blocks.log"
-  cat "$out/torch-blocks.jsonl"
-fi
-flux_timing model 150
-model_rc=$?
+tail -n 60 "$res/tests.log"
+step flux_blocks 90 flux-blocks.log "$java" "${jflags[@]}" -cp "$cp" dev.fluxerase.cuda.FullSizeFluxTiming blocks
+torch_step torch_blocks 90 flux_blocks_torch.py
+step flux_model 150 flux-model.log "$java" "${jflags[@]}" -cp "$cp" dev.fluxerase.cuda.FullSizeFluxTiming model
 run_tests timing 90 CudaTimingTest
-timing_rc=$?
-grep -o 'CUDA_TIMING {.*}' "$out/timing.log" | sed 's/^CUDA_TIMING //' > "$out/timings.jsonl"
-cat "$out/timings.jsonl"
-
-if (( have_torch )); then
-  timeout "$(limit 60)" python3 - > "$out/torch-baseline.jsonl" 2> "$out/torch-baseline.log" <<'PY'
-import json, time, torch
-import torch.nn.functional as F
-dev = torch.device("cuda")
-name = torch.cuda.get_device_name(0)
-def timed(fn, reps):
-    fn(); torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(reps): fn()
-    torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / reps
-def report(op, shape, flops, s):
-    print(json.dumps({"op": op, "shape": shape, "device": name, "ms": round(s * 1e3, 4), "tflops": round(flops / s / 1e12, 2),
-                      "torch": torch.__version__}))
-q, k, v = (torch.randn(1, 24, 4608, 128, device=dev, dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
-fwd = 4.0 * 24 * 4608 * 4608 * 128
-o = F.scaled_dot_product_attention(q, k, v)
-report("torch_sdpa_fwd_bf16", "B1 H24 L4608 D128", fwd, timed(lambda: F.scaled_dot_product_attention(q, k, v), 5))
-g = torch.randn_like(o)
-report("torch_sdpa_fwd_bwd_bf16", "B1 H24 L4608 D128", 3.5 * fwd,
-       timed(lambda: torch.autograd.grad(F.scaled_dot_product_attention(q, k, v), (q, k, v), g), 3))
-x = torch.randn(4608, 3072, device=dev, dtype=torch.bfloat16)
-w = torch.randn(12288, 3072, device=dev, dtype=torch.bfloat16)
-report("torch_linear_bf16", "4608x3072 * (12288x3072)^T", 2.0 * 4608 * 3072 * 12288, timed(lambda: x @ w.t(), 10))
-PY
-  cat "$out/torch-baseline.jsonl"
-else
-  echo "PyTorch with CUDA not importable: no same-card baseline" > "$out/torch-baseline.log"
-fi
-
-python3 - "$out" "$tests_rc" "$timing_rc" "$(( $(date +%s) - t0 ))" "$blocks_rc" "$model_rc" <<'PY'
-import glob, json, os, sys
-import xml.etree.ElementTree as ET
-out, tests_rc, timing_rc, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-blocks_rc, model_rc = int(sys.argv[5]), int(sys.argv[6])
-counts = {}
-for name in ("tests", "timing"):
-    c = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for f in glob.glob(os.path.join(out, "junit-" + name, "*.xml")):
-        for s in ET.parse(f).getroot().iter("testsuite"):
-            for key in c:
-                c[key] += int(s.get(key, 0))
-    counts[name] = c
-def lines(f):
-    p = os.path.join(out, f)
-    return [json.loads(l) for l in open(p)] if os.path.exists(p) else []
-blocks, torch_blocks = lines("flux-blocks.jsonl"), lines("torch-blocks.jsonl")
-ratios = []  # Java time / PyTorch time for the same phase and token counts on this card (target <= 1.2 for fwd+bwd)
-for j in blocks:
-    for t in torch_blocks:
-        if t["phase"] == "torch_" + j["phase"] and (t["txt_tokens"], t["img_tokens"]) == (j["txt_tokens"], j["img_tokens"]):
-            ratios.append({"phase": j["phase"], "txt_tokens": j["txt_tokens"], "img_tokens": j["img_tokens"],
-                           "java_ms": j["ms"], "torch_ms": t["ms"], "ratio": round(j["ms"] / t["ms"], 3)})
-summary = {"tests_exit": tests_rc, "timing_exit": timing_rc, "blocks_exit": blocks_rc, "model_exit": model_rc,
-           "seconds": secs, "junit": counts, "flux_model": lines("flux-model.jsonl"), "flux_blocks": blocks,
-           "torch_blocks": torch_blocks, "block_ratios": ratios,
-           "timings": lines("timings.jsonl"), "torch_baseline": lines("torch-baseline.jsonl")}
-json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
-print(json.dumps(summary["junit"]))
-print(json.dumps({"block_ratios": ratios, "flux_model": summary["flux_model"]}, indent=1))
-if tests_rc == 0 and counts["tests"]["skipped"] > 0:
-    print("gpu-check: %d GPU tests were skipped (no usable GPU?): see %s/tests.log" % (counts["tests"]["skipped"], out))
-    sys.exit(2)
-sys.exit(tests_rc)
-PY
-exit $?
+torch_step torch_ops 60 torch_ops.py

@@ -77,7 +77,7 @@ final class CublasLt implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final Map<Key, Prepared> prepared = new HashMap<>();
 
-    private CublasLt(CudaDriver driver, SymbolLookup lookup, String path) {
+    CublasLt(CudaDriver driver, SymbolLookup lookup, String path) {
         this.driver = driver;
         this.path = path;
         for (String d : DECLARATIONS) {
@@ -96,11 +96,18 @@ final class CublasLt implements AutoCloseable {
 
     /** Binds the library found by {@code libs}; the CUDA context must be current. */
     static CublasLt load(CudaDriver driver, CudaLibraries libs) {
-        CudaLibraries.Found f = libs.find("libcublasLt", preferredMajors(driver.driverVersion()))
-                .orElseThrow(() -> new CudaUnavailableException("no cuBLASLt: libcublasLt.so.13 / .so.12 not found (set "
-                        + CudaLibraries.DIR_ENV + " to a CUDA lib64 folder or the pip nvidia/*/lib folder)"));
+        CudaLibraries.Found f = locate(driver.driverVersion(), libs);
         SymbolLookup lookup = SymbolLookup.libraryLookup(f.path(), Arena.global());
         return new CublasLt(driver, lookup, f.path().toString());
+    }
+
+    /** The library that {@link #load} would bind for this driver, or {@link CudaUnavailableException} saying none is. */
+    static CudaLibraries.Found locate(int driverVersion, CudaLibraries libs) {
+        return libs.find("libcublasLt", preferredMajors(driverVersion))
+                .orElseThrow(() -> new CudaUnavailableException("no cuBLASLt: " + String.join(" / ",
+                        preferredMajors(driverVersion).stream().map(m -> "libcublasLt.so." + m).toList())
+                        + " not found (set " + CudaLibraries.DIR_ENV
+                        + " to a CUDA lib64 folder or the pip nvidia/*/lib folder)"));
     }
 
     /** CUDA 13 libraries need a CUDA 13 driver; an older driver can only use the .so.12 ones. */

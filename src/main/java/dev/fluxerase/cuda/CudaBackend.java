@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * {@link Backend} on one NVIDIA GPU: the driver API and cuBLASLt through FFM, the kernels of kernels/*.cu as PTX.
@@ -54,7 +55,12 @@ public final class CudaBackend implements Backend {
     }
 
     public CudaBackend(int ordinal, AttentionKernels attentionKernels) {
-        this.driver = CudaDriver.get();
+        this(CudaDriver.get(), ordinal, attentionKernels, d -> CublasLt.load(d, CudaLibraries.system()));
+    }
+
+    /** With a given driver and cuBLASLt (tests bind both to Java stand-ins to check the order of driver calls). */
+    CudaBackend(CudaDriver driver, int ordinal, AttentionKernels attentionKernels, Function<CudaDriver, CublasLt> cublasLt) {
+        this.driver = driver;
         int count = driver.deviceCount();
         if (ordinal < 0 || ordinal >= count) {
             throw new CudaUnavailableException("no CUDA GPU " + ordinal + ": the driver sees " + count);
@@ -71,7 +77,7 @@ public final class CudaBackend implements Backend {
         contextCurrent.set(true);
         this.stream = driver.streamCreate();
         this.kernels = new CudaKernels(driver, stream);
-        this.cublas = CublasLt.load(driver, CudaLibraries.system());
+        this.cublas = cublasLt.apply(driver);
         this.attentionKernels = attentionKernels;
     }
 
@@ -176,10 +182,20 @@ public final class CudaBackend implements Backend {
         }
         Tensor t = allocate(DType.F32, shape);
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment host = a.allocateFrom(ValueLayout.JAVA_FLOAT, values);
-            driver.copyHtoDAsync(t.data().address(), host, host.byteSize(), stream);
+            copyFromHost(t.data().address(), a.allocateFrom(ValueLayout.JAVA_FLOAT, values));
         }
         return t;
+    }
+
+    /**
+     * Queues the copy of {@code host} to {@code dst} and waits for the stream, so the caller may free {@code host} as
+     * soon as this returns: from pageable memory cuMemcpyHtoDAsync "might be synchronous", i.e. it may also return
+     * before the driver has read the buffer. Waiting here, after every queued op, costs a pipeline drain per copy; the
+     * copies are uploads of weights and inputs, and one small table per adamwAll or attentionColumnProbabilities call.
+     */
+    private void copyFromHost(long dst, MemorySegment host) {
+        driver.copyHtoDAsync(dst, host, host.byteSize(), stream);
+        driver.streamSynchronize(stream);
     }
 
     /** A device copy of a host tensor in its own dtype (how BF16 weights reach the GPU). */
@@ -192,7 +208,7 @@ public final class CudaBackend implements Backend {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment staged = a.allocate(host.byteSize(), 16);
             staged.copyFrom(host.data());
-            driver.copyHtoDAsync(t.data().address(), staged, staged.byteSize(), stream);
+            copyFromHost(t.data().address(), staged);
         }
         return t;
     }
@@ -826,8 +842,7 @@ public final class CudaBackend implements Backend {
         refHeadDim(op, d);
         long cols = scratch("attention-columns", 4L * columns.length);
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment host = a.allocateFrom(ValueLayout.JAVA_INT, columns);
-            driver.copyHtoDAsync(cols, host, host.byteSize(), stream);
+            copyFromHost(cols, a.allocateFrom(ValueLayout.JAVA_INT, columns));
         }
         probs(bh, lq, lk, d, q, k, lse.data().address(), cols, columns.length, out.data().address(), scale,
                 flash(d, q, k));
@@ -917,7 +932,7 @@ public final class CudaBackend implements Backend {
             MemorySegment host = a.allocate(8L * (offsets.length + ptrs.length), 8);
             MemorySegment.copy(offsets, 0, host, ValueLayout.JAVA_LONG, 0, offsets.length);
             MemorySegment.copy(ptrs, 0, host, ValueLayout.JAVA_LONG, 8L * offsets.length, ptrs.length);
-            driver.copyHtoDAsync(table, host, host.byteSize(), stream);
+            copyFromHost(table, host);
         }
         kernels.launch1d(Kernel.ADAMW_MULTI, offsets[n], offsets[n], n, table, table + 8L * offsets.length, lr, beta1,
                 beta2, eps, weightDecay, (float) (1 - Math.pow(beta1, step)), (float) (1 - Math.pow(beta2, step)));

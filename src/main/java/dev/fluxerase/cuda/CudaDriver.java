@@ -82,11 +82,11 @@ public final class CudaDriver {
     public static final int ATTR_COMPUTE_CAPABILITY_MINOR = 76;
     public static final int ATTR_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
     public static final int FUNC_ATTR_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
-    private static final int CUDA_ERROR_INSUFFICIENT_DRIVER = 35;
-    private static final int CUDA_ERROR_NO_DEVICE = 100;
-    private static final int CUDA_ERROR_UNSUPPORTED_PTX_VERSION = 222;
-    private static final int CU_JIT_ERROR_LOG_BUFFER = 5;
-    private static final int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
+    static final int CUDA_ERROR_NO_DEVICE = 100;
+    /** What a driver older than the PTX's toolkit answers at module load (the driver API has no "insufficient driver"). */
+    static final int CUDA_ERROR_UNSUPPORTED_PTX_VERSION = 222;
+    static final int CU_JIT_ERROR_LOG_BUFFER = 5;
+    static final int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
     private static final int JIT_LOG_BYTES = 16 * 1024;
 
     private static Object loaded;
@@ -94,7 +94,8 @@ public final class CudaDriver {
     private final String libraryPath;
     private final Map<String, NativeFunction> fns = new LinkedHashMap<>();
 
-    private CudaDriver(SymbolLookup lookup, String libraryPath) {
+    /** Binds every declaration in {@code lookup} (the real libcuda.so.1, or Java stand-ins in tests). */
+    CudaDriver(SymbolLookup lookup, String libraryPath) {
         this.libraryPath = libraryPath;
         for (String d : DECLARATIONS) {
             NativeFunction f = NativeFunction.bind(lookup, "libcuda.so.1 (" + libraryPath + ")", d, TYPES);
@@ -179,7 +180,7 @@ public final class CudaDriver {
         if (result == 0) {
             return;
         }
-        String hint = result == CUDA_ERROR_UNSUPPORTED_PTX_VERSION || result == CUDA_ERROR_INSUFFICIENT_DRIVER
+        String hint = result == CUDA_ERROR_UNSUPPORTED_PTX_VERSION
                 ? "; the kernels are PTX from CUDA 13.0 and need an NVIDIA driver for CUDA 13 (r580 or newer)" : "";
         throw new CudaException(call + " failed: " + errorName(result) + " (" + errorString(result) + ")" + hint);
     }
@@ -363,7 +364,7 @@ public final class CudaDriver {
         }
     }
 
-    /** Returns once a pageable {@code src} has been staged, so the caller may free it right after. */
+    /** From pageable {@code src} this may return before the driver has read it: synchronize the stream before freeing it. */
     public void copyHtoDAsync(long dst, MemorySegment src, long bytes, MemorySegment stream) {
         try {
             check((int) fn("cuMemcpyHtoDAsync_v2").handle().invokeExact(dst, src, bytes, stream), "cuMemcpyHtoDAsync_v2");

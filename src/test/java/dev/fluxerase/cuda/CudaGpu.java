@@ -5,18 +5,33 @@ import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.Assumptions;
 
+import java.util.function.Supplier;
+
 /** GPU test support: a skip with the reason when there is no GPU, bf16 rounding, and a host-reference comparison. */
 final class CudaGpu {
     private CudaGpu() {
     }
 
-    /** Null when a GPU is usable, else the reason every GPU test is skipped ("no CUDA GPU: ..."). */
+    /**
+     * Null when a GPU is usable, else the reason every GPU test is skipped: no driver or device ("no CUDA GPU: ..."), or
+     * no cuBLASLt ("no cuBLASLt: ..."), which every backend needs and whose absence would otherwise fail each test's setup.
+     */
     static String unavailableReason() {
+        return unavailableReason(CudaDriver::get, CudaLibraries.system());
+    }
+
+    static String unavailableReason(Supplier<CudaDriver> driver, CudaLibraries libs) {
+        int driverVersion;
         try {
-            CudaDriver.get();
-            return null;
+            driverVersion = driver.get().driverVersion();
         } catch (CudaUnavailableException e) {
             return "no CUDA GPU: " + e.getMessage();
+        }
+        try {
+            CublasLt.locate(driverVersion, libs);
+            return null;
+        } catch (CudaUnavailableException e) {
+            return e.getMessage();
         }
     }
 

@@ -1,0 +1,162 @@
+package dev.fluxerase.cuda;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * tools/gpu-check.sh on this machine, which has no GPU: whatever happens, $OUT ends up with a complete summary.json and
+ * at most the 8 files the device tool brings back. The GPU machine is lent rarely and briefly, so the script's plumbing
+ * is tried here. Needs bash, tar and python3 (skipped otherwise).
+ */
+class GpuCheckScriptTest {
+    private static final Path SCRIPT = Path.of("tools/gpu-check.sh");
+    private static final Set<String> RETURNED = Set.of("summary.json", "tests.log", "gpu-check.tar.gz");
+
+    private record Run(int exit, String output, JsonNode summary, Set<String> files) {
+    }
+
+    private static Run run(Path out, String... args) throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")) || Files.isExecutable(Path.of("/bin/python3"))
+                || onPath("python3"), "python3 not found: gpu-check.sh not tried");
+        List<String> cmd = new ArrayList<>(List.of("bash", SCRIPT.toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("OUT", out.toString());
+        pb.environment().remove(CudaLibraries.DIR_ENV);
+        Process p = pb.start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "gpu-check.sh timed out:\n" + output);
+        Set<String> files;
+        try (Stream<Path> s = Files.list(out)) {
+            files = s.map(f -> f.getFileName().toString()).collect(Collectors.toSet());
+        }
+        JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+        return new Run(p.exitValue(), output, summary, files);
+    }
+
+    private static boolean onPath(String exe) {
+        return Stream.of(System.getenv().getOrDefault("PATH", "").split(":"))
+                .anyMatch(d -> !d.isEmpty() && Files.isExecutable(Path.of(d, exe)));
+    }
+
+    private static List<String> steps(JsonNode summary) {
+        List<String> names = new ArrayList<>();
+        summary.get("steps").forEach(s -> names.add(s.get("step").asText()));
+        return names;
+    }
+
+    @Test
+    void syntaxIsValid() throws Exception {
+        Process p = new ProcessBuilder("bash", "-n", SCRIPT.toString()).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), output);
+    }
+
+    @Test
+    void withoutTheRuntimeItStopsAndStillWritesTheSummary(@TempDir Path tmp) throws Exception {
+        Run r = run(tmp, tmp.resolve("no-such-runtime.tar.gz").toString());
+        assertEquals(2, r.exit(), r.output());
+        assertEquals(Set.of("summary.json", "gpu-check.tar.gz"), r.files(), r.output());
+        assertTrue(r.summary().get("finished").asBoolean());
+        assertTrue(r.summary().get("stopped").asText().startsWith("could not unpack "), r.summary().toString());
+        assertEquals(List.of("unpack"), steps(r.summary()));
+    }
+
+    /** A runtime made of links to this build (this JDK, target/classes, target/test-classes, the JUnit console jar). */
+    private static Optional<Path> runtimeOfThisBuild(Path tmp) throws Exception {
+        Path m2 = Path.of(System.getProperty("user.home"), ".m2/repository/org/junit/platform/junit-platform-console-standalone");
+        if (!Files.isDirectory(m2) || !Files.isDirectory(Path.of("target/classes"))) {
+            return Optional.empty();
+        }
+        Optional<Path> console;
+        try (Stream<Path> s = Files.walk(m2)) {
+            console = s.filter(f -> f.getFileName().toString().matches("junit-platform-console-standalone-[0-9.]+\\.jar"))
+                    .findFirst();
+        }
+        if (console.isEmpty()) {
+            return Optional.empty();
+        }
+        Path rt = Files.createDirectories(tmp.resolve("rt/flux-erase-runtime/lib"));
+        Files.createSymbolicLink(rt.resolve(console.get().getFileName()), console.get().toAbsolutePath());
+        Files.createSymbolicLink(rt.resolve("flux-erase.jar"), Path.of("target/classes").toAbsolutePath());
+        Files.createSymbolicLink(rt.resolveSibling("test-classes"), Path.of("target/test-classes").toAbsolutePath());
+        Files.createSymbolicLink(rt.resolveSibling("java"), Path.of(System.getProperty("java.home")));
+        Path tarball = tmp.resolve("runtime.tar.gz");
+        Process p = new ProcessBuilder("tar", "-czf", tarball.toString(), "-C", tmp.resolve("rt").toString(),
+                "flux-erase-runtime").inheritIO().start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, "tar failed");
+        // The tarball keeps the links; removing them here spares JUnit's warning about links out of the temp folder.
+        try (Stream<Path> s = Files.walk(tmp.resolve("rt"))) {
+            for (Path f : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(f);
+            }
+        }
+        return Optional.of(tarball);
+    }
+
+    /** gpu-check.sh with {@link #runtimeOfThisBuild}, where there is no usable GPU; {@code --keep-going} if asked. */
+    private static Run runWithoutGpu(Path tmp, boolean keepGoing) throws Exception {
+        Optional<Path> tarball = runtimeOfThisBuild(tmp);
+        assumeTrue(tarball.isPresent(), "no JUnit console jar in ~/.m2 (tools/build-gpu-runtime.sh fetches it)");
+        assumeTrue(CudaGpu.unavailableReason() != null, "this machine has a usable GPU");
+        Path out = Files.createDirectories(tmp.resolve("out"));
+        return keepGoing ? run(out, "--keep-going", tarball.get().toString()) : run(out, tarball.get().toString());
+    }
+
+    @Test
+    void withoutCudaItStopsAfterTheReportSayingWhatIsMissing(@TempDir Path tmp) throws Exception {
+        Run r = runWithoutGpu(tmp, false);
+        assertEquals(2, r.exit(), r.output());
+        assertEquals(List.of("unpack", "nvidia_smi", "python_libs", "report"), steps(r.summary()));
+        String stopped = r.summary().get("stopped").asText();
+        assertTrue(stopped.startsWith("missing ") && stopped.contains("cuBLASLt") && r.output().contains(stopped), stopped);
+        assertTrue(r.summary().get("libraries").has("cublasLt"), r.summary().toString());
+        assertTrue(RETURNED.containsAll(r.files()), r.files().toString());
+    }
+
+    @Test
+    void keepGoingRunsEveryStepAndReturnsThreeFiles(@TempDir Path tmp) throws Exception {
+        Run r = runWithoutGpu(tmp, true);
+        Path out = tmp.resolve("out");
+        assertEquals(2, r.exit(), r.output());
+        assertEquals(RETURNED, r.files(), r.output());
+        JsonNode s = r.summary();
+        assertEquals(List.of("unpack", "nvidia_smi", "python_libs", "report", "torch_check", "tests", "flux_blocks",
+                "torch_blocks", "flux_model", "timing", "torch_ops"), steps(s));
+        assertTrue(s.get("finished").asBoolean());
+        assertEquals(420, s.get("budget_s").asInt());
+        JsonNode tests = s.get("junit").get("tests");
+        assertTrue(tests.get("tests").asInt() > 0 && tests.get("skipped").asInt() == tests.get("tests").asInt(),
+                tests.toString());
+        assertTrue(s.get("outcome").asText().contains("GPU tests were skipped"), s.toString());
+        for (JsonNode step : s.get("steps")) {
+            assertTrue(step.get("limit").asInt() <= 240, step.toString());
+        }
+        Process list = new ProcessBuilder("tar", "-tzf", out.resolve("gpu-check.tar.gz").toString()).start();
+        String archived = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(list.waitFor(30, TimeUnit.SECONDS));
+        for (String f : List.of("gpu-check/cuda-report.txt", "gpu-check/steps.jsonl", "gpu-check/timing.log",
+                "gpu-check/flux-model.log", "gpu-check/junit-tests/")) {
+            assertTrue(archived.lines().anyMatch(f::equals), f + " not in the archive:\n" + archived);
+        }
+    }
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Sums up a tools/gpu-check.sh run from its work folder: the steps run so far (steps.jsonl), where the CUDA libraries
+were found (cuda-report.txt, python-libs.txt), the JUnit counts, the JSON lines of every timing step and the Java /
+PyTorch block ratios. gpu-check.sh calls it after every step, so a run that is cut short still leaves the summary of
+what finished; the file is replaced atomically (temp file + rename), never left half written.
+
+Usage: gpu_check_summary.py WORK_FOLDER SUMMARY_JSON BUDGET_SECONDS [--final]. With --final it also prints the outcome and exits with
+the run's status: 2 when the run stopped early or the GPU tests were skipped (no usable GPU or libraries), else the
+GPU tests' exit status (a step that timed out reads 124)."""
+import glob
+import json
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+
+def read_lines(res, name):
+    path = os.path.join(res, name)
+    if not os.path.exists(path):
+        return []
+    with open(path, errors="replace") as f:
+        return [line.rstrip("\n") for line in f]
+
+
+def json_lines(res, name, prefix=""):
+    """The JSON objects on the lines of a log that start with prefix (then '{'); other lines are the log's own."""
+    out = []
+    for line in read_lines(res, name):
+        if line.startswith(prefix + "{"):
+            try:
+                out.append(json.loads(line[len(prefix):]))
+            except ValueError:
+                pass
+    return out
+
+
+def junit_counts(res, name):
+    c = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for f in glob.glob(os.path.join(res, "junit-" + name, "*.xml")):
+        try:
+            suites = ET.parse(f).getroot().iter("testsuite")
+        except ET.ParseError:
+            continue
+        for s in suites:
+            for key in c:
+                c[key] += int(s.get(key, 0))
+    return c
+
+
+def libraries(res):
+    """Where CudaRuntimeInfo found the driver and cuBLASLt, or why not (its own words)."""
+    found = {}
+    for line in read_lines(res, "cuda-report.txt"):
+        s = line.strip()
+        if s.startswith("driver: "):
+            found["driver"] = s[len("driver: "):]
+        elif s.startswith("no CUDA"):
+            found.setdefault("driver", s)
+        elif s.startswith("cuBLASLt: "):
+            found["cublasLt"] = s[len("cuBLASLt: "):]
+    python = {"prefix": None, "nvidia_lib_dirs": []}
+    for line in read_lines(res, "python-libs.txt"):
+        if line.startswith("prefix="):
+            python["prefix"] = line[len("prefix="):]
+        elif line.startswith("lib="):
+            python["nvidia_lib_dirs"].append(line[len("lib="):])
+    return found, python
+
+
+def block_ratios(blocks, torch_blocks):
+    """Java time / PyTorch time for the same phase and token counts on this card (issue 5's target: <= 1.2 fwd+bwd)."""
+    ratios = []
+    for j in blocks:
+        for t in torch_blocks:
+            if t.get("phase") == "torch_" + j.get("phase", "") and \
+                    (t.get("txt_tokens"), t.get("img_tokens")) == (j.get("txt_tokens"), j.get("img_tokens")):
+                ratios.append({"phase": j["phase"], "txt_tokens": j["txt_tokens"], "img_tokens": j["img_tokens"],
+                               "java_ms": j["ms"], "torch_ms": t["ms"], "ratio": round(j["ms"] / t["ms"], 3)})
+    return ratios
+
+
+def outcome(steps, stopped, counts):
+    """(exit status, one line saying why)."""
+    if stopped:
+        return 2, "stopped early: " + stopped
+    tests = [s for s in steps if s["step"] == "tests"]
+    if not tests or tests[-1].get("exit") is None:
+        return 2, "the GPU tests did not run: " + (tests[-1].get("skipped", "?") if tests else "the run ended before them")
+    rc = tests[-1]["exit"]
+    if rc == 0 and counts["skipped"] > 0:
+        return 2, "%d GPU tests were skipped (no usable GPU or libraries?): see tests.log" % counts["skipped"]
+    return rc, "GPU tests exit status %d%s" % (rc, " (timed out)" if tests[-1].get("timed_out") else "")
+
+
+def main():
+    res, target, budget = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    final = "--final" in sys.argv[4:]
+    steps = json_lines(res, "steps.jsonl")
+    stopped = "\n".join(read_lines(res, "stopped.txt")).strip() or None
+    found, python = libraries(res)
+    counts = {name: junit_counts(res, name) for name in ("tests", "timing")}
+    blocks, torch_blocks = json_lines(res, "flux-blocks.log", "FLUX_TIMING "), json_lines(res, "torch_blocks.log")
+    status, why = outcome(steps, stopped, counts["tests"])
+    summary = {"exit": status, "outcome": why, "finished": final, "stopped": stopped,
+               "budget_s": budget, "steps": steps,
+               "libraries": found, "python": python, "junit": counts,
+               "flux_golden": [l.strip() for l in read_lines(res, "tests.log") if "CudaFluxGoldenTest " in l],
+               "flux_model": json_lines(res, "flux-model.log", "FLUX_TIMING "), "flux_blocks": blocks,
+               "torch_blocks": torch_blocks, "block_ratios": block_ratios(blocks, torch_blocks),
+               "timings": json_lines(res, "timing.log", "CUDA_TIMING "), "torch_baseline": json_lines(res, "torch_ops.log")}
+    tmp = target + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(summary, f, indent=1)
+    os.replace(tmp, target)
+    if final:
+        print(json.dumps({"libraries": found, "junit": counts}, indent=1))
+        print(json.dumps({"block_ratios": summary["block_ratios"], "flux_model": summary["flux_model"],
+                          "timings": summary["timings"], "torch_baseline": summary["torch_baseline"]}, indent=1))
+        print("gpu-check: " + why)
+        sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
