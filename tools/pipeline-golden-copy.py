@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Copies what the pipeline tests use from the pipeline-tiny golden into src/test/resources/pipeline-tiny/.
 
-- model/: the tiny diffusers FLUX folder, byte for byte, except tokenizer_2/: tokenizer.json is stored gzipped
-  (tokenizer.json.gz, which the T5 tokenizer reads) and spiece.model (the slow tokenizer's file, unused) is left out.
+- model/: the tiny diffusers FLUX folder, byte for byte, except the tokenizers' large files, stored gzipped (the
+  tokenizers read NAME.gz when NAME is absent): tokenizer/vocab.json.gz and merges.txt.gz, tokenizer_2/tokenizer.json.gz;
+  spiece.model (the slow T5 tokenizer's file, unused) is left out.
 - lora_visible.safetensors: the case cat_lora_32_s4's LoRA, unchanged.
 - cases/<name>/inputs.safetensors: the initial packed latents, unchanged.
 - cases/<name>/reference.safetensors: the tensors the tests compare, from both runs: "f32.<name>" from outputs_f32
@@ -44,11 +45,12 @@ def main():
             os.chmod(d, 0o755)
         shutil.rmtree(dst)
     shutil.copytree(os.path.join(src, "model"), os.path.join(dst, "model"),
-                    ignore=shutil.ignore_patterns("spiece.model", "tokenizer.json"))
-    with open(os.path.join(src, "model", "tokenizer_2", "tokenizer.json"), "rb") as f:
-        raw = f.read()
-    with gzip.GzipFile(os.path.join(dst, "model", "tokenizer_2", "tokenizer.json.gz"), "wb", mtime=0) as g:
-        g.write(raw)
+                    ignore=shutil.ignore_patterns("spiece.model", "tokenizer.json", "vocab.json", "merges.txt"))
+    for part, name in (("tokenizer_2", "tokenizer.json"), ("tokenizer", "vocab.json"), ("tokenizer", "merges.txt")):
+        with open(os.path.join(src, "model", part, name), "rb") as f:
+            raw = f.read()
+        with gzip.GzipFile(os.path.join(dst, "model", part, name + ".gz"), "wb", mtime=0) as g:
+            g.write(raw)
     shutil.copy(os.path.join(src, "loras", "lora_visible.safetensors"), dst)
     for case, names in CASES.items():
         cdir = os.path.join(dst, "cases", case)

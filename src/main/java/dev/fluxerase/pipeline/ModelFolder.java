@@ -2,6 +2,7 @@ package dev.fluxerase.pipeline;
 
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxWeights;
+import dev.fluxerase.text.TokenizerFiles;
 import dev.fluxerase.vae.AutoencoderCodec;
 import dev.fluxerase.vae.AutoencoderConfig;
 import dev.fluxerase.vae.LatentCodec;
@@ -81,7 +82,8 @@ public final class ModelFolder {
         m.folder(Component.TEXT_ENCODER, "config.json and *.safetensors", d -> hasConfig(d) && hasWeights(d));
         m.folder(Component.TEXT_ENCODER_2, "config.json and *.safetensors", d -> hasConfig(d) && hasWeights(d));
         m.folder(Component.TOKENIZER, "vocab.json and merges.txt",
-                d -> Files.isRegularFile(d.resolve("vocab.json")) && Files.isRegularFile(d.resolve("merges.txt")));
+                d -> Files.isRegularFile(TokenizerFiles.file(d, "vocab.json"))
+                        && Files.isRegularFile(TokenizerFiles.file(d, "merges.txt")));
         m.folder(Component.TOKENIZER_2, String.join(", ", T5_TOKENIZER_FILES),
                 d -> T5_TOKENIZER_FILES.stream().anyMatch(f -> Files.isRegularFile(d.resolve(f))));
         Path sched = m.root.resolve("scheduler").resolve("scheduler_config.json");

@@ -5,8 +5,8 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.text.Normalizer;
 import java.util.ArrayList;
@@ -79,13 +79,13 @@ public final class ClipTokenizer {
      */
     public static ClipTokenizer load(Path folder) {
         Path dir = TokenizerFiles.clipFolder(folder);
-        Path vocabFile = dir.resolve("vocab.json");
-        Path mergesFile = dir.resolve("merges.txt");
+        Path vocabFile = TokenizerFiles.file(dir, "vocab.json");
+        Path mergesFile = TokenizerFiles.file(dir, "merges.txt");
         Map<String, Integer> vocab = new HashMap<>(1 << 17);
         // Streamed, and without interning 49,408 one-off field names: several times faster than a tree.
         JsonFactory factory = JsonFactory.builder().disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
                 .disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES).build();
-        try (JsonParser p = factory.createParser(vocabFile.toFile())) {
+        try (InputStream in = TokenizerFiles.open(vocabFile); JsonParser p = factory.createParser(in)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new TokenizerException(vocabFile + ": expected a JSON object of token -> id");
             }
@@ -103,7 +103,11 @@ public final class ClipTokenizer {
         Map<String, Integer> ranks = new HashMap<>();
         try {
             // transformers: read().strip().split("\n")[1:49152-256-2+1]: the first line is the "#version" header.
-            List<String> lines = Arrays.asList(Files.readString(mergesFile, StandardCharsets.UTF_8).strip().split("\n"));
+            String text;
+            try (InputStream in = TokenizerFiles.open(mergesFile)) {
+                text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+            List<String> lines = Arrays.asList(text.strip().split("\n"));
             List<String> merges = lines.subList(Math.min(1, lines.size()), Math.min(lines.size(), MAX_MERGES + 1));
             for (int rank = 0; rank < merges.size(); rank++) {
                 String line = merges.get(rank).strip();

@@ -1,31 +1,49 @@
 package dev.fluxerase.text;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.zip.GZIPInputStream;
 
 /**
  * Finds the tokenizer files: either directly in the given folder, or in the {@code tokenizer/} (CLIP) and
  * {@code tokenizer_2/} (T5) subfolders of a diffusers FLUX folder.
  */
-final class TokenizerFiles {
+public final class TokenizerFiles {
 
     static final List<String> CLIP_FILES = List.of("vocab.json", "merges.txt");
+    /** A file may also be stored gzipped under its name plus .gz (how the test resources keep them small). */
+    static final String GZ = ".gz";
     /** In order of preference: FLUX ships tokenizer.json (what diffusers runs); spiece.model is the slow tokenizer's. */
     static final List<String> T5_FILES = List.of("tokenizer.json", "tokenizer.json.gz", "spiece.model");
 
     private TokenizerFiles() {
     }
 
-    /** The folder holding vocab.json and merges.txt. */
+    /** The folder holding vocab.json and merges.txt (each possibly gzipped). */
     static Path clipFolder(Path folder) {
         for (Path dir : List.of(folder, folder.resolve("tokenizer"))) {
-            if (CLIP_FILES.stream().allMatch(f -> Files.isRegularFile(dir.resolve(f)))) {
+            if (CLIP_FILES.stream().allMatch(f -> Files.isRegularFile(file(dir, f)))) {
                 return dir;
             }
         }
         throw new TokenizerException("no CLIP tokenizer in " + folder + ": looked for " + String.join(" and ", CLIP_FILES)
                 + " in " + folder + " and " + folder.resolve("tokenizer"));
+    }
+
+    /** {@code dir/name}, or {@code dir/name.gz} when only that exists. */
+    public static Path file(Path dir, String name) {
+        Path plain = dir.resolve(name);
+        Path gz = dir.resolve(name + GZ);
+        return !Files.exists(plain) && Files.isRegularFile(gz) ? gz : plain;
+    }
+
+    /** The file's bytes, decompressed when its name ends in .gz. */
+    static InputStream open(Path file) throws IOException {
+        InputStream raw = Files.newInputStream(file);
+        return file.getFileName().toString().endsWith(GZ) ? new GZIPInputStream(raw) : raw;
     }
 
     /** The T5 tokenizer file: tokenizer.json, tokenizer.json.gz or spiece.model, in the folder or its tokenizer_2/. */

@@ -6,8 +6,11 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.io.InputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.zip.GZIPInputStream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -83,5 +86,20 @@ class ClipTokenizerTest {
         TokenizerException e = assertThrows(TokenizerException.class, () -> ClipTokenizer.load(dir));
         assertTrue(e.getMessage().contains(dir.toString()) && e.getMessage().contains("vocab.json")
                 && e.getMessage().contains("merges.txt"), e.getMessage());
+    }
+
+    /** The test resources keep vocab.json and merges.txt gzipped; the plain files give the same tokenizer. */
+    @Test
+    void gzippedAndPlainFilesAreTheSameTokenizer(@TempDir Path dir) throws Exception {
+        Path gz = Goldens.fluxModelFolder().resolve("tokenizer");
+        for (String name : List.of("vocab.json", "merges.txt")) {
+            try (InputStream in = new GZIPInputStream(Files.newInputStream(gz.resolve(name + ".gz")))) {
+                Files.write(dir.resolve(name), in.readAllBytes());
+            }
+        }
+        ClipTokenizer plain = ClipTokenizer.load(dir);
+        for (Goldens.Case c : cases()) {
+            assertArrayEquals(clip.inputIds(c.text()), plain.inputIds(c.text()), c.text());
+        }
     }
 }
