@@ -17,6 +17,7 @@ import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.optim.AdamW;
 import dev.fluxerase.pipeline.FlowMatchScheduler;
 import dev.fluxerase.pipeline.Latents;
+import dev.fluxerase.pipeline.MemoryEstimate;
 import dev.fluxerase.pipeline.ModelFolder.Component;
 import dev.fluxerase.pipeline.ModelFolder;
 import dev.fluxerase.pipeline.PromptCache;
@@ -155,6 +156,7 @@ public final class Trainer implements AutoCloseable {
                 Component.TEXT_ENCODER_2)) {
             m.require(c);
         }
+        requireHeap(cfg, m.transformerConfig(), m.openCodec(), Runtime.getRuntime().maxMemory());
         FluxWeights w = m.openTransformer();
         try {
             FluxConfig fc = w.config();
@@ -251,6 +253,35 @@ public final class Trainer implements AutoCloseable {
 
     private static Path path(String p) {
         return p == null ? null : Path.of(p);
+    }
+
+    /**
+     * Refuses a run whose transformer activations and LoRA state cannot fit in {@code heapLimit} bytes (with a tenth
+     * of headroom, as for generate), before any weight is read: the estimate of {@link FluxModel#trainingBytes} at the
+     * run's resolution and T5 length, and what turning gradient checkpointing on would need.
+     */
+    static void requireHeap(RunConfig c, FluxConfig fc, LatentCodec codec, long heapLimit) {
+        int factor = 2 * codec.downsampleFactor();
+        if (c.resolution() % factor != 0) {
+            return;
+        }
+        long tokens = (long) (c.resolution() / factor) * (c.resolution() / factor);
+        int maps = resolveBlocks(c.attentionBlocks(), fc.depth()).size();
+        // A, B, their gradients and the two AdamW moments of add_q_proj and add_k_proj on every double block
+        long lora = 4L * 6 * 2 * fc.depth() * c.rank() * fc.hiddenSize();
+        long need = FluxModel.trainingBytes(fc, 1, c.t5Length(), tokens, c.gradientCheckpointing(), maps) + lora;
+        if (need + need / 10 <= heapLimit) {
+            return;
+        }
+        String other = c.gradientCheckpointing() ? "" : " (with " + RunConfig.describe("gradient_checkpointing")
+                + ": about " + MemoryEstimate.bytes(FluxModel.trainingBytes(fc, 1, c.t5Length(), tokens, true, maps)
+                + lora) + ")";
+        throw new EraseException("a " + c.resolution() + "x" + c.resolution() + " run needs about "
+                + MemoryEstimate.bytes(need) + " of Java heap for the transformer's activations and the LoRA state, "
+                + "more than the Java heap's " + MemoryEstimate.bytes(heapLimit) + other + "; "
+                + (c.gradientCheckpointing() ? "" : "turn gradient checkpointing on, ") + "use a smaller resolution, "
+                + "or raise the limit (FLUX_ERASE_JAVA_OPTS=-Xmx<size> for tools/flux-erase, at most the machine's "
+                + "memory)");
     }
 
     static List<Integer> resolveBlocks(List<Integer> blocks, int depth) {

@@ -141,6 +141,22 @@ public final class FluxModel {
      * beyond (FluxModelTest counts the real allocations).
      */
     public static long inferenceBytes(FluxConfig c, long b, long lTxt, long lImg) {
+        return workspaceBytes(c, b, lTxt, lImg, true, 0, false);
+    }
+
+    /**
+     * Bytes a forward and a backward hold, as {@link #inferenceBytes} counts them, with every block's activations kept
+     * unless {@code checkpointing}, the probabilities of {@code attentionMaps} recorded double blocks ([B, heads, L, L]
+     * each, and one more of that size for their gradient) and the backward's scratch. The gradients themselves (the
+     * LoRA's, or every parameter's) are the caller's to add.
+     */
+    public static long trainingBytes(FluxConfig c, long b, long lTxt, long lImg, boolean checkpointing,
+                                     int attentionMaps) {
+        return workspaceBytes(c, b, lTxt, lImg, checkpointing, attentionMaps, true);
+    }
+
+    private static long workspaceBytes(FluxConfig c, long b, long lTxt, long lImg, boolean checkpointing,
+                                       int attentionMaps, boolean backward) {
         long h = c.hiddenSize();
         long m = c.mlpHidden();
         long heads = c.numHeads();
@@ -150,12 +166,21 @@ public final class FluxModel {
         long floats = lImg * c.inChannels() + lTxt * c.contextInDim() + (nd + 1) * l * h;
         if (nd > 0) {
             // both streams' StreamActs (mean, rstd twice; eleven [t, h]; rq, rk; h1, g) and the joint q, k, v, o, lse
-            floats += l * (4 + 2 * heads + 11 * h + 2 * m) + l * (4 * h + heads);
+            floats += (checkpointing ? 1 : nd) * (l * (4 + 2 * heads + 11 * h + 2 * m) + l * (4 * h + heads));
         }
         if (ns > 0) {
-            floats += (ns + 1) * l * h + l * (2 + 3 * heads + 11 * h + 2 * m) + l * m;
+            floats += (ns + 1) * l * h + (checkpointing ? 1 : ns) * l * (2 + 3 * heads + 11 * h + 2 * m) + l * m;
         }
         floats += lImg * (5 * h + 2 + c.outChannels());
+        floats += attentionMaps * heads * l * l;
+        if (backward) {
+            // DoubleBlock.Scratch: both streams' five [t, h] and two [t, mlp], the joint six [L, h]; dS for the maps
+            floats += nd > 0 ? l * (11 * h + 2 * m) + (attentionMaps > 0 ? heads * l * l : 0) : 0;
+            // SingleBlock.Scratch: dcat, two [L, mlp], five [L, h] and the six attention gradients
+            floats += ns > 0 ? l * (12 * h + 3 * m) : 0;
+            // dImg, dTxt, dX, the zero output gradient
+            floats += l * h + (ns > 0 ? l * h : 0) + lImg * c.outChannels();
+        }
         return 4 * b * floats;
     }
 

@@ -2,10 +2,14 @@ package dev.fluxerase.erase;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.erase.StepRecord.Kind;
+import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.pipeline.PromptCache;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.testing.Compare;
+import dev.fluxerase.vae.LatentCodec;
+import dev.fluxerase.vae.LatentScaling;
+import dev.fluxerase.vae.PixelCodec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -15,6 +19,7 @@ import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The trainer on the tiny pipeline: paper vs released teachers, the alternating schedule and its learning rates. */
@@ -237,5 +242,27 @@ class TrainerTest {
         int[] released = Trainer.attentionColumns(Mode.RELEASED, found);
         assertEquals(java.util.stream.IntStream.of(found).distinct().count(), released.length);
         assertTrue(java.util.Arrays.equals(found, Trainer.attentionColumns(Mode.PAPER, found)));
+    }
+
+    /**
+     * FLUX.1-dev at 512² and T5 length 512 on a 6 GiB heap: without gradient checkpointing the activations of all 57
+     * blocks do not fit and the run is refused before any weight is read, naming what checkpointing would need; with it
+     * the run fits. (The figures are FluxModel.trainingBytes', which FluxModelTest checks against real allocations.)
+     */
+    @Test
+    void aRunTheHeapCannotHoldIsRefusedBeforeTheWeightsAreRead(@TempDir Path tmp) throws Exception {
+        ObjectNode o = TinyRun.config(tmp);
+        o.put("resolution", 512);
+        o.put("t5_length", 512);
+        LatentCodec vaeFactor8 = new PixelCodec(8, 3, new LatentScaling(1, 0));
+        long heap = 6L << 30;
+        EraseException e = assertThrows(EraseException.class, () -> Trainer.requireHeap(RunConfig.of(o),
+                FluxConfig.FLUX_DEV, vaeFactor8, heap));
+        assertEquals("a 512x512 run needs about 22.8 GiB of Java heap for the transformer's activations and the LoRA "
+                + "state, more than the Java heap's 6.0 GiB (with gradient_checkpointing (--gradient-checkpointing): "
+                + "about 3.1 GiB); turn gradient checkpointing on, use a smaller resolution, or raise the limit "
+                + "(FLUX_ERASE_JAVA_OPTS=-Xmx<size> for tools/flux-erase, at most the machine's memory)", e.getMessage());
+        o.put("gradient_checkpointing", true);
+        Trainer.requireHeap(RunConfig.of(o), FluxConfig.FLUX_DEV, vaeFactor8, heap);
     }
 }

@@ -175,11 +175,12 @@ class FluxModelTest {
     }
 
     /**
-     * inferenceBytes against what a checkpointed forward really allocates (a backend that counts every allocation): it
-     * counts no buffer twice and misses only the ones that do not grow with the token count.
+     * inferenceBytes and trainingBytes against what a forward (and a backward with an attention-map gradient) really
+     * allocate, through a backend that counts every allocation: they count no buffer twice and miss only the ones
+     * that do not grow with the token count.
      */
     @Test
-    void inferenceBytesCountsWhatACheckpointedForwardAllocates() {
+    void theByteEstimatesCountWhatTheModelAllocates() {
         long[] allocated = {0};
         Backend cpu = new CpuBackend();
         Backend counting = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[]{Backend.class},
@@ -195,31 +196,58 @@ class FluxModelTest {
                 });
         Random rng = new Random(5);
         int b = 2;
+        int block = c.depth() - 1;
         for (int[] lengths : new int[][]{{8, 24}, {16, 240}}) {
             int lTxt = lengths[0];
             int lImg = lengths[1];
-            try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
-                FluxModel m = new FluxModel(w, counting);
-                m.setCheckpointing(true);
-                double[] ids = new double[lImg * 3];
-                for (int i = 0; i < lImg; i++) {
-                    ids[3 * i + 1] = i / 4;
-                    ids[3 * i + 2] = i % 4;
+            int l = lTxt + lImg;
+            double[] ids = new double[lImg * 3];
+            for (int i = 0; i < lImg; i++) {
+                ids[3 * i + 1] = i / 4;
+                ids[3 * i + 2] = i % 4;
+            }
+            FluxInputs in = FluxInputs.fromHost(cpu, c, Tensor.of(RandomData.gaussian(rng, (long) b * lImg
+                            * c.inChannels(), 1), b, lImg, c.inChannels()), Tensor.wrap(DType.F64,
+                            MemorySegment.ofArray(ids), lImg, 3), Tensor.of(RandomData.gaussian(rng, (long) b * lTxt
+                            * c.contextInDim(), 1), b, lTxt, c.contextInDim()), Tensor.wrap(DType.F64,
+                            MemorySegment.ofArray(new double[lTxt * 3]), lTxt, 3), Tensor.of(new float[]{0.5f, 0.7f}, b),
+                    Tensor.of(RandomData.gaussian(rng, (long) b * c.vecInDim(), 1), b, c.vecInDim()),
+                    Tensor.of(new float[]{3.5f, 3.5f}, b));
+            Tensor gradOut = Tensor.of(RandomData.gaussian(rng, (long) b * lImg * c.outChannels(), 1), b, lImg,
+                    c.outChannels());
+            Tensor gradProbs = Tensor.of(RandomData.gaussian(rng, (long) b * c.numHeads() * l * l, 1), b,
+                    c.numHeads(), l, l);
+            for (boolean checkpointing : new boolean[]{true, false}) {
+                try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+                    String what = lTxt + "+" + lImg + " tokens, checkpointing " + checkpointing;
+                    if (checkpointing) {
+                        FluxModel sampling = new FluxModel(w, counting);
+                        sampling.setCheckpointing(true);
+                        allocated[0] = 0;
+                        sampling.forward(in, false);
+                        assertWithin(allocated[0], FluxModel.inferenceBytes(c, b, lTxt, lImg), lImg, "forward, " + what);
+                    }
+                    // the trainer's LoRA, on every double block, so that the backward runs through all of them
+                    FluxModel m = new FluxModel(w, counting);
+                    m.setLora(LoraSet.create(c, LoraSet.DEFAULT_TARGETS, 2, 2f, 1, LoraSet.Init.GAUSSIAN).modules(), 1f);
+                    m.setCheckpointing(checkpointing);
+                    allocated[0] = 0;
+                    m.forward(in, List.of(block));
+                    long forward = allocated[0];
+                    FluxGradients g = m.newGradients(false, false);
+                    allocated[0] = forward;
+                    m.backward(gradOut, Map.of(block, gradProbs), g);
+                    assertWithin(allocated[0], FluxModel.trainingBytes(c, b, lTxt, lImg, checkpointing, 1), lImg,
+                            "forward and backward, " + what);
                 }
-                FluxInputs in = FluxInputs.fromHost(cpu, c, Tensor.of(RandomData.gaussian(rng, (long) b * lImg * c.inChannels(), 1),
-                                b, lImg, c.inChannels()), Tensor.wrap(DType.F64, MemorySegment.ofArray(ids), lImg, 3),
-                        Tensor.of(RandomData.gaussian(rng, (long) b * lTxt * c.contextInDim(), 1), b, lTxt, c.contextInDim()),
-                        Tensor.wrap(DType.F64, MemorySegment.ofArray(new double[lTxt * 3]), lTxt, 3),
-                        Tensor.of(new float[]{0.5f, 0.7f}, b), Tensor.of(RandomData.gaussian(rng, (long) b * c.vecInDim(), 1), b,
-                                c.vecInDim()), Tensor.of(new float[]{3.5f, 3.5f}, b));
-                allocated[0] = 0;
-                m.forward(in, false);
-                long estimate = FluxModel.inferenceBytes(c, b, lTxt, lImg);
-                double ratio = (double) allocated[0] / estimate;
-                assertTrue(ratio >= 1 && ratio < (lImg > 100 ? 1.01 : 1.05), lTxt + "+" + lImg + " tokens: allocated "
-                        + allocated[0] + " bytes, estimate " + estimate);
             }
         }
+    }
+
+    private static void assertWithin(long allocated, long estimate, int lImg, String what) {
+        double ratio = (double) allocated / estimate;
+        assertTrue(ratio >= 1 && ratio < (lImg > 100 ? 1.01 : 1.05), what + ": allocated " + allocated
+                + " bytes, estimate " + estimate);
     }
 
     /** B·L_img stays 16 while B and L_img change: every workspace buffer must follow the shape, not the row count. */
