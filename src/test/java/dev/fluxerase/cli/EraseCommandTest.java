@@ -318,6 +318,38 @@ class EraseCommandTest {
         return parts;
     }
 
+    /**
+     * Checkpoints are backend-independent (host f32 tensors and settings): a run checkpointed on cpu resumes on naive,
+     * records that, and ends within float rounding of the run that stayed on cpu (the two backends agree to ~1e-6).
+     */
+    @Test
+    void aCheckpointFromOneBackendResumesOnAnother() throws Exception {
+        String[] small = {"--resolution", "16", "--t5-length", "16"};
+        Path cpu = tmp.resolve("cpu-only");
+        assertEquals(0, erase(cpu, concat(small, "--backend", "cpu", "--steps", "3")).exit());
+        Path moved = tmp.resolve("moved");
+        assertEquals(0, erase(moved, concat(small, "--backend", "cpu", "--steps", "1")).exit());
+        CliRun r = CliRun.of("erase", "--output", moved.toString(), "--resume", "--steps", "3", "--backend", "naive",
+                "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, r.exit(), r.err());
+        assertEquals("naive", recordedConfig(moved).get("backend").asText());
+        try (TensorSource a = Safetensors.open(cpu.resolve("pytorch_lora_weights.safetensors"));
+             TensorSource b = Safetensors.open(moved.resolve("pytorch_lora_weights.safetensors"))) {
+            assertEquals(a.names(), b.names());
+            for (String n : a.names()) {
+                float[] x = Floats.toF32(a.tensor(n));
+                float[] y = Floats.toF32(b.tensor(n));
+                double max = 0;
+                double diff = 0;
+                for (int i = 0; i < x.length; i++) {
+                    max = Math.max(max, Math.abs(x[i]));
+                    diff = Math.max(diff, Math.abs(x[i] - y[i]));
+                }
+                assertTrue(diff <= 1e-4 * Math.max(max, 1e-3), n + ": max difference " + diff + " of max " + max);
+            }
+        }
+    }
+
     private static JsonNode recordedConfig(Path out) throws Exception {
         return new ObjectMapper().readTree(out.resolve("run.json").toFile()).get("config");
     }
