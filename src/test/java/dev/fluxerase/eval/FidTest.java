@@ -277,6 +277,18 @@ class FidTest {
         SafetensorsWriter.write(noSigma, Map.of("mu", Tensor.wrap(DType.F64, MemorySegment.ofArray(new double[2]), 2)),
                 Map.of());
         assertMessage(noSigma + ": tensor 'sigma': missing", () -> FeatureStats.load(noSigma));
+
+        Tensor mu = Tensor.wrap(DType.F64, MemorySegment.ofArray(new double[2]), 2);
+        Path wide = tmp.resolve("wide.safetensors");
+        SafetensorsWriter.write(wide, Map.of("mu", mu, "sigma", Tensor.wrap(DType.F64,
+                MemorySegment.ofArray(new double[6]), 2, 3)), Map.of("samples", "9"));
+        assertMessage(wide + ": tensor 'sigma': shape [2, 3], expected [2, 2]", () -> FeatureStats.load(wide));
+
+        Path noCount = tmp.resolve("nocount.safetensors");
+        SafetensorsWriter.write(noCount, Map.of("mu", mu, "sigma", Tensor.wrap(DType.F64,
+                MemorySegment.ofArray(new double[]{1, 0, 0, 1}), 2, 2)), Map.of());
+        assertMessage(noCount + ": metadata 'samples': expected the number of feature rows, got nothing",
+                () -> FeatureStats.load(noCount));
     }
 
     private static void assertMessage(String part, org.junit.jupiter.api.function.Executable body) {
