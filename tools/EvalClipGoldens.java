@@ -20,13 +20,13 @@ import java.util.Map;
 import java.util.TreeSet;
 
 /**
- * Copies the CLIP-score goldens of shared/golden/eval-tiny into src/test/resources/eval-tiny in their smallest exact
- * form (see the README there). Run from the repository root:
+ * Copies the CLIP-score goldens of shared/golden/eval-tiny into src/test/resources/eval-tiny/clip-score in their
+ * smallest exact form (see the README there). Run from the repository root:
  *
  * <pre>
  * mvn -q -B compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt
  * java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp target/classes:$(cat target/cp.txt) \
- *     tools/EvalClipGoldens.java /work/shared/golden/eval-tiny src/test/resources/eval-tiny
+ *     tools/EvalClipGoldens.java /work/shared/golden/eval-tiny src/test/resources/eval-tiny/clip-score
  * </pre>
  */
 public final class EvalClipGoldens {
@@ -35,8 +35,8 @@ public final class EvalClipGoldens {
     private static final double[] STD = {0.26862954, 0.26130258, 0.27577711};
     private static final List<String> SCORE_TENSORS = List.of("input_ids", "input_ids_max77", "pooled_index",
             "vision_last_hidden_state", "vision_pooled", "image_embeds", "text_pooled", "text_embeds",
-            "text_embeds_max77", "cosine", "clip_score_per_pair", "clip_score_per_pair_max77", "clip_score_torchmetrics",
-            "logit_scale", "logits_per_image");
+            "text_embeds_max77", "cosine", "clip_score_per_pair", "clip_score_per_pair_max77",
+            "clip_score_torchmetrics", "logit_scale", "logits_per_image");
 
     public static void main(String[] args) throws IOException {
         Path golden = Path.of(args[0]);
@@ -119,8 +119,8 @@ public final class EvalClipGoldens {
                 long u8 = Math.round((p[c * plane + i] * STD[c] + MEAN[c]) * 255);
                 float back = ((float) (u8 * (1 / 255.0)) - (float) MEAN[c]) / (float) STD[c];
                 if (u8 < 0 || u8 > 255 || Float.floatToRawIntBits(back) != Float.floatToRawIntBits(p[c * plane + i])) {
-                    throw new IllegalStateException(what + ": value " + p[c * plane + i] + " at channel " + c + ", pixel "
-                            + i + " is not an exact uint8 crop value");
+                    throw new IllegalStateException(what + ": value " + p[c * plane + i] + " at channel " + c
+                            + ", pixel " + i + " is not an exact uint8 crop value");
                 }
                 rgb[i * 3 + c] = (byte) u8;
             }

@@ -18,8 +18,8 @@ import java.util.List;
 /**
  * CLIP score as torchmetrics 1.9 defines it ({@code CLIPScore}, {@code clip_score}): per (image, prompt) pair
  * {@code 100 · cos(E_I, E_C)} of the projected CLIP embeddings, not clamped; the metric is {@code max(mean, 0)} over
- * every pair given to {@link #update}, the clamp after the mean. Prompts are tokenized untruncated and then cut to the
- * text tower's 77 positions, as torchmetrics slices them, so a prompt over 75 tokens loses its EOS and is pooled at BOS.
+ * every pair given to {@link #update}, the clamp after the mean. Prompts are tokenized untruncated and then cut to
+ * the text tower's 77 positions, as torchmetrics slices them: a prompt over 75 tokens loses its EOS, pooled at BOS.
  */
 public final class ClipScore implements AutoCloseable {
     /** torchmetrics' factor on the cosine (not the model's logit scale). */
@@ -88,8 +88,8 @@ public final class ClipScore implements AutoCloseable {
         }
         Path repo = HfCache.repoDir(hubCache, model);
         if (!HfCache.isRepoDir(repo)) {
-            throw new IllegalArgumentException("CLIP model " + model + ": not a folder, and not in the Hugging Face cache"
-                    + " (no " + repo.resolve("snapshots") + "); download it with `huggingface-cli download " + model
+            throw new IllegalArgumentException("CLIP model " + model + ": not a folder, and not in the Hugging Face"
+                    + " cache (no " + repo.resolve("snapshots") + "); download it with `huggingface-cli download " + model
                     + "` or pass a folder");
         }
         return HfCache.snapshot(repo);

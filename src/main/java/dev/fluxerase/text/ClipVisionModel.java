@@ -18,7 +18,7 @@ import java.util.Arrays;
 public final class ClipVisionModel {
     private static final String PREFIX = "vision_model.";
 
-    /** lastHiddenState [B, positions, hidden], the encoder output before post_layernorm; pooled [B, hidden] after it. */
+    /** lastHiddenState [B, positions, hidden]: the encoder output before post_layernorm; pooled [B, hidden]: after. */
     public record Output(Tensor lastHiddenState, Tensor pooled) {
     }
 

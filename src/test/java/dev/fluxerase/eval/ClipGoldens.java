@@ -24,7 +24,7 @@ import java.util.function.UnaryOperator;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The eval-tiny CLIP goldens under src/test/resources/eval-tiny (see the README there) and the tolerance checks. */
+/** The CLIP goldens under src/test/resources/eval-tiny/clip-score (see the README there) and the tolerance check. */
 final class ClipGoldens {
     static final String[] IMAGES = {"img0_64x64.png", "img1_80x48.png", "img2_37x91.png", "img3_256x256.png"};
     private static final String TOKEN_EMBEDDING = "text_model.embeddings.token_embedding.weight";
@@ -33,7 +33,7 @@ final class ClipGoldens {
     }
 
     static Path resource(String relative) {
-        return Resources.path("eval-tiny/" + relative);
+        return Resources.path("eval-tiny/clip-score/" + relative);
     }
 
     static RgbImage image(int k) {
@@ -55,7 +55,7 @@ final class ClipGoldens {
     /**
      * The tiny CLIPModel folder as transformers saved it, rebuilt in {@code dir}: the token embedding is the full
      * [49408, 32] table with the golden ids' rows and zeros elsewhere, every other tensor byte for byte the original
-     * ({@code convert} may change each tensor's dtype); the tokenizer files are the pipeline's copies of the same vocab.
+     * ({@code convert} may change each tensor's dtype); the tokenizer files are the pipeline's copies of that vocab.
      */
     static Path folder(Path dir, UnaryOperator<Tensor> convert) {
         try (TensorSource trimmed = Safetensors.open(resource("clip/trimmed.safetensors"))) {
