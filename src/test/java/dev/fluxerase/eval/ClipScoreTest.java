@@ -183,9 +183,16 @@ class ClipScoreTest {
         assertEquals(folder.resolve("model.safetensors") + ": tensor 'text_projection.weight': expected shape [8, 32],"
                 + " got [16, 32]", shape.getMessage());
 
+        Files.writeString(config, Files.readString(config).replace("\"projection_dim\": 8", "\"projection_dim\": 16"));
+        try (ClipModel model = ClipModel.load(folder, new NaiveBackend())) {
+            var pixels = assertThrows(IllegalArgumentException.class,
+                    () -> model.encodeImages(Tensor.zeros(1, 3, 224, 224)));
+            assertEquals("CLIP vision model: pixel values must be a CPU float tensor [B, 3, 32, 32], got "
+                    + Tensor.zeros(1, 3, 224, 224), pixels.getMessage());
+        }
+
         Files.copy(resource("clip/preprocessor_224.json"), folder.resolve("preprocessor_config.json"),
                 StandardCopyOption.REPLACE_EXISTING);
-        Files.writeString(config, Files.readString(config).replace("\"projection_dim\": 8", "\"projection_dim\": 16"));
         var crop = assertThrows(IllegalArgumentException.class,
                 () -> ClipScore.open(folder.toString(), dir, new NaiveBackend()));
         assertEquals("CLIP score: the processor's 224×224 crop does not give the model's 32×32 input", crop.getMessage());
