@@ -23,6 +23,11 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
         ConfigJson.positive("num_hidden_layers", numHiddenLayers);
         ConfigJson.positive("num_attention_heads", numAttentionHeads);
         ConfigJson.positive("max_position_embeddings", maxPositionEmbeddings);
+        checkTower(hiddenSize, numAttentionHeads, hiddenAct, layerNormEps);
+    }
+
+    /** The checks both CLIP towers' configs share: whole heads, CLIP's activation, a positive LayerNorm eps. */
+    static void checkTower(int hiddenSize, int numAttentionHeads, String hiddenAct, double layerNormEps) {
         if (hiddenSize % numAttentionHeads != 0) {
             throw new IllegalArgumentException("config hidden_size " + hiddenSize + " is not a multiple of"
                     + " num_attention_heads " + numAttentionHeads);

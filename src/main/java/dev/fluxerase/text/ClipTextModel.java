@@ -17,15 +17,9 @@ import java.nio.file.Path;
  */
 public final class ClipTextModel implements AutoCloseable {
     private static final String PREFIX = "text_model.";
-    private static final float QUICK_GELU_K = 1.702f;
 
     /** lastHiddenState [B, L, hidden] after the final LayerNorm; pooled [B, hidden] (no projection). */
     public record Output(Tensor lastHiddenState, Tensor pooled) {
-    }
-
-    private record Layer(Tensor ln1Scale, Tensor ln1Bias, Tensor qW, Tensor qB, Tensor kW, Tensor kB, Tensor vW,
-                         Tensor vB, Tensor oW, Tensor oB, Tensor ln2Scale, Tensor ln2Bias, Tensor fc1W, Tensor fc1B,
-                         Tensor fc2W, Tensor fc2B) {
     }
 
     private final ClipTextConfig config;
@@ -33,7 +27,7 @@ public final class ClipTextModel implements AutoCloseable {
     private final TensorSource owned;
     private final Tensor tokenEmbedding;
     private final Tensor positionEmbedding;
-    private final Layer[] layers;
+    private final ClipEncoderLayers layers;
     private final Tensor finalScale;
     private final Tensor finalBias;
     private final float eps;
@@ -64,22 +58,10 @@ public final class ClipTextModel implements AutoCloseable {
         this.backend = backend;
         EncoderWeights w = new EncoderWeights(weights);
         long c = config.hiddenSize();
-        long m = config.intermediateSize();
         tokenEmbedding = w.get(PREFIX + "embeddings.token_embedding.weight", config.vocabSize(), c);
         positionEmbedding = w.get(PREFIX + "embeddings.position_embedding.weight", config.maxPositionEmbeddings(), c);
-        layers = new Layer[config.numHiddenLayers()];
-        for (int i = 0; i < layers.length; i++) {
-            String p = PREFIX + "encoder.layers." + i + ".";
-            layers[i] = new Layer(
-                    EncoderOps.scaleRow(backend, w.get(p + "layer_norm1.weight", c)), w.get(p + "layer_norm1.bias", c),
-                    w.get(p + "self_attn.q_proj.weight", c, c), w.get(p + "self_attn.q_proj.bias", c),
-                    w.get(p + "self_attn.k_proj.weight", c, c), w.get(p + "self_attn.k_proj.bias", c),
-                    w.get(p + "self_attn.v_proj.weight", c, c), w.get(p + "self_attn.v_proj.bias", c),
-                    w.get(p + "self_attn.out_proj.weight", c, c), w.get(p + "self_attn.out_proj.bias", c),
-                    EncoderOps.scaleRow(backend, w.get(p + "layer_norm2.weight", c)), w.get(p + "layer_norm2.bias", c),
-                    w.get(p + "mlp.fc1.weight", m, c), w.get(p + "mlp.fc1.bias", m),
-                    w.get(p + "mlp.fc2.weight", c, m), w.get(p + "mlp.fc2.bias", c));
-        }
+        layers = new ClipEncoderLayers(backend, w, PREFIX, config.numHiddenLayers(), config.hiddenSize(),
+                config.intermediateSize(), config.numAttentionHeads(), (float) config.layerNormEps());
         finalScale = EncoderOps.scaleRow(backend, w.get(PREFIX + "final_layer_norm.weight", c));
         finalBias = w.get(PREFIX + "final_layer_norm.bias", c);
         eps = (float) config.layerNormEps();
@@ -122,39 +104,11 @@ public final class ClipTextModel implements AutoCloseable {
         long rows = (long) batch * len;
         int c = config.hiddenSize();
         Tensor x = be.allocate(DType.F32, rows, c);
-        Tensor n = be.allocate(DType.F32, rows, c);
         Tensor normed = be.allocate(DType.F32, rows, c);
-        Tensor q = be.allocate(DType.F32, rows, c);
-        Tensor k = be.allocate(DType.F32, rows, c);
-        Tensor v = be.allocate(DType.F32, rows, c);
-        Tensor ctx = be.allocate(DType.F32, rows, c);
-        Tensor h = be.allocate(DType.F32, rows, config.intermediateSize());
-        EncoderOps.Attention attention = new EncoderOps.Attention(be, batch, config.numAttentionHeads(), len,
-                config.headDim());
-        Tensor[] mask = {causalMask(len)};
-        float scale = (float) (1 / Math.sqrt(config.headDim()));
-
         EncoderOps.embed(be, tokenEmbedding, ids, x);
         // every row gets positions 0..L-1: one bias over the flattened [L·C] block of each row
         be.addBias(x.view(batch, (long) len * c), positionEmbedding.sliceRows(0, len).view((long) len * c));
-        for (Layer l : layers) {
-            EncoderOps.layerNorm(be, x, n, l.ln1Scale, l.ln1Bias, normed, eps);
-            EncoderOps.linear(be, n, l.qW, l.qB, q);
-            EncoderOps.linear(be, n, l.kW, l.kB, k);
-            EncoderOps.linear(be, n, l.vW, l.vB, v);
-            attention.run(be, q, k, v, ctx, mask, scale);
-            EncoderOps.linear(be, ctx, l.oW, l.oB, n);
-            be.axpy(1f, n, x);
-
-            EncoderOps.layerNorm(be, x, n, l.ln2Scale, l.ln2Bias, normed, eps);
-            EncoderOps.linear(be, n, l.fc1W, l.fc1B, h);
-            // quick_gelu(h) = h·σ(1.702h) = silu(1.702h)/1.702; the 1/1.702 rides on fc2's GEMM alpha
-            be.scale(h, QUICK_GELU_K);
-            be.silu(h, h);
-            be.gemm(false, true, 1f / QUICK_GELU_K, h, l.fc2W, 0f, n);
-            be.addBias(n, l.fc2B);
-            be.axpy(1f, n, x);
-        }
+        layers.run(be, x, batch, len, causalMask(len));
         Tensor out = be.allocate(DType.F32, batch, len, c);
         EncoderOps.layerNorm(be, x, out.view(rows, c), finalScale, finalBias, normed, eps);
 

@@ -69,7 +69,7 @@ final class EncoderOps {
 
     /**
      * Multi-head attention for q, k, v, out [B·L, H·D] with an additive term per score matrix (a causal mask or T5's
-     * position bias): per (batch, head) scores = scale·q·kᵀ + add, softmax, times v. Holds the heads split to
+     * position bias) or none: per (batch, head) scores = scale·q·kᵀ + add, softmax, times v. Holds the heads split to
      * [B, H, L, D], one [L, L] score buffer reused by every head, and the per-head views, so a forward allocates them once.
      */
     static final class Attention {
@@ -120,7 +120,7 @@ final class EncoderOps {
             return views;
         }
 
-        /** additive holds one [L, L] matrix per head, or a single one shared by all heads. */
+        /** additive holds one [L, L] matrix per head, a single one shared by all heads, or is null for none. */
         void run(Backend be, Tensor qIn, Tensor kIn, Tensor vIn, Tensor out, Tensor[] additive, float scale) {
             split(be, qIn, qh);
             split(be, kIn, kh);
@@ -129,7 +129,9 @@ final class EncoderOps {
                 for (int h = 0; h < heads; h++) {
                     int i = b * heads + h;
                     be.gemm(false, true, scale, q[i], k[i], 0f, scores);
-                    be.axpy(1f, additive[additive.length == 1 ? 0 : h], scores);
+                    if (additive != null) {
+                        be.axpy(1f, additive[additive.length == 1 ? 0 : h], scores);
+                    }
                     be.softmax(scores, scores);
                     be.gemm(false, false, 1f, scores, v[i], 0f, o[i]);
                 }

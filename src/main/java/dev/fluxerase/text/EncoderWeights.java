@@ -41,6 +41,16 @@ final class EncoderWeights {
                 names.length)) + ")");
     }
 
+    /** A one-element tensor, stored 0-d (as PyTorch saves a scalar parameter) or as [1]. */
+    float scalar(String name) {
+        if (!source.contains(name)) {
+            throw new SafetensorsException(source.describe() + ": tensor '" + name + "': missing (expected shape [] or"
+                    + " [1])");
+        }
+        long[] shape = source.info(name).shape();
+        return Floats.toF32(checked(name, shape.length == 0 ? shape : new long[]{1}))[0];
+    }
+
     private Tensor checked(String name, long[] shape) {
         TensorInfo info = source.info(name);
         DType d = info.dtype();

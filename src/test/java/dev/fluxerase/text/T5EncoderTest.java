@@ -12,6 +12,7 @@ import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.EmbeddingRows;
 import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -19,7 +20,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -132,14 +132,8 @@ class T5EncoderTest {
         try (TensorSource trimmed = Safetensors.open(resource("pipeline-t5/trimmed.safetensors"))) {
             Tensor rows = trimmed.tensor("shared.rows");
             long[] idList = longs(trimmed.tensor("shared.ids"));
-            long d = rows.dim(1);
-            long rowBytes = d * rows.dtype().byteSize();
-            MemorySegment full = MemorySegment.ofArray(new byte[(int) (32128 * rowBytes)]);
-            for (int r = 0; r < idList.length; r++) {
-                MemorySegment.copy(rows.data(), r * rowBytes, full, idList[r] * rowBytes, rowBytes);
-            }
             Map<String, Tensor> tensors = new LinkedHashMap<>();
-            tensors.put(embeddingName, Tensor.wrap(rows.dtype(), full, 32128, d));
+            tensors.put(embeddingName, EmbeddingRows.table(rows, idList, 32128));
             for (String name : trimmed.names()) {
                 if (!name.startsWith("shared.")) {
                     tensors.put(name, trimmed.tensor(name));
