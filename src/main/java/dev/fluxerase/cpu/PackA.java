@@ -14,8 +14,6 @@ import jdk.incubator.vector.VectorSpecies;
  * adjacent), rows past the end zero-filled so the kernel never needs a row tail. A is F32, [m, k] or, transposed, [k, m].
  */
 final class PackA {
-    private static final VectorSpecies<Float> F = GemmKernel.F;
-    private static final int VL = GemmKernel.VL;
     private static final int MR = GemmKernel.MR;
     /** The fewest lanes that hold MR floats, with a mask of the first MR: one k of a transposed A in one move. */
     private static final VectorSpecies<Float> ROW =
@@ -23,18 +21,8 @@ final class PackA {
     private static final VectorMask<Float> ROW_MASK = ROW.indexInRange(0, MR);
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Lane i of a vector along k goes to packed position i·MR. */
-    private static final int[] SCATTER = scatterIndex();
 
     private PackA() {
-    }
-
-    private static int[] scatterIndex() {
-        int[] ix = new int[VL];
-        for (int i = 0; i < VL; i++) {
-            ix[i] = i * MR;
-        }
-        return ix;
     }
 
     /**
@@ -55,17 +43,14 @@ final class PackA {
         }
     }
 
-    /** A stored [m, k]: each row of the sliver is contiguous in k and is scattered with stride MR, VL values at a time. */
+    /**
+     * A stored [m, k]: each row of the sliver is contiguous in k and goes to the packed sliver with stride MR, one value
+     * at a time, for the reason given at {@link PackB}'s packTransposed.
+     */
     private static void packRows(MemorySegment a, long lda, long i, int rows, long p0, int kc, float[] dst, int d) {
-        int full = kc - kc % VL;
         for (int r = 0; r < rows; r++) {
             long src = ((i + r) * lda + p0) * Float.BYTES;
-            int k = 0;
-            for (; k < full; k += VL) {
-                FloatVector v = FloatVector.fromMemorySegment(F, a, src + (long) k * Float.BYTES, LE);
-                v.intoArray(dst, d + k * MR + r, SCATTER, 0);
-            }
-            for (; k < kc; k++) {
+            for (int k = 0; k < kc; k++) {
                 dst[d + k * MR + r] = a.get(F32, src + (long) k * Float.BYTES);
             }
         }
