@@ -14,6 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
  * adjacent), rows past the end zero-filled so the kernel never needs a row tail. A is F32, [m, k] or, transposed, [k, m].
  */
 final class PackA {
+    private static final VectorSpecies<Float> F = GemmKernel.F;
+    private static final int VL = GemmKernel.VL;
     private static final int MR = GemmKernel.MR;
     /** The fewest lanes that hold MR floats, with a mask of the first MR: one k of a transposed A in one move. */
     private static final VectorSpecies<Float> ROW =
@@ -44,13 +46,22 @@ final class PackA {
     }
 
     /**
-     * A stored [m, k]: each row of the sliver is contiguous in k and goes to the packed sliver with stride MR, one value
-     * at a time, for the reason given at {@link PackB}'s packTransposed.
+     * A stored [m, k]: each row of the sliver is contiguous in k and goes to the packed sliver with stride MR, VL values
+     * loaded at once and moved one by one, for the reason given at {@link PackB}'s packTransposed.
      */
     private static void packRows(MemorySegment a, long lda, long i, int rows, long p0, int kc, float[] dst, int d) {
+        int full = kc - kc % VL;
+        float[] lanes = new float[VL];
         for (int r = 0; r < rows; r++) {
             long src = ((i + r) * lda + p0) * Float.BYTES;
-            for (int k = 0; k < kc; k++) {
+            int k = 0;
+            for (; k < full; k += VL) {
+                FloatVector.fromMemorySegment(F, a, src + (long) k * Float.BYTES, LE).intoArray(lanes, 0);
+                for (int l = 0; l < VL; l++) {
+                    dst[d + (k + l) * MR + r] = lanes[l];
+                }
+            }
+            for (; k < kc; k++) {
                 dst[d + k * MR + r] = a.get(F32, src + (long) k * Float.BYTES);
             }
         }
