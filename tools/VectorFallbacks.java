@@ -23,11 +23,13 @@ import jdk.jfr.consumer.RecordingFile;
  */
 public final class VectorFallbacks {
     /**
-     * The per-lane helpers that only the fallbacks run (the intrinsics replace the call that would reach them), and
-     * the lambdas the fallbacks pass to them ({@code lambda$intoArray$12}, ...).
+     * The per-lane helpers that only the fallbacks run, besides the lambdas ({@code lambda$intoArray$3}, ...) that the
+     * operations hand to {@code VectorSupport} as their fallback. Not the methods that make the {@code VectorSupport}
+     * call (convert0, fromBitsCoerced, ...): they are force-inlined and hold the intrinsic, so samples in an
+     * intrinsified conversion are attributed to them as inlined frames.
      */
     private static final Set<String> FALLBACKS = Set.of("stOp", "ldOp", "ldLongOp", "stLongOp", "bOp", "uOp", "tOp",
-            "rOp", "bTest", "vOp", "opm", "fromBitsCoerced", "convert0", "defaultReinterpret");
+            "vOp", "rOp", "bTest", "defaultCast", "defaultUCast", "defaultReinterpret");
 
     private VectorFallbacks() {
     }
