@@ -19,8 +19,20 @@ import dev.fluxerase.tensor.Tensor;
  */
 public final class CpuBackend implements Backend {
     private final NaiveBackend reference = new NaiveBackend();
+    /** Frozen weights in the GEMM's packed layout, or null when this backend packs every weight on every call. */
+    private final PackedWeights packed;
 
+    /** A backend that keeps frozen weights packed unless the system property flux.erase.cpu.pack.cache is "false". */
     public CpuBackend() {
+        this(PackedWeights.enabledByDefault());
+    }
+
+    /**
+     * packFrozenWeights: keep each frozen B of y = x·Bᵀ ({@link Tensor#isFrozen}: a model's weights read from a file)
+     * packed after its first GEMM, at the weight's own bytes per parameter in native memory ({@link PackedWeights}).
+     */
+    public CpuBackend(boolean packFrozenWeights) {
+        this.packed = packFrozenWeights ? new PackedWeights() : null;
     }
 
     @Override
@@ -105,7 +117,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
         Contract.gemm(transA, transB, a, b, c);
-        CpuGemm.gemm(transA, transB, alpha, a, b, beta, c);
+        CpuGemm.gemm(transA, transB, alpha, a, b, beta, c, packed);
     }
 
     @Override

@@ -19,7 +19,9 @@ import dev.fluxerase.tensor.Tensor;
  * NR-column slivers; for each (row range, column block) item and each k block a thread packs its own kc × nc block of
  * op(B) (converted to f32, L2-resident) and runs the micro-kernel over it, one A sliver staying in L1 while the B
  * slivers stream from L2. Threads take packing runs and items from a shared counter, so when another process slows
- * one core the other simply takes more, and the caller never waits for a helper that has not started yet.
+ * one core the other simply takes more, and the caller never waits for a helper that has not started yet. A frozen
+ * weight kept by {@link PackedWeights} is not packed again: an item widens its block of the stored panels, or, for at
+ * most {@link #ROWWISE_ROWS} rows, the kernel reads the panels itself.
  */
 public final class CpuGemm {
     private static final int MR = GemmKernel.MR;
@@ -48,6 +50,13 @@ public final class CpuGemm {
      * A sliver it loads should serve a few tiles.
      */
     private static final int MIN_BLOCK_SLIVERS = 4;
+    /**
+     * Products with at most this many rows (batch 1 and 2: modulation, embedders, time and guidance MLPs) and a packed
+     * weight are computed row by row straight from the packed panels: the MR-row tile would do MR times the FMAs of one
+     * row and widen B first. From 3 rows on the tile over widened panels was faster (bench/README.md: at 16 rows the
+     * row-by-row kernel, which widens B once per row, took 2.4 times as long).
+     */
+    static final int ROWWISE_ROWS = 2;
     /** Panel packing is handed out in runs of this many slivers. */
     private static final int PACK_SLIVERS = 8;
 
@@ -63,13 +72,24 @@ public final class CpuGemm {
     }
 
     public static void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
+        gemm(transA, transB, alpha, a, b, beta, c, null);
+    }
+
+    /** The same, taking a frozen transposed b (a Linear's weight) from {@code packed} when that is not null. */
+    static void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c,
+                     PackedWeights packed) {
         double flops = 2.0 * c.numel() * (transA ? rows(a) : a.cols());
-        gemm(transA, transB, alpha, a, b, beta, c, flops < PARALLEL_FLOPS ? 1 : THREADS, DEFAULT);
+        gemm(transA, transB, alpha, a, b, beta, c, flops < PARALLEL_FLOPS ? 1 : THREADS, DEFAULT, packed);
+    }
+
+    static void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c, int threads,
+                     Blocking blocking) {
+        gemm(transA, transB, alpha, a, b, beta, c, threads, blocking, null);
     }
 
     /** The same on at most {@code threads} threads (the caller and pool helpers) with the given blocking. */
     static void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c, int threads,
-                     Blocking blocking) {
+                     Blocking blocking, PackedWeights packed) {
         long m = transA ? a.cols() : rows(a);
         long k = transA ? rows(a) : a.cols();
         long kb = transB ? b.cols() : rows(b);
@@ -93,7 +113,9 @@ public final class CpuGemm {
             return;
         }
         boolean sharable = sharable(a.data()) && sharable(b.data()) && sharable(c.data());
-        new Call(transA, transB, alpha, a, b, beta, c, m, n, k, sharable ? Math.max(1, threads) : 1, blocking).run();
+        PackedWeights.Packed panels = packed != null && transB && sharable ? packed.get(b, n, k, blocking.kc()) : null;
+        new Call(transA, transB, alpha, a, b, beta, c, m, n, k, sharable ? Math.max(1, threads) : 1, blocking, panels)
+                .run();
     }
 
     /** Rows of the matrix view: the product of all dimensions but the last (also when the last is 0). */
@@ -168,6 +190,10 @@ public final class CpuGemm {
         private final int want;
         private final int blockFloats;
         private final int rowsPerPanel;
+        /** op(B) already packed (a frozen weight), or null to pack it per item. */
+        private final PackedWeights.Packed packed;
+        /** Few rows with packed B: each row straight from the panels, without widening B or padding rows to MR. */
+        private final boolean rowwise;
         /** C's float[] and its first element when C is a heap array: plain array access is cheaper than the segment's. */
         private final float[] cArray;
         private final long cBase;
@@ -182,7 +208,7 @@ public final class CpuGemm {
         private float[] panel;
 
         Call(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c, long m, long n, long k,
-             int threads, Blocking blocking) {
+             int threads, Blocking blocking, PackedWeights.Packed packed) {
             this.transA = transA;
             this.transB = transB;
             this.alpha = alpha;
@@ -210,6 +236,8 @@ public final class CpuGemm {
             this.blockFloats = kcMax * blocking.ncSlivers() * NR;
             long rows = Math.max(MR, blocking.panelFloats() / k / MR * MR);
             this.rowsPerPanel = (int) Math.min(rows, (m + MR - 1) / MR * MR);
+            this.packed = packed;
+            this.rowwise = packed != null && m <= ROWWISE_ROWS;
         }
 
         void run() {
@@ -292,7 +320,11 @@ public final class CpuGemm {
             for (long p0 = 0; p0 < k; p0 += kcMax) {
                 int kc = (int) Math.min(kcMax, k - p0);
                 boolean first = p0 == 0;
-                PackB.pack(b, bType, transB, ldb, p0, kc, j0, nc, block);
+                if (packed == null) {
+                    PackB.pack(b, bType, transB, ldb, p0, kc, j0, nc, block);
+                } else if (!rowwise) {
+                    packed.widen(p0, kc, t0, t1, block);
+                }
                 int base = Math.toIntExact(p0 * padded);
                 for (int s = s0; s < s1; s++) {
                     int ao = base + s * MR * kc;
@@ -300,7 +332,14 @@ public final class CpuGemm {
                     long row = i0 + (long) s * MR;
                     for (int t = 0; t < t1 - t0; t++) {
                         long col = j0 + (long) t * NR;
-                        GemmKernel.tile(panel, ao, block, t * NR * kc, kc, tile);
+                        if (rowwise) {
+                            for (int i = 0; i < rows; i++) {
+                                GemmKernel.row(panel, ao + i, packed.panels(), packed.dtype(),
+                                        packed.offset(p0, t0 + t, kc), kc, tile, i * NR);
+                            }
+                        } else {
+                            GemmKernel.tile(panel, ao, block, t * NR * kc, kc, tile);
+                        }
                         int cols = (int) Math.min(NR, n - col);
                         if (cArray != null) {
                             GemmKernel.store(tile, cArray, Math.toIntExact(cBase + row * n + col), (int) n, rows, cols,

@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
+import dev.fluxerase.tensor.DType;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -134,6 +135,26 @@ final class GemmKernel {
         c20.intoArray(t, 6 * VL);
         c21.intoArray(t, 7 * VL);
         c22.intoArray(t, 8 * VL);
+    }
+
+    /**
+     * Row to/NR of a tile from one row of a packed A sliver (a[ao + k·MR]) and a B sliver read from packed panels in
+     * their stored dtype at byte offset off (k-major, NR values per k), widened in registers: the same FMA chain per
+     * element as {@link #tile}, so the same bits, without the MR − 1 other rows or the f32 copy of B.
+     */
+    static void row(float[] a, int ao, MemorySegment b, DType dtype, long off, int kc, float[] t, int to) {
+        long es = dtype.byteSize();
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0;
+        for (int k = 0; k < kc; k++) {
+            long bk = off + k * NR * es;
+            FloatVector x = FloatVector.broadcast(F, a[ao + k * MR]);
+            c0 = x.fma(PackB.load(b, dtype, bk), c0);
+            c1 = x.fma(PackB.load(b, dtype, bk + VL * es), c1);
+            c2 = x.fma(PackB.load(b, dtype, bk + 2 * VL * es), c2);
+        }
+        c0.intoArray(t, to);
+        c1.intoArray(t, to + VL);
+        c2.intoArray(t, to + 2 * VL);
     }
 
     /**

@@ -23,18 +23,8 @@ final class PackA {
     private static final VectorMask<Float> ROW_MASK = ROW.indexInRange(0, MR);
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Lane i of a vector along k goes to packed position i·MR. */
-    private static final int[] SCATTER = scatterIndex();
 
     private PackA() {
-    }
-
-    private static int[] scatterIndex() {
-        int[] ix = new int[VL];
-        for (int i = 0; i < VL; i++) {
-            ix[i] = i * MR;
-        }
-        return ix;
     }
 
     /**
@@ -55,15 +45,21 @@ final class PackA {
         }
     }
 
-    /** A stored [m, k]: each row of the sliver is contiguous in k and is scattered with stride MR, VL values at a time. */
+    /**
+     * A stored [m, k]: each row of the sliver is contiguous in k and goes to the packed sliver with stride MR, VL values
+     * loaded at once and moved one by one, for the reason given at {@link PackB}'s packTransposed.
+     */
     private static void packRows(MemorySegment a, long lda, long i, int rows, long p0, int kc, float[] dst, int d) {
         int full = kc - kc % VL;
+        float[] lanes = new float[VL];
         for (int r = 0; r < rows; r++) {
             long src = ((i + r) * lda + p0) * Float.BYTES;
             int k = 0;
             for (; k < full; k += VL) {
-                FloatVector v = FloatVector.fromMemorySegment(F, a, src + (long) k * Float.BYTES, LE);
-                v.intoArray(dst, d + k * MR + r, SCATTER, 0);
+                FloatVector.fromMemorySegment(F, a, src + (long) k * Float.BYTES, LE).intoArray(lanes, 0);
+                for (int l = 0; l < VL; l++) {
+                    dst[d + (k + l) * MR + r] = lanes[l];
+                }
             }
             for (; k < kc; k++) {
                 dst[d + k * MR + r] = a.get(F32, src + (long) k * Float.BYTES);

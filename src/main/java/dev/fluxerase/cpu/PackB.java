@@ -27,18 +27,8 @@ final class PackB {
     private static final int VL = GemmKernel.VL;
     private static final int NR = GemmKernel.NR;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** Lane i of a vector along k goes to packed row k + i: index i·NR. */
-    private static final int[] SCATTER = scatterIndex();
 
     private PackB() {
-    }
-
-    private static int[] scatterIndex() {
-        int[] ix = new int[VL];
-        for (int i = 0; i < VL; i++) {
-            ix[i] = i * NR;
-        }
-        return ix;
     }
 
     /**
@@ -86,16 +76,25 @@ final class PackB {
         }
     }
 
-    /** B stored [n, k]: each column of the sliver is a contiguous row of B, scattered into the packed rows VL at a time. */
+    /**
+     * B stored [n, k]: each column of the sliver is a contiguous row of B, spread over the packed rows with stride NR: VL
+     * values are loaded and widened as a vector, stored to a small array and moved one by one. A scatter store would do
+     * the moves at once, but it has no instruction below AVX-512, and its Java fallback took about a tenth of a FLUX
+     * forward on AVX2 (tools/vector-fallbacks.sh).
+     */
     private static void packTransposed(MemorySegment b, DType dtype, long ldb, long p0, int kc, long j, int cols,
                                        float[] dst, int d) {
         int es = dtype.byteSize();
         int full = kc - kc % VL;
+        float[] lanes = new float[VL];
         for (int c = 0; c < cols; c++) {
             long src = (j + c) * ldb + p0;
             int k = 0;
             for (; k < full; k += VL) {
-                load(b, dtype, (src + k) * es).intoArray(dst, d + k * NR + c, SCATTER, 0);
+                load(b, dtype, (src + k) * es).intoArray(lanes, 0);
+                for (int i = 0; i < VL; i++) {
+                    dst[d + (k + i) * NR + c] = lanes[i];
+                }
             }
             for (; k < kc; k++) {
                 dst[d + k * NR + c] = Floats.read(b, dtype, src + k);

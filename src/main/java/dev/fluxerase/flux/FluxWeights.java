@@ -73,7 +73,8 @@ public final class FluxWeights implements AutoCloseable {
             for (Param param : layout.params()) {
                 Slot slot = param.slot(naming);
                 Tensor file = converted.computeIfAbsent(slot.tensor(), n -> readable(src, prefix + n));
-                params.put(param.name(), file.sliceRows(slot.row(), slot.rows()).view(param.shape()));
+                // a file's weights are never written (mapped read-only, or converted once into memory only we hold)
+                params.put(param.name(), file.sliceRows(slot.row(), slot.rows()).view(param.shape()).frozen());
             }
             requireFinite(src, prefix, converted);
             Set<String> expected = layout.fileTensors(naming).keySet();

@@ -16,8 +16,14 @@ public final class Tensor {
     private final DType dtype;
     private final long[] shape;
     private final MemorySegment data;
+    private final boolean frozen;
 
     public Tensor(Device device, DType dtype, long[] shape, MemorySegment data) {
+        this(device, dtype, shape, data, false);
+    }
+
+    private Tensor(Device device, DType dtype, long[] shape, MemorySegment data, boolean frozen) {
+        this.frozen = frozen;
         this.device = device;
         this.dtype = dtype;
         this.shape = shape.clone();
@@ -109,6 +115,19 @@ public final class Tensor {
             throw new IllegalArgumentException("cannot view " + Arrays.toString(shape) + " as " + Arrays.toString(newShape));
         }
         return new Tensor(device, dtype, newShape, data);
+    }
+
+    /**
+     * This tensor marked frozen: a promise by the caller that nothing writes its memory while this object is reachable,
+     * so that a backend may keep a derived copy keyed by this object (the CPU GEMM keeps its weights packed). Only the
+     * returned object carries the mark; its views and slices, new objects each time, do not.
+     */
+    public Tensor frozen() {
+        return new Tensor(device, dtype, shape, data, true);
+    }
+
+    public boolean isFrozen() {
+        return frozen;
     }
 
     /** Rows [start, start+count) of dimension 0; contiguous, so this is a slice of the same memory. */

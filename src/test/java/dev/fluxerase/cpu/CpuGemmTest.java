@@ -118,6 +118,65 @@ class CpuGemmTest {
         assertClose(want, y, "public linear");
     }
 
+    /**
+     * A frozen weight served from its packed panels gives the bits of packing it per call, for every dtype, few rows (the
+     * row-by-row path) and many, several k blocks and an n that leaves a part sliver; a repeated call reuses the panels.
+     */
+    @Test
+    void packedFrozenWeightsGiveTheSameBits() {
+        Random rnd = new Random(17);
+        int k = 2 * CpuGemm.DEFAULT.kc() + 9;
+        int n = 2 * GemmKernel.NR + 5;
+        PackedWeights cache = new PackedWeights();
+        for (DType bt : B_TYPES) {
+            Tensor w = random(rnd, bt, true, n, k).frozen();
+            for (int m : new int[]{1, CpuGemm.ROWWISE_ROWS, CpuGemm.ROWWISE_ROWS + 1, GemmKernel.MR + 1, 16, 40}) {
+                for (int threads = 1; threads <= 2; threads++) {
+                    Tensor x = random(rnd, DType.F32, false, m, k);
+                    Tensor c0 = random(rnd, DType.F32, false, m, n);
+                    Tensor want = Tensor.of(Floats.toF32(c0), m, n);
+                    CpuGemm.gemm(false, true, 0.5f, x, w, 1.5f, want, threads, CpuGemm.DEFAULT);
+                    for (int call = 0; call < 2; call++) {
+                        Tensor got = Tensor.of(Floats.toF32(c0), m, n);
+                        CpuGemm.gemm(false, true, 0.5f, x, w, 1.5f, got, threads, CpuGemm.DEFAULT, cache);
+                        assertArrayEquals(Floats.toF32(want), got);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Only frozen tensors are cached, each under its own object: a weight that is not frozen and changes between calls
+     * gives the new product, and a second frozen tensor over other values is not served the first one's panels.
+     */
+    @Test
+    void changedOrOtherWeightsAreNeverServedFromTheCache() {
+        Random rnd = new Random(19);
+        int m = 3;
+        int k = 70;
+        int n = GemmKernel.NR + 1;
+        PackedWeights cache = new PackedWeights();
+        Tensor x = random(rnd, DType.F32, false, m, k);
+        Tensor w = random(rnd, DType.BF16, true, n, k);
+        Tensor y = Tensor.zeros(m, n);
+        CpuGemm.gemm(false, true, 1f, x, w, 0f, y, 1, CpuGemm.DEFAULT, cache);
+        w.data().copyFrom(random(rnd, DType.BF16, true, n, k).data());
+        Expected changed = reference(false, true, 1f, x, w, 0f, y);
+        CpuGemm.gemm(false, true, 1f, x, w, 0f, y, 1, CpuGemm.DEFAULT, cache);
+        assertClose(changed, y, "changed weight that is not frozen");
+
+        Tensor first = random(rnd, DType.BF16, true, n, k).frozen();
+        CpuGemm.gemm(false, true, 1f, x, first, 0f, y, 1, CpuGemm.DEFAULT, cache);
+        assertClose(reference(false, true, 1f, x, first, 0f, y), y, "first frozen weight");
+        Tensor second = Tensor.wrap(DType.BF16, arena.allocate(first.byteSize()), n, k);
+        second.data().copyFrom(random(rnd, DType.BF16, true, n, k).data());
+        Tensor secondFrozen = second.frozen();
+        CpuGemm.gemm(false, true, 1f, x, secondFrozen, 0f, y, 1, CpuGemm.DEFAULT, cache);
+        assertClose(reference(false, true, 1f, x, second, 0f, y), y, "second frozen weight");
+        assertTrue(!first.view(n, k).isFrozen(), "a view of a frozen tensor is not frozen");
+    }
+
     /** Memory of a confined arena may only be touched by its owner, so the GEMM must stay on the calling thread. */
     @Test
     void confinedMemoryStaysOnTheCaller() {

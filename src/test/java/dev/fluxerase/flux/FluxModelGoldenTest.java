@@ -8,13 +8,17 @@ import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -128,6 +132,40 @@ class FluxModelGoldenTest {
             for (var mod : lora.modules()) {
                 assertClose(mod.keyA(), be.download(g.loraA(mod.module())), refGrads.get(mod.keyA()), 3e-4);
                 assertClose(mod.keyB(), be.download(g.loraB(mod.module())), refGrads.get(mod.keyB()), 3e-4);
+            }
+        }
+    }
+
+    /**
+     * Weights read from a file are frozen, and the CPU backend that keeps them packed (the row-by-row path for the
+     * batch-1 modulation and embedders included) gives the bits of the one that packs them on every call: output,
+     * attention probabilities and the LoRA gradients.
+     */
+    @Test
+    void packedFrozenWeightsGiveTheSameBits() {
+        FluxConfig c = Golden.config();
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+            assertTrue(w.tensor("x_embedder.weight").isFrozen(), "weights read from a file are frozen");
+            List<float[]> results = new ArrayList<>();
+            for (boolean packed : new boolean[]{true, false}) {
+                Backend be = new CpuBackend(packed);
+                FluxModel m = new FluxModel(w, be);
+                LoraSet lora = LoraSet.load(Golden.DIR.resolve("lora_weights.safetensors"));
+                m.setLora(lora.modules(), 1f);
+                for (int step = 0; step < 2; step++) {
+                    results.add(be.download(m.forward(Golden.inputs(be, c), true)));
+                    results.add(be.download(m.attentionProbs(0)));
+                    FluxGradients g = m.newGradients(false, true);
+                    m.backward(Golden.gradOutput(be), g);
+                    results.add(be.download(g.img()));
+                    for (var mod : lora.modules()) {
+                        results.add(be.download(g.loraA(mod.module())));
+                    }
+                }
+            }
+            int half = results.size() / 2;
+            for (int i = 0; i < half; i++) {
+                assertArrayEquals(results.get(half + i), results.get(i), "result " + i);
             }
         }
     }

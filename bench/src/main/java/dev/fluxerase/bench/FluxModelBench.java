@@ -41,7 +41,7 @@ import java.util.concurrent.TimeUnit;
  * forward + backward in the LoRA training mode (rank-8 LoRA on add_q/add_k of every double block, frozen base).
  * Configs: {@code tiny} is the golden case's shape (hidden 64, 2 heads, 2+2 blocks, 16 image + 8 text tokens);
  * {@code mid} is hidden 512, 8 heads, 4 double + 4 single blocks, 256 image + 64 text tokens, T5/CLIP input widths.
- * Weights are random BF16, read in place from a temporary safetensors file; batch 1.
+ * Weights are random BF16, read in place from a temporary safetensors file (so frozen); batch 1.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -56,6 +56,10 @@ public class FluxModelBench {
 
     @Param({"false"})
     public boolean checkpointing;
+
+    /** Whether the backend keeps the frozen (file-read) weights packed; false packs them on every call. */
+    @Param({"true"})
+    public boolean packCache;
 
     private Path dir;
     private FluxWeights weights;
@@ -80,7 +84,7 @@ public class FluxModelBench {
         Path file = dir.resolve("weights.safetensors");
         SafetensorsWriter.write(file, randomBf16Weights(c, rnd), Map.of());
         weights = FluxWeights.open(file, c);
-        Backend be = new CpuBackend();
+        Backend be = new CpuBackend(packCache);
         model = new FluxModel(weights, be);
         model.setCheckpointing(checkpointing);
         loraModel = new FluxModel(weights, be);

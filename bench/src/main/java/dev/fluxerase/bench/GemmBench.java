@@ -33,7 +33,7 @@ public class GemmBench {
     @Param({"2048x2048x2048", "1280x3072x3072", "1280x3072x12288"})
     public String shape;
 
-    @Param({"f32", "f32-wt", "bf16-wt"})
+    @Param({"f32", "f32-wt", "bf16-wt", "bf16-frozen"})
     public String kind;
 
     private GemmCase gemm;

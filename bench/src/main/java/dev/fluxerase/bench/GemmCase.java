@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 
+import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.cpu.CpuGemm;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
@@ -12,8 +13,9 @@ import dev.fluxerase.tensor.Tensor;
 
 /**
  * One GEMM to time, M×K×N. Kinds: {@code f32} is c = a·b with a [M,K], b [K,N] (what numpy's a @ b computes);
- * {@code f32-wt} and {@code bf16-wt} are the Linear forward y = x·Wᵀ with W [N,K] in F32 or BF16. Activations live on the
- * heap, weights in native memory as they do when read in place from a mapped safetensors file.
+ * {@code f32-wt} and {@code bf16-wt} are the Linear forward y = x·Wᵀ with W [N,K] in F32 or BF16; {@code bf16-frozen} is
+ * bf16-wt with W marked frozen, through a {@link CpuBackend} that keeps it packed (packed on the first call). Activations
+ * live on the heap, weights in native memory as they do when read in place from a mapped safetensors file.
  */
 public final class GemmCase implements AutoCloseable {
     public final long m;
@@ -25,6 +27,8 @@ public final class GemmCase implements AutoCloseable {
     private final Tensor b;
     private final Tensor c;
     private final boolean transB;
+    /** The backend that keeps frozen weights packed, for bf16-frozen; null for the others. */
+    private final CpuBackend cached;
 
     public GemmCase(String shape, String kind) {
         String[] d = shape.split("x");
@@ -38,6 +42,7 @@ public final class GemmCase implements AutoCloseable {
         SplittableRandom rnd = new SplittableRandom(42);
         this.a = Tensor.of(random(rnd, m * k), m, k);
         this.c = Tensor.zeros(m, n);
+        this.cached = kind.equals("bf16-frozen") ? new CpuBackend(true) : null;
         switch (kind) {
             case "f32" -> {
                 transB = false;
@@ -47,19 +52,24 @@ public final class GemmCase implements AutoCloseable {
                 transB = true;
                 b = nativeF32(rnd, n, k);
             }
-            case "bf16-wt" -> {
+            case "bf16-wt", "bf16-frozen" -> {
                 transB = true;
                 MemorySegment s = arena.allocate(n * k * 2, 64);
                 for (long i = 0; i < n * k; i++) {
                     s.setAtIndex(ValueLayout.JAVA_SHORT, i, Floats.f32ToBf16((float) rnd.nextDouble(-1, 1)));
                 }
-                b = Tensor.wrap(DType.BF16, s, n, k);
+                Tensor w = Tensor.wrap(DType.BF16, s, n, k);
+                b = cached != null ? w.frozen() : w;
             }
-            default -> throw new IllegalArgumentException("kind must be f32, f32-wt or bf16-wt, got " + kind);
+            default -> throw new IllegalArgumentException("kind must be f32, f32-wt, bf16-wt or bf16-frozen, got " + kind);
         }
     }
 
     public void run() {
+        if (cached != null) {
+            cached.gemm(false, transB, 1f, a, b, 0f, c);
+            return;
+        }
         CpuGemm.gemm(false, transB, 1f, a, b, 0f, c);
     }
 

@@ -1,0 +1,105 @@
+package dev.fluxerase.cpu;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Map;
+import java.util.WeakHashMap;
+
+import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Tensor;
+
+/**
+ * Frozen GEMM weights (B of y = x·Bᵀ, stored [n, k]: a Linear's W) kept in the packed panel layout of {@link PackB}, so
+ * that the transposing pack runs once per weight instead of once per call and column block.
+ *
+ * <p>Only tensors marked {@link Tensor#isFrozen()} are cached, and the cache is keyed by that object (weakly: an entry
+ * goes when its tensor does), so a weight that changes (LoRA factors, a trained model's parameters) never reaches it,
+ * and a frozen weight's memory cannot be reused for other data while its entry lives.
+ *
+ * <p>The panels keep the weight's dtype (BF16 stays BF16): the widening to f32 is exact and costs far less than the
+ * transpose, done as a contiguous vector pass per column block, while f32 panels would double the memory. So the cache
+ * costs as many bytes per parameter as the weight's dtype, plus the padding of n to whole NR-column slivers, in native
+ * memory (FLUX.1-dev in BF16: about 11.9 billion parameters, 24 GB).
+ */
+final class PackedWeights {
+    /** System property that turns the cache off for backends made with {@link CpuBackend#CpuBackend()}. */
+    static final String PROPERTY = "flux.erase.cpu.pack.cache";
+
+    private final Map<Tensor, Packed> byWeight = new WeakHashMap<>();
+
+    /** Whether backends cache frozen weights unless told otherwise: yes, unless the property is "false". */
+    static boolean enabledByDefault() {
+        return !"false".equalsIgnoreCase(System.getProperty(PROPERTY, "true"));
+    }
+
+    /**
+     * One weight's panels for k blocks of kc: k block p0 (kc = min(kcMax, k − p0) rows) starts at element p0 · slivers ·
+     * NR, and within it sliver t at t · NR · kc, k-major, NR values per k, columns past n zero.
+     */
+    record Packed(MemorySegment panels, DType dtype, int kcMax, long n, long k, int slivers) {
+        private static final int NR = GemmKernel.NR;
+
+        /** Byte offset of sliver t of the k block that starts at p0 (kc rows). */
+        long offset(long p0, int t, int kc) {
+            return (p0 * slivers * NR + (long) t * NR * kc) * dtype.byteSize();
+        }
+
+        /** Slivers [t0, t1) of the k block at p0 widened to f32 into dst[0 ...], as {@link PackB#pack} would lay them. */
+        void widen(long p0, int kc, int t0, int t1, float[] dst) {
+            long off = offset(p0, t0, kc);
+            int count = (t1 - t0) * NR * kc;
+            int es = dtype.byteSize();
+            for (int i = 0; i < count; i += GemmKernel.VL) {
+                PackB.load(panels, dtype, off + (long) i * es).intoArray(dst, i);
+            }
+        }
+    }
+
+    /** The panels of b (stored [n, k]) for k blocks of kcMax, packed on first use; null when b is not frozen. */
+    synchronized Packed get(Tensor b, long n, long k, int kcMax) {
+        if (!b.isFrozen()) {
+            return null;
+        }
+        Packed p = byWeight.get(b);
+        if (p == null || p.kcMax != kcMax) {
+            p = pack(b.data(), b.dtype(), n, k, kcMax);
+            byWeight.put(b, p);
+        }
+        return p;
+    }
+
+    /**
+     * Copies element (j, p) of b to its panel position, each sliver on one thread of {@link Parallel}: a plain copy of the
+     * stored bits, once per weight, so the panels hold exactly what {@link PackB} would read.
+     */
+    private static Packed pack(MemorySegment b, DType dtype, long n, long k, int kcMax) {
+        int nr = GemmKernel.NR;
+        int slivers = Math.toIntExact((n + nr - 1) / nr);
+        int es = dtype.byteSize();
+        MemorySegment panels = Arena.ofAuto().allocate((long) slivers * nr * k * es, 64);
+        Packed packed = new Packed(panels, dtype, kcMax, n, k, slivers);
+        ValueLayout.OfShort s16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+        ValueLayout.OfInt s32 = ValueLayout.JAVA_INT_UNALIGNED;
+        Parallel.forRange(slivers, (long) nr * k, (chunk, from, to) -> {
+            for (int t = from; t < to; t++) {
+                for (long p0 = 0; p0 < k; p0 += kcMax) {
+                    int kc = (int) Math.min(kcMax, k - p0);
+                    long base = packed.offset(p0, t, kc);
+                    for (int c = 0; c < nr && (long) t * nr + c < n; c++) {
+                        long src = (((long) t * nr + c) * k + p0) * es;
+                        long dst = base + (long) c * es;
+                        for (int q = 0; q < kc; q++, src += es, dst += (long) nr * es) {
+                            if (es == 2) {
+                                panels.set(s16, dst, b.get(s16, src));
+                            } else {
+                                panels.set(s32, dst, b.get(s32, src));
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        return packed;
+    }
+}
