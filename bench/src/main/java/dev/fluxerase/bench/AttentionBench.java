@@ -3,7 +3,6 @@ package dev.fluxerase.bench;
 import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -61,13 +60,6 @@ public class AttentionBench {
     private Tensor dp;
     private Tensor ds;
 
-    /** GFLOP done, reported by JMH per second of measured time. */
-    @State(Scope.Thread)
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    public static class Flops {
-        public double gflops;
-    }
-
     @Setup(Level.Trial)
     public void setup() {
         scale = (float) (1 / Math.sqrt(DIM));
@@ -103,7 +95,7 @@ public class AttentionBench {
     }
 
     @Benchmark
-    public Tensor forward(Flops flops) {
+    public Tensor forward(GemmBench.Flops flops) {
         if (impl.equals("streaming")) {
             be.attention(q, k, v, out, lse, null, scale);
         } else {
@@ -118,7 +110,7 @@ public class AttentionBench {
     }
 
     @Benchmark
-    public Tensor backward(Flops flops) {
+    public Tensor backward(GemmBench.Flops flops) {
         be.fill(dq, 0f);
         be.fill(dk, 0f);
         be.fill(dv, 0f);
