@@ -125,13 +125,13 @@ fi
 have_torch=0
 step torch_check 60 torch-check.log python3 -c 'import torch; assert torch.cuda.is_available()' && have_torch=1
 
-run_tests() { # $1 = name, $2 = seconds, rest = classes
-  local name="$1" secs="$2"
-  shift 2
+run_tests() { # $1 = name, $2 = seconds, $3 = FLUX_ERASE_CUDA_SYNC (1: wait after every launch), rest = classes
+  local name="$1" secs="$2" sync="$3"
+  shift 3
   local sel=()
   for c in "$@"; do sel+=(--select-class "dev.fluxerase.cuda.$c"); done
-  step "$name" "$secs" "$name.log" "$java" "${jflags[@]}" -jar "$console" execute --class-path "$cp" "${sel[@]}" \
-    --reports-dir "$res/junit-$name" --details=tree --disable-banner
+  step "$name" "$secs" "$name.log" env FLUX_ERASE_CUDA_SYNC="$sync" "$java" "${jflags[@]}" -jar "$console" execute \
+    --class-path "$cp" "${sel[@]}" --reports-dir "$res/junit-$name" --details=tree --disable-banner
 }
 
 torch_step() { # $1 = name, $2 = seconds, $3 = script under tools/gpu
@@ -142,10 +142,11 @@ torch_step() { # $1 = name, $2 = seconds, $3 = script under tools/gpu
   fi
 }
 
-run_tests tests 240 CudaDriverTest CudaBackendParityTest CudaAttentionTest CudaFluxGoldenTest
+# correctness with every launch waited for, so a fault names its kernel (cuda/CudaDebug); timings without
+run_tests tests 240 1 CudaDriverTest CudaBackendParityTest CudaAttentionTest CudaFluxGoldenTest
 tail -n 60 "$res/tests.log"
 step flux_blocks 90 flux-blocks.log "$java" "${jflags[@]}" -cp "$cp" dev.fluxerase.cuda.FullSizeFluxTiming blocks
 torch_step torch_blocks 90 flux_blocks_torch.py
 step flux_model 150 flux-model.log "$java" "${jflags[@]}" -cp "$cp" dev.fluxerase.cuda.FullSizeFluxTiming model
-run_tests timing 90 CudaTimingTest
+run_tests timing 90 0 CudaTimingTest
 torch_step torch_ops 60 torch_ops.py

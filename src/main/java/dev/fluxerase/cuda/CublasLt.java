@@ -169,6 +169,10 @@ final class CublasLt implements AutoCloseable {
         } catch (Throwable t) {
             throw CudaDriver.rethrow("cublasLtMatmul", t);
         }
+        if (CudaDebug.syncEachCall()) {
+            CudaDebug.waitFor(driver, stream, () -> "cublasLtMatmul(" + p + ", A and B "
+                    + (abType == CUDA_R_16BF ? "bf16" : "f32") + ", alpha " + alpha + ", beta " + beta + ")");
+        }
     }
 
     /** The largest power of two (up to 256) dividing the address: what the heuristic may assume. */

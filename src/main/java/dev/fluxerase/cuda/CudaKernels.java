@@ -111,6 +111,10 @@ final class CudaKernels implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             driver.launch(f, k.entry(), gridX, gridY, gridZ, block, 1, 1, sharedBytes, stream, packArguments(a, k, args));
         }
+        if (CudaDebug.syncEachCall()) {
+            CudaDebug.waitFor(driver, stream, () -> k.entry() + "<<<(" + gridX + ", " + gridY + ", " + gridZ + "), ("
+                    + block + ", 1, 1), " + sharedBytes + " B shared>>>(" + CudaDebug.arguments(args) + ")");
+        }
     }
 
     /** A 1-D launch of 256-thread blocks covering n elements (grid-stride kernels take any remainder). */

@@ -35,6 +35,8 @@ final class FakeCuda {
 
     /** The names of the functions called so far, in order. */
     final List<String> calls = new ArrayList<>();
+    /** The CUresult a function returns instead of success, by name (a fault to trace). */
+    final Map<String, Integer> failing = new HashMap<>();
     private long nextDevicePointer = 0x7f00_0000_0000L;
 
     CudaDriver driver() {
@@ -64,6 +66,9 @@ final class FakeCuda {
 
     private int call(String name, Object[] args) {
         calls.add(name);
+        if (failing.containsKey(name)) {
+            return failing.get(name);
+        }
         switch (name) {
             case "cuDeviceGetCount" -> out(args[0]).set(ValueLayout.JAVA_INT, 0, 1);
             case "cuDeviceGetAttribute" -> out(args[0]).set(ValueLayout.JAVA_INT, 0, 9);
