@@ -1,5 +1,6 @@
 package dev.fluxerase.erase;
 
+import dev.fluxerase.json.ConfigJson;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -121,7 +122,8 @@ final class AuthorsConfig {
                 throw new EraseException(file + ": lora_layers is " + v + "; the EraseAnything LoRA sits on "
                         + "attn.add_q_proj and attn.add_k_proj of the double blocks (leave it null)");
             } else if (!IGNORED.contains(key)) {
-                throw new EraseException(file + ": unknown key \"" + key + "\" for the authors' training configuration "
+                throw new EraseException(file + ": unknown key \"" + ConfigJson.printable(key)
+                        + "\" for the authors' training configuration "
                         + "(docs/erase.md lists the keys read and ignored)");
             }
         }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.fluxerase.json.ConfigJson;
 import dev.fluxerase.pipeline.Generator;
 import dev.fluxerase.pipeline.ModelDefaults;
 import dev.fluxerase.tensor.DType;
@@ -244,7 +245,8 @@ public record RunConfig(String model, String transformer, String vae, String out
         for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
             String k = it.next();
             if (!KEYS.contains(k)) {
-                throw new EraseException(file + ": unknown key \"" + k + "\" (the keys are listed in docs/erase.md)");
+                throw new EraseException(file + ": unknown key \"" + ConfigJson.printable(k) + "\" (the keys are listed in "
+                        + "docs/erase.md)");
             }
         }
         return o;

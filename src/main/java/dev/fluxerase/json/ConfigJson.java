@@ -41,6 +41,30 @@ public final class ConfigJson {
         return root;
     }
 
+    /**
+     * A name taken from a user's file (a JSON key) as a message can show it: control characters escaped as JSON writes
+     * them, so that a key holding a newline cannot break the one-line error it appears in.
+     */
+    public static String printable(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                default -> {
+                    if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+                        sb.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        sb.append(c);
+                    }
+                }
+            }
+        }
+        return sb.toString();
+    }
+
     private static JsonNode field(JsonNode n, String key) {
         JsonNode v = n.get(key);
         if (v == null || v.isNull()) {

@@ -3,6 +3,7 @@ package dev.fluxerase.pipeline;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fluxerase.json.ConfigJson;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -65,7 +66,8 @@ public record ModelDefaults(Integer resolution, Integer t5Length, Integer steps)
         for (Iterator<String> it = d.fieldNames(); it.hasNext(); ) {
             String k = it.next();
             if (!KEYS.contains(k)) {
-                throw new PipelineException(modelIndex + ": " + KEY + "." + k + " is not a setting (the settings are "
+                throw new PipelineException(modelIndex + ": " + KEY + "." + ConfigJson.printable(k)
+                        + " is not a setting (the settings are "
                         + String.join(", ", KEYS) + ")");
             }
         }

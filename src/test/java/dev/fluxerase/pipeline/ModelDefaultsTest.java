@@ -54,6 +54,9 @@ class ModelDefaultsTest {
                 {"{\"t5_length\": 1}", "flux_erase_defaults.t5_length must be an integer of at least 2, got 1"},
                 {"{\"width\": 32}", "flux_erase_defaults.width is not a setting (the settings are resolution, t5_length,"
                         + " steps)"},
+                // the fuzzer's finding: a key with an escaped newline broke the one-line message
+                {"{\"t5_l\\ngth\": 56}", "flux_erase_defaults.t5_l\\ngth is not a setting (the settings are resolution,"
+                        + " t5_length, steps)"},
                 {"[32]", "flux_erase_defaults must be an object such as {\"resolution\": 32, \"t5_length\": 16,"
                         + " \"steps\": 20}, got [32]"},
         };
