@@ -245,8 +245,8 @@ public record RunConfig(String model, String transformer, String vae, String out
         for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
             String k = it.next();
             if (!KEYS.contains(k)) {
-                throw new EraseException(file + ": unknown key \"" + ConfigJson.printable(k) + "\" (the keys are listed in "
-                        + "docs/erase.md)");
+                throw new EraseException(file + ": unknown key \"" + ConfigJson.printable(k)
+                        + "\" (the keys are listed in docs/erase.md)");
             }
         }
         return o;
@@ -606,7 +606,7 @@ public record RunConfig(String model, String transformer, String vae, String out
                 }
                 ids.add(e.id());
             }
-            throw new EraseException(describe(key) + " \"" + id + "\" is not " + what + " (" + String.join(" or ", ids)
+            throw new EraseException(describe(key) + " \"" + ConfigJson.printable(id) + "\" is not " + what + " (" + String.join(" or ", ids)
                     + ")");
         }
 
@@ -615,7 +615,7 @@ public record RunConfig(String model, String transformer, String vae, String out
             JsonNode v = get("wordnet");
             String id = v == null ? WORDNET : v.isNumber() ? v.asText() : string("wordnet", WORDNET);
             if (!WORDNETS.contains(id)) {
-                throw new EraseException(describe("wordnet") + " \"" + id + "\" is not a bundled WordNet version ("
+                throw new EraseException(describe("wordnet") + " \"" + ConfigJson.printable(id) + "\" is not a bundled WordNet version ("
                         + String.join(" or ", WORDNETS) + ")");
             }
             return id;

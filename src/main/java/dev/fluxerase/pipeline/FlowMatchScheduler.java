@@ -3,6 +3,7 @@ package dev.fluxerase.pipeline;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fluxerase.json.ConfigJson;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -53,8 +54,8 @@ public record FlowMatchScheduler(int numTrainTimesteps, double shift, boolean us
         }
         String cls = n.path("_class_name").asText("FlowMatchEulerDiscreteScheduler");
         if (!cls.equals("FlowMatchEulerDiscreteScheduler")) {
-            throw new PipelineException(file + ": scheduler " + cls + " is not supported (expected"
-                    + " FlowMatchEulerDiscreteScheduler)");
+            throw new PipelineException(file + ": scheduler " + ConfigJson.printable(cls) + " is not supported "
+                    + "(expected FlowMatchEulerDiscreteScheduler)");
         }
         for (String key : UNSUPPORTED) {
             JsonNode v = n.get(key);
@@ -64,7 +65,8 @@ public record FlowMatchScheduler(int numTrainTimesteps, double shift, boolean us
         }
         String type = n.path("time_shift_type").asText("exponential");
         if (!type.equals("exponential") && !type.equals("linear")) {
-            throw new PipelineException(file + ": \"time_shift_type\": \"" + type + "\" is not supported (exponential"
+            throw new PipelineException(file + ": \"time_shift_type\": \"" + ConfigJson.printable(type)
+                    + "\" is not supported (exponential"
                     + " or linear)");
         }
         FlowMatchScheduler s = new FlowMatchScheduler(n.path("num_train_timesteps").asInt(1000),

@@ -2,6 +2,7 @@ package dev.fluxerase.vae;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fluxerase.json.ConfigJson;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -112,7 +113,7 @@ public record AutoencoderConfig(int inChannels, int outChannels, int latentChann
     static AutoencoderConfig parse(JsonNode root) {
         String cls = root.path("_class_name").asText("AutoencoderKL");
         if (!cls.equals("AutoencoderKL")) {
-            throw new IllegalArgumentException("_class_name is " + cls + ", expected AutoencoderKL");
+            throw new IllegalArgumentException("_class_name is " + ConfigJson.printable(cls) + ", expected AutoencoderKL");
         }
         for (String key : new String[]{"use_quant_conv", "use_post_quant_conv"}) {
             JsonNode v = root.get(key);
@@ -122,7 +123,7 @@ public record AutoencoderConfig(int inChannels, int outChannels, int latentChann
         }
         String act = root.path("act_fn").asText("silu");
         if (!act.equals("silu")) {
-            throw new IllegalArgumentException("act_fn is " + act + ", expected silu");
+            throw new IllegalArgumentException("act_fn is " + ConfigJson.printable(act) + ", expected silu");
         }
         int[] blocks = intArray(root, "block_out_channels");
         checkBlockTypes(root, "down_block_types", "DownEncoderBlock2D", blocks.length);

@@ -2,6 +2,7 @@ package dev.fluxerase.vae;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fluxerase.json.ConfigJson;
 import dev.fluxerase.tensor.Tensor;
 
 import java.io.IOException;
@@ -64,7 +65,7 @@ public final class PixelCodec implements LatentCodec {
         }
         String cls = root.path("_class_name").asText("");
         if (!cls.equals(CLASS_NAME)) {
-            throw new VaeException(configFile + ": _class_name is \"" + cls + "\", expected " + CLASS_NAME);
+            throw new VaeException(configFile + ": _class_name is \"" + ConfigJson.printable(cls) + "\", expected " + CLASS_NAME);
         }
         int patch = positiveInt(configFile, root, "patch_size");
         int channels = positiveInt(configFile, root, "in_channels");

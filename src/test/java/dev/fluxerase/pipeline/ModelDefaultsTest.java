@@ -70,4 +70,11 @@ class ModelDefaultsTest {
         assertEquals(1, e.getMessage().lines().count());
         assertTrue(e.getMessage().startsWith(broken + ": not valid JSON: "), e.getMessage());
     }
+
+    /** Control characters in names from users' files are escaped as JSON writes them; everything else is kept. */
+    @Test
+    void printableEscapesControlCharactersOnly() {
+        assertEquals("t5_l\\ngth \\t\\r\\u0000\\u2028 é", dev.fluxerase.json.ConfigJson.printable(
+                "t5_l\ngth \t\r\u0000\u2028 é"));
+    }
 }
