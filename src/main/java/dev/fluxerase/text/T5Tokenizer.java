@@ -2,7 +2,6 @@ package dev.fluxerase.text;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -14,7 +13,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
-import java.util.zip.GZIPInputStream;
 
 /**
  * The T5 v1.1 SentencePiece Unigram tokenizer exactly as diffusers' FLUX pipeline runs it (transformers 4.x
@@ -80,8 +78,7 @@ public final class T5Tokenizer {
     public static T5Tokenizer load(Path folderOrFile) {
         Path file = TokenizerFiles.t5File(folderOrFile);
         String name = file.getFileName().toString();
-        try (InputStream raw = Files.newInputStream(file);
-             InputStream in = name.endsWith(".gz") ? new GZIPInputStream(raw) : raw) {
+        try (InputStream in = TokenizerFiles.open(file)) {
             byte[] bytes = in.readAllBytes();
             return name.endsWith(".model") ? TokenizerJson.fromSentencePiece(bytes, file.toString())
                     : TokenizerJson.fromJson(bytes, file.toString());
