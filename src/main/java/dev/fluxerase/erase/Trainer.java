@@ -256,21 +256,21 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
-     * Refuses a run whose transformer activations and LoRA state cannot fit in {@code heapLimit} bytes (with a tenth
-     * of headroom, as for generate), before any weight is read: the estimate of {@link FluxModel#trainingBytes} at the
+     * Refuses a run whose transformer activations and LoRA state cannot fit in {@code heapLimit} bytes
+     * ({@link MemoryEstimate#fits}, as for generate), before any weight is read: the estimate of {@link FluxModel#trainingBytes} at the
      * run's resolution and T5 length, and what turning gradient checkpointing on would need.
      */
     static void requireHeap(RunConfig c, FluxConfig fc, LatentCodec codec, long heapLimit) {
-        int factor = 2 * codec.downsampleFactor();
-        if (c.resolution() % factor != 0) {
+        if (c.resolution() % (2 * codec.downsampleFactor()) != 0) {
             return;
         }
-        long tokens = (long) (c.resolution() / factor) * (c.resolution() / factor);
+        long tokens = new Latents(c.resolution(), c.resolution(), codec.downsampleFactor(), codec.latentChannels())
+                .tokens();
         int maps = resolveBlocks(c.attentionBlocks(), fc.depth()).size();
         // A, B, their gradients and the two AdamW moments of add_q_proj and add_k_proj on every double block
         long lora = 4L * 6 * 2 * fc.depth() * c.rank() * fc.hiddenSize();
         long need = FluxModel.trainingBytes(fc, 1, c.t5Length(), tokens, c.gradientCheckpointing(), maps) + lora;
-        if (need + need / 10 <= heapLimit) {
+        if (MemoryEstimate.fits(need, heapLimit)) {
             return;
         }
         String other = c.gradientCheckpointing() ? "" : " (with " + RunConfig.describe("gradient_checkpointing")
@@ -280,8 +280,7 @@ public final class Trainer implements AutoCloseable {
                 + MemoryEstimate.bytes(need) + " of Java heap for the transformer's activations and the LoRA state, "
                 + "more than the Java heap's " + MemoryEstimate.bytes(heapLimit) + other + "; "
                 + (c.gradientCheckpointing() ? "" : "turn gradient checkpointing on, ") + "use a smaller resolution, "
-                + "or raise the limit (FLUX_ERASE_JAVA_OPTS=-Xmx<size> for tools/flux-erase, at most the machine's "
-                + "memory)");
+                + "or " + MemoryEstimate.RAISE_LIMIT);
     }
 
     static List<Integer> resolveBlocks(List<Integer> blocks, int depth) {

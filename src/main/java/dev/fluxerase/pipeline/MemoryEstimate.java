@@ -37,18 +37,28 @@ public record MemoryEstimate(long transformerBytes, LatentCodec.Footprint decode
             throw new PipelineException(what + " needs a decoder feature map of " + decoder.largestArray() + " floats, "
                     + "more than one Java array holds (" + MAX_ARRAY + "); use a smaller size");
         }
-        // the collector needs room to move humongous arrays: a toy 1024² image holds 1.56 GB live against an estimate
-        // of 1.50 GB and does not finish in a 1.5 GB heap
-        if (totalBytes() + totalBytes() / 10 > heapLimit) {
+        if (!fits(totalBytes(), heapLimit)) {
             throw new PipelineException(what + " needs about " + bytes(totalBytes()) + " of Java heap (transformer "
                     + bytes(transformerBytes) + ", decoder " + bytes(decoder.peakBytes()) + "), more than the Java "
                     + "heap's " + bytes(heapLimit) + "; " + RAISE);
         }
     }
 
+    /**
+     * Whether an estimate of {@code need} bytes fits {@code heapLimit} with a tenth to spare: the collector needs room to
+     * move humongous arrays (a toy 1024² image holds 1.56 GB live against an estimate of 1.50 GB and does not finish
+     * in a 1.5 GB heap).
+     */
+    public static boolean fits(long need, long heapLimit) {
+        return need + need / 10 <= heapLimit;
+    }
+
+    /** How to give the JVM more heap. */
+    public static final String RAISE_LIMIT = "raise the limit (FLUX_ERASE_JAVA_OPTS=-Xmx<size> for tools/flux-erase, at "
+            + "most the machine's memory)";
+
     /** The advice for a too small heap, shared with the message for an OutOfMemoryError that happens anyway. */
-    public static final String RAISE = "use a smaller size or batch, or raise the limit (FLUX_ERASE_JAVA_OPTS=-Xmx<size> "
-            + "for tools/flux-erase, at most the machine's memory)";
+    public static final String RAISE = "use a smaller size or batch, or " + RAISE_LIMIT;
 
     /** 1.5 GiB, 48 MiB: a size that reads at a glance. */
     public static String bytes(long n) {
