@@ -3,6 +3,7 @@ package dev.fluxerase.cli;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -36,5 +37,18 @@ public record CliRun(int exit, String out, String err) {
             System.setOut(oldOut);
             System.setErr(oldErr);
         }
+    }
+
+    /**
+     * The command line that runs the CLI with {@code args} in a JVM of its own (this JVM's java and class path, the
+     * flags the launcher passes, then {@code jvmFlags}), for tests that need a real process: a heap limit, kill -9.
+     */
+    public static List<String> inOwnJvm(List<String> jvmFlags, List<String> args) {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"));
+        cmd.addAll(jvmFlags);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(args);
+        return cmd;
     }
 }

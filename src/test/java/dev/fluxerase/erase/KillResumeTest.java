@@ -1,7 +1,6 @@
 package dev.fluxerase.erase;
 
 import dev.fluxerase.cli.CliRun;
-import dev.fluxerase.cli.Main;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -65,11 +64,7 @@ class KillResumeTest {
     private static void killAfter(List<String> args, Path out, Random rnd, List<String> kills) throws Exception {
         int after = 1 + rnd.nextInt(STEPS);
         int delayMs = rnd.nextInt(300);
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(args);
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.resolveSibling(
+        Process p = new ProcessBuilder(CliRun.inOwnJvm(List.of(), args)).redirectErrorStream(true).redirectOutput(out.resolveSibling(
                 out.getFileName() + "-" + kills.size() + ".log").toFile()).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (p.isAlive() && logged(out) < after && System.nanoTime() < deadline) {
