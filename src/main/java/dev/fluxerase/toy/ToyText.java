@@ -62,7 +62,7 @@ public final class ToyText {
 
     /** Widths of the two toy encoders; both have 2 layers of 2 heads. */
     public record Sizes(int clipHidden, int clipIntermediate, int t5Model, int t5Kv, int t5Ff) {
-        public static final Sizes DEFAULT = new Sizes(32, 64, 32, 16, 64);
+        public static final Sizes DEFAULT = new Sizes(64, 128, 64, 32, 128);
 
         public Sizes {
             if (clipHidden <= 0 || clipIntermediate <= 0 || t5Model <= 0 || t5Kv <= 0 || t5Ff <= 0
