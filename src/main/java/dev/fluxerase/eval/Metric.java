@@ -12,7 +12,7 @@ import java.util.List;
  *
  * @param <S> one image's score
  */
-public interface Metric<S> extends AutoCloseable {
+public interface Metric<S> {
 
     /** The name {@code --metrics} takes, and the key of this metric's summary. */
     String name();
@@ -42,9 +42,5 @@ public interface Metric<S> extends AutoCloseable {
 
         /** This metric's entry in the group's summary, or null where it has none (FID per category). */
         JsonNode summary();
-    }
-
-    @Override
-    default void close() {
     }
 }
