@@ -70,7 +70,7 @@ public final class EvaluateCommand implements Callable<Integer> {
                     + "categories; concept), JSON Lines with the same keys, or a COCO captions .json.")
     Path suite;
 
-    @Option(names = "--metrics", required = true, split = ",", paramLabel = "M[,M...]",
+    @Option(names = "--metrics", required = true, split = ",", paramLabel = "M",
             description = "What to score: shape, clip, fid (comma-separated).")
     List<String> metrics;
 
@@ -161,7 +161,7 @@ public final class EvaluateCommand implements Callable<Integer> {
             header.put("suite", suite.toString());
             header.put("suite_rows", entries.size());
             asked.forEach(header.putArray("metrics")::add);
-            List<Scoring.Variant> columns = m != null ? generated(entries, m, stacks, header) : found(entries);
+            List<Scoring.Variant> columns = m != null ? generated(entries, m, stacks) : found(entries);
             Scoring.Results r = Scoring.run(entries, columns, chosen);
             EvalReport.write(out, r, header, reportRows);
             r.summaries().forEach((name, s) -> stdout.println(name + ": " + EvalReport.describe(s.get("overall"))));
@@ -234,10 +234,9 @@ public final class EvaluateCommand implements Callable<Integer> {
      * variant with nothing left to make loads no model.
      */
     private List<Scoring.Variant> generated(List<PromptSuite.Entry> entries, ModelFolder m,
-                                            Map<String, List<LoraStack.Entry>> stacks, ObjectNode header) {
+                                            Map<String, List<LoraStack.Entry>> stacks) {
         Generator.Settings settings = sampling.settings(m.defaults());
         int together = sampling.together();
-        header.put("settings", settings.describe(m, stacks.get(BASE)));
         List<PromptBatch.Item> items = new ArrayList<>();
         for (int k = 0; k < entries.size(); k++) {
             items.add(new PromptBatch.Item(k + 1, PromptBatch.numbered(k, entries.size()), entries.get(k).prompt(),

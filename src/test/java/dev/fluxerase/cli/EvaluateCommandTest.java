@@ -157,6 +157,8 @@ class EvaluateCommandTest {
                                 k + 1))));
                     }
                 }
+                assertTrue(s.get("source").asText().endsWith(v == 0 ? "LoRAs none" : "LoRAs [" + lora + ":1.0]"),
+                        s.get("source").asText());
                 JsonNode overall = s.get("overall");
                 assertEquals(4, overall.get("count").asInt());
                 assertEquals(hits / 4.0, overall.get("shape").get("hit_rate").asDouble(), variant);
