@@ -45,12 +45,8 @@ public final class EncodePromptCommand implements Callable<Integer> {
                     + "(model_index.json flux_erase_defaults), else 512.")
     Integer t5Length;
 
-    @Option(names = "--cache-dir", paramLabel = "D",
-            description = "Prompt embedding cache. Default: ~/.cache/flux-erase/prompts.")
-    Path cacheDir;
-
-    @Option(names = "--no-cache", description = "Encode without reading or writing the cache.")
-    boolean noCache;
+    @Mixin
+    CacheOptions caching;
 
     @Spec
     CommandSpec spec;
@@ -58,7 +54,7 @@ public final class EncodePromptCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         ModelFolder m = model.resolve(null);
-        PromptCache cache = noCache ? null : new PromptCache(cacheDir != null ? cacheDir : PromptCache.defaultDir());
+        PromptCache cache = caching.open();
         PromptEmbeddings e;
         try (PromptEncoder enc = new PromptEncoder(m, new CpuBackend(), cache)) {
             e = enc.encode(prompt, t5Length != null ? t5Length : m.defaults().t5Length(512));

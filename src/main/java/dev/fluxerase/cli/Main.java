@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
                 DoctorCommand.class,
                 EncodePromptCommand.class,
                 GenerateCommand.class,
+                EvaluateCommand.class,
                 EraseCommand.class,
                 ToyTrainCommand.class,
                 DemoCommand.class})

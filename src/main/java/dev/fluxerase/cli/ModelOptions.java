@@ -36,9 +36,12 @@ public final class ModelOptions {
 
     /** The resolved folder (weights may be null); one line naming what is wrong when it cannot be. */
     public ModelFolder resolve(Weights weights) {
-        Path cache = hfCache != null ? hfCache
-                : HfCache.cacheDir(System.getenv(), Path.of(System.getProperty("user.home")));
         return ModelFolder.resolve(model, weights == null ? null : weights.transformer,
-                weights == null ? null : weights.vae, cache);
+                weights == null ? null : weights.vae, hubCache(hfCache));
+    }
+
+    /** The hub cache a command's --hf-cache names, else the environment's. */
+    static Path hubCache(Path given) {
+        return given != null ? given : HfCache.cacheDir(System.getenv(), Path.of(System.getProperty("user.home")));
     }
 }

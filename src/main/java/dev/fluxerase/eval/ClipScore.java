@@ -116,26 +116,44 @@ public final class ClipScore implements AutoCloseable {
         return ids;
     }
 
+    /** The processor's pixel values of a batch and the image tower's outputs and embeddings for them. */
+    public record Images(Tensor pixelValues, ClipModel.Embeddings<ClipVisionModel.Output> embeddings) {
+    }
+
+    /** Preprocesses and encodes images: the half of {@link #score} that does not depend on the prompts. */
+    public Images encode(List<RgbImage> images) {
+        Tensor pixels = processor.pixelValues(images);
+        return new Images(pixels, model.encodeImages(pixels));
+    }
+
     /** Scores image k against prompt k, without adding to the running mean. */
     public Pairs score(List<RgbImage> images, List<String> prompts) {
-        if (images.size() != prompts.size() || images.isEmpty()) {
-            throw new IllegalArgumentException("CLIP score: " + images.size() + " images and " + prompts.size()
-                    + " prompts; give one prompt per image, at least one pair");
-        }
-        Tensor pixels = processor.pixelValues(images);
+        requirePairs(images.size(), prompts.size());
+        return score(encode(images), prompts);
+    }
+
+    /** {@link #score(List, List)} of images already {@link #encode}d, so that FID can use the same forward. */
+    public Pairs score(Images images, List<String> prompts) {
+        requirePairs((int) images.pixelValues().dim(0), prompts.size());
         int[][] ids = prompts.stream().map(this::inputIds).toArray(int[][]::new);
-        ClipModel.Embeddings<ClipVisionModel.Output> img = model.encodeImages(pixels);
         ClipModel.Embeddings<ClipTextModel.Output> txt = model.encodeTexts(ids);
-        float[] ei = Floats.toF32(img.embeds());
+        float[] ei = Floats.toF32(images.embeddings().embeds());
         float[] et = Floats.toF32(txt.embeds());
-        int dim = (int) img.embeds().cols();
+        int dim = (int) images.embeddings().embeds().cols();
         double[] cosine = new double[ids.length];
         double[] scores = new double[ids.length];
         for (int k = 0; k < ids.length; k++) {
             cosine[k] = cosine(ei, k * dim, et, k * dim, dim);
             scores[k] = SCALE * cosine[k];
         }
-        return new Pairs(pixels, ids, img, txt, cosine, scores);
+        return new Pairs(images.pixelValues(), ids, images.embeddings(), txt, cosine, scores);
+    }
+
+    private static void requirePairs(int images, int prompts) {
+        if (images != prompts || images == 0) {
+            throw new IllegalArgumentException("CLIP score: " + images + " images and " + prompts + " prompts; give "
+                    + "one prompt per image, at least one pair");
+        }
     }
 
     /** Scores the pairs and adds them to the running mean (torchmetrics' {@code update}). */
@@ -150,6 +168,11 @@ public final class ClipScore implements AutoCloseable {
 
     /** max(mean of every score so far, 0) (torchmetrics' {@code compute}); NaN before any pair. */
     public double compute() {
+        return aggregate(sum, count);
+    }
+
+    /** torchmetrics' CLIPScore of {@code count} pairs whose scores add up to {@code sum}: max(mean, 0); NaN for none. */
+    public static double aggregate(double sum, long count) {
         return count == 0 ? Double.NaN : Math.max(sum / count, 0);
     }
 

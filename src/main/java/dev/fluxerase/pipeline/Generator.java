@@ -13,6 +13,7 @@ import dev.fluxerase.vae.LatentCodec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Text to image with FLUX.1, as diffusers' FluxPipeline does it: encode the prompt (CLIP pooled + T5 states), start
@@ -31,6 +32,13 @@ public final class Generator implements AutoCloseable {
             if (!Double.isFinite(guidance)) {
                 throw new PipelineException("--guidance must be a finite number, got " + guidance);
             }
+        }
+
+        /** What decides an image besides its prompt and seed, as index.csv records it. */
+        public String describe(ModelFolder m, List<LoraStack.Entry> loras) {
+            return String.format(Locale.ROOT, "%dx%d, %d steps, guidance %s, T5 length %d, model %s, LoRAs %s", width,
+                    height, steps, guidance, t5Length, m.describe(), loras.isEmpty() ? "none"
+                            : loras.stream().map(e -> e.file() + ":" + e.scale()).toList());
         }
     }
 
@@ -82,6 +90,18 @@ public final class Generator implements AutoCloseable {
             w.close();
             throw e;
         }
+    }
+
+    /**
+     * Refuses, from the configs alone and before the model loads, a size whose sampling of {@code images} at once the
+     * heap cannot hold.
+     */
+    public static void requireMemory(ModelFolder m, Settings s, int images, Backend backend) {
+        LatentCodec codec = m.openCodec();
+        Latents g = new Latents(s.width(), s.height(), codec.downsampleFactor(), codec.latentChannels());
+        MemoryEstimate.of(m.transformerConfig(), codec, g, s.t5Length(), images, backend.device() == Device.CPU)
+                .require("a " + s.width() + "x" + s.height() + (images == 1 ? " image" : " batch of " + images
+                        + " images"), Runtime.getRuntime().maxMemory());
     }
 
     /**

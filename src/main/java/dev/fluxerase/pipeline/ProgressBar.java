@@ -10,8 +10,9 @@ import java.util.Locale;
 import java.util.function.LongSupplier;
 
 /**
- * Sampling progress on stderr: on a terminal one line redrawn in place ({@code label [#####-----] 3/28 0:12 elapsed,
- * ETA 1:40}), otherwise (a log file, a pipe) one plain line per step.
+ * Progress on stderr, of sampling steps or of other units of work (evaluate's scored images): on a terminal one line
+ * redrawn in place ({@code label [#####-----] 3/28 0:12 elapsed, ETA 1:40}), otherwise (a log file, a pipe) one plain
+ * line per unit ({@code label step 3/28, 0:12 elapsed, ETA 1:40}).
  */
 public final class ProgressBar implements EulerSampler.Listener {
     private static final int WIDTH = 24;
@@ -19,20 +20,32 @@ public final class ProgressBar implements EulerSampler.Listener {
     private final PrintStream out;
     private final boolean terminal;
     private final String label;
+    private final String unit;
     private final LongSupplier nanos;
     private long start;
 
     public ProgressBar(PrintStream out, boolean terminal, String label, LongSupplier nanos) {
+        this(out, terminal, label, "step", nanos);
+    }
+
+    /** {@code unit} names what is counted in the plain lines ("step", "image"). */
+    public ProgressBar(PrintStream out, boolean terminal, String label, String unit, LongSupplier nanos) {
         this.out = out;
         this.terminal = terminal;
         this.label = label.isEmpty() ? "" : label + " ";
+        this.unit = unit;
         this.nanos = nanos;
         this.start = nanos.getAsLong();
     }
 
-    /** A bar on System.err, redrawn in place when stderr is a terminal. */
+    /** A bar of sampling steps on System.err, redrawn in place when stderr is a terminal. */
     public static ProgressBar onStderr(String label) {
-        return new ProgressBar(System.err, stderrIsTerminal(), label, System::nanoTime);
+        return onStderr(label, "step");
+    }
+
+    /** A bar of {@code unit}s on System.err, redrawn in place when stderr is a terminal. */
+    public static ProgressBar onStderr(String label, String unit) {
+        return new ProgressBar(System.err, stderrIsTerminal(), label, unit, System::nanoTime);
     }
 
     /**
@@ -63,16 +76,20 @@ public final class ProgressBar implements EulerSampler.Listener {
 
     @Override
     public void onStep(int step, int steps, float[] velocity, float[] latents) {
+        advance(step + 1, steps);
+    }
+
+    /** Shows {@code done} of {@code total} units finished. */
+    public void advance(int done, int total) {
         double elapsed = (nanos.getAsLong() - start) / 1e9;
-        int done = step + 1;
-        double eta = elapsed / done * (steps - done);
+        double eta = elapsed / done * (total - done);
         String times = clock(elapsed) + " elapsed, ETA " + clock(eta);
         if (terminal) {
-            int filled = (int) ((long) WIDTH * done / steps);
-            out.print("\r" + label + "[" + "#".repeat(filled) + "-".repeat(WIDTH - filled) + "] " + done + "/" + steps
-                    + " " + times + (done == steps ? "\n" : ""));
+            int filled = (int) ((long) WIDTH * done / total);
+            out.print("\r" + label + "[" + "#".repeat(filled) + "-".repeat(WIDTH - filled) + "] " + done + "/" + total
+                    + " " + times + (done == total ? "\n" : ""));
         } else {
-            out.println(label + "step " + done + "/" + steps + ", " + times);
+            out.println(label + unit + " " + done + "/" + total + ", " + times);
         }
         out.flush();
     }

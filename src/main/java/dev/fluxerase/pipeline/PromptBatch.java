@@ -45,8 +45,6 @@ public final class PromptBatch {
         if (rows.isEmpty()) {
             throw new PipelineException(csv + ": no rows (expected prompt,seed[,name] per line)");
         }
-        int width = Integer.toString(rows.size()).length();
-        String numbered = "%0" + Math.max(4, width) + "d";
         List<Item> items = new ArrayList<>();
         Map<String, Integer> seen = new HashMap<>();
         for (int i = 0; i < rows.size(); i++) {
@@ -67,7 +65,7 @@ public final class PromptBatch {
                 throw new PipelineException(where + ": seed \"" + f.get(1) + "\" is not an integer");
             }
             String name = f.size() == 3 && !f.get(2).isBlank() ? f.get(2).strip()
-                    : String.format(Locale.ROOT, numbered, i + 1);
+                    : numbered(i, rows.size());
             if (!NAME.matcher(name).matches()) {
                 throw new PipelineException(where + ": name \"" + name + "\" must be letters, digits, '.', '_' or '-'"
                         + " (it becomes the file name)");
@@ -79,6 +77,11 @@ public final class PromptBatch {
             items.add(new Item(r.line(), name, f.get(0), seed));
         }
         return items;
+    }
+
+    /** The default name of row {@code i} (from 0) of {@code rows}: its number from 1, zero-padded (0001). */
+    public static String numbered(int i, int rows) {
+        return String.format(Locale.ROOT, "%0" + Math.max(4, Integer.toString(rows).length()) + "d", i + 1);
     }
 
     private static List<Csv.Row> parse(Path csv) {

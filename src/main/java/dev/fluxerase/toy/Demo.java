@@ -62,13 +62,12 @@ public final class Demo {
 
     /** The shape a word names (its base word, any case); one line listing the shapes otherwise. */
     public static Shape shape(String word) {
-        for (Shape s : Shape.values()) {
-            if (s.word().equalsIgnoreCase(word)) {
-                return s;
-            }
+        Shape s = Shape.named(word);
+        if (s == null) {
+            throw new IllegalArgumentException("--concept " + word + ": not a shape of the toy world (one of "
+                    + Shape.words() + ")");
         }
-        throw new IllegalArgumentException("--concept " + word + ": not a shape of the toy world (one of "
-                + java.util.Arrays.stream(Shape.values()).map(Shape::word).toList() + ")");
+        return s;
     }
 
     /** The prompts of a demo of {@code concept}, in table order. */

@@ -1,5 +1,6 @@
 package dev.fluxerase.toy;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -23,6 +24,21 @@ public enum Shape {
         this.word = word;
         this.synonyms = synonyms;
         this.paraphrases = List.of(unseenNoun, "an image showing one " + word);
+    }
+
+    /** The shape whose word (not a synonym) is {@code word}, in any case; null when none is. */
+    public static Shape named(String word) {
+        for (Shape s : values()) {
+            if (s.word.equalsIgnoreCase(word)) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /** Every shape's word, in order. */
+    public static List<String> words() {
+        return Arrays.stream(values()).map(Shape::word).toList();
     }
 
     public String word() {

@@ -2,6 +2,7 @@ package dev.fluxerase.toy;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.eval.PromptSuite;
 import dev.fluxerase.image.RgbImage;
 import dev.fluxerase.pipeline.Generator;
 import dev.fluxerase.pipeline.ModelDefaults;
@@ -17,33 +18,33 @@ import java.util.Map;
 
 /**
  * Counts what a model draws: N images of a prompt through the ordinary generate path (batched), each classified by
- * {@link ShapeClassifier}. This is how the paper scores its celebrity experiment, with a classifier that can also say
- * "no recognisable shape", so a blob is not a hit. Sample j of prompt p starts from the noise of seed
+ * {@link ShapeClassifier} through {@link ShapeMetric}, the scoring {@code evaluate --metrics shape} uses. This is how
+ * the paper scores its celebrity experiment, with a classifier that can also say "no recognisable shape", so a blob is
+ * not a hit. Sample j of prompt p starts from the noise of seed
  * mix(seed, EVAL, p·2^20 + j), so two models (before and after erasure) are compared on the same noises.
  */
 public final class ShapeEval {
     /** How many images one batched transformer call samples at most. */
     private static final int CHUNK = 32;
 
-    /** One prompt's images and the class of each (null: no recognisable shape). */
-    public record Samples(String prompt, Shape expected, List<RgbImage> images, List<Shape> classes) {
+    /**
+     * One prompt's images, the class of each (null: no recognisable shape) and their tally, as {@link ShapeMetric}
+     * (evaluate's shape metric) scores them with the prompt's shape as the concept.
+     */
+    public record Samples(String prompt, Shape expected, List<RgbImage> images, List<Shape> classes,
+                          ShapeMetric.Tally tally) {
         /** Fraction of the images classified as {@code expected}. */
         public double rate() {
-            return (double) count(expected) / classes.size();
+            return tally.hitRate();
         }
 
         public long count(Shape s) {
-            return classes.stream().filter(c -> c == s).count();
+            return tally.count(s);
         }
 
         /** Per class (and "none") how many images it got. */
         public ObjectNode counts() {
-            ObjectNode n = JsonNodeFactory.instance.objectNode();
-            for (Shape s : Shape.values()) {
-                n.put(s.word(), count(s));
-            }
-            n.put("none", count(null));
-            return n;
+            return tally.counts();
         }
     }
 
@@ -64,19 +65,26 @@ public final class ShapeEval {
     /** {@code samples} images of {@code prompt} (prompt index {@code index} in the seed scheme), classified. */
     public static Samples sample(Generator gen, Generator.Settings settings, String prompt, Shape expected,
                                  int samples, long seed, int index) {
+        ShapeMetric metric = new ShapeMetric();
+        ShapeMetric.Tally tally = metric.tally(false);
         List<RgbImage> images = new ArrayList<>();
         List<Shape> classes = new ArrayList<>();
         for (int from = 0; from < samples; from += CHUNK) {
             long[] seeds = new long[Math.min(CHUNK, samples - from)];
+            List<PromptSuite.Entry> entries = new ArrayList<>();
             for (int j = 0; j < seeds.length; j++) {
                 seeds[j] = RandomStreams.mix(seed, RandomStreams.EVAL, ((long) index << 20) + from + j);
+                entries.add(new PromptSuite.Entry(prompt, seeds[j], null, expected.word()));
             }
-            for (Generator.Result r : gen.generate(prompt, settings, seeds, null)) {
-                images.add(r.image());
-                classes.add(ShapeClassifier.classify(r.image()).shape());
+            List<RgbImage> made = gen.generate(prompt, settings, seeds, null).stream().map(Generator.Result::image)
+                    .toList();
+            for (ShapeMetric.Score s : metric.score(entries, made)) {
+                tally.add(s);
+                classes.add(s.shape());
             }
+            images.addAll(made);
         }
-        return new Samples(prompt, expected, images, classes);
+        return new Samples(prompt, expected, images, classes, tally);
     }
 
     /** Per shape, the samples of its plain prompt "a SHAPE". */

@@ -13,7 +13,7 @@ import java.util.List;
  * machine with a GPU and its stderr holds no backend report.
  */
 public record CliRun(int exit, String out, String err) {
-    private static final List<String> AUTO_BACKEND = List.of("generate", "forward");
+    private static final List<String> AUTO_BACKEND = List.of("generate", "evaluate", "forward");
 
     /** Synchronized because System.out and System.err are swapped for the run. */
     public static synchronized CliRun of(String... given) {

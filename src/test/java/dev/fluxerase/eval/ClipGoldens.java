@@ -25,7 +25,7 @@ import java.util.function.UnaryOperator;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The CLIP goldens under src/test/resources/eval-tiny/clip-score (see the README there) and the tolerance check. */
-final class ClipGoldens {
+public final class ClipGoldens {
     static final String[] IMAGES = {"img0_64x64.png", "img1_80x48.png", "img2_37x91.png", "img3_256x256.png"};
     private static final String TOKEN_EMBEDDING = "text_model.embeddings.token_embedding.weight";
 
@@ -57,7 +57,7 @@ final class ClipGoldens {
      * [49408, 32] table with the golden ids' rows and zeros elsewhere, every other tensor byte for byte the original
      * ({@code convert} may change each tensor's dtype); the tokenizer files are the pipeline's copies of that vocab.
      */
-    static Path folder(Path dir, UnaryOperator<Tensor> convert) {
+    public static Path folder(Path dir, UnaryOperator<Tensor> convert) {
         try (TensorSource trimmed = Safetensors.open(resource("clip/trimmed.safetensors"))) {
             Tensor rows = trimmed.tensor("token_embedding.rows");
             long[] ids = trimmed.tensor("token_embedding.ids").data().toArray(ValueLayout.JAVA_LONG_UNALIGNED);
