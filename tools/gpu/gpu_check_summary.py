@@ -6,7 +6,8 @@ what finished; the file is replaced atomically (temp file + rename), never left 
 
 Usage: gpu_check_summary.py WORK_FOLDER SUMMARY_JSON BUDGET_SECONDS [--final]. With --final it also prints the outcome and exits with
 the run's status: 2 when the run stopped early or the GPU tests were skipped (no usable GPU or libraries), else the
-GPU tests' exit status (a step that timed out reads 124)."""
+GPU tests' exit status (a step that timed out reads 124). A --stand-in run (one with a stand_in step) has no GPU and
+reports the exit status of the tests' host side; stand_in says so in the summary."""
 import glob
 import json
 import os
@@ -79,7 +80,7 @@ def block_ratios(blocks, torch_blocks):
     return ratios
 
 
-def outcome(steps, stopped, counts):
+def outcome(steps, stopped, counts, stand_in):
     """(exit status, one line saying why)."""
     if stopped:
         return 2, "stopped early: " + stopped
@@ -87,6 +88,10 @@ def outcome(steps, stopped, counts):
     if not tests or tests[-1].get("exit") is None:
         return 2, "the GPU tests did not run: " + (tests[-1].get("skipped", "?") if tests else "the run ended before them")
     rc = tests[-1]["exit"]
+    if stand_in:
+        return rc, ("stand-in run, no GPU: the GPU tests' host side exit status %d%s; %d tests skipped their kernel "
+                    "numbers (see tests.log)" % (rc, " (timed out)" if tests[-1].get("timed_out") else "",
+                                                   counts["skipped"]))
     if rc == 0 and counts["skipped"] > 0:
         return 2, "%d GPU tests were skipped (no usable GPU or libraries?): see tests.log" % counts["skipped"]
     return rc, "GPU tests exit status %d%s" % (rc, " (timed out)" if tests[-1].get("timed_out") else "")
@@ -100,8 +105,9 @@ def main():
     found, python = libraries(res)
     counts = {name: junit_counts(res, name) for name in ("tests", "timing")}
     blocks, torch_blocks = json_lines(res, "flux-blocks.log", "FLUX_TIMING "), json_lines(res, "torch_blocks.log")
-    status, why = outcome(steps, stopped, counts["tests"])
-    summary = {"exit": status, "outcome": why, "finished": final, "stopped": stopped,
+    stand_in = any(s["step"] == "stand_in" for s in steps)
+    status, why = outcome(steps, stopped, counts["tests"], stand_in)
+    summary = {"exit": status, "outcome": why, "finished": final, "stopped": stopped, "stand_in": stand_in,
                "budget_s": budget, "steps": steps,
                "libraries": found, "python": python, "junit": counts,
                "flux_golden": [l.strip() for l in read_lines(res, "tests.log") if "CudaFluxGoldenTest " in l],

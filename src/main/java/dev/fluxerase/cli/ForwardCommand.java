@@ -106,7 +106,7 @@ public final class ForwardCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(in.describe() + ": " + e.getMessage(), e);
             }
-            FluxModel model = new FluxModel(w, be);
+            FluxModel model = new FluxModel(w.to(be), be);
             model.setCheckpointing(checkpointing);
             LoraSet loras = lora == null ? null : LoraSet.load(lora, cfg);
             if (loras != null) {
