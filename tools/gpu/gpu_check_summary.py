@@ -37,7 +37,7 @@ def json_lines(res, name, prefix=""):
 
 def junit_counts(res, name):
     c = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for f in glob.glob(os.path.join(res, "junit-" + name, "*.xml")):
+    for f in glob.glob(os.path.join(res, "junit-" + name, "**", "*.xml"), recursive=True):
         try:
             suites = ET.parse(f).getroot().iter("testsuite")
         except ET.ParseError:
@@ -66,6 +66,13 @@ def libraries(res):
         elif line.startswith("lib="):
             python["nvidia_lib_dirs"].append(line[len("lib="):])
     return found, python
+
+
+def memcheck(res):
+    """compute-sanitizer's verdict: its ERROR SUMMARY lines (one per process) and every error report's first line."""
+    lines = read_lines(res, "memcheck.log")
+    return {"summaries": [l.strip() for l in lines if "ERROR SUMMARY" in l],
+            "errors": [l.strip() for l in lines if l.startswith("========= Invalid") or "is out of bounds" in l][:50]}
 
 
 def block_ratios(blocks, torch_blocks):
@@ -103,7 +110,7 @@ def main():
     steps = json_lines(res, "steps.jsonl")
     stopped = "\n".join(read_lines(res, "stopped.txt")).strip() or None
     found, python = libraries(res)
-    counts = {name: junit_counts(res, name) for name in ("tests", "timing")}
+    counts = {name: junit_counts(res, name) for name in ("tests", "timing", "memcheck")}
     blocks, torch_blocks = json_lines(res, "flux-blocks.log", "FLUX_TIMING "), json_lines(res, "torch_blocks.log")
     stand_in = any(s["step"] == "stand_in" for s in steps)
     status, why = outcome(steps, stopped, counts["tests"], stand_in)
@@ -113,7 +120,8 @@ def main():
                "flux_golden": [l.strip() for l in read_lines(res, "tests.log") if "CudaFluxGoldenTest " in l],
                "flux_model": json_lines(res, "flux-model.log", "FLUX_TIMING "), "flux_blocks": blocks,
                "torch_blocks": torch_blocks, "block_ratios": block_ratios(blocks, torch_blocks),
-               "timings": json_lines(res, "timing.log", "CUDA_TIMING "), "torch_baseline": json_lines(res, "torch_ops.log")}
+               "timings": json_lines(res, "timing.log", "CUDA_TIMING "), "torch_baseline": json_lines(res, "torch_ops.log"),
+               "memcheck": memcheck(res)}
     tmp = target + ".tmp"
     with open(tmp, "w") as f:
         json.dump(summary, f, indent=1)

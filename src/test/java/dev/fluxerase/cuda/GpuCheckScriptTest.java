@@ -141,13 +141,21 @@ class GpuCheckScriptTest {
         assertEquals(RETURNED, r.files(), r.output());
         JsonNode s = r.summary();
         assertEquals(List.of("unpack", "nvidia_smi", "python_libs", "report", "torch_check", "tests", "flux_blocks",
-                "torch_blocks", "flux_model", "timing", "torch_ops"), steps(s));
+                "torch_blocks", "flux_model", "timing", "torch_ops", "memcheck"), steps(s));
         assertTrue(s.get("finished").asBoolean());
         assertEquals(420, s.get("budget_s").asInt());
         JsonNode tests = s.get("junit").get("tests");
         assertTrue(tests.get("tests").asInt() > 0 && tests.get("skipped").asInt() == tests.get("tests").asInt(),
                 tests.toString());
         assertTrue(s.get("outcome").asText().contains("GPU tests were skipped"), s.toString());
+        // one JVM per class: each class reports its own exit in tests.log
+        String log = Files.readString(out.resolve("tests.log"));
+        for (String c : List.of("CudaDriverTest", "CudaBackendParityTest", "CudaAttentionTest", "CudaFluxGoldenTest")) {
+            assertTrue(log.contains("gpu-check: test class " + c + ": exit 0"), c + " in\n" + log);
+        }
+        JsonNode memcheck = s.get("steps").get(s.get("steps").size() - 1);
+        // without a GPU the memcheck step is skipped, with the reason (no compute-sanitizer, or no usable GPU)
+        assertTrue(memcheck.has("skipped") && memcheck.get("exit").isNull(), memcheck.toString());
         for (JsonNode step : s.get("steps")) {
             assertTrue(step.get("limit").asInt() <= 240, step.toString());
         }
@@ -155,7 +163,8 @@ class GpuCheckScriptTest {
         String archived = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(list.waitFor(30, TimeUnit.SECONDS));
         for (String f : List.of("gpu-check/cuda-report.txt", "gpu-check/steps.jsonl", "gpu-check/timing.log",
-                "gpu-check/flux-model.log", "gpu-check/junit-tests/")) {
+                "gpu-check/flux-model.log", "gpu-check/junit-tests/", "gpu-check/junit-tests/CudaDriverTest/",
+                "gpu-check/junit-tests/CudaFluxGoldenTest/")) {
             assertTrue(archived.lines().anyMatch(f::equals), f + " not in the archive:\n" + archived);
         }
     }
