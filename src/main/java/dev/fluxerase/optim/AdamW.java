@@ -98,19 +98,21 @@ public final class AdamW {
         if (!(lr >= 0) || !Double.isFinite(lr)) {
             throw new IllegalArgumentException("AdamW learning rate must be a non-negative number, got " + lr);
         }
-        steps++;
         for (int i = 0; i < params.size(); i++) {
             Tensor g = grads.get(i);
             if (!Arrays.equals(g.shape(), params.get(i).shape())) {
                 throw new IllegalArgumentException("AdamW: gradient " + i + " has shape " + Arrays.toString(g.shape())
                         + ", its parameter " + Arrays.toString(params.get(i).shape()));
             }
-            if (state == DType.BF16) {
-                stepBf16(params.get(i), g, m.get(i), v.get(i), lr);
-            } else {
-                be.adamw(params.get(i), g, m.get(i), v.get(i), (float) lr, (float) settings.beta1,
-                        (float) settings.beta2, (float) settings.eps, (float) settings.weightDecay, steps);
+        }
+        steps++;
+        if (state == DType.BF16) {
+            for (int i = 0; i < params.size(); i++) {
+                stepBf16(params.get(i), grads.get(i), m.get(i), v.get(i), lr);
             }
+        } else {
+            be.adamwAll(params, grads, m, v, (float) lr, (float) settings.beta1, (float) settings.beta2,
+                    (float) settings.eps, (float) settings.weightDecay, steps);
         }
     }
 
@@ -167,8 +169,8 @@ public final class AdamW {
                 throw new IllegalArgumentException("AdamW state " + i + ": expected " + n + " values, got "
                         + firstMoments.get(i).length + " and " + secondMoments.get(i).length);
             }
-            be.copy(be.upload(firstMoments.get(i), params.get(i).shape()), m.get(i));
-            be.copy(be.upload(secondMoments.get(i), params.get(i).shape()), v.get(i));
+            be.write(m.get(i), firstMoments.get(i));
+            be.write(v.get(i), secondMoments.get(i));
         }
         steps = stepCount;
     }

@@ -100,6 +100,26 @@ class CudaBackendParityTest {
         assertThrows(IllegalArgumentException.class, () -> gpu.free(t.sliceRows(1, 2)));
     }
 
+    /** write refills a tensor in place: the values arrive, nothing stays allocated, a bf16 tensor gets them rounded. */
+    @Test
+    void writeRefillsWithoutHoldingMemory() {
+        Tensor t = gpu.allocate(DType.F32, 4, 25);
+        Tensor b = gpu.allocate(DType.BF16, 100);
+        long held = gpu.allocatedBytes();
+        float[] v = g(100);
+        gpu.write(t, v);
+        gpu.write(b, v);
+        assertEquals(held, gpu.allocatedBytes());
+        assertArrayEquals(v, gpu.download(t));
+        float[] rounded = roundBf16(v);
+        float[] bf16 = gpu.download(b);
+        CudaGpu.kernelResult("write to bf16", () -> assertArrayEquals(rounded, bf16));
+        assertThrows(IllegalArgumentException.class, () -> gpu.write(t, new float[99]));
+        gpu.free(t);
+        gpu.free(b);
+        assertEquals(held - 4 * 100 - 2 * 100, gpu.allocatedBytes());
+    }
+
     @Test
     void copyStrided() {
         // split heads: [L=6, H*D=2*4] -> [H, L, D], then merge back with accumulate, and a stride-0 broadcast adjoint
