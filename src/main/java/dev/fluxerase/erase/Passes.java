@@ -16,6 +16,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The transformer passes of the trainer, on a {@link FluxModel} with the trained LoRA attached: velocities without
@@ -107,18 +108,23 @@ final class Passes {
         return be.download(model.forward(inputs(x, c, sigma, guidance), List.of()));
     }
 
-    /**
-     * v(x, c, σ) of the frozen base model: every LoRA B is zero during the pass (exactly y += 0), then restored, on the
-     * device.
-     */
+    /** v(x, c, σ) of the frozen base model. */
     float[] frozenVelocity(float[] x, Cond c, double sigma, double guidance) {
+        return frozen(() -> velocity(x, c, sigma, guidance));
+    }
+
+    /**
+     * What {@code pass} computes with the frozen base model: every LoRA B is zero during it (exactly y += 0), then
+     * restored, on the device.
+     */
+    <T> T frozen(Supplier<T> pass) {
         for (LoraModule m : model.lora().values()) {
             Tensor held = heldB.computeIfAbsent(m.module(), k -> be.allocate(DType.F32, m.b().shape()));
             be.copy(m.b(), held);
             be.fill(m.b(), 0f);
         }
         try {
-            return velocity(x, c, sigma, guidance);
+            return pass.get();
         } finally {
             for (LoraModule m : model.lora().values()) {
                 be.copy(heldB.get(m.module()), m.b());

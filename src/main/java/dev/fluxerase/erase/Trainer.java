@@ -16,6 +16,7 @@ import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.optim.AdamW;
 import dev.fluxerase.pipeline.Backends;
 import dev.fluxerase.pipeline.FlowMatchScheduler;
+import dev.fluxerase.pipeline.Generator;
 import dev.fluxerase.pipeline.Latents;
 import dev.fluxerase.pipeline.MemoryEstimate;
 import dev.fluxerase.pipeline.ModelFolder.Component;
@@ -147,7 +148,7 @@ public final class Trainer implements AutoCloseable {
      * choice and why reported to {@code progress}), the transformer on it (with the LoRA attached), the T5 tokenizer,
      * the scheduler settings, the concept images (encoded once by the latent codec, then released), the words, with
      * {@code preserve: irrelevant} the preservation images (generated into the output folder when it does not hold them
-     * yet; {@code progress} hears about it), and, when {@code resume} is not null, the checkpoint's LoRA and optimizer
+     * yet, by the run's model with its LoRA held at zero; {@code progress} hears about it), and, when {@code resume} is not null, the checkpoint's LoRA and optimizer
      * state. Text encoders load on the first prompt that {@code cache} (may be null) does not hold.
      */
     public static Trainer open(RunConfig cfg, Path hubCache, PromptCache cache, Checkpoint.State resume,
@@ -167,6 +168,7 @@ public final class Trainer implements AutoCloseable {
         }
         Backend be = Backends.open(cfg.backend(), progress, gpu);
         FluxWeights w = null;
+        PromptEncoder enc = null;
         try {
             if (cfg.loraDtype() == RunConfig.LoraDtype.BF16 && be.device() != Device.CPU) {
                 throw new EraseException(RunConfig.describe("lora_dtype") + " bf16 keeps the LoRA state on the host "
@@ -212,12 +214,6 @@ public final class Trainer implements AutoCloseable {
             Function<RgbImage, ImageLatent> encode = img -> ImageLatent.encode(codec, geometry, img, rc.latents());
             List<ImageLatent> latents = images.stream().map(img -> encode.apply(img.pixels())).toList();
 
-            List<PreserveImages.Item> preserveItems = List.of();
-            List<ImageLatent> preserveLatents = List.of();
-            if (rc.preserve() == RunConfig.Preserve.IRRELEVANT && rc.alternates() && rc.weightLora() > 0) {
-                preserveItems = PreserveImages.prepare(rc, m, be, cache, words.irrelevant(), progress);
-                preserveLatents = preserveItems.stream().map(item -> encode.apply(item.pixels())).toList();
-            }
             List<LoraModule> modules = new ArrayList<>();
             List<float[]> moments1 = new ArrayList<>();
             List<float[]> moments2 = new ArrayList<>();
@@ -251,13 +247,24 @@ public final class Trainer implements AutoCloseable {
                 next = resume.nextStep();
             }
             Passes passes = new Passes(model, geometry, rc.attentionBlocks());
-            PromptEncoder enc = new PromptEncoder(m, new CpuBackend(), cache);
+            enc = new PromptEncoder(m, new CpuBackend(), cache);
+            PromptEncoder prompts = enc;
+            List<PreserveImages.Item> preserveItems = List.of();
+            List<ImageLatent> preserveLatents = List.of();
+            if (rc.preserve() == RunConfig.Preserve.IRRELEVANT && rc.alternates() && rc.weightLora() > 0) {
+                preserveItems = passes.frozen(() -> PreserveImages.prepare(rc, () -> Generator.around(m, model,
+                        prompts), words.irrelevant(), progress));
+                preserveLatents = preserveItems.stream().map(item -> encode.apply(item.pixels())).toList();
+            }
             ReleasedSampler released = rc.sampler() == RunConfig.Sampler.RELEASED
                     ? new ReleasedSampler(scheduler, rc.samplingSteps()) : null;
             return new Trainer(rc, m, w, model, passes, schedule(scheduler, rc.samplingSteps(), geometry), released,
                     scheduler.numTrainTimesteps(), tok, enc, images, latents, preserveItems, preserveLatents, words,
                     modules, opt, history, next, progress);
         } catch (RuntimeException e) {
+            if (enc != null) {
+                enc.close();
+            }
             if (w != null) {
                 w.close();
             }
