@@ -321,7 +321,8 @@ class EraseCommandTest {
     /**
      * Checkpoints are backend-independent (host f32 tensors and settings): a run checkpointed on cpu resumes on naive,
      * records that, and ends within float rounding of the run that stayed on cpu (the two backends agree to ~1e-6).
-     * The LoRA goes to the backend and back through Backend.toDevice and toHost, as it does on cuda.
+     * The LoRA goes to the backend and back through Backend.toDevice and toHost, as it does on cuda (CudaEraseTest
+     * trains on cuda and resumes on cpu).
      */
     @Test
     void aCheckpointFromOneBackendResumesOnAnother() throws Exception {
