@@ -920,6 +920,19 @@ public final class CudaBackend implements Backend {
                 (float) (1 - Math.pow(beta1, step)), (float) (1 - Math.pow(beta2, step)));
     }
 
+    @Override
+    public void adamwBf16(Tensor param, Tensor grad, Tensor m, Tensor v, float decay, float w1, float beta2, float w2,
+                          float bc2Sqrt, float eps, float stepSize) {
+        enter();
+        for (Tensor t : List.of(param, grad, m, v)) {
+            f32("adamwBf16", "operand", t);
+        }
+        sameNumel("adamwBf16", param, grad, m, v);
+        kernels.launch1d(Kernel.ADAMW_BF16, param.numel(), param.numel(), param.data().address(),
+                grad.data().address(), m.data().address(), v.data().address(), decay, w1, beta2, w2, bc2Sqrt, eps,
+                stepSize);
+    }
+
     /** One launch for every parameter: a pointer table and the prefix sums of their sizes, copied up first. */
     @Override
     public void adamwAll(List<Tensor> params, List<Tensor> grads, List<Tensor> ms, List<Tensor> vs, float lr, float beta1,

@@ -25,7 +25,6 @@ import dev.fluxerase.pipeline.PromptCache;
 import dev.fluxerase.pipeline.PromptEncoder;
 import dev.fluxerase.pipeline.StaleTemporaries;
 import dev.fluxerase.tensor.Backend;
-import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.text.T5Tokenizer;
@@ -170,11 +169,6 @@ public final class Trainer implements AutoCloseable {
         FluxWeights w = null;
         PromptEncoder enc = null;
         try {
-            if (cfg.loraDtype() == RunConfig.LoraDtype.BF16 && be.device() != Device.CPU) {
-                throw new EraseException(RunConfig.describe("lora_dtype") + " bf16 keeps the LoRA state on the host "
-                        + "(backend cpu or naive); on " + be.name() + " use " + RunConfig.option("lora_dtype")
-                        + " f32");
-            }
             w = m.openTransformer();
             requireMemory(cfg, m.transformerConfig(), m.openCodec(), be, w.byteSize());
             FluxConfig fc = w.config();

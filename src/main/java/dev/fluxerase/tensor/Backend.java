@@ -218,6 +218,18 @@ public interface Backend extends AutoCloseable {
                float weightDecay, long step);
 
     /**
+     * One step of torch.optim.AdamW on bf16 parameters, gradients and moments, whose bf16 values param, grad, m and v
+     * (F32 tensors of one shape) hold: each of PyTorch's in-place ops computes in float from bf16 operands and rounds
+     * its result to bf16 (to nearest even), with the float scalars that {@code dev.fluxerase.optim.AdamW} derives from
+     * the settings as PyTorch rounds its Python floats. g = bf16(grad); p = bf16(p·decay); m = bf16(lerp(m, g, w1)),
+     * as fma(w1, g − m, m) below w1 = ½ and fma(m − g, 1 − w1, g) from it (ATen's two forms); v = bf16(fma(w2, g·g,
+     * bf16(v·beta2))); d = bf16(bf16(bf16(√v) / bc2Sqrt) + eps); p = bf16(fma(stepSize, m / d, p)). Every result is
+     * exactly determined, so all backends agree bit for bit.
+     */
+    void adamwBf16(Tensor param, Tensor grad, Tensor m, Tensor v, float decay, float w1, float beta2, float w2,
+                   float bc2Sqrt, float eps, float stepSize);
+
+    /**
      * {@link #adamw} on every parameter with its gradient and moments (four lists in one order) at one step count; a
      * device backend updates them all in one launch, which matters for a LoRA's dozens of small tensors.
      */
