@@ -140,6 +140,8 @@ class CudaEraseTest {
         CudaGpu.kernelResult("first step's losses within 5e-2 of cpu's", () -> {
             StepRecord g = cuda.steps().getFirst();
             StepRecord c = cpu.steps().getFirst();
+            System.out.printf("CudaEraseTest step 0: esd %.6g (cpu %.6g), attn %.6g (cpu %.6g), bound 5e-2%n", g.esd(),
+                    c.esd(), g.attn(), c.attn());
             assertEquals(c.esd(), g.esd(), 5e-2 * Math.abs(c.esd()), "esd");
             assertEquals(c.attn(), g.attn(), 5e-2 * Math.abs(c.attn()), "attn");
         });
