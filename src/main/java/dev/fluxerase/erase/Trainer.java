@@ -146,16 +146,20 @@ public final class Trainer implements AutoCloseable {
      * Loads everything a run needs and checks the configuration against the model: the backend ({@code backend}, the
      * choice and why reported to {@code progress}), the transformer on it (with the LoRA attached), the T5 tokenizer,
      * the scheduler settings, the concept images (encoded once by the latent codec, then released), the words, with
-     * {@code preserve: irrelevant} the preservation images (generated into the output folder when it does not hold them
-     * yet, by the run's model with its LoRA held at zero; {@code progress} hears about it), and, when {@code resume} is not null, the checkpoint's LoRA and optimizer
-     * state. Text encoders load on the first prompt that {@code cache} (may be null) does not hold.
+     * {@code preserve: irrelevant} the preservation images (generated into the output folder when it does not hold
+     * them yet, by the run's model with its LoRA held at zero; {@code progress} hears about it), and, when
+     * {@code resume} is not null, the checkpoint's LoRA and optimizer state. Text encoders load on the first prompt
+     * that {@code cache} (may be null) does not hold.
      */
     public static Trainer open(RunConfig cfg, Path hubCache, PromptCache cache, Checkpoint.State resume,
                                Consumer<String> warnings, Consumer<String> progress) {
         return open(cfg, hubCache, cache, resume, warnings, progress, Backends::gpu);
     }
 
-    /** {@link #open(RunConfig, Path, PromptCache, Checkpoint.State, Consumer, Consumer)} with the GPU made by {@code gpu}. */
+    /**
+     * {@link #open(RunConfig, Path, PromptCache, Checkpoint.State, Consumer, Consumer)} with the GPU backend, should the
+     * run's backend be cuda or auto, made by {@code gpu} (a test's stand-in) instead of {@link Backends#gpu}.
+     */
     public static Trainer open(RunConfig cfg, Path hubCache, PromptCache cache, Checkpoint.State resume,
                                Consumer<String> warnings, Consumer<String> progress, Supplier<Backend> gpu) {
         // before anything heavy loads: a key_word_sense WordNet does not have is reported at once
