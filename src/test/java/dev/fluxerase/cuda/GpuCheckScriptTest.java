@@ -191,7 +191,8 @@ class GpuCheckScriptTest {
         assertTrue(s.get("outcome").asText().contains("GPU tests were skipped"), s.toString());
         // one JVM per class: each class reports its own exit in tests.log
         String log = Files.readString(out.resolve("tests.log"));
-        for (String c : List.of("CudaDriverTest", "CudaBackendParityTest", "CudaAttentionTest", "CudaFluxGoldenTest")) {
+        for (String c : List.of("CudaDriverTest", "CudaBackendParityTest", "CudaAttentionTest", "CudaFluxGoldenTest",
+                "CudaEraseTest")) {
             assertTrue(log.contains("gpu-check: test class " + c + ": exit 0"), c + " in\n" + log);
         }
         JsonNode memcheck = s.get("steps").get(s.get("steps").size() - 1);
