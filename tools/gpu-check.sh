@@ -155,7 +155,7 @@ torch_step() { # $1 = name, $2 = seconds, $3 = script under tools/gpu
 }
 
 # correctness with every launch waited for, so a fault names its kernel (cuda/CudaDebug); timings without
-run_tests tests 240 1 CudaDriverTest CudaBackendParityTest CudaAttentionTest CudaFluxGoldenTest
+run_tests tests 240 1 CudaDriverTest CudaBackendParityTest CudaAttentionTest CudaFluxGoldenTest CudaEraseTest
 tail -n 60 "$res/tests.log"
 # The steps below only time, so no number of theirs is checked; on the stand-in the reference GEMM would spend most of
 # flux_blocks' minute on the modulation layers' GEMMs, which are small enough for it to compute.

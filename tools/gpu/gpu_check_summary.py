@@ -118,6 +118,7 @@ def main():
                "budget_s": budget, "steps": steps,
                "libraries": found, "python": python, "junit": counts,
                "flux_golden": [l.strip() for l in read_lines(res, "tests.log") if "CudaFluxGoldenTest " in l],
+               "erase_tiny": [l.strip() for l in read_lines(res, "tests.log") if "CudaEraseTest " in l],
                "flux_model": json_lines(res, "flux-model.log", "FLUX_TIMING "), "flux_blocks": blocks,
                "torch_blocks": torch_blocks, "block_ratios": block_ratios(blocks, torch_blocks),
                "timings": json_lines(res, "timing.log", "CUDA_TIMING "), "torch_baseline": json_lines(res, "torch_ops.log"),

@@ -100,6 +100,26 @@ class CudaBackendParityTest {
         assertThrows(IllegalArgumentException.class, () -> gpu.free(t.sliceRows(1, 2)));
     }
 
+    /** write refills a tensor in place: the values arrive, nothing stays allocated, a bf16 tensor gets them rounded. */
+    @Test
+    void writeRefillsWithoutHoldingMemory() {
+        Tensor t = gpu.allocate(DType.F32, 4, 25);
+        Tensor b = gpu.allocate(DType.BF16, 100);
+        long held = gpu.allocatedBytes();
+        float[] v = g(100);
+        gpu.write(t, v);
+        gpu.write(b, v);
+        assertEquals(held, gpu.allocatedBytes());
+        assertArrayEquals(v, gpu.download(t));
+        float[] rounded = roundBf16(v);
+        float[] bf16 = gpu.download(b);
+        CudaGpu.kernelResult("write to bf16", () -> assertArrayEquals(rounded, bf16));
+        assertThrows(IllegalArgumentException.class, () -> gpu.write(t, new float[99]));
+        gpu.free(t);
+        gpu.free(b);
+        assertEquals(held - 4 * 100 - 2 * 100, gpu.allocatedBytes());
+    }
+
     @Test
     void copyStrided() {
         // split heads: [L=6, H*D=2*4] -> [H, L, D], then merge back with accumulate, and a stride-0 broadcast adjoint
@@ -386,6 +406,34 @@ class CudaBackendParityTest {
         attentionCase(gpuRef, 45, 45, 128, false);
         attentionCase(gpuRef, 33, 70, 64, false);
         attentionCase(gpu, 20, 30, 40, false);
+    }
+
+    /**
+     * The bf16 AdamW step is exactly determined (every op rounds to bf16, multiply-adds fused as stated), so the kernel
+     * must give the reference's bits; both lerp forms (w1 below and above ½) and a parameter near a bf16 tie.
+     */
+    @Test
+    void adamwBf16BitForBit() {
+        int n = 3000;
+        for (float w1 : new float[]{0.1f, 0.75f}) {
+            float[] p = roundBf16(g(n)), gr = g(n), m = roundBf16(gaussian(rnd, n, 0.1)),
+                    v = roundBf16(roundAbs(gaussian(rnd, n, 0.01)));
+            p[0] = 1 + 0x1p-8f;
+            Tensor hp = host(p, n), hm = host(m, n), hv = host(v, n);
+            Tensor dp = dev(p, n), dm = dev(m, n), dv = dev(v, n);
+            for (int step = 1; step <= 3; step++) {
+                float bc2Sqrt = (float) Math.sqrt(1 - Math.pow(0.999, step));
+                float stepSize = (float) (-1e-3 / (1 - Math.pow(0.9, step)));
+                ref.adamwBf16(hp, host(gr, n), hm, hv, 0.99f, w1, 0.999f, 0.001f, bc2Sqrt, 1e-8f, stepSize);
+                gpu.adamwBf16(dp, dev(gr, n), dm, dv, 0.99f, w1, 0.999f, 0.001f, bc2Sqrt, 1e-8f, stepSize);
+            }
+            float[] param = gpu.download(dp), first = gpu.download(dm), second = gpu.download(dv);
+            CudaGpu.kernelResult("adamwBf16 bits", () -> {
+                assertArrayEquals(Floats.toF32(hp), param, "param, w1 " + w1);
+                assertArrayEquals(Floats.toF32(hm), first, "m, w1 " + w1);
+                assertArrayEquals(Floats.toF32(hv), second, "v, w1 " + w1);
+            });
+        }
     }
 
     @Test

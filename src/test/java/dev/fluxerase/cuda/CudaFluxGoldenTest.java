@@ -8,6 +8,10 @@ import dev.fluxerase.flux.FluxWeights;
 import dev.fluxerase.flux.Golden;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
+import dev.fluxerase.pipeline.EulerSampler;
+import dev.fluxerase.pipeline.FlowMatchScheduler;
+import dev.fluxerase.pipeline.Latents;
+import dev.fluxerase.pipeline.PromptEmbeddings;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
@@ -18,6 +22,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 
@@ -146,6 +152,41 @@ class CudaFluxGoldenTest {
                             refGrads.get(mod.keyB()), 3e-4);
                 }
             }
+        }
+    }
+
+    /**
+     * Device memory stays level over repeated passes of one shape, as an erase run's thousands of forwards and
+     * backwards and its validation samplings need: the model keeps its rotary tables while the positions stay, and the
+     * sampler frees what it uploads. Memory accounting only, so this runs whole on the stand-in.
+     */
+    @Test
+    void repeatedPassesAndSamplingsHoldNoMoreDeviceMemory() {
+        FluxConfig c = Golden.config();
+        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+            FluxModel m = new FluxModel(host.to(gpu), gpu);
+            m.setLora(LoraSet.load(Golden.DIR.resolve("lora_weights.safetensors")).modules(), 1f);
+            var in = Golden.inputs(gpu, c);
+            Tensor gradOut = Golden.gradOutput(gpu);
+            FluxGradients g = m.newGradients(false, false);
+            List<Long> held = new ArrayList<>();
+            for (int pass = 0; pass < 3; pass++) {
+                g.zero(gpu);
+                m.forward(in, List.of(0));
+                m.backward(gradOut, g);
+                held.add(gpu.allocatedBytes());
+            }
+            assertEquals(held.get(1), held.get(2), "forward + backward: " + held);
+            PromptEmbeddings prompt = new PromptEmbeddings(new int[7], new int[3], Tensor.zeros(1, 7,
+                    c.contextInDim()), Tensor.zeros(1, c.vecInDim()));
+            Latents geometry = new Latents(16, 16, 2, c.inChannels() / 4);
+            EulerSampler sampler = new EulerSampler(m, FlowMatchScheduler.FLUX_DEV);
+            held.clear();
+            for (int run = 0; run < 3; run++) {
+                sampler.sample(prompt, geometry, new float[geometry.tokens() * geometry.tokenWidth()], 2, 3.5, null);
+                held.add(gpu.allocatedBytes());
+            }
+            assertEquals(held.get(1), held.get(2), "sampling: " + held);
         }
     }
 

@@ -5,15 +5,22 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.File;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.jar.Attributes;
+import java.util.jar.JarFile;
+import java.util.jar.JarOutputStream;
+import java.util.jar.Manifest;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -81,7 +88,10 @@ class GpuCheckScriptTest {
         assertEquals(List.of("unpack"), steps(r.summary()));
     }
 
-    /** A runtime made of links to this build (this JDK, target/classes, target/test-classes, the JUnit console jar). */
+    /**
+     * A runtime made of links to this build (this JDK, target/test-classes, the JUnit console jar) and, for the shaded
+     * jar, a {@link #manifestJar} of target/classes and the dependencies.
+     */
     private static Optional<Path> runtimeOfThisBuild(Path tmp) throws Exception {
         Path m2 = Path.of(System.getProperty("user.home"), ".m2/repository/org/junit/platform/junit-platform-console-standalone");
         if (!Files.isDirectory(m2) || !Files.isDirectory(Path.of("target/classes"))) {
@@ -97,7 +107,7 @@ class GpuCheckScriptTest {
         }
         Path rt = Files.createDirectories(tmp.resolve("rt/flux-erase-runtime/lib"));
         Files.createSymbolicLink(rt.resolve(console.get().getFileName()), console.get().toAbsolutePath());
-        Files.createSymbolicLink(rt.resolve("flux-erase.jar"), Path.of("target/classes").toAbsolutePath());
+        manifestJar(rt.resolve("flux-erase.jar"));
         Files.createSymbolicLink(rt.resolveSibling("test-classes"), Path.of("target/test-classes").toAbsolutePath());
         Files.createSymbolicLink(rt.resolveSibling("java"), Path.of(System.getProperty("java.home")));
         Path tarball = tmp.resolve("runtime.tar.gz");
@@ -111,6 +121,37 @@ class GpuCheckScriptTest {
             }
         }
         return Optional.of(tarball);
+    }
+
+    /**
+     * A jar of nothing but a manifest whose Class-Path is target/classes and this JVM's class path (a surefire
+     * manifest-only jar read out), less JUnit's and Jazzer's jars, which the console launcher must not see twice: what
+     * the shaded jar holds, so that test classes that use the dependencies (CudaEraseTest) load.
+     */
+    private static void manifestJar(Path jar) throws Exception {
+        Set<String> entries = new LinkedHashSet<>(List.of(Path.of("target/classes").toAbsolutePath().toUri().toString()));
+        for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            URI entry = Path.of(e).toAbsolutePath().toUri();
+            List<URI> expanded = new ArrayList<>(List.of(entry));
+            if (Path.of(entry).getFileName().toString().startsWith("surefire")) {
+                try (JarFile booter = new JarFile(Path.of(entry).toFile())) {
+                    String listed = booter.getManifest().getMainAttributes().getValue(Attributes.Name.CLASS_PATH);
+                    expanded.clear();
+                    for (String u : listed.trim().split("\\s+")) {
+                        expanded.add(entry.resolve(u));
+                    }
+                }
+            }
+            for (URI u : expanded) {
+                if (!Path.of(u).getFileName().toString().matches("(junit-|opentest4j|apiguardian|jazzer).*")) {
+                    entries.add(u.toString());
+                }
+            }
+        }
+        Manifest m = new Manifest();
+        m.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
+        m.getMainAttributes().put(Attributes.Name.CLASS_PATH, String.join(" ", entries));
+        new JarOutputStream(Files.newOutputStream(jar), m).close();
     }
 
     /** gpu-check.sh with {@link #runtimeOfThisBuild}, where there is no usable GPU; {@code --keep-going} if asked. */
@@ -150,7 +191,8 @@ class GpuCheckScriptTest {
         assertTrue(s.get("outcome").asText().contains("GPU tests were skipped"), s.toString());
         // one JVM per class: each class reports its own exit in tests.log
         String log = Files.readString(out.resolve("tests.log"));
-        for (String c : List.of("CudaDriverTest", "CudaBackendParityTest", "CudaAttentionTest", "CudaFluxGoldenTest")) {
+        for (String c : List.of("CudaDriverTest", "CudaBackendParityTest", "CudaAttentionTest", "CudaFluxGoldenTest",
+                "CudaEraseTest")) {
             assertTrue(log.contains("gpu-check: test class " + c + ": exit 0"), c + " in\n" + log);
         }
         JsonNode memcheck = s.get("steps").get(s.get("steps").size() - 1);
