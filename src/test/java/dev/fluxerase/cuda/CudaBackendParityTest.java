@@ -4,7 +4,7 @@ import dev.fluxerase.cpu.NaiveBackend;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
-import dev.fluxerase.testing.Compare;
+import dev.fluxerase.testing.ErrorBounds;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -16,6 +16,8 @@ import java.util.Random;
 import static dev.fluxerase.cuda.CudaGpu.assertClose;
 import static dev.fluxerase.cuda.CudaGpu.host;
 import static dev.fluxerase.cuda.CudaGpu.roundBf16;
+import static dev.fluxerase.testing.ErrorBounds.U_F32;
+import static dev.fluxerase.testing.ErrorBounds.U_TENSOR_CORE;
 import static dev.fluxerase.testing.RandomData.gaussian;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -138,7 +140,10 @@ class CudaBackendParityTest {
                 Tensor hc = host(c, m, n), dc = dev(c, m, n);
                 ref.gemm(ta, tb, 0.75f, host(a, as), host(b, bs), 0.5f, hc);
                 gpu.gemm(ta, tb, 0.75f, dev(a, as), dev(b, bs), 0.5f, dc);
-                Compare.assertClose("gemm f32 ta=" + ta + " tb=" + tb, Floats.toF32(hc), gpu.download(dc), F32_TOL);
+                // cuBLASLt's f32 GEMM (CUBLAS_COMPUTE_32F, no TF32) sums k = 130 products in f32, in an order of its own
+                float[] mag = ErrorBounds.gemmMagnitude(ta, tb, 0.75f, host(a, as), host(b, bs), 0.5f, c, m, n);
+                CudaGpu.check("gemm f32 ta=" + ta + " tb=" + tb, Floats.toF32(hc), gpu.download(dc),
+                        ErrorBounds.gemm(U_F32, k, mag));
             }
         }
     }
@@ -155,7 +160,11 @@ class CudaBackendParityTest {
         gpu.gemm(false, true, 1, dev(a, m, k), wb, 0, dc);
         Tensor hc = host(new float[(int) (m * n)], m, n);
         ref.gemm(false, true, 1, host(roundBf16(a), m, k), host(w, n, k), 0, hc);
-        assertClose("linear with bf16 weight", hc, gpu.download(dc), F32_TOL);
+        // The reference multiplies the same bf16-rounded activations, so what differs is the tensor cores' sum of
+        // k = 3072 exact bf16 products in f32 (unit 2⁻²³: their adds truncate).
+        float[] zero = new float[(int) (m * n)];
+        CudaGpu.checkKernel("linear with bf16 weight", hc, gpu.download(dc), () -> ErrorBounds.gemm(U_TENSOR_CORE, k,
+                ErrorBounds.gemmMagnitude(false, true, 1, host(roundBf16(a), m, k), host(w, n, k), 0, zero, m, n)));
 
         float[] w16 = new float[w.length];
         for (int i = 0; i < w.length; i++) {
@@ -165,7 +174,9 @@ class CudaBackendParityTest {
         gpu.copy(dev(w16, n, k), wh);
         gpu.gemm(false, true, 1, dev(a, m, k), wh, 0, dc);
         ref.gemm(false, true, 1, host(a, m, k), host(w16, n, k), 0, hc);
-        assertClose("linear with f16 weight", hc, gpu.download(dc), F32_TOL);
+        // the f16 weight is widened and the GEMM runs in f32 on the unrounded activations
+        CudaGpu.checkKernel("linear with f16 weight", hc, gpu.download(dc), () -> ErrorBounds.gemm(U_F32, k,
+                ErrorBounds.gemmMagnitude(false, true, 1, host(a, m, k), host(w16, n, k), 0, zero, m, n)));
     }
 
     @Test
