@@ -2,7 +2,7 @@ package dev.fluxerase.cuda;
 
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
-import dev.fluxerase.testing.ErrorBounds;
+import dev.fluxerase.testing.BoundedOps;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.extension.AfterTestExecutionCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
@@ -141,15 +141,6 @@ final class CudaGpu implements BeforeEachCallback, AfterTestExecutionCallback {
         return Tensor.of(values.clone(), shape);
     }
 
-    /** Each value rounded to bf16 and back: what the tensor-core paths multiply. */
-    static float[] roundBf16(float[] a) {
-        float[] r = new float[a.length];
-        for (int i = 0; i < a.length; i++) {
-            r[i] = Floats.bf16ToF32(Floats.f32ToBf16(a[i]));
-        }
-        return r;
-    }
-
     /**
      * The factor between the error bounds the GPU tests derive (ErrorBounds, RunningError, AttentionBounds) and what they
      * accept. The derivations take as given what no test here can verify: the accuracy CUDA documents for its math
@@ -160,32 +151,16 @@ final class CudaGpu implements BeforeEachCallback, AfterTestExecutionCallback {
      */
     static final double SAFETY = 2;
 
-    /** ErrorBounds.check against SAFETY·bound, for numbers the stand-in computes too (GEMMs, copies). */
-    static void check(String what, float[] expected, float[] actual, double bound) {
-        ErrorBounds.check(what, expected, actual, SAFETY * bound);
-    }
+    /** BoundedOps' checks of kernel results: skipped on the stand-in (see {@link #kernelResult}). */
+    static final BoundedOps.Checker KERNELS = new BoundedOps.Checker("", SAFETY, CudaGpu::kernelResult);
+    /** BoundedOps' checks of GEMMs, which the stand-in computes too: never skipped. */
+    static final BoundedOps.Checker GEMMS = new BoundedOps.Checker("", SAFETY, (what, check) -> check.run());
 
-    /**
-     * ErrorBounds.check of a kernel's result against SAFETY·bound; skipped on the stand-in (see {@link #kernelResult}),
-     * where the bound is not computed either.
-     */
     static void checkKernel(String what, float[] expected, float[] actual, DoubleSupplier bound) {
-        kernelResult(what, () -> ErrorBounds.check(what, expected, actual, SAFETY * bound.getAsDouble()));
+        KERNELS.check(what, expected, actual, bound);
     }
 
     static void checkKernel(String what, Tensor expectedHost, float[] actual, DoubleSupplier bound) {
         checkKernel(what, Floats.toF32(expectedHost), actual, bound);
-    }
-
-    static void checkKernel(String what, double expected, double actual, DoubleSupplier bound) {
-        kernelResult(what, () -> ErrorBounds.check(what, expected, actual, SAFETY * bound.getAsDouble()));
-    }
-    /** Kernel results against a host reference (skipped on the stand-in: see {@link #kernelResult}). */
-    static void assertClose(String what, Tensor expectedHost, float[] actual, double rel) {
-        assertClose(what, Floats.toF32(expectedHost), actual, rel);
-    }
-
-    static void assertClose(String what, float[] expected, float[] actual, double rel) {
-        kernelResult(what, () -> dev.fluxerase.testing.Compare.assertClose(what, expected, actual, rel));
     }
 }
