@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Sums up a tools/gpu-check.sh run from its work folder: the steps run so far (steps.jsonl), where the CUDA libraries
-were found (cuda-report.txt, python-libs.txt), the JUnit counts, the JSON lines of every timing step and the Java /
+were found (cuda-report.txt, python-libs.txt), the JUnit counts, every checked tensor's measured error and error bound
+(the tests' BOUND lines in tests.log), the JSON lines of every timing step and the Java /
 PyTorch block ratios. gpu-check.sh calls it after every step, so a run that is cut short still leaves the summary of
 what finished; the file is replaced atomically (temp file + rename), never left half written.
 
@@ -10,7 +11,9 @@ GPU tests' exit status (a step that timed out reads 124). A --stand-in run (one 
 reports the exit status of the tests' host side; stand_in says so in the summary."""
 import glob
 import json
+import math
 import os
+import re
 import sys
 import xml.etree.ElementTree as ET
 
@@ -46,6 +49,30 @@ def junit_counts(res, name):
             for key in c:
                 c[key] += int(s.get(key, 0))
     return c
+
+
+BOUND = re.compile(r"BOUND (.+) measured=(\S+) bound=(\S+) ratio=(\S+)\s*$")
+
+
+def bounds(res):
+    """Each checked tensor's measured error and error bound (ErrorBounds' BOUND lines: both relative to max|expected|,
+    ratio = measured / bound, above 1 failed), closest to its bound first. A non-finite number (a NaN result) is null,
+    and such an entry comes first."""
+    out = []
+    for line in read_lines(res, "tests.log"):
+        m = BOUND.search(line)
+        if not m:
+            continue
+        values = []
+        for text in m.groups()[1:]:
+            try:
+                v = float(text)
+            except ValueError:
+                v = math.nan
+            values.append(v if math.isfinite(v) else None)
+        out.append({"name": m.group(1), "measured": values[0], "bound": values[1], "ratio": values[2]})
+    out.sort(key=lambda b: (0, 0) if b["ratio"] is None else (1, -b["ratio"]))
+    return out
 
 
 def libraries(res):
@@ -117,7 +144,7 @@ def main():
     summary = {"exit": status, "outcome": why, "finished": final, "stopped": stopped, "stand_in": stand_in,
                "budget_s": budget, "steps": steps,
                "libraries": found, "python": python, "junit": counts,
-               "flux_golden": [l.strip() for l in read_lines(res, "tests.log") if "CudaFluxGoldenTest " in l],
+               "bounds": bounds(res),
                "erase_tiny": [l.strip() for l in read_lines(res, "tests.log") if "CudaEraseTest " in l],
                "flux_model": json_lines(res, "flux-model.log", "FLUX_TIMING "), "flux_blocks": blocks,
                "torch_blocks": torch_blocks, "block_ratios": block_ratios(blocks, torch_blocks),
@@ -128,7 +155,7 @@ def main():
         json.dump(summary, f, indent=1)
     os.replace(tmp, target)
     if final:
-        print(json.dumps({"libraries": found, "junit": counts}, indent=1))
+        print(json.dumps({"libraries": found, "junit": counts, "closest_to_bound": summary["bounds"][:10]}, indent=1))
         print(json.dumps({"block_ratios": summary["block_ratios"], "flux_model": summary["flux_model"],
                           "timings": summary["timings"], "torch_baseline": summary["torch_baseline"]}, indent=1))
         print("gpu-check: " + why)

@@ -2,10 +2,14 @@ package dev.fluxerase.cuda;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fluxerase.testing.ErrorBounds;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.opentest4j.AssertionFailedError;
 
+import java.io.ByteArrayOutputStream;
 import java.io.File;
+import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,6 +29,7 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -209,5 +214,41 @@ class GpuCheckScriptTest {
                 "gpu-check/junit-tests/CudaFluxGoldenTest/")) {
             assertTrue(archived.lines().anyMatch(f::equals), f + " not in the archive:\n" + archived);
         }
+    }
+
+    /**
+     * gpu_check_summary.py collects the tests' BOUND lines from tests.log into summary.json's bounds, closest to its
+     * bound first: the lines ErrorBounds prints (a failed check's too, and a NaN result's), among other output.
+     */
+    @Test
+    void summaryCollectsTheBoundLinesClosestFirst(@TempDir Path tmp) throws Exception {
+        assumeTrue(onPath("python3"), "python3 not found");
+        PrintStream out = System.out;
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
+        try {
+            ErrorBounds.check("gemm f32 ta=false tb=true", new float[]{2, -4}, new float[]{2, -4.0001f}, 1e-3);
+            ErrorBounds.check("flash attention lq=1 lk=1 d=128 lse", new float[]{10}, new float[]{10.001f}, 2e-3);
+            assertThrows(AssertionFailedError.class,
+                    () -> ErrorBounds.check("silu", new float[]{1}, new float[]{Float.NaN}, 1));
+        } finally {
+            System.setOut(out);
+        }
+        Path work = Files.createDirectories(tmp.resolve("work"));
+        Files.writeString(work.resolve("tests.log"), "gpu-check: test class CudaBackendParityTest\n"
+                + printed.toString(StandardCharsets.UTF_8) + "│  ├─ norms() ✔\n");
+        Process p = new ProcessBuilder("python3", "tools/gpu/gpu_check_summary.py", work.toString(),
+                tmp.resolve("summary.json").toString(), "420").redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, log);
+        JsonNode bounds = new ObjectMapper().readTree(tmp.resolve("summary.json").toFile()).get("bounds");
+        List<String> names = new ArrayList<>();
+        bounds.forEach(b -> names.add(b.get("name").asText()));
+        assertEquals(List.of("silu", "flash attention lq=1 lk=1 d=128 lse", "gemm f32 ta=false tb=true"), names);
+        assertTrue(bounds.get(0).get("measured").isNull() && bounds.get(0).get("ratio").isNull(), bounds.toString());
+        JsonNode lse = bounds.get(1);
+        assertEquals(2e-4, lse.get("bound").asDouble(), 1e-7);
+        assertEquals(lse.get("measured").asDouble() / lse.get("bound").asDouble(), lse.get("ratio").asDouble(), 1e-3);
+        assertTrue(lse.get("ratio").asDouble() > bounds.get(2).get("ratio").asDouble(), bounds.toString());
     }
 }
