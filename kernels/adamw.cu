@@ -36,3 +36,27 @@ extern "C" __global__ void adamw_multi(long long total, int count, const long lo
                   reinterpret_cast<float*>(t[3]), i - offsets[lo], lr, b1, b2, eps, wd, bc1, bc2);
     }
 }
+
+// torch.optim.AdamW on bf16 parameters, state and gradients, whose values are kept in f32 tensors (the erase trainer's
+// lora_dtype bf16): every op computes in float from bf16 operands and rounds its result to bf16, as PyTorch's in-place
+// ops on bf16 tensors do, with the float scalars the host derives from PyTorch's Python floats. The multiply-adds are
+// explicit fmaf, as nvcc compiles PyTorch's kernels, and nothing else may be contracted: each rounding is a value.
+// NaiveBackend.adamwBf16 is the same sequence in Java.
+__device__ __forceinline__ float round_bf16(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+
+extern "C" __global__ void adamw_bf16(long long n, float* p, const float* g, float* m, float* v, float decay, float w1,
+                                      float beta2, float w2, float bc2_sqrt, float eps, float step_size) {
+    GRID_STRIDE(i, n) {
+        const float gi = round_bf16(g[i]);
+        const float pi = round_bf16(p[i] * decay);
+        const float m0 = m[i];
+        // ATen's lerp takes the form that is exact at its end for weights of 1/2 and more
+        const float mi = round_bf16(w1 < 0.5f ? fmaf(w1, gi - m0, m0) : fmaf(m0 - gi, 1.f - w1, gi));
+        const float gg = gi * gi;
+        const float vi = round_bf16(fmaf(w2, gg, round_bf16(v[i] * beta2)));
+        const float d = round_bf16(round_bf16(round_bf16(sqrtf(vi)) / bc2_sqrt) + eps);
+        p[i] = round_bf16(fmaf(step_size, mi / d, pi));
+        m[i] = mi;
+        v[i] = vi;
+    }
+}

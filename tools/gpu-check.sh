@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one script to run on the GPU machine, from the repository root:
-#   bash tools/gpu-check.sh [--keep-going] [runtime/flux-erase-runtime.tar.gz]
+#   bash tools/gpu-check.sh [--keep-going] [--stand-in] [runtime/flux-erase-runtime.tar.gz]
 # It unpacks the runtime that tools/build-gpu-runtime.sh made, reports the GPU and where the CUDA libraries were found
 # (nvidia-smi, python3's nvidia wheels, CudaRuntimeInfo), runs the GPU tests with the bundled Java (the whole tiny FLUX
 # model against its goldens included), one double + one single full-size block timed against
@@ -15,14 +15,23 @@
 #
 # Without the CUDA driver or cuBLASLt every GPU test would skip, so the run stops after the report with a line saying
 # which is missing; --keep-going runs every step anyway (to try the script's plumbing on a machine without a GPU).
+# --stand-in runs it all on a machine without a GPU: it builds the stand-in CUDA libraries (tools/cuda-standin, with
+# the system C compiler) and points FLUX_ERASE_CUDA_LIB_DIR at them, so every step runs its host side with every
+# launch checked and no kernel run (docs/cuda.md); the full-size model is skipped (its weights alone would be 24 GB of
+# host memory). About 1.5 minutes on 2 shared cores; the timings it reports are the host's, not a GPU's.
 # Exit status: 2 when it stopped early or the GPU tests were skipped, else that of the GPU tests.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 keep_going=0
-if [ "${1:-}" = "--keep-going" ]; then
-  keep_going=1
+stand_in=0
+while [[ "${1:-}" == --* ]]; do
+  case "$1" in
+    --keep-going) keep_going=1 ;;
+    --stand-in) stand_in=1 ;;
+    *) echo "gpu-check: unknown option $1" >&2; exit 2 ;;
+  esac
   shift
-fi
+done
 tarball="${1:-$root/runtime/flux-erase-runtime.tar.gz}"
 out="${OUT:-$root/gpu-check-out}"
 budget=420
@@ -91,6 +100,11 @@ jflags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -X
 console="$(ls "$rt"/lib/junit-platform-console-standalone-*.jar)"
 cp="$rt/lib/flux-erase.jar:$rt/test-classes:$root/src/test/resources"
 
+if (( stand_in )); then
+  step stand_in 60 stand-in.log bash "$root/tools/cuda-standin/build.sh" "$work/cuda-standin" \
+    || { stop "could not build the stand-in CUDA libraries (see stand-in.log)"; exit; }
+  export FLUX_ERASE_CUDA_LIB_DIR="$work/cuda-standin${FLUX_ERASE_CUDA_LIB_DIR:+:$FLUX_ERASE_CUDA_LIB_DIR}"
+fi
 step nvidia_smi 20 nvidia-smi.txt nvidia-smi
 cat "$res/nvidia-smi.txt"
 # The image's python3 is a virtualenv: its nvidia wheels (cuBLASLt) are where no fixed prefix points, so ask it where
@@ -128,10 +142,8 @@ step torch_check 60 torch-check.log python3 -c 'import torch; assert torch.cuda.
 run_tests() { # $1 = name, $2 = seconds, $3 = FLUX_ERASE_CUDA_SYNC (1: wait after every launch), rest = classes
   local name="$1" secs="$2" sync="$3"
   shift 3
-  local sel=()
-  for c in "$@"; do sel+=(--select-class "dev.fluxerase.cuda.$c"); done
-  step "$name" "$secs" "$name.log" env FLUX_ERASE_CUDA_SYNC="$sync" "$java" "${jflags[@]}" -jar "$console" execute \
-    --class-path "$cp" "${sel[@]}" --reports-dir "$res/junit-$name" --details=tree --disable-banner
+  step "$name" "$secs" "$name.log" env FLUX_ERASE_CUDA_SYNC="$sync" GPU_CHECK_JFLAGS="${jflags[*]}" \
+    bash "$root/tools/gpu/test-classes.sh" "$res/junit-$name" "$java" "$console" "$cp" "$@"
 }
 
 torch_step() { # $1 = name, $2 = seconds, $3 = script under tools/gpu
@@ -143,10 +155,31 @@ torch_step() { # $1 = name, $2 = seconds, $3 = script under tools/gpu
 }
 
 # correctness with every launch waited for, so a fault names its kernel (cuda/CudaDebug); timings without
-run_tests tests 240 1 CudaDriverTest CudaBackendParityTest CudaAttentionTest CudaFluxGoldenTest
+run_tests tests 240 1 CudaDriverTest CudaBackendParityTest CudaAttentionTest CudaFluxGoldenTest CudaEraseTest
 tail -n 60 "$res/tests.log"
+# The steps below only time, so no number of theirs is checked; on the stand-in the reference GEMM would spend most of
+# flux_blocks' minute on the modulation layers' GEMMs, which are small enough for it to compute.
+(( stand_in )) && export FLUX_ERASE_STANDIN_GEMM_MAX_MACS=0
 step flux_blocks 90 flux-blocks.log "$java" "${jflags[@]}" -cp "$cp" dev.fluxerase.cuda.FullSizeFluxTiming blocks
 torch_step torch_blocks 90 flux_blocks_torch.py
-step flux_model 150 flux-model.log "$java" "${jflags[@]}" -cp "$cp" dev.fluxerase.cuda.FullSizeFluxTiming model
+if (( stand_in )); then
+  record flux_model null 0 0 "stand-in: FLUX.1-dev's 23.8 GB of weights would be host memory here"
+else
+  step flux_model 150 flux-model.log "$java" "${jflags[@]}" -cp "$cp" dev.fluxerase.cuda.FullSizeFluxTiming model
+fi
 run_tests timing 90 0 CudaTimingTest
 torch_step torch_ops 60 torch_ops.py
+# Last, with what is left of the budget: the parity tests once under compute-sanitizer's memcheck, which finds
+# out-of-bounds and misaligned accesses that a wrong result need not show. It works on one of the GPU machines'
+# runtimes and refuses the device on the other (the library's device/KINDS.md), so a refusal is recorded, not fatal.
+if (( stand_in )); then
+  record memcheck null 0 0 "stand-in: no kernel runs"
+elif ! command -v compute-sanitizer > /dev/null; then
+  record memcheck null 0 0 "compute-sanitizer is not on the PATH"
+elif (( ${#missing[@]} )); then
+  record memcheck null 0 0 "no usable GPU"
+else
+  step memcheck 120 memcheck.log env FLUX_ERASE_CUDA_SYNC=1 GPU_CHECK_JFLAGS="${jflags[*]}" \
+    GPU_CHECK_WRAP="compute-sanitizer --tool memcheck --target-processes all --error-exitcode 3" \
+    bash "$root/tools/gpu/test-classes.sh" "$res/junit-memcheck" "$java" "$console" "$cp" CudaBackendParityTest
+fi

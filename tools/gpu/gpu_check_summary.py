@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """Sums up a tools/gpu-check.sh run from its work folder: the steps run so far (steps.jsonl), where the CUDA libraries
-were found (cuda-report.txt, python-libs.txt), the JUnit counts, the JSON lines of every timing step and the Java /
+were found (cuda-report.txt, python-libs.txt), the JUnit counts, every checked tensor's measured error and error bound
+(the tests' BOUND lines in tests.log), the JSON lines of every timing step and the Java /
 PyTorch block ratios. gpu-check.sh calls it after every step, so a run that is cut short still leaves the summary of
 what finished; the file is replaced atomically (temp file + rename), never left half written.
 
 Usage: gpu_check_summary.py WORK_FOLDER SUMMARY_JSON BUDGET_SECONDS [--final]. With --final it also prints the outcome and exits with
 the run's status: 2 when the run stopped early or the GPU tests were skipped (no usable GPU or libraries), else the
-GPU tests' exit status (a step that timed out reads 124)."""
+GPU tests' exit status (a step that timed out reads 124). A --stand-in run (one with a stand_in step) has no GPU and
+reports the exit status of the tests' host side; stand_in says so in the summary."""
 import glob
 import json
+import math
 import os
+import re
 import sys
 import xml.etree.ElementTree as ET
 
@@ -36,7 +40,7 @@ def json_lines(res, name, prefix=""):
 
 def junit_counts(res, name):
     c = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for f in glob.glob(os.path.join(res, "junit-" + name, "*.xml")):
+    for f in glob.glob(os.path.join(res, "junit-" + name, "**", "*.xml"), recursive=True):
         try:
             suites = ET.parse(f).getroot().iter("testsuite")
         except ET.ParseError:
@@ -45,6 +49,30 @@ def junit_counts(res, name):
             for key in c:
                 c[key] += int(s.get(key, 0))
     return c
+
+
+BOUND = re.compile(r"BOUND (.+) measured=(\S+) bound=(\S+) ratio=(\S+)\s*$")
+
+
+def bounds(res):
+    """Each checked tensor's measured error and error bound (ErrorBounds' BOUND lines: both relative to max|expected|,
+    ratio = measured / bound, above 1 failed), closest to its bound first. A non-finite number (a NaN result) is null,
+    and such an entry comes first."""
+    out = []
+    for line in read_lines(res, "tests.log"):
+        m = BOUND.search(line)
+        if not m:
+            continue
+        values = []
+        for text in m.groups()[1:]:
+            try:
+                v = float(text)
+            except ValueError:
+                v = math.nan
+            values.append(v if math.isfinite(v) else None)
+        out.append({"name": m.group(1), "measured": values[0], "bound": values[1], "ratio": values[2]})
+    out.sort(key=lambda b: (0, 0) if b["ratio"] is None else (1, -b["ratio"]))
+    return out
 
 
 def libraries(res):
@@ -67,6 +95,13 @@ def libraries(res):
     return found, python
 
 
+def memcheck(res):
+    """compute-sanitizer's verdict: its ERROR SUMMARY lines (one per process) and every error report's first line."""
+    lines = read_lines(res, "memcheck.log")
+    return {"summaries": [l.strip() for l in lines if "ERROR SUMMARY" in l],
+            "errors": [l.strip() for l in lines if l.startswith("========= Invalid") or "is out of bounds" in l][:50]}
+
+
 def block_ratios(blocks, torch_blocks):
     """Java time / PyTorch time for the same phase and token counts on this card (issue 5's target: <= 1.2 fwd+bwd)."""
     ratios = []
@@ -79,7 +114,7 @@ def block_ratios(blocks, torch_blocks):
     return ratios
 
 
-def outcome(steps, stopped, counts):
+def outcome(steps, stopped, counts, stand_in):
     """(exit status, one line saying why)."""
     if stopped:
         return 2, "stopped early: " + stopped
@@ -87,6 +122,10 @@ def outcome(steps, stopped, counts):
     if not tests or tests[-1].get("exit") is None:
         return 2, "the GPU tests did not run: " + (tests[-1].get("skipped", "?") if tests else "the run ended before them")
     rc = tests[-1]["exit"]
+    if stand_in:
+        return rc, ("stand-in run, no GPU: the GPU tests' host side exit status %d%s; %d tests skipped their kernel "
+                    "numbers (see tests.log)" % (rc, " (timed out)" if tests[-1].get("timed_out") else "",
+                                                   counts["skipped"]))
     if rc == 0 and counts["skipped"] > 0:
         return 2, "%d GPU tests were skipped (no usable GPU or libraries?): see tests.log" % counts["skipped"]
     return rc, "GPU tests exit status %d%s" % (rc, " (timed out)" if tests[-1].get("timed_out") else "")
@@ -98,22 +137,25 @@ def main():
     steps = json_lines(res, "steps.jsonl")
     stopped = "\n".join(read_lines(res, "stopped.txt")).strip() or None
     found, python = libraries(res)
-    counts = {name: junit_counts(res, name) for name in ("tests", "timing")}
+    counts = {name: junit_counts(res, name) for name in ("tests", "timing", "memcheck")}
     blocks, torch_blocks = json_lines(res, "flux-blocks.log", "FLUX_TIMING "), json_lines(res, "torch_blocks.log")
-    status, why = outcome(steps, stopped, counts["tests"])
-    summary = {"exit": status, "outcome": why, "finished": final, "stopped": stopped,
+    stand_in = any(s["step"] == "stand_in" for s in steps)
+    status, why = outcome(steps, stopped, counts["tests"], stand_in)
+    summary = {"exit": status, "outcome": why, "finished": final, "stopped": stopped, "stand_in": stand_in,
                "budget_s": budget, "steps": steps,
                "libraries": found, "python": python, "junit": counts,
-               "flux_golden": [l.strip() for l in read_lines(res, "tests.log") if "CudaFluxGoldenTest " in l],
+               "bounds": bounds(res),
+               "erase_tiny": [l.strip() for l in read_lines(res, "tests.log") if "CudaEraseTest " in l],
                "flux_model": json_lines(res, "flux-model.log", "FLUX_TIMING "), "flux_blocks": blocks,
                "torch_blocks": torch_blocks, "block_ratios": block_ratios(blocks, torch_blocks),
-               "timings": json_lines(res, "timing.log", "CUDA_TIMING "), "torch_baseline": json_lines(res, "torch_ops.log")}
+               "timings": json_lines(res, "timing.log", "CUDA_TIMING "), "torch_baseline": json_lines(res, "torch_ops.log"),
+               "memcheck": memcheck(res)}
     tmp = target + ".tmp"
     with open(tmp, "w") as f:
         json.dump(summary, f, indent=1)
     os.replace(tmp, target)
     if final:
-        print(json.dumps({"libraries": found, "junit": counts}, indent=1))
+        print(json.dumps({"libraries": found, "junit": counts, "closest_to_bound": summary["bounds"][:10]}, indent=1))
         print(json.dumps({"block_ratios": summary["block_ratios"], "flux_model": summary["flux_model"],
                           "timings": summary["timings"], "torch_baseline": summary["torch_baseline"]}, indent=1))
         print("gpu-check: " + why)

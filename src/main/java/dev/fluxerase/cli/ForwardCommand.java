@@ -106,17 +106,17 @@ public final class ForwardCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(in.describe() + ": " + e.getMessage(), e);
             }
-            FluxModel model = new FluxModel(w, be);
+            FluxModel model = new FluxModel(w.to(be), be);
             model.setCheckpointing(checkpointing);
             LoraSet loras = lora == null ? null : LoraSet.load(lora, cfg);
             if (loras != null) {
                 model.setLora(loras.modules(), 1f);
             }
             Map<String, Tensor> result = new LinkedHashMap<>();
-            result.put("out", host(be, model.forward(x, attention)));
+            result.put("out", be.toHost(model.forward(x, attention)));
             if (attention) {
                 for (int i = 0; i < cfg.depth(); i++) {
-                    result.put("attn_probs.double_blocks." + i, host(be, model.attentionProbs(i)));
+                    result.put("attn_probs.double_blocks." + i, be.toHost(model.attentionProbs(i)));
                 }
             }
             if (grad) {
@@ -129,9 +129,9 @@ public final class ForwardCommand implements Callable<Integer> {
                 FluxGradients grads = model.newGradients(true, true);
                 model.backward(be.upload(Floats.toF32(g), g.shape()), grads);
                 w.toFileLayout(n -> be.download(grads.param(n))).forEach((n, t) -> result.put("grad." + n, t));
-                result.put("grad.img", host(be, grads.img()));
-                result.put("grad.txt", host(be, grads.txt()));
-                result.put("grad.y", host(be, grads.y()));
+                result.put("grad.img", be.toHost(grads.img()));
+                result.put("grad.txt", be.toHost(grads.txt()));
+                result.put("grad.y", be.toHost(grads.y()));
                 if (loras != null) {
                     loraFileGrads(loras, grads, cfg, be).forEach((n, t) -> result.put("grad." + n, t));
                 }
@@ -161,10 +161,6 @@ public final class ForwardCommand implements Callable<Integer> {
                     + " --help for the expected inputs)");
         }
         return src.tensor(name);
-    }
-
-    private static Tensor host(Backend be, Tensor t) {
-        return Tensor.of(be.download(t), t.shape());
     }
 
     /**
@@ -202,7 +198,7 @@ public final class ForwardCommand implements Callable<Integer> {
                 }
                 out.put(first.keyB(), Tensor.of(db, t0.bflRows(), rank));
             } else {
-                out.put(first.keyB(), host(be, g.loraB(first.module())));
+                out.put(first.keyB(), be.toHost(g.loraB(first.module())));
             }
         }
         return out;

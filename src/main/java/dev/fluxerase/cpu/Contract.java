@@ -154,8 +154,16 @@ final class Contract {
     }
 
     static void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, long step) {
-        same("adamw", "param", param, "grad", grad, "m", m);
-        same("adamw", "param", param, "v", v);
+        operands("adamw", param, grad, m, v);
         Checks.require(step >= 1, "adamw: step counts from 1, got " + step);
+    }
+
+    static void adamwBf16(Tensor param, Tensor grad, Tensor m, Tensor v) {
+        operands("adamwBf16", param, grad, m, v);
+    }
+
+    private static void operands(String op, Tensor param, Tensor grad, Tensor m, Tensor v) {
+        same(op, "param", param, "grad", grad, "m", m);
+        same(op, "param", param, "v", v);
     }
 }

@@ -457,4 +457,11 @@ public final class CpuBackend implements Backend {
         AdamW.step(p, Arr.in(grad), ma, va, (int) param.numel(), lr, beta1, beta2, eps, weightDecay, step);
         commit(p, ma, va);
     }
+
+    /** The reference's loop: it runs on LoRA-sized tensors, and one copy of the rounding sequence keeps the bits. */
+    @Override
+    public void adamwBf16(Tensor param, Tensor grad, Tensor m, Tensor v, float decay, float w1, float beta2, float w2,
+                          float bc2Sqrt, float eps, float stepSize) {
+        reference.adamwBf16(param, grad, m, v, decay, w1, beta2, w2, bc2Sqrt, eps, stepSize);
+    }
 }

@@ -636,4 +636,25 @@ public final class NaiveBackend implements Backend {
             set(param, i, p);
         }
     }
+
+    @Override
+    public void adamwBf16(Tensor param, Tensor grad, Tensor m, Tensor v, float decay, float w1, float beta2, float w2,
+                          float bc2Sqrt, float eps, float stepSize) {
+        Contract.adamwBf16(param, grad, m, v);
+        for (long i = 0; i < param.numel(); i++) {
+            float g = bf16(get(grad, i));
+            float p = bf16(get(param, i) * decay);
+            float mi = get(m, i);
+            mi = bf16(w1 < 0.5f ? Math.fma(w1, g - mi, mi) : Math.fma(mi - g, 1f - w1, g));
+            float vi = bf16(Math.fma(w2, g * g, bf16(get(v, i) * beta2)));
+            float d = bf16(bf16(bf16((float) Math.sqrt(vi)) / bc2Sqrt) + eps);
+            set(param, i, bf16(Math.fma(stepSize, mi / d, p)));
+            set(m, i, mi);
+            set(v, i, vi);
+        }
+    }
+
+    private static float bf16(float x) {
+        return Floats.roundToBf16(x);
+    }
 }

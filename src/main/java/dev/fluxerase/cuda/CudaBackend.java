@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.function.Function;
 
 /**
@@ -136,7 +137,7 @@ public final class CudaBackend implements Backend {
         return wrap(dtype, shape, p, bytes);
     }
 
-    /** Frees a tensor made by {@link #allocate}, {@link #upload} or {@link #toDevice} (not a view or slice of one). */
+    @Override
     public void free(Tensor t) {
         enter();
         long p = ptr(t, "free", "tensor");
@@ -145,6 +146,8 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("free: " + t + " at 0x" + Long.toHexString(p)
                     + " is not an allocation of this backend (a view or slice?)");
         }
+        // kernels queued on the stream may still use it, and the driver may hand the address out again at once
+        driver.streamSynchronize(stream);
         driver.memFree(p);
         held(-bytes);
     }
@@ -176,15 +179,34 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public OptionalLong freeMemory() {
+        return OptionalLong.of(memoryInfo()[0]);
+    }
+
+    @Override
     public Tensor upload(float[] values, long... shape) {
         if (Tensor.numel(shape) != values.length) {
             throw new IllegalArgumentException("upload: " + values.length + " values for shape " + Arrays.toString(shape));
         }
         Tensor t = allocate(DType.F32, shape);
-        try (Arena a = Arena.ofConfined()) {
-            copyFromHost(t.data().address(), a.allocateFrom(ValueLayout.JAVA_FLOAT, values));
-        }
+        write(t, values);
         return t;
+    }
+
+    @Override
+    public void write(Tensor dst, float[] values) {
+        enter();
+        long p = ptr(dst, "write", "dst");
+        if (dst.numel() != values.length) {
+            throw new IllegalArgumentException("write: " + values.length + " values into " + dst);
+        }
+        if (dst.dtype() != DType.F32) {
+            Backend.super.write(dst, values);
+            return;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            copyFromHost(p, a.allocateFrom(ValueLayout.JAVA_FLOAT, values));
+        }
     }
 
     /**
@@ -898,7 +920,21 @@ public final class CudaBackend implements Backend {
                 (float) (1 - Math.pow(beta1, step)), (float) (1 - Math.pow(beta2, step)));
     }
 
-    /** One AdamW step over many parameters in a single launch (the LoRA's dozens of small tensors). */
+    @Override
+    public void adamwBf16(Tensor param, Tensor grad, Tensor m, Tensor v, float decay, float w1, float beta2, float w2,
+                          float bc2Sqrt, float eps, float stepSize) {
+        enter();
+        for (Tensor t : List.of(param, grad, m, v)) {
+            f32("adamwBf16", "operand", t);
+        }
+        sameNumel("adamwBf16", param, grad, m, v);
+        kernels.launch1d(Kernel.ADAMW_BF16, param.numel(), param.numel(), param.data().address(),
+                grad.data().address(), m.data().address(), v.data().address(), decay, w1, beta2, w2, bc2Sqrt, eps,
+                stepSize);
+    }
+
+    /** One launch for every parameter: a pointer table and the prefix sums of their sizes, copied up first. */
+    @Override
     public void adamwAll(List<Tensor> params, List<Tensor> grads, List<Tensor> ms, List<Tensor> vs, float lr, float beta1,
                          float beta2, float eps, float weightDecay, long step) {
         enter();

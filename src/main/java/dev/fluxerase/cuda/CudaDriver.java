@@ -121,7 +121,8 @@ public final class CudaDriver {
         return (CudaDriver) loaded;
     }
 
-    private static CudaDriver load(CudaLibraries libs) {
+    /** The driver that {@code libs} finds, initialized (tests load the stand-in driver this way, beside {@link #get}). */
+    static CudaDriver load(CudaLibraries libs) {
         Optional<Path> file = libs.driverFallbacks().stream().filter(Files::isRegularFile).findFirst();
         SymbolLookup lookup;
         String where;

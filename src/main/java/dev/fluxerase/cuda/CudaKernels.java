@@ -74,15 +74,17 @@ final class CudaKernels implements AutoCloseable {
     }
 
     /**
-     * The {@code void*[]} for a launch: one 8-byte slot per argument holding its value, and an array of their addresses.
-     * Long for P and L, Integer for I, Float for F.
+     * The {@code void*[]} for a launch: one 8-byte slot per argument holding its value, and an array of their addresses
+     * ended by a NULL. Long for P and L, Integer for I, Float for F. The driver reads exactly as many pointers as the
+     * kernel has parameters and never the NULL; the stand-in driver (tools/cuda-standin) counts up to it, so that it can
+     * refuse a launch with the wrong number of arguments as the real one cannot.
      */
     static MemorySegment packArguments(Arena arena, Kernel k, Object... args) {
         if (args.length != k.params().size()) {
             throw new IllegalArgumentException(k.entry() + " takes " + k.params().size() + " arguments, got " + args.length);
         }
         MemorySegment slots = arena.allocate(8L * Math.max(1, args.length), 8);
-        MemorySegment ptrs = arena.allocate(ValueLayout.ADDRESS, Math.max(1, args.length));
+        MemorySegment ptrs = arena.allocate(ValueLayout.ADDRESS, args.length + 1);
         for (int i = 0; i < args.length; i++) {
             char kind = k.params().get(i);
             Object v = args[i];
@@ -95,6 +97,7 @@ final class CudaKernels implements AutoCloseable {
             }
             ptrs.setAtIndex(ValueLayout.ADDRESS, i, slot);
         }
+        ptrs.setAtIndex(ValueLayout.ADDRESS, args.length, MemorySegment.NULL);
         return ptrs;
     }
 

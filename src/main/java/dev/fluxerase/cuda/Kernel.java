@@ -36,6 +36,7 @@ public enum Kernel {
     COPY_STRIDED("copy", "copy_strided", "L P L L L L L P L L L L L L L L I"),
     ADAMW("adamw", "adamw_f32", "L P P P P F F F F F F F"),
     ADAMW_MULTI("adamw", "adamw_multi", "L I P P F F F F F F F"),
+    ADAMW_BF16("adamw", "adamw_bf16", "L P P P P F F F F F F F"),
     FLASH_ATTN_FWD("attention", "flash_attn_fwd", "I I P P P P P F"),
     ATTN_BWD_DELTA("attention", "attn_bwd_delta", "L I P P P"),
     FLASH_ATTN_BWD("attention", "flash_attn_bwd", "I I P P P P P P P P P F"),

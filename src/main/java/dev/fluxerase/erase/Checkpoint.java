@@ -12,6 +12,7 @@ import dev.fluxerase.safetensors.Safetensors;
 import dev.fluxerase.safetensors.SafetensorsException;
 import dev.fluxerase.safetensors.SafetensorsWriter;
 import dev.fluxerase.safetensors.TensorSource;
+import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
@@ -26,7 +27,8 @@ import java.util.Map;
 
 /**
  * A resumable training state in one safetensors file, {@code checkpoint.safetensors} in the output folder, rewritten
- * atomically (temp file + rename): per LoRA module A and B and their AdamW moments, and in the metadata the next step,
+ * atomically (temp file + rename): per LoRA module A and B and their AdamW moments (host F32 copies, whatever device
+ * they were trained on, so any backend resumes them), and in the metadata the next step,
  * AdamW's step count, the run configuration, the chosen words and the per-step history. Randomness needs no state:
  * step s draws from a generator seeded by (seed, s) alone ({@link RunRandom}).
  */
@@ -63,20 +65,21 @@ final class Checkpoint {
     }
 
     /**
-     * Writes the state after {@code nextStep} steps. The optimizer's parameters are the modules' A and B in module
+     * Writes the state after {@code nextStep} steps, every tensor copied from {@code be}'s device to the host, so that
+     * the file is the same whichever backend trained. The optimizer's parameters are the modules' A and B in module
      * order (A before B), as the trainer builds them.
      */
-    static void write(Path dir, int nextStep, List<LoraModule> modules, AdamW opt, RunConfig config, Words words,
-                      List<String> images, ArrayNode history) {
+    static void write(Path dir, int nextStep, Backend be, List<LoraModule> modules, AdamW opt, RunConfig config,
+                      Words words, List<String> images, ArrayNode history) {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         List<Tensor> m = opt.firstMoments();
         List<Tensor> v = opt.secondMoments();
         int i = 0;
         for (LoraModule mod : modules) {
             for (String f : new String[]{"lora_A", "lora_B"}) {
-                tensors.put(name(mod.module(), f), f.equals("lora_A") ? mod.a() : mod.b());
-                tensors.put(name(mod.module(), f + ".adam_m"), m.get(i));
-                tensors.put(name(mod.module(), f + ".adam_v"), v.get(i));
+                tensors.put(name(mod.module(), f), be.toHost(f.equals("lora_A") ? mod.a() : mod.b()));
+                tensors.put(name(mod.module(), f + ".adam_m"), be.toHost(m.get(i)));
+                tensors.put(name(mod.module(), f + ".adam_v"), be.toHost(v.get(i)));
                 i++;
             }
         }

@@ -8,25 +8,24 @@ import dev.fluxerase.pipeline.Latents;
 import dev.fluxerase.pipeline.PromptEmbeddings;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
-import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The transformer passes of the trainer, on a {@link FluxModel} with the trained LoRA attached: velocities without
  * gradient (live, or frozen: the LoRA's B held at zero, which is the model with LoRA multiplier 0), partial Euler
  * sampling, attention features at a sampling step, and the loss passes that add their LoRA gradients into a
  * {@link FluxGradients} (none when it is null: the value alone, which is what the finite-difference tests compare).
- * Latents are packed {@code [L, 4C]} float arrays of batch 1.
+ * Latents are packed {@code [L, 4C]} float arrays of batch 1; what crosses to the backend's device and back per pass
+ * is a latent, a velocity or a few attention columns. Device buffers are reused from pass to pass, and what a pass
+ * must allocate it frees, since a device backend keeps what is not freed ({@link Backend#free}).
  */
 final class Passes {
     /** A prompt's conditioning on the model's backend. */
@@ -68,27 +67,38 @@ final class Passes {
     private final List<Integer> blocks;
     private final double[][] imgIds;
     private final Map<Integer, Tensor> gradProbs = new HashMap<>();
+    /** The latent of the next pass and the output gradient of the next backward. */
+    private final Tensor img;
+    private final Tensor gradOut;
+    /** Each LoRA B's values while a frozen pass holds it at zero, by module. */
+    private final Map<String, Tensor> heldB = new HashMap<>();
 
+    /** Passes of {@code model}, whose LoRA's factors are on its backend's device. */
     Passes(FluxModel model, Latents geometry, List<Integer> blocks) {
-        if (model.backend().device() != Device.CPU) {
-            throw new EraseException("the erase trainer runs on CPU backends (cpu, naive); " + model.backend().name()
-                    + " keeps its own copy of the LoRA factors");
-        }
         this.model = model;
         this.be = model.backend();
         this.geometry = geometry;
         this.blocks = List.copyOf(blocks);
         this.imgIds = new double[][]{geometry.imageIds()};
+        this.img = be.allocate(DType.F32, 1, geometry.tokens(), geometry.tokenWidth());
+        this.gradOut = be.allocate(DType.F32, 1, geometry.tokens(), model.config().outChannels());
     }
 
+    /** A prompt's conditioning on the device, until {@link #release}. */
     Cond condition(PromptEmbeddings e) {
         return new Cond(be.upload(Floats.toF32(e.t5()), e.t5().shape()),
                 be.upload(Floats.toF32(e.clipPooled()), e.clipPooled().shape()));
     }
 
+    void release(Cond c) {
+        be.free(c.txt());
+        be.free(c.y());
+    }
+
     private FluxInputs inputs(float[] x, Cond c, double sigma, double guidance) {
         int n = (int) c.txt().dim(1);
-        Tensor img = be.upload(x, 1, geometry.tokens(), geometry.tokenWidth());
+        // the model copies its inputs into its own buffers, so this one is free again when forward returns
+        be.write(img, x);
         double[] g = model.config().guidanceEmbed() ? new double[]{guidance} : null;
         return new FluxInputs(img, c.txt(), c.y(), imgIds, new double[][]{Latents.textIds(n)}, new double[]{sigma}, g);
     }
@@ -98,19 +108,26 @@ final class Passes {
         return be.download(model.forward(inputs(x, c, sigma, guidance), List.of()));
     }
 
-    /** v(x, c, σ) of the frozen base model: every LoRA B is zero during the pass (exactly y += 0), then restored. */
+    /** v(x, c, σ) of the frozen base model. */
     float[] frozenVelocity(float[] x, Cond c, double sigma, double guidance) {
-        List<float[]> saved = new ArrayList<>();
+        return frozen(() -> velocity(x, c, sigma, guidance));
+    }
+
+    /**
+     * What {@code pass} computes with the frozen base model: every LoRA B is zero during it (exactly y += 0), then
+     * restored, on the device.
+     */
+    <T> T frozen(Supplier<T> pass) {
         for (LoraModule m : model.lora().values()) {
-            saved.add(m.b().data().toArray(ValueLayout.JAVA_FLOAT));
-            m.b().data().fill((byte) 0);
+            Tensor held = heldB.computeIfAbsent(m.module(), k -> be.allocate(DType.F32, m.b().shape()));
+            be.copy(m.b(), held);
+            be.fill(m.b(), 0f);
         }
         try {
-            return velocity(x, c, sigma, guidance);
+            return pass.get();
         } finally {
-            int i = 0;
             for (LoraModule m : model.lora().values()) {
-                MemorySegment.copy(MemorySegment.ofArray(saved.get(i++)), 0, m.b().data(), 0, m.b().byteSize());
+                be.copy(heldB.get(m.module()), m.b());
             }
         }
     }
@@ -222,8 +239,9 @@ final class Passes {
         return new Preservation(lora, contrast);
     }
 
-    private Tensor upload(float[] gradOut) {
-        return be.upload(gradOut, 1, geometry.tokens(), model.config().outChannels());
+    private Tensor upload(float[] gradient) {
+        be.write(gradOut, gradient);
+        return gradOut;
     }
 
     private int heads() {
@@ -246,7 +264,9 @@ final class Passes {
             be.copyStrided(p, positions[j], new long[]{h * l * l, l * l, l, 1}, cols, j,
                     new long[]{h * l * k, l * k, k, 1}, new long[]{1, h, l, 1}, false);
         }
-        return k == 0 ? new float[0] : be.download(cols);
+        float[] out = k == 0 ? new float[0] : be.download(cols);
+        be.free(cols);
+        return out;
     }
 
     /** dL/dP of block b: zero except the columns {@code positions}, which receive gcols (repeated positions add). */
@@ -267,6 +287,7 @@ final class Passes {
             be.copyStrided(src, j, new long[]{h * l * k, l * k, k, 1}, out, positions[j],
                     new long[]{h * l * l, l * l, l, 1}, new long[]{1, h, l, 1}, true);
         }
+        be.free(src);
         return out;
     }
 }

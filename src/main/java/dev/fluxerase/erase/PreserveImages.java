@@ -3,9 +3,6 @@ package dev.fluxerase.erase;
 import dev.fluxerase.image.Png;
 import dev.fluxerase.image.RgbImage;
 import dev.fluxerase.pipeline.Generator;
-import dev.fluxerase.pipeline.ModelFolder;
-import dev.fluxerase.pipeline.PromptCache;
-import dev.fluxerase.tensor.Backend;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -15,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The data of the paper's preservation variant (METHOD §7.8, {@code preserve: irrelevant}): for each irrelevant
@@ -22,7 +20,8 @@ import java.util.function.Consumer;
  * {@code preserve_images} images the frozen model generates for it through the ordinary generate path (the run's
  * resolution, T5 length and sampling steps, guidance {@code guidance_train}, seeds from the run seed). They are cached
  * as PNGs in {@code <output>/preserve-images/}, so a resumed run reads them back instead of generating them again; a
- * missing one is generated again, with the same bits, as the seeds fix it.
+ * missing one is generated again, with the same bits, as the seeds fix it. The trainer's own model draws them, one at
+ * a time at the shape it trains at, so that a device holds one copy of the weights and one set of activations.
  */
 final class PreserveImages {
     static final String DIR = "preserve-images";
@@ -52,11 +51,11 @@ final class PreserveImages {
     }
 
     /**
-     * The cached images of every irrelevant concept, generating those that the folder does not hold yet (all images
-     * of one concept in one batched sampling). {@code progress} hears one line per generated concept.
+     * The cached images of every irrelevant concept, generating those that the folder does not hold yet with the
+     * generator that {@code frozen} opens (the generate path around the frozen model). {@code progress} hears one line
+     * per generated concept.
      */
-    static List<Item> prepare(RunConfig c, ModelFolder m, Backend backend, PromptCache cache, List<String> words,
-                              Consumer<String> progress) {
+    static List<Item> prepare(RunConfig c, Supplier<Generator> frozen, List<String> words, Consumer<String> progress) {
         Path dir = Path.of(c.output()).resolve(DIR);
         List<Item> items = new ArrayList<>();
         Generator gen = null;
@@ -73,16 +72,12 @@ final class PreserveImages {
                 }
                 if (!missing.isEmpty()) {
                     if (gen == null) {
-                        gen = Generator.open(m, backend, cache, List.of());
+                        gen = frozen.get();
                     }
-                    long[] seeds = new long[missing.size()];
-                    for (int j = 0; j < seeds.length; j++) {
-                        seeds[j] = seed(c.seed(), k, missing.get(j));
-                    }
-                    progress.accept("generating " + seeds.length + " preservation image(s) of \"" + prompt + "\"");
-                    List<Generator.Result> r = gen.generate(prompt, c.imageSettings(), seeds, null);
-                    for (int j = 0; j < seeds.length; j++) {
-                        Png.write(dir.resolve(name(k, word, missing.get(j))), r.get(j).image());
+                    progress.accept("generating " + missing.size() + " preservation image(s) of \"" + prompt + "\"");
+                    for (int i : missing) {
+                        Png.write(dir.resolve(name(k, word, i)), gen.generate(prompt, c.imageSettings(),
+                                seed(c.seed(), k, i), null, null).image());
                     }
                 }
                 for (int i = 0; i < c.preserveImages(); i++) {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.fluxerase.json.ConfigJson;
+import dev.fluxerase.pipeline.Backends;
 import dev.fluxerase.pipeline.Generator;
 import dev.fluxerase.pipeline.ModelDefaults;
 import dev.fluxerase.tensor.DType;
@@ -300,7 +301,7 @@ public record RunConfig(String model, String transformer, String vae, String out
                 f.number("shuffle_p", SHUFFLE_P), f.number("synonym_p", SYNONYM_P), seed,
                 f.integer("sampling_steps", model.steps(SAMPLING_STEPS)),
                 f.integer("checkpoint_every", CHECKPOINT_EVERY), f.integer("save_every", 0),
-                f.string("backend", "cpu"), f.bool("gradient_checkpointing", false), f.integer("validate_every", 0),
+                f.string("backend", "auto"), f.bool("gradient_checkpointing", false), f.integer("validate_every", 0),
                 f.strings("validate_prompts"), f.longInteger("validate_seed", seed));
         c.validate();
         return c;
@@ -369,8 +370,9 @@ public record RunConfig(String model, String transformer, String vae, String out
             require(validatePrompts.stream().noneMatch(String::isBlank), "validate_prompts",
                     "contains an empty prompt: " + validatePrompts);
         }
-        require(backend.equals("cpu") || backend.equals("naive"), "backend",
-                "\"" + backend + "\" is not a backend (cpu or naive)");
+        List<String> backends = Backends.NAMES;
+        require(backends.contains(backend), "backend", "\"" + backend + "\" is not a backend ("
+                + String.join(", ", backends.subList(0, backends.size() - 1)) + " or " + backends.getLast() + ")");
     }
 
     private static void requireWords(String key, List<String> words) {

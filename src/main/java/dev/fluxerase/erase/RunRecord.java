@@ -23,16 +23,19 @@ final class RunRecord {
     }
 
     /**
+     * @param backend    the backend this process trains on (config's {@code backend} may say auto, or another
+     *                   backend a resumed run left)
      * @param images     "name sha256" of each concept image, as the checkpoint keeps them
      * @param validation the validation grids' settings and prompts; null when the run draws none
      */
-    static void write(Path file, boolean finished, int stepsDone, String model, RunConfig config, Words words,
-                      List<String> images, int modules, List<JsonNode> steps, JsonNode validation) {
+    static void write(Path file, boolean finished, int stepsDone, String model, String backend, RunConfig config,
+                      Words words, List<String> images, int modules, List<JsonNode> steps, JsonNode validation) {
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("format", FORMAT);
         o.put("status", finished ? "finished" : "running");
         o.put("steps_done", stepsDone);
         o.put("model", model);
+        o.put("backend", backend);
         o.set("config", config.toJson());
         o.set("mode", mode(config));
         o.set("words", words.toJson());

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.fluxerase.cpu.CpuBackend;
-import dev.fluxerase.cpu.NaiveBackend;
 import dev.fluxerase.erase.StepRecord.Kind;
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxGradients;
@@ -15,7 +14,9 @@ import dev.fluxerase.io.AtomicFiles;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.optim.AdamW;
+import dev.fluxerase.pipeline.Backends;
 import dev.fluxerase.pipeline.FlowMatchScheduler;
+import dev.fluxerase.pipeline.Generator;
 import dev.fluxerase.pipeline.Latents;
 import dev.fluxerase.pipeline.MemoryEstimate;
 import dev.fluxerase.pipeline.ModelFolder.Component;
@@ -41,10 +42,12 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Random;
 import java.util.TreeSet;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.IntStream;
@@ -140,15 +143,25 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
-     * Loads everything a run needs and checks the configuration against the model: the transformer (with the LoRA
-     * attached), the T5 tokenizer, the scheduler settings, the concept images (encoded once by the latent codec, then
-     * released), the words, with {@code preserve: irrelevant} the preservation images (generated into the output
-     * folder when it does not hold them yet; {@code progress} hears about it), and, when {@code resume} is not null,
-     * the checkpoint's LoRA and optimizer state. Text encoders load on the first prompt that {@code cache} (may be
-     * null) does not hold.
+     * Loads everything a run needs and checks the configuration against the model: the backend ({@code backend}, the
+     * choice and why reported to {@code progress}), the transformer on it (with the LoRA attached), the T5 tokenizer,
+     * the scheduler settings, the concept images (encoded once by the latent codec, then released), the words, with
+     * {@code preserve: irrelevant} the preservation images (generated into the output folder when it does not hold
+     * them yet, by the run's model with its LoRA held at zero; {@code progress} hears about it), and, when
+     * {@code resume} is not null, the checkpoint's LoRA and optimizer state. Text encoders load on the first prompt
+     * that {@code cache} (may be null) does not hold.
      */
     public static Trainer open(RunConfig cfg, Path hubCache, PromptCache cache, Checkpoint.State resume,
                                Consumer<String> warnings, Consumer<String> progress) {
+        return open(cfg, hubCache, cache, resume, warnings, progress, Backends::gpu);
+    }
+
+    /**
+     * {@link #open(RunConfig, Path, PromptCache, Checkpoint.State, Consumer, Consumer)} with the GPU backend, should the
+     * run's backend be cuda or auto, made by {@code gpu} (a test's stand-in) instead of {@link Backends#gpu}.
+     */
+    public static Trainer open(RunConfig cfg, Path hubCache, PromptCache cache, Checkpoint.State resume,
+                               Consumer<String> warnings, Consumer<String> progress, Supplier<Backend> gpu) {
         // before anything heavy loads: a key_word_sense WordNet does not have is reported at once
         Words words = resume != null ? resume.words() : Words.choose(cfg);
         ModelFolder m = ModelFolder.resolve(cfg.model(), path(cfg.transformer()), path(cfg.vae()), hubCache);
@@ -156,12 +169,14 @@ public final class Trainer implements AutoCloseable {
                 Component.TEXT_ENCODER_2)) {
             m.require(c);
         }
-        requireHeap(cfg, m.transformerConfig(), m.openCodec(), Runtime.getRuntime().maxMemory());
-        FluxWeights w = m.openTransformer();
+        Backend be = Backends.open(cfg.backend(), progress, gpu);
+        FluxWeights w = null;
+        PromptEncoder enc = null;
         try {
+            w = m.openTransformer();
+            requireMemory(cfg, m.transformerConfig(), m.openCodec(), be, w.byteSize());
             FluxConfig fc = w.config();
-            Backend be = cfg.backend().equals("naive") ? new NaiveBackend() : new CpuBackend();
-            FluxModel model = new FluxModel(w, be);
+            FluxModel model = new FluxModel(w.to(be), be);
             model.setCheckpointing(cfg.gradientCheckpointing());
             RunConfig rc = cfg.withAttentionBlocks(resolveBlocks(cfg.attentionBlocks(), fc.depth()));
             if (resume != null) {
@@ -197,24 +212,26 @@ public final class Trainer implements AutoCloseable {
             Function<RgbImage, ImageLatent> encode = img -> ImageLatent.encode(codec, geometry, img, rc.latents());
             List<ImageLatent> latents = images.stream().map(img -> encode.apply(img.pixels())).toList();
 
-            List<PreserveImages.Item> preserveItems = List.of();
-            List<ImageLatent> preserveLatents = List.of();
-            if (rc.preserve() == RunConfig.Preserve.IRRELEVANT && rc.alternates() && rc.weightLora() > 0) {
-                preserveItems = PreserveImages.prepare(rc, m, be, cache, words.irrelevant(), progress);
-                preserveLatents = preserveItems.stream().map(item -> encode.apply(item.pixels())).toList();
+            List<LoraModule> modules = new ArrayList<>();
+            List<float[]> moments1 = new ArrayList<>();
+            List<float[]> moments2 = new ArrayList<>();
+            for (LoraModule host : LoraSet.create(fc, LoraSet.DEFAULT_TARGETS, rc.rank(), (float) rc.alpha(),
+                    rc.seed(), LoraSet.Init.GAUSSIAN).modules()) {
+                if (resume != null) {
+                    restore(resume, host, moments1, moments2);
+                } else if (rc.loraDtype() == RunConfig.LoraDtype.BF16) {
+                    // peft draws A in f32 and then casts the adapter to the dtype of the bf16 base layer
+                    for (long i = 0; i < host.a().numel(); i++) {
+                        host.a().set(i, Floats.roundToBf16(host.a().get(i)));
+                    }
+                }
+                // the factors live where the model computes (a copy on a GPU, these very tensors on the CPU), and
+                // come back to the host only for checkpoints and saves
+                modules.add(host.map(be::toDevice));
             }
-            LoraSet lora = LoraSet.create(fc, LoraSet.DEFAULT_TARGETS, rc.rank(), (float) rc.alpha(), rc.seed(),
-                    LoraSet.Init.GAUSSIAN);
-            List<LoraModule> modules = List.copyOf(lora.modules());
             model.setLora(modules, 1f);
             List<Tensor> params = new ArrayList<>();
             for (LoraModule mod : modules) {
-                if (rc.loraDtype() == RunConfig.LoraDtype.BF16) {
-                    // peft draws A in f32 and then casts the adapter to the dtype of the bf16 base layer
-                    for (long i = 0; i < mod.a().numel(); i++) {
-                        mod.a().set(i, Floats.roundToBf16(mod.a().get(i)));
-                    }
-                }
                 params.add(mod.a());
                 params.add(mod.b());
             }
@@ -223,19 +240,33 @@ public final class Trainer implements AutoCloseable {
             List<JsonNode> history = new ArrayList<>();
             int next = 0;
             if (resume != null) {
-                restore(resume, modules, opt);
+                opt.restore(resume.adamSteps(), moments1, moments2);
                 history = Checkpoint.history(resume);
                 next = resume.nextStep();
             }
             Passes passes = new Passes(model, geometry, rc.attentionBlocks());
-            PromptEncoder enc = new PromptEncoder(m, new CpuBackend(), cache);
+            enc = new PromptEncoder(m, new CpuBackend(), cache);
+            PromptEncoder prompts = enc;
+            List<PreserveImages.Item> preserveItems = List.of();
+            List<ImageLatent> preserveLatents = List.of();
+            if (rc.preserve() == RunConfig.Preserve.IRRELEVANT && rc.alternates() && rc.weightLora() > 0) {
+                preserveItems = passes.frozen(() -> PreserveImages.prepare(rc, () -> Generator.around(m, model,
+                        prompts), words.irrelevant(), progress));
+                preserveLatents = preserveItems.stream().map(item -> encode.apply(item.pixels())).toList();
+            }
             ReleasedSampler released = rc.sampler() == RunConfig.Sampler.RELEASED
                     ? new ReleasedSampler(scheduler, rc.samplingSteps()) : null;
             return new Trainer(rc, m, w, model, passes, schedule(scheduler, rc.samplingSteps(), geometry), released,
                     scheduler.numTrainTimesteps(), tok, enc, images, latents, preserveItems, preserveLatents, words,
                     modules, opt, history, next, progress);
         } catch (RuntimeException e) {
-            w.close();
+            if (enc != null) {
+                enc.close();
+            }
+            if (w != null) {
+                w.close();
+            }
+            be.close();
             throw e;
         }
     }
@@ -256,11 +287,45 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
+     * Refuses, before any weight is read, a run that cannot fit where its big buffers will live: on a host backend the
+     * Java heap ({@link #requireHeap}; the weights are mapped, not on the heap), on a device its free memory
+     * ({@link Backend#freeMemory}), which also holds the weights ({@code weightBytes}).
+     */
+    static void requireMemory(RunConfig c, FluxConfig fc, LatentCodec codec, Backend be, long weightBytes) {
+        OptionalLong free = be.freeMemory();
+        if (free.isEmpty()) {
+            requireHeap(c, fc, codec, Runtime.getRuntime().maxMemory());
+        } else {
+            requireDevice(c, fc, codec, weightBytes, free.getAsLong(), be.name());
+        }
+    }
+
+    /**
      * Refuses a run whose transformer activations and LoRA state cannot fit in {@code heapLimit} bytes
-     * ({@link MemoryEstimate#fits}, as for generate), before any weight is read: the estimate of {@link FluxModel#trainingBytes} at the
-     * run's resolution and T5 length, and what turning gradient checkpointing on would need.
+     * ({@link MemoryEstimate#fits}, as for generate): the estimate of {@link FluxModel#trainingBytes} at the run's
+     * resolution and T5 length, and what turning gradient checkpointing on would need.
      */
     static void requireHeap(RunConfig c, FluxConfig fc, LatentCodec codec, long heapLimit) {
+        require(c, fc, codec, 0, heapLimit, "of Java heap for the transformer's activations and the LoRA state, more "
+                + "than the Java heap's " + MemoryEstimate.bytes(heapLimit), MemoryEstimate.RAISE_LIMIT);
+    }
+
+    /**
+     * The same on a device with {@code free} bytes free ({@code device} names it), which holds the transformer's
+     * weights as well. Not counted: the backend's scratch (bf16 copies of GEMM operands, the GEMM workspace), which the
+     * tenth of headroom covers.
+     */
+    static void requireDevice(RunConfig c, FluxConfig fc, LatentCodec codec, long weightBytes, long free,
+                              String device) {
+        require(c, fc, codec, weightBytes, free, "of device memory for the transformer's weights ("
+                + MemoryEstimate.bytes(weightBytes) + "), its activations and the LoRA state, more than the "
+                + MemoryEstimate.bytes(free) + " free on " + device, "free memory on the GPU (nvidia-smi lists the "
+                + "processes that hold it)");
+    }
+
+    /** Refuses a run needing more than {@code limit} bytes: {@code fixed}, the activations and the LoRA state. */
+    private static void require(RunConfig c, FluxConfig fc, LatentCodec codec, long fixed, long limit, String what,
+                                String raise) {
         if (c.resolution() % (2 * codec.downsampleFactor()) != 0) {
             return;
         }
@@ -269,18 +334,17 @@ public final class Trainer implements AutoCloseable {
         int maps = resolveBlocks(c.attentionBlocks(), fc.depth()).size();
         // A, B, their gradients and the two AdamW moments of add_q_proj and add_k_proj on every double block
         long lora = 4L * 6 * 2 * fc.depth() * c.rank() * fc.hiddenSize();
-        long need = FluxModel.trainingBytes(fc, 1, c.t5Length(), tokens, c.gradientCheckpointing(), maps) + lora;
-        if (MemoryEstimate.fits(need, heapLimit)) {
+        long need = fixed + FluxModel.trainingBytes(fc, 1, c.t5Length(), tokens, c.gradientCheckpointing(), maps)
+                + lora;
+        if (MemoryEstimate.fits(need, limit)) {
             return;
         }
         String other = c.gradientCheckpointing() ? "" : " (with " + RunConfig.describe("gradient_checkpointing")
-                + ": about " + MemoryEstimate.bytes(FluxModel.trainingBytes(fc, 1, c.t5Length(), tokens, true, maps)
-                + lora) + ")";
+                + ": about " + MemoryEstimate.bytes(fixed + FluxModel.trainingBytes(fc, 1, c.t5Length(), tokens, true,
+                maps) + lora) + ")";
         throw new EraseException("a " + c.resolution() + "x" + c.resolution() + " run needs about "
-                + MemoryEstimate.bytes(need) + " of Java heap for the transformer's activations and the LoRA state, "
-                + "more than the Java heap's " + MemoryEstimate.bytes(heapLimit) + other + "; "
-                + (c.gradientCheckpointing() ? "" : "turn gradient checkpointing on, ") + "use a smaller resolution, "
-                + "or " + MemoryEstimate.RAISE_LIMIT);
+                + MemoryEstimate.bytes(need) + " " + what + other + "; " + (c.gradientCheckpointing() ? ""
+                : "turn gradient checkpointing on, ") + "use a smaller resolution, or " + raise);
     }
 
     static List<Integer> resolveBlocks(List<Integer> blocks, int depth) {
@@ -309,23 +373,19 @@ public final class Trainer implements AutoCloseable {
                 + c.instancePrompt() + "\"");
     }
 
-    private static void restore(Checkpoint.State s, List<LoraModule> modules, AdamW opt) {
-        List<float[]> m = new ArrayList<>();
-        List<float[]> v = new ArrayList<>();
-        for (LoraModule mod : modules) {
-            for (String f : new String[]{"lora_A", "lora_B"}) {
-                Tensor t = f.equals("lora_A") ? mod.a() : mod.b();
-                float[] values = s.tensor(Checkpoint.name(mod.module(), f));
-                if (values.length != t.numel()) {
-                    throw new EraseException(s.file() + ": tensor " + Checkpoint.name(mod.module(), f) + " has "
-                            + values.length + " values, the LoRA " + t.numel());
-                }
-                MemorySegment.copy(MemorySegment.ofArray(values), 0, t.data(), 0, t.byteSize());
-                m.add(s.tensor(Checkpoint.name(mod.module(), f + ".adam_m")));
-                v.add(s.tensor(Checkpoint.name(mod.module(), f + ".adam_v")));
+    /** Puts a checkpoint's A and B into a new module's host tensors and adds their AdamW moments to m and v. */
+    private static void restore(Checkpoint.State s, LoraModule host, List<float[]> m, List<float[]> v) {
+        for (String f : new String[]{"lora_A", "lora_B"}) {
+            Tensor t = f.equals("lora_A") ? host.a() : host.b();
+            float[] values = s.tensor(Checkpoint.name(host.module(), f));
+            if (values.length != t.numel()) {
+                throw new EraseException(s.file() + ": tensor " + Checkpoint.name(host.module(), f) + " has "
+                        + values.length + " values, the LoRA " + t.numel());
             }
+            MemorySegment.copy(MemorySegment.ofArray(values), 0, t.data(), 0, t.byteSize());
+            m.add(s.tensor(Checkpoint.name(host.module(), f + ".adam_m")));
+            v.add(s.tensor(Checkpoint.name(host.module(), f + ".adam_v")));
         }
-        opt.restore(s.adamSteps(), m, v);
     }
 
     // ---- the schedule ---------------------------------------------------------------------------------------------------
@@ -361,9 +421,14 @@ public final class Trainer implements AutoCloseable {
         return fixed(prompt);
     }
 
-    /** The LoRA being trained (live tensors). */
+    /** The LoRA being trained (live tensors, on the backend's device). */
     public LoraSet lora() {
         return LoraSet.of(modules);
+    }
+
+    /** A host copy of the LoRA, for the files: the only time its factors leave the device. */
+    private LoraSet hostLora() {
+        return LoraSet.of(modules.stream().map(m -> m.map(be::toHost)).toList());
     }
 
     // ---- running ------------------------------------------------------------------------------------------------------
@@ -391,7 +456,7 @@ public final class Trainer implements AutoCloseable {
             appendLog(r.toJson());
             nextStep++;
             if (config.saveEvery() > 0 && nextStep % config.saveEvery() == 0) {
-                LoraSet.of(modules).save(snapshot(nextStep), config.loraDtype().dtype());
+                hostLora().save(snapshot(nextStep), config.loraDtype().dtype());
             }
             listener.onStep(r, config.steps());
             if (validation.due(nextStep)) {
@@ -401,7 +466,7 @@ public final class Trainer implements AutoCloseable {
                 checkpoint();
             }
         }
-        LoraSet.of(modules).save(out.resolve(LORA_FILE), config.loraDtype().dtype());
+        hostLora().save(out.resolve(LORA_FILE), config.loraDtype().dtype());
         writeRecord(true);
     }
 
@@ -459,14 +524,14 @@ public final class Trainer implements AutoCloseable {
     }
 
     private void writeRecord(boolean finished) {
-        RunRecord.write(out.resolve(RECORD_FILE), finished, nextStep, folder.describe(), config, words, imageIds,
-                modules.size(), history, validation.toJson());
+        RunRecord.write(out.resolve(RECORD_FILE), finished, nextStep, folder.describe(), be.name(), config, words,
+                imageIds, modules.size(), history, validation.toJson());
     }
 
     private void checkpoint() {
         ArrayNode h = JsonNodeFactory.instance.arrayNode();
         history.forEach(h::add);
-        Checkpoint.write(out, nextStep, modules, optimizer, config, words, imageIds, h);
+        Checkpoint.write(out, nextStep, be, modules, optimizer, config, words, imageIds, h);
         writeRecord(false);
     }
 
@@ -481,82 +546,87 @@ public final class Trainer implements AutoCloseable {
                 config.synonymP(), rng);
         int[] posUn = positionsUn(a);
         Passes.Cond cUn = passes.condition(prompts.encode(a.prompt(), config.t5Length()));
-        Random posterior = RunRandom.posterior(config.seed(), s);
-        float[] x0 = latents.get(image).draw(posterior);
-        grads.zero(be);
-        Double esd = null;
-        Double attn = null;
-        Double lora = null;
-        Double contrast = null;
-        String preserveImage = null;
-        double loss;
-        int samplingStep;
-        if (kind == Kind.ERASE) {
-            float[] zT = RunRandom.gaussian(rng, x0.length);
-            float[] eps = RunRandom.gaussian(rng, x0.length);
-            Passes.Schedule sampling = samplingCalls(rng, s, 1).getFirst();
-            if (config.weightEsd() > 0) {
-                esd = esd(cUn, zT, time, sampling);
-            }
-            if (config.weightAttn() > 0) {
-                attn = passes.attention(noisy(x0, eps, time.sigma()), cUn, time.sigma(), config.guidanceTrain(),
-                        attentionColumns(config.mode(), posUn), config.weightAttn(), grads);
-            }
-            loss = config.weightEsd() * orZero(esd) + config.weightAttn() * orZero(attn);
-            samplingStep = time.tEnc();
-        } else {
-            float[] eps = RunRandom.gaussian(rng, x0.length);
-            float[] z0 = RunRandom.gaussian(rng, x0.length);
-            samplingStep = rng.nextInt(schedule.steps());
-            List<Passes.Schedule> sampling = samplingCalls(rng, s, 1 + words.irrelevant().size());
-            Map<Integer, double[]> syn = null;
-            Map<Integer, List<double[]>> irrelevant = null;
-            boolean rsc = config.weightRsc() > 0 && posUn.length > 0;
-            if (rsc) {
-                syn = passes.features(z0, fixed(a.synonym()), sampling.getFirst(), samplingStep,
-                        config.guidanceSample(), positionsBare(a, a.synonym()));
-                irrelevant = new HashMap<>();
-                for (int w = 0; w < words.irrelevant().size(); w++) {
-                    String word = words.irrelevant().get(w);
-                    Map<Integer, double[]> f = passes.features(z0, fixed(word), sampling.get(1 + w), samplingStep,
-                            config.guidanceSample(), positionsBare(a, word));
-                    for (Map.Entry<Integer, double[]> e : f.entrySet()) {
-                        irrelevant.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(e.getValue());
+        try {
+            Random posterior = RunRandom.posterior(config.seed(), s);
+            float[] x0 = latents.get(image).draw(posterior);
+            grads.zero(be);
+            Double esd = null;
+            Double attn = null;
+            Double lora = null;
+            Double contrast = null;
+            String preserveImage = null;
+            double loss;
+            int samplingStep;
+            if (kind == Kind.ERASE) {
+                float[] zT = RunRandom.gaussian(rng, x0.length);
+                float[] eps = RunRandom.gaussian(rng, x0.length);
+                Passes.Schedule sampling = samplingCalls(rng, s, 1).getFirst();
+                if (config.weightEsd() > 0) {
+                    esd = esd(cUn, zT, time, sampling);
+                }
+                if (config.weightAttn() > 0) {
+                    attn = passes.attention(noisy(x0, eps, time.sigma()), cUn, time.sigma(), config.guidanceTrain(),
+                            attentionColumns(config.mode(), posUn), config.weightAttn(), grads);
+                }
+                loss = config.weightEsd() * orZero(esd) + config.weightAttn() * orZero(attn);
+                samplingStep = time.tEnc();
+            } else {
+                float[] eps = RunRandom.gaussian(rng, x0.length);
+                float[] z0 = RunRandom.gaussian(rng, x0.length);
+                samplingStep = rng.nextInt(schedule.steps());
+                List<Passes.Schedule> sampling = samplingCalls(rng, s, 1 + words.irrelevant().size());
+                Map<Integer, double[]> syn = null;
+                Map<Integer, List<double[]>> irrelevant = null;
+                boolean rsc = config.weightRsc() > 0 && posUn.length > 0;
+                if (rsc) {
+                    syn = passes.features(z0, fixed(a.synonym()), sampling.getFirst(), samplingStep,
+                            config.guidanceSample(), positionsBare(a, a.synonym()));
+                    irrelevant = new HashMap<>();
+                    for (int w = 0; w < words.irrelevant().size(); w++) {
+                        String word = words.irrelevant().get(w);
+                        Map<Integer, double[]> f = passes.features(z0, fixed(word), sampling.get(1 + w), samplingStep,
+                                config.guidanceSample(), positionsBare(a, word));
+                        for (Map.Entry<Integer, double[]> e : f.entrySet()) {
+                            irrelevant.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(e.getValue());
+                        }
                     }
                 }
-            }
-            if (preserveLatents.isEmpty()) {
-                Passes.Preservation p = passes.preservation(noisy(x0, eps, time.sigma()), cUn, time.sigma(),
-                        config.guidanceTrain(), target(eps, x0), posUn, syn, irrelevant, config.tau(),
-                        config.weightLora(), config.weightRsc(), grads);
-                lora = config.weightLora() > 0 ? p.lora() : null;
-                contrast = rsc ? p.rsc() : null;
-            } else {
-                // preserve = irrelevant: L_lora on a frozen-model image of an irrelevant concept with its prompt; the
-                // RSC feature of the concept still comes from the concept image under the instance prompt
-                int j = rng.nextInt(preserveLatents.size());
-                PreserveImages.Item item = preserveItems.get(j);
-                float[] xp = preserveLatents.get(j).draw(posterior);
-                preserveImage = item.name();
-                lora = passes.preservation(noisy(xp, eps, time.sigma()), fixed(item.prompt()), time.sigma(),
-                        config.guidanceTrain(), target(eps, xp), new int[0], null, null, config.tau(),
-                        config.weightLora(), 0, grads).lora();
-                if (rsc) {
-                    contrast = passes.preservation(noisy(x0, eps, time.sigma()), cUn, time.sigma(),
-                            config.guidanceTrain(), target(eps, x0), posUn, syn, irrelevant, config.tau(), 0,
-                            config.weightRsc(), grads).rsc();
+                if (preserveLatents.isEmpty()) {
+                    Passes.Preservation p = passes.preservation(noisy(x0, eps, time.sigma()), cUn, time.sigma(),
+                            config.guidanceTrain(), target(eps, x0), posUn, syn, irrelevant, config.tau(),
+                            config.weightLora(), config.weightRsc(), grads);
+                    lora = config.weightLora() > 0 ? p.lora() : null;
+                    contrast = rsc ? p.rsc() : null;
+                } else {
+                    // preserve = irrelevant: L_lora on a frozen-model image of an irrelevant concept with its prompt;
+                    // the RSC feature of the concept still comes from the concept image under the instance prompt
+                    int j = rng.nextInt(preserveLatents.size());
+                    PreserveImages.Item item = preserveItems.get(j);
+                    float[] xp = preserveLatents.get(j).draw(posterior);
+                    preserveImage = item.name();
+                    lora = passes.preservation(noisy(xp, eps, time.sigma()), fixed(item.prompt()), time.sigma(),
+                            config.guidanceTrain(), target(eps, xp), new int[0], null, null, config.tau(),
+                            config.weightLora(), 0, grads).lora();
+                    if (rsc) {
+                        contrast = passes.preservation(noisy(x0, eps, time.sigma()), cUn, time.sigma(),
+                                config.guidanceTrain(), target(eps, x0), posUn, syn, irrelevant, config.tau(), 0,
+                                config.weightRsc(), grads).rsc();
+                    }
                 }
+                loss = config.weightLora() * orZero(lora) + config.weightRsc() * orZero(contrast);
             }
-            loss = config.weightLora() * orZero(lora) + config.weightRsc() * orZero(contrast);
+            List<Tensor> g = new ArrayList<>();
+            for (LoraModule mod : modules) {
+                g.add(grads.loraA(mod.module()));
+                g.add(grads.loraB(mod.module()));
+            }
+            optimizer.step(g, lr(config, s));
+            return new StepRecord(s, kind, lr(config, s), imageNames.get(image), preserveImage, a.prompt(), a.synonym(),
+                    a.swapped(), posUn, samplingStep, time.sigma(), esd, attn, lora, contrast, loss,
+                    (System.nanoTime() - t0) / 1e9);
+        } finally {
+            passes.release(cUn);
         }
-        List<Tensor> g = new ArrayList<>();
-        for (LoraModule mod : modules) {
-            g.add(grads.loraA(mod.module()));
-            g.add(grads.loraB(mod.module()));
-        }
-        optimizer.step(g, lr(config, s));
-        return new StepRecord(s, kind, lr(config, s), imageNames.get(image), preserveImage, a.prompt(), a.synonym(),
-                a.swapped(), posUn, samplingStep, time.sigma(), esd, attn, lora, contrast, loss, (System.nanoTime() - t0) / 1e9);
     }
 
     private static float[] target(float[] eps, float[] x0) {

@@ -118,11 +118,11 @@ final class Embedders {
             dvec = be.allocate(DType.F32, b, time.l2.out());
             batch = b;
         }
-        be.copy(be.upload(sinusoid(timesteps), b, FluxModel.TIMESTEP_DIM), time.x);
+        be.write(time.x, sinusoid(timesteps));
         time.forward(be);
         be.copy(time.out, vec);
         if (guidance != null) {
-            be.copy(be.upload(sinusoid(guidanceValues), b, FluxModel.TIMESTEP_DIM), guidance.x);
+            be.write(guidance.x, sinusoid(guidanceValues));
             guidance.forward(be);
             be.axpy(1f, guidance.out, vec);
         }

@@ -388,7 +388,15 @@ public final class FluxModel {
         contextEmbedder.forward(be, ws.txt, ws.txts[0]);
         embedders.forward(be, in.timesteps(), in.guidance(), in.y());
         Tensor svec = embedders.svec();
-        rope = Rope.build(be, config, in.jointIds());
+        double[][] ids = in.jointIds();
+        // every forward of a sampling run or a training step has the same positions; building the tables anew each
+        // time would also leave a device backend holding every earlier pair
+        if (rope == null || !rope.isFor(ids)) {
+            if (rope != null) {
+                rope.free(be);
+            }
+            rope = Rope.build(be, config, ids);
+        }
         ws.recorded.clear();
         for (int i = 0; i < doubles.length; i++) {
             Tensor probs = attentionBlocks.contains(i) ? ws.probs(i) : null;

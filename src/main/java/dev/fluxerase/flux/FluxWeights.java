@@ -265,6 +265,11 @@ public final class FluxWeights implements AutoCloseable {
         return t;
     }
 
+    /** The parameters' bytes in their own dtypes: what {@link #to} puts on a device. */
+    public long byteSize() {
+        return params.values().stream().mapToLong(Tensor::byteSize).sum();
+    }
+
     /** Tensors of the file that are not part of the transformer (ignored). */
     public List<String> unexpected() {
         return unexpected;

@@ -3,6 +3,8 @@ package dev.fluxerase.flux;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Tensor;
 
+import java.util.Arrays;
+
 /**
  * Rotary position embedding tables (FLUX.md §2.5): for each token of the joint sequence (text first) and each of the
  * Dh/2 adjacent pairs, the angle pos[axis]·θ^(−2j/d_axis), with j restarting at 0 on every axis. Angles and their
@@ -10,12 +12,27 @@ import dev.fluxerase.tensor.Tensor;
  * when every batch element has the same ids.
  */
 final class Rope {
+    private final double[][] ids;
     private final Tensor[] cos;
     private final Tensor[] sin;
 
-    private Rope(Tensor[] cos, Tensor[] sin) {
+    private Rope(double[][] ids, Tensor[] cos, Tensor[] sin) {
+        this.ids = ids;
         this.cos = cos;
         this.sin = sin;
+    }
+
+    /** Whether these are the tables of {@code ids}, so that a forward at the same positions can use them again. */
+    boolean isFor(double[][] ids) {
+        return Arrays.deepEquals(this.ids, ids);
+    }
+
+    /** Gives the tables' memory back to the backend (a device's; see {@link Backend#free}). */
+    void free(Backend be) {
+        for (int b = 0; b < cos.length; b++) {
+            be.free(cos[b]);
+            be.free(sin[b]);
+        }
     }
 
     /**
@@ -50,7 +67,7 @@ final class Rope {
             cos[b] = be.upload(cs, l, pairs);
             sin[b] = be.upload(sn, l, pairs);
         }
-        return new Rope(cos, sin);
+        return new Rope(ids, cos, sin);
     }
 
     /** x [B, heads, L, Dh] rotated in place. */

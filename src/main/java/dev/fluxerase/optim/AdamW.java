@@ -2,12 +2,7 @@ package dev.fluxerase.optim;
 
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
-import dev.fluxerase.tensor.Device;
-import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
-
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,11 +16,11 @@ import java.util.List;
  * the bias correction, advances on every step whatever the rate.
  *
  * <p>The state is F32 ({@link Backend#adamw}), or BF16: then the parameters, their gradients and both moments are bf16
- * numbers (held in the F32 tensors, on the host) and a step is torch.optim.AdamW on bf16 tensors, whose every in-place
- * op computes in float and rounds its result to bf16 (docs/erase.md, "bf16 LoRA state").
+ * numbers (held in the F32 tensors, on the backend's device) and a step is torch.optim.AdamW on bf16 tensors, whose
+ * every in-place op computes in float and rounds its result to bf16 ({@link Backend#adamwBf16}; docs/erase.md, "bf16
+ * LoRA state").
  */
 public final class AdamW {
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     /** The hyperparameters that stay fixed for a run, as the Python floats PyTorch is given. */
     public record Settings(double beta1, double beta2, double eps, double weightDecay) {
@@ -53,13 +48,10 @@ public final class AdamW {
         this(backend, settings, params, DType.F32);
     }
 
-    /** State m = v = 0 of dtype {@code state} (F32, or BF16 on a host backend), no step taken yet. */
+    /** State m = v = 0 of dtype {@code state} (F32 or BF16), no step taken yet. */
     public AdamW(Backend backend, Settings settings, List<Tensor> params, DType state) {
         if (state != DType.F32 && state != DType.BF16) {
             throw new IllegalArgumentException("AdamW state is F32 or BF16, not " + state);
-        }
-        if (state == DType.BF16 && backend.device() != Device.CPU) {
-            throw new IllegalArgumentException("AdamW keeps bf16 state on the host, not on " + backend.device());
         }
         this.be = backend;
         this.settings = settings;
@@ -98,57 +90,34 @@ public final class AdamW {
         if (!(lr >= 0) || !Double.isFinite(lr)) {
             throw new IllegalArgumentException("AdamW learning rate must be a non-negative number, got " + lr);
         }
-        steps++;
         for (int i = 0; i < params.size(); i++) {
             Tensor g = grads.get(i);
             if (!Arrays.equals(g.shape(), params.get(i).shape())) {
                 throw new IllegalArgumentException("AdamW: gradient " + i + " has shape " + Arrays.toString(g.shape())
                         + ", its parameter " + Arrays.toString(params.get(i).shape()));
             }
-            if (state == DType.BF16) {
-                stepBf16(params.get(i), g, m.get(i), v.get(i), lr);
-            } else {
-                be.adamw(params.get(i), g, m.get(i), v.get(i), (float) lr, (float) settings.beta1,
-                        (float) settings.beta2, (float) settings.eps, (float) settings.weightDecay, steps);
+        }
+        steps++;
+        if (state == DType.BF16) {
+            for (int i = 0; i < params.size(); i++) {
+                stepBf16(params.get(i), grads.get(i), m.get(i), v.get(i), lr);
             }
+        } else {
+            be.adamwAll(params, grads, m, v, (float) lr, (float) settings.beta1, (float) settings.beta2,
+                    (float) settings.eps, (float) settings.weightDecay, steps);
         }
     }
 
     /**
      * torch.optim.AdamW's op sequence on bf16 tensors (the foreach path, PyTorch's default on CUDA; the single-tensor
-     * path does the same ops): the bf16 gradient; p·(1 − lr·wd); m.lerp(g, 1 − β1); v·β2; v + (1 − β2)·g²; √v;
-     * ÷ √(1 − β2^t); + eps; p + (−lr/(1 − β1^t))·m/d. Each op computes in float from bf16 operands, with the Python
-     * scalars rounded to float and the multiply-adds fused as nvcc compiles PyTorch's kernels, and rounds to bf16.
+     * path does the same ops) through {@link Backend#adamwBf16}, with its scalars as PyTorch derives them: the Python
+     * floats rounded to float, 1 − lr·wd, 1 − β1 and 1 − β2 in double first, the bias corrections in double.
      */
     private void stepBf16(Tensor param, Tensor grad, Tensor m, Tensor v, double lr) {
-        float decay = (float) (1 - lr * settings.weightDecay);
-        float w1 = (float) (1 - settings.beta1);
-        float beta2 = (float) settings.beta2;
-        float w2 = (float) (1 - settings.beta2);
-        float bc2Sqrt = (float) Math.sqrt(1 - StrictMath.pow(settings.beta2, steps));
-        float eps = (float) settings.eps;
-        float stepSize = (float) (-lr / (1 - StrictMath.pow(settings.beta1, steps)));
-        MemorySegment ps = param.data();
-        MemorySegment gs = grad.data();
-        MemorySegment ms = m.data();
-        MemorySegment vs = v.data();
-        for (long i = 0; i < param.numel(); i++) {
-            float g = bf16(gs.getAtIndex(F32, i));
-            float p = bf16(ps.getAtIndex(F32, i) * decay);
-            float mi = ms.getAtIndex(F32, i);
-            // ATen's lerp takes the form that is exact at its end for weights of 1/2 and more
-            mi = bf16(w1 < 0.5f ? Math.fma(w1, g - mi, mi) : Math.fma(mi - g, 1f - w1, g));
-            float vi = bf16(vs.getAtIndex(F32, i) * beta2);
-            vi = bf16(Math.fma(w2, g * g, vi));
-            float d = bf16(bf16(bf16((float) Math.sqrt(vi)) / bc2Sqrt) + eps);
-            ps.setAtIndex(F32, i, bf16(Math.fma(stepSize, mi / d, p)));
-            ms.setAtIndex(F32, i, mi);
-            vs.setAtIndex(F32, i, vi);
-        }
-    }
-
-    private static float bf16(float x) {
-        return Floats.roundToBf16(x);
+        be.adamwBf16(param, grad, m, v, (float) (1 - lr * settings.weightDecay), (float) (1 - settings.beta1),
+                (float) settings.beta2, (float) (1 - settings.beta2),
+                (float) Math.sqrt(1 - StrictMath.pow(settings.beta2, steps)), (float) settings.eps,
+                (float) (-lr / (1 - StrictMath.pow(settings.beta1, steps))));
     }
 
     /**
@@ -167,8 +136,8 @@ public final class AdamW {
                 throw new IllegalArgumentException("AdamW state " + i + ": expected " + n + " values, got "
                         + firstMoments.get(i).length + " and " + secondMoments.get(i).length);
             }
-            be.copy(be.upload(firstMoments.get(i), params.get(i).shape()), m.get(i));
-            be.copy(be.upload(secondMoments.get(i), params.get(i).shape()), v.get(i));
+            be.write(m.get(i), firstMoments.get(i));
+            be.write(v.get(i), secondMoments.get(i));
         }
         steps = stepCount;
     }

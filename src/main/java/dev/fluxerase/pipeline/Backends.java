@@ -20,8 +20,11 @@ public final class Backends {
     private Backends() {
     }
 
-    /** The backend {@code name} selects, with the GPU opened through {@code cuda} (a seam for tests). */
-    static Backend open(String name, Consumer<String> report, Supplier<Backend> cuda) {
+    /**
+     * The backend {@code name} selects, with the GPU opened through {@code cuda}: {@link #gpu} in {@link #open(String,
+     * Consumer)}, a test's stand-in or fake elsewhere.
+     */
+    public static Backend open(String name, Consumer<String> report, Supplier<Backend> cuda) {
         switch (name) {
             case "cpu" -> {
                 return new CpuBackend();
@@ -55,7 +58,12 @@ public final class Backends {
     }
 
     public static Backend open(String name, Consumer<String> report) {
-        return open(name, report, CudaBackend::new);
+        return open(name, report, Backends::gpu);
+    }
+
+    /** The first GPU, through the CUDA driver and cuBLASLt that this machine's library search finds. */
+    public static Backend gpu() {
+        return new CudaBackend();
     }
 
     /** For work that is not wired to the GPU yet ({@code what}, e.g. "demo"): cpu or naive only. */

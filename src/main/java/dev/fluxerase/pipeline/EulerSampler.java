@@ -4,6 +4,7 @@ import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxInputs;
 import dev.fluxerase.flux.FluxModel;
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
@@ -82,25 +83,34 @@ public final class EulerSampler {
         if (listener != null) {
             listener.onStart(steps);
         }
-        for (int k = 0; k < steps; k++) {
-            Tensor img = be.upload(x, batch, geometry.tokens(), geometry.tokenWidth());
-            FluxInputs in = new FluxInputs(img, txt, y, imgIds, txtIds,
-                    filled(batch, scheduler.modelSigma(timesteps[k])), g);
-            float[] v = be.download(model.forward(in, false));
-            float dt = sigmas[k + 1] - sigmas[k];
-            for (int i = 0; i < x.length; i++) {
-                if (!Float.isFinite(v[i])) {
-                    int per = geometry.tokens() * geometry.tokenWidth();
-                    throw new PipelineException("sampling step " + (k + 1) + "/" + steps + ": the transformer's "
-                            + "velocity is " + v[i] + " at image " + (i / per) + ", token " + (i % per
-                            / geometry.tokenWidth()) + ", channel " + (i % geometry.tokenWidth()) + " (an overflow in "
-                            + "the activations: the weights and LoRAs were finite when loaded); no image is written");
+        Tensor img = be.allocate(DType.F32, batch, geometry.tokens(), geometry.tokenWidth());
+        try {
+            for (int k = 0; k < steps; k++) {
+                be.write(img, x);
+                FluxInputs in = new FluxInputs(img, txt, y, imgIds, txtIds,
+                        filled(batch, scheduler.modelSigma(timesteps[k])), g);
+                float[] v = be.download(model.forward(in, false));
+                float dt = sigmas[k + 1] - sigmas[k];
+                for (int i = 0; i < x.length; i++) {
+                    if (!Float.isFinite(v[i])) {
+                        int per = geometry.tokens() * geometry.tokenWidth();
+                        throw new PipelineException("sampling step " + (k + 1) + "/" + steps + ": the transformer's "
+                                + "velocity is " + v[i] + " at image " + (i / per) + ", token " + (i % per
+                                / geometry.tokenWidth()) + ", channel " + (i % geometry.tokenWidth()) + " (an overflow"
+                                + " in the activations: the weights and LoRAs were finite when loaded); no image is "
+                                + "written");
+                    }
+                    x[i] = x[i] + dt * v[i];
                 }
-                x[i] = x[i] + dt * v[i];
+                if (listener != null) {
+                    listener.onStep(k, steps, v, x);
+                }
             }
-            if (listener != null) {
-                listener.onStep(k, steps, v, x);
-            }
+        } finally {
+            // a device backend holds its buffers until they are freed, and an erase run samples over and over
+            be.free(img);
+            be.free(txt);
+            be.free(y);
         }
         float[][] out = new float[batch][];
         for (int b = 0; b < batch; b++) {

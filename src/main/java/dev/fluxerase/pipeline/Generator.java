@@ -74,7 +74,7 @@ public final class Generator implements AutoCloseable {
         }
         FluxWeights w = m.openTransformer();
         try {
-            FluxModel model = new FluxModel(w, backend);
+            FluxModel model = new FluxModel(w.to(backend), backend);
             // sampling never runs a backward, so one block's activations at a time are enough: at 1024² FLUX.1-dev
             // holds 5.8 GiB instead of about 69 GiB (inferenceBytes)
             model.setCheckpointing(true);

@@ -1,5 +1,8 @@
 package dev.fluxerase.tensor;
 
+import java.util.List;
+import java.util.OptionalLong;
+
 /**
  * Every op that FLUX's forward and backward need, on one device. The naive backend (plain loops, f64 accumulation) is the
  * reference; the CPU backend (Vector API, threads) and the CUDA backend must agree with it, op by op.
@@ -41,8 +44,40 @@ public interface Backend extends AutoCloseable {
         return host;
     }
 
+    /**
+     * dst = values, converted to dst's float dtype as {@link #copy} converts: how a buffer that is used again (an
+     * input, a step's scratch) is refilled without allocating.
+     */
+    default void write(Tensor dst, float[] values) {
+        Tensor staged = upload(values, dst.shape());
+        copy(staged, dst);
+        free(staged);
+    }
+
     /** Any float tensor of this device, converted to f32 on the host. */
     float[] download(Tensor t);
+
+    /** {@link #download} as a host F32 tensor of the same shape. */
+    default Tensor toHost(Tensor t) {
+        return Tensor.of(download(t), t.shape());
+    }
+
+    /**
+     * Gives back the memory of a tensor made by {@link #allocate}, {@link #upload} or {@link #toDevice} (not a view or
+     * a slice of one); the tensor must not be used afterwards. A device backend holds what it allocated until then (or
+     * until it is closed), so code that allocates per call or per step frees what it made; host backends leave their
+     * tensors to the garbage collector and do nothing here.
+     */
+    default void free(Tensor t) {
+    }
+
+    /**
+     * The bytes this backend's device could still allocate, as its driver reports them (other processes' use
+     * included); empty for the host backends, whose tensors live on the Java heap.
+     */
+    default OptionalLong freeMemory() {
+        return OptionalLong.empty();
+    }
 
     /** dst = src (same element count), converting between float dtypes (round-to-nearest-even when narrowing). */
     void copy(Tensor src, Tensor dst);
@@ -181,6 +216,33 @@ public interface Backend extends AutoCloseable {
      */
     void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                float weightDecay, long step);
+
+    /**
+     * One step of torch.optim.AdamW on bf16 parameters, gradients and moments, whose bf16 values param, grad, m and v
+     * (F32 tensors of one shape) hold: each of PyTorch's in-place ops computes in float from bf16 operands and rounds
+     * its result to bf16 (to nearest even), with the float scalars that {@code dev.fluxerase.optim.AdamW} derives from
+     * the settings as PyTorch rounds its Python floats. g = bf16(grad); p = bf16(p·decay); m = bf16(lerp(m, g, w1)),
+     * as fma(w1, g − m, m) below w1 = ½ and fma(m − g, 1 − w1, g) from it (ATen's two forms); v = bf16(fma(w2, g·g,
+     * bf16(v·beta2))); d = bf16(bf16(bf16(√v) / bc2Sqrt) + eps); p = bf16(fma(stepSize, m / d, p)). Every result is
+     * exactly determined, so all backends agree bit for bit.
+     */
+    void adamwBf16(Tensor param, Tensor grad, Tensor m, Tensor v, float decay, float w1, float beta2, float w2,
+                   float bc2Sqrt, float eps, float stepSize);
+
+    /**
+     * {@link #adamw} on every parameter with its gradient and moments (four lists in one order) at one step count; a
+     * device backend updates them all in one launch, which matters for a LoRA's dozens of small tensors.
+     */
+    default void adamwAll(List<Tensor> params, List<Tensor> grads, List<Tensor> ms, List<Tensor> vs, float lr,
+                          float beta1, float beta2, float eps, float weightDecay, long step) {
+        if (grads.size() != params.size() || ms.size() != params.size() || vs.size() != params.size()) {
+            throw new IllegalArgumentException("adamwAll: " + params.size() + " params but " + grads.size()
+                    + " grads, " + ms.size() + " m and " + vs.size() + " v");
+        }
+        for (int i = 0; i < params.size(); i++) {
+            adamw(params.get(i), grads.get(i), ms.get(i), vs.get(i), lr, beta1, beta2, eps, weightDecay, step);
+        }
+    }
 
     @Override
     default void close() {

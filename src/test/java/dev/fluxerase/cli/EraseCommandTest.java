@@ -321,6 +321,8 @@ class EraseCommandTest {
     /**
      * Checkpoints are backend-independent (host f32 tensors and settings): a run checkpointed on cpu resumes on naive,
      * records that, and ends within float rounding of the run that stayed on cpu (the two backends agree to ~1e-6).
+     * The LoRA goes to the backend and back through Backend.toDevice and toHost, as it does on cuda (CudaEraseTest
+     * trains on cuda and resumes on cpu).
      */
     @Test
     void aCheckpointFromOneBackendResumesOnAnother() throws Exception {
@@ -333,6 +335,8 @@ class EraseCommandTest {
                 "--cache-dir", tmp.resolve("cache").toString());
         assertEquals(0, r.exit(), r.err());
         assertEquals("naive", recordedConfig(moved).get("backend").asText());
+        assertEquals("naive", new ObjectMapper().readTree(moved.resolve("run.json").toFile()).get("backend").asText());
+        assertEquals("cpu", new ObjectMapper().readTree(cpu.resolve("run.json").toFile()).get("backend").asText());
         try (TensorSource a = Safetensors.open(cpu.resolve("pytorch_lora_weights.safetensors"));
              TensorSource b = Safetensors.open(moved.resolve("pytorch_lora_weights.safetensors"))) {
             assertEquals(a.names(), b.names());
@@ -572,7 +576,7 @@ class EraseCommandTest {
                 "flux-erase: attention_blocks (--attention-blocks) names double block 7; the model has 2 (0..1)",
                 "flux-erase: resolution (--resolution) must be a multiple of 4 (the VAE's factor 2 times the 2x2"
                         + " packing), got 30",
-                "flux-erase: backend (--backend) \"gpu\" is not a backend (cpu or naive)",
+                "flux-erase: backend (--backend) \"gpu\" is not a backend (auto, cuda, cpu or naive)",
                 "flux-erase: wordnet (--wordnet) \"2.1\" is not a bundled WordNet version (3.0 or 3.1)",
                 "flux-erase: key_word_sense (--key-word-sense) \"nude.n.03\" picks the sense WordNet chooses irrelevant"
                         + " concepts from, but irrelevant_concepts (--irrelevant-concepts) lists them; leave one out",

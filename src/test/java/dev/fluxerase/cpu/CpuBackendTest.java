@@ -9,6 +9,8 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 
 import static dev.fluxerase.cpu.TestTensors.assertClose;
@@ -382,6 +384,46 @@ class CpuBackendTest {
         compare("broadcast adjoint sums into one row", EXACTISH, new Tensor[]{randn(rnd, 1, 300, 16), row}, new int[]{1},
                 (be, t) -> be.copyStrided(t[0], 0, new long[]{0, 0, 16, 1}, t[1], 0, new long[]{0, 0, 0, 1},
                         new long[]{1, 1, 300, 16}, true));
+    }
+
+    /** adamwAll is adamw on each tensor in turn (bit for bit), write is copy from an upload, toHost a separate copy. */
+    @Test
+    void listAdamwWriteAndToHost() {
+        int[] sizes = {3, 70};
+        List<Tensor> ps = new ArrayList<>();
+        List<Tensor> gs = new ArrayList<>();
+        List<Tensor> ms = new ArrayList<>();
+        List<Tensor> vs = new ArrayList<>();
+        List<Tensor[]> one = new ArrayList<>();
+        for (int n : sizes) {
+            Tensor p = randn(rnd, 1, n);
+            Tensor g = randn(rnd, 0.1, n);
+            ps.add(p);
+            gs.add(g);
+            ms.add(Tensor.zeros(n));
+            vs.add(Tensor.zeros(n));
+            one.add(new Tensor[]{deepCopy(p), g, Tensor.zeros(n), Tensor.zeros(n)});
+        }
+        for (int step = 1; step <= 2; step++) {
+            cpu.adamwAll(ps, gs, ms, vs, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step);
+            for (Tensor[] t : one) {
+                cpu.adamw(t[0], t[1], t[2], t[3], 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step);
+            }
+        }
+        for (int i = 0; i < sizes.length; i++) {
+            assertArrayEquals(cpu.download(one.get(i)[0]), cpu.download(ps.get(i)), "param " + i);
+            assertArrayEquals(cpu.download(one.get(i)[3]), cpu.download(vs.get(i)), "v " + i);
+        }
+        assertThrows(IllegalArgumentException.class, () -> cpu.adamwAll(ps, gs.subList(0, 1), ms, vs, 1e-3f, 0.9f,
+                0.999f, 1e-8f, 0, 1));
+
+        float[] v = {1.5f, 1 + 0x1p-9f, -3f};
+        Tensor b = cpu.allocate(DType.BF16, 3);
+        cpu.write(b, v);
+        assertArrayEquals(new float[]{1.5f, 1f, -3f}, cpu.download(b));
+        Tensor h = cpu.toHost(b);
+        cpu.fill(b, 0f);
+        assertArrayEquals(new float[]{1.5f, 1f, -3f}, Floats.toF32(h));
     }
 
     @Test

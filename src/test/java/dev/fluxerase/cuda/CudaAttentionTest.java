@@ -1,33 +1,42 @@
 package dev.fluxerase.cuda;
 
 import dev.fluxerase.tensor.Tensor;
+import dev.fluxerase.testing.AttentionBounds;
+import dev.fluxerase.testing.BoundedOps;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.util.Random;
+import java.util.function.Supplier;
 
-import static dev.fluxerase.cuda.CudaGpu.assertClose;
-import static dev.fluxerase.cuda.CudaGpu.roundBf16;
-import static dev.fluxerase.testing.Compare.assertClose;
+import static dev.fluxerase.testing.AttentionBounds.FLASH_BF16;
+import static dev.fluxerase.testing.AttentionBounds.REFERENCE_F32;
+import static dev.fluxerase.testing.BoundedOps.roundBf16;
+import static dev.fluxerase.testing.ErrorBounds.max;
+import static dev.fluxerase.testing.ErrorBounds.plus;
 import static dev.fluxerase.testing.RandomData.gaussian;
 
 /**
  * The tensor-core attention against the f32 reference kernels on the same GPU, at sizes the CPU reference cannot
- * reach: the FLUX joint sequence (L = 4608) forward, and a 1024-token backward. Inputs are rounded to bf16 first so
- * that the difference is the kernels' own rounding of P and dS (BF16_TOL of max|expected|).
+ * reach: the FLUX joint sequence (L = 4608) forward, and a 1000-token backward. Inputs are rounded to bf16 first, so
+ * both kernels multiply the same numbers; neither is exact, so their difference is held to the sum of their two
+ * AttentionBounds against the exact result (times CudaGpu.SAFETY). At L = 4608 only the forward's bounds are computed
+ * (O(L·d)); the backward's need P, O(L²·d) in double on the host, affordable at 1000 tokens. On the stand-in, every
+ * launch at these sizes is checked and no number is.
  */
+@ExtendWith(CudaGpu.class)
 class CudaAttentionTest {
-    private static final double BF16_TOL = 1.5e-2;
+    private static final String WHAT = "flash vs reference attention ";
     private static CudaBackend flash;
     private static CudaBackend reference;
 
     @BeforeAll
     static void setUp() {
-        if (CudaGpu.unavailableReason() == null) {
-            flash = new CudaBackend(0, CudaBackend.AttentionKernels.FLASH_BF16);
-            reference = new CudaBackend(0, CudaBackend.AttentionKernels.REFERENCE_F32);
+        if (CudaGpu.available()) {
+            flash = CudaGpu.backend(CudaBackend.AttentionKernels.FLASH_BF16);
+            reference = CudaGpu.backend(CudaBackend.AttentionKernels.REFERENCE_F32);
         }
     }
 
@@ -37,11 +46,6 @@ class CudaAttentionTest {
             flash.close();
             reference.close();
         }
-    }
-
-    @BeforeEach
-    void gpu() {
-        CudaGpu.skipWithoutGpu();
     }
 
     private record Run(float[] out, float[] lse, float[] dq, float[] dk, float[] dv) {
@@ -82,8 +86,12 @@ class CudaAttentionTest {
         float[] q = roundBf16(gaussian(rnd, n, 1.2)), k = roundBf16(gaussian(rnd, n, 1.2)), v = roundBf16(gaussian(rnd, n, 1));
         Run f = run(flash, q, k, v, null, shape, false);
         Run r = run(reference, q, k, v, null, shape, false);
-        assertClose("out at L=4608", r.out(), f.out(), BF16_TOL);
-        assertClose("lse at L=4608", r.lse(), f.lse(), 1e-5);
+        AttentionBounds.Shape s = new AttentionBounds.Shape(24, 4608, 4608, 128);
+        float scale = (float) (1 / Math.sqrt(128));
+        AttentionBounds.Forward fb = AttentionBounds.forward(FLASH_BF16, s, q, k, v, r.lse(), scale);
+        AttentionBounds.Forward rb = AttentionBounds.forward(REFERENCE_F32, s, q, k, v, r.lse(), scale);
+        CudaGpu.checkKernel(WHAT + "L=4608 out", r.out(), f.out(), () -> max(plus(fb.out(), rb.out())));
+        CudaGpu.checkKernel(WHAT + "L=4608 lse", r.lse(), f.lse(), () -> max(plus(fb.lse(), rb.lse())));
     }
 
     @Test
@@ -95,9 +103,17 @@ class CudaAttentionTest {
         float[] dout = roundBf16(gaussian(rnd, n, 1));
         Run f = run(flash, q, k, v, dout, shape, true);
         Run r = run(reference, q, k, v, dout, shape, true);
-        assertClose("out", r.out(), f.out(), BF16_TOL);
-        assertClose("dq", r.dq(), f.dq(), 3 * BF16_TOL);
-        assertClose("dk", r.dk(), f.dk(), 3 * BF16_TOL);
-        assertClose("dv", r.dv(), f.dv(), 3 * BF16_TOL);
+        AttentionBounds.Shape s = new AttentionBounds.Shape(4, 1000, 1000, 128);
+        float scale = (float) (1 / Math.sqrt(128));
+        float[] zero = new float[(int) n];
+        AttentionBounds.Forward ff = AttentionBounds.forward(FLASH_BF16, s, q, k, v, r.lse(), scale);
+        AttentionBounds.Forward rf = AttentionBounds.forward(REFERENCE_F32, s, q, k, v, r.lse(), scale);
+        CudaGpu.checkKernel(WHAT + "L=1000 out", r.out(), f.out(), () -> max(plus(ff.out(), rf.out())));
+        Supplier<AttentionBounds.Backward[]> b = BoundedOps.once(() -> new AttentionBounds.Backward[]{
+                AttentionBounds.backward(FLASH_BF16, ff, s, q, k, v, dout, zero, zero, zero, scale),
+                AttentionBounds.backward(REFERENCE_F32, rf, s, q, k, v, dout, zero, zero, zero, scale)});
+        CudaGpu.checkKernel(WHAT + "L=1000 dq", r.dq(), f.dq(), () -> max(plus(b.get()[0].dq(), b.get()[1].dq())));
+        CudaGpu.checkKernel(WHAT + "L=1000 dk", r.dk(), f.dk(), () -> max(plus(b.get()[0].dk(), b.get()[1].dk())));
+        CudaGpu.checkKernel(WHAT + "L=1000 dv", r.dv(), f.dv(), () -> max(plus(b.get()[0].dv(), b.get()[1].dv())));
     }
 }

@@ -24,6 +24,8 @@ class CudaKernelsTest {
             assertEquals(2.5f, p1.get(ValueLayout.JAVA_FLOAT, 0));
             assertEquals(0x2000L, p3.get(ValueLayout.JAVA_LONG, 0));
             assertEquals(0, p0.address() % 8);
+            assertEquals(MemorySegment.NULL, ptrs.reinterpret(5 * 8L).getAtIndex(ValueLayout.ADDRESS, 4),
+                    "ended by a NULL, which the stand-in driver counts up to");
         }
     }
 

@@ -27,7 +27,7 @@ class GemmPlanTest {
         return d;
     }
 
-    private static float[] rowMajorGemm(boolean ta, boolean tb, float[] a, long ar, long ac, float[] b, long br, long bc) {
+    static float[] rowMajorGemm(boolean ta, boolean tb, float[] a, long ar, long ac, float[] b, long br, long bc) {
         long m = ta ? ac : ar;
         long k = ta ? ar : ac;
         long n = tb ? br : bc;

@@ -2,22 +2,34 @@ package dev.fluxerase.cuda;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fluxerase.testing.ErrorBounds;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.opentest4j.AssertionFailedError;
 
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.PrintStream;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.jar.Attributes;
+import java.util.jar.JarFile;
+import java.util.jar.JarOutputStream;
+import java.util.jar.Manifest;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -81,7 +93,10 @@ class GpuCheckScriptTest {
         assertEquals(List.of("unpack"), steps(r.summary()));
     }
 
-    /** A runtime made of links to this build (this JDK, target/classes, target/test-classes, the JUnit console jar). */
+    /**
+     * A runtime made of links to this build (this JDK, target/test-classes, the JUnit console jar) and, for the shaded
+     * jar, a {@link #manifestJar} of target/classes and the dependencies.
+     */
     private static Optional<Path> runtimeOfThisBuild(Path tmp) throws Exception {
         Path m2 = Path.of(System.getProperty("user.home"), ".m2/repository/org/junit/platform/junit-platform-console-standalone");
         if (!Files.isDirectory(m2) || !Files.isDirectory(Path.of("target/classes"))) {
@@ -97,7 +112,7 @@ class GpuCheckScriptTest {
         }
         Path rt = Files.createDirectories(tmp.resolve("rt/flux-erase-runtime/lib"));
         Files.createSymbolicLink(rt.resolve(console.get().getFileName()), console.get().toAbsolutePath());
-        Files.createSymbolicLink(rt.resolve("flux-erase.jar"), Path.of("target/classes").toAbsolutePath());
+        manifestJar(rt.resolve("flux-erase.jar"));
         Files.createSymbolicLink(rt.resolveSibling("test-classes"), Path.of("target/test-classes").toAbsolutePath());
         Files.createSymbolicLink(rt.resolveSibling("java"), Path.of(System.getProperty("java.home")));
         Path tarball = tmp.resolve("runtime.tar.gz");
@@ -111,6 +126,37 @@ class GpuCheckScriptTest {
             }
         }
         return Optional.of(tarball);
+    }
+
+    /**
+     * A jar of nothing but a manifest whose Class-Path is target/classes and this JVM's class path (a surefire
+     * manifest-only jar read out), less JUnit's and Jazzer's jars, which the console launcher must not see twice: what
+     * the shaded jar holds, so that test classes that use the dependencies (CudaEraseTest) load.
+     */
+    private static void manifestJar(Path jar) throws Exception {
+        Set<String> entries = new LinkedHashSet<>(List.of(Path.of("target/classes").toAbsolutePath().toUri().toString()));
+        for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            URI entry = Path.of(e).toAbsolutePath().toUri();
+            List<URI> expanded = new ArrayList<>(List.of(entry));
+            if (Path.of(entry).getFileName().toString().startsWith("surefire")) {
+                try (JarFile booter = new JarFile(Path.of(entry).toFile())) {
+                    String listed = booter.getManifest().getMainAttributes().getValue(Attributes.Name.CLASS_PATH);
+                    expanded.clear();
+                    for (String u : listed.trim().split("\\s+")) {
+                        expanded.add(entry.resolve(u));
+                    }
+                }
+            }
+            for (URI u : expanded) {
+                if (!Path.of(u).getFileName().toString().matches("(junit-|opentest4j|apiguardian|jazzer).*")) {
+                    entries.add(u.toString());
+                }
+            }
+        }
+        Manifest m = new Manifest();
+        m.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
+        m.getMainAttributes().put(Attributes.Name.CLASS_PATH, String.join(" ", entries));
+        new JarOutputStream(Files.newOutputStream(jar), m).close();
     }
 
     /** gpu-check.sh with {@link #runtimeOfThisBuild}, where there is no usable GPU; {@code --keep-going} if asked. */
@@ -141,13 +187,22 @@ class GpuCheckScriptTest {
         assertEquals(RETURNED, r.files(), r.output());
         JsonNode s = r.summary();
         assertEquals(List.of("unpack", "nvidia_smi", "python_libs", "report", "torch_check", "tests", "flux_blocks",
-                "torch_blocks", "flux_model", "timing", "torch_ops"), steps(s));
+                "torch_blocks", "flux_model", "timing", "torch_ops", "memcheck"), steps(s));
         assertTrue(s.get("finished").asBoolean());
         assertEquals(420, s.get("budget_s").asInt());
         JsonNode tests = s.get("junit").get("tests");
         assertTrue(tests.get("tests").asInt() > 0 && tests.get("skipped").asInt() == tests.get("tests").asInt(),
                 tests.toString());
         assertTrue(s.get("outcome").asText().contains("GPU tests were skipped"), s.toString());
+        // one JVM per class: each class reports its own exit in tests.log
+        String log = Files.readString(out.resolve("tests.log"));
+        for (String c : List.of("CudaDriverTest", "CudaBackendParityTest", "CudaAttentionTest", "CudaFluxGoldenTest",
+                "CudaEraseTest")) {
+            assertTrue(log.contains("gpu-check: test class " + c + ": exit 0"), c + " in\n" + log);
+        }
+        JsonNode memcheck = s.get("steps").get(s.get("steps").size() - 1);
+        // without a GPU the memcheck step is skipped, with the reason (no compute-sanitizer, or no usable GPU)
+        assertTrue(memcheck.has("skipped") && memcheck.get("exit").isNull(), memcheck.toString());
         for (JsonNode step : s.get("steps")) {
             assertTrue(step.get("limit").asInt() <= 240, step.toString());
         }
@@ -155,8 +210,45 @@ class GpuCheckScriptTest {
         String archived = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(list.waitFor(30, TimeUnit.SECONDS));
         for (String f : List.of("gpu-check/cuda-report.txt", "gpu-check/steps.jsonl", "gpu-check/timing.log",
-                "gpu-check/flux-model.log", "gpu-check/junit-tests/")) {
+                "gpu-check/flux-model.log", "gpu-check/junit-tests/", "gpu-check/junit-tests/CudaDriverTest/",
+                "gpu-check/junit-tests/CudaFluxGoldenTest/")) {
             assertTrue(archived.lines().anyMatch(f::equals), f + " not in the archive:\n" + archived);
         }
+    }
+
+    /**
+     * gpu_check_summary.py collects the tests' BOUND lines from tests.log into summary.json's bounds, closest to its
+     * bound first: the lines ErrorBounds prints (a failed check's too, and a NaN result's), among other output.
+     */
+    @Test
+    void summaryCollectsTheBoundLinesClosestFirst(@TempDir Path tmp) throws Exception {
+        assumeTrue(onPath("python3"), "python3 not found");
+        PrintStream out = System.out;
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
+        try {
+            ErrorBounds.check("gemm f32 ta=false tb=true", new float[]{2, -4}, new float[]{2, -4.0001f}, 1e-3);
+            ErrorBounds.check("flash attention lq=1 lk=1 d=128 lse", new float[]{10}, new float[]{10.001f}, 2e-3);
+            assertThrows(AssertionFailedError.class,
+                    () -> ErrorBounds.check("silu", new float[]{1}, new float[]{Float.NaN}, 1));
+        } finally {
+            System.setOut(out);
+        }
+        Path work = Files.createDirectories(tmp.resolve("work"));
+        Files.writeString(work.resolve("tests.log"), "gpu-check: test class CudaBackendParityTest\n"
+                + printed.toString(StandardCharsets.UTF_8) + "│  ├─ norms() ✔\n");
+        Process p = new ProcessBuilder("python3", "tools/gpu/gpu_check_summary.py", work.toString(),
+                tmp.resolve("summary.json").toString(), "420").redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, log);
+        JsonNode bounds = new ObjectMapper().readTree(tmp.resolve("summary.json").toFile()).get("bounds");
+        List<String> names = new ArrayList<>();
+        bounds.forEach(b -> names.add(b.get("name").asText()));
+        assertEquals(List.of("silu", "flash attention lq=1 lk=1 d=128 lse", "gemm f32 ta=false tb=true"), names);
+        assertTrue(bounds.get(0).get("measured").isNull() && bounds.get(0).get("ratio").isNull(), bounds.toString());
+        JsonNode lse = bounds.get(1);
+        assertEquals(2e-4, lse.get("bound").asDouble(), 1e-7);
+        assertEquals(lse.get("measured").asDouble() / lse.get("bound").asDouble(), lse.get("ratio").asDouble(), 1e-3);
+        assertTrue(lse.get("ratio").asDouble() > bounds.get(2).get("ratio").asDouble(), bounds.toString());
     }
 }

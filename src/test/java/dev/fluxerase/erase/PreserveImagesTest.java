@@ -1,5 +1,6 @@
 package dev.fluxerase.erase;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.erase.StepRecord.Kind;
@@ -14,6 +15,8 @@ import dev.fluxerase.vae.LatentCodec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -76,6 +79,19 @@ class PreserveImagesTest {
             assertArrayEquals(expected, Png.read(dir.resolve("1-blue_tree-1.png")).rgb());
             assertEquals(keptTime, Files.getLastModifiedTime(kept).toMillis());
         }
+
+        // the run's own model draws them with its LoRA held at zero, also when a resumed LoRA is far from zero
+        ObjectNode o = json("irrelevant");
+        o.put("steps", 2);
+        o.put("lr_erase", 0.5);
+        o.put("lr_preserve", 0.5);
+        EraseRun.run(o, JsonNodeFactory.instance.objectNode(), false, tmp, new PromptCache(tmp.resolve("cache")),
+                new PrintStream(OutputStream.nullOutputStream()));
+        Files.delete(dir.resolve("1-blue_tree-1.png"));
+        EraseRun.run(JsonNodeFactory.instance.objectNode().put("output", o.get("output").asText()),
+                JsonNodeFactory.instance.objectNode().put("steps", 3), true, tmp,
+                new PromptCache(tmp.resolve("cache")), new PrintStream(OutputStream.nullOutputStream()));
+        assertArrayEquals(expected, Png.read(dir.resolve("1-blue_tree-1.png")).rgb());
     }
 
     @Test

@@ -53,7 +53,7 @@ class RunConfigTest {
         assertNull(c.irrelevant());
         assertNull(c.keyWordSense());
         assertEquals("3.0", c.wordnet());
-        assertEquals("cpu", c.backend());
+        assertEquals("auto", c.backend());
         assertEquals(RunConfig.Sampler.FLUX, c.sampler());
         assertEquals(RunConfig.LoraDtype.F32, c.loraDtype());
         assertEquals(0, c.validateEvery());

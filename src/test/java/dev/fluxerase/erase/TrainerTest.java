@@ -3,6 +3,7 @@ package dev.fluxerase.erase;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.erase.StepRecord.Kind;
 import dev.fluxerase.flux.FluxConfig;
+import dev.fluxerase.flux.FluxLayout;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.pipeline.PromptCache;
 import dev.fluxerase.tensor.Floats;
@@ -251,18 +252,42 @@ class TrainerTest {
      */
     @Test
     void aRunTheHeapCannotHoldIsRefusedBeforeTheWeightsAreRead(@TempDir Path tmp) throws Exception {
-        ObjectNode o = TinyRun.config(tmp);
-        o.put("resolution", 512);
-        o.put("t5_length", 512);
-        LatentCodec vaeFactor8 = new PixelCodec(8, 3, new LatentScaling(1, 0));
         long heap = 6L << 30;
-        EraseException e = assertThrows(EraseException.class, () -> Trainer.requireHeap(RunConfig.of(o),
-                FluxConfig.FLUX_DEV, vaeFactor8, heap));
+        EraseException e = assertThrows(EraseException.class, () -> Trainer.requireHeap(at512(tmp, false),
+                FluxConfig.FLUX_DEV, VAE_FACTOR_8, heap));
         assertEquals("a 512x512 run needs about 22.8 GiB of Java heap for the transformer's activations and the LoRA "
                 + "state, more than the Java heap's 6.0 GiB (with gradient_checkpointing (--gradient-checkpointing): "
                 + "about 3.1 GiB); turn gradient checkpointing on, use a smaller resolution, or raise the limit "
                 + "(FLUX_ERASE_JAVA_OPTS=-Xmx<size> for tools/flux-erase, at most the machine's memory)", e.getMessage());
-        o.put("gradient_checkpointing", true);
-        Trainer.requireHeap(RunConfig.of(o), FluxConfig.FLUX_DEV, vaeFactor8, heap);
+        Trainer.requireHeap(at512(tmp, true), FluxConfig.FLUX_DEV, VAE_FACTOR_8, heap);
+    }
+
+    private static final LatentCodec VAE_FACTOR_8 = new PixelCodec(8, 3, new LatentScaling(1, 0));
+
+    /** A run at 512² and T5 length 512, as FLUX.1-dev trains, with or without gradient checkpointing. */
+    private static RunConfig at512(Path tmp, boolean checkpointing) throws Exception {
+        ObjectNode o = TinyRun.config(tmp);
+        o.put("resolution", 512);
+        o.put("t5_length", 512);
+        o.put("gradient_checkpointing", checkpointing);
+        return RunConfig.of(o);
+    }
+
+    /**
+     * On a device the weights count too: FLUX.1-dev's BF16 weights (22.2 GiB) and the activations at 512² do not fit
+     * the 39 GiB an A100-40GB has free, and the refusal says what checkpointing would need, which fits.
+     */
+    @Test
+    void aRunTheDeviceCannotHoldIsRefusedWithTheWeightsCounted(@TempDir Path tmp) throws Exception {
+        long weights = 2 * FluxLayout.of(FluxConfig.FLUX_DEV).params().stream()
+                .mapToLong(p -> dev.fluxerase.tensor.Tensor.numel(p.shape())).sum();
+        long free = 39L << 30;
+        EraseException e = assertThrows(EraseException.class, () -> Trainer.requireDevice(at512(tmp, false),
+                FluxConfig.FLUX_DEV, VAE_FACTOR_8, weights, free, "cuda:GPU"));
+        assertEquals("a 512x512 run needs about 45.0 GiB of device memory for the transformer's weights (22.2 GiB), its"
+                + " activations and the LoRA state, more than the 39.0 GiB free on cuda:GPU (with gradient_checkpointing"
+                + " (--gradient-checkpointing): about 25.3 GiB); turn gradient checkpointing on, use a smaller "
+                + "resolution, or free memory on the GPU (nvidia-smi lists the processes that hold it)", e.getMessage());
+        Trainer.requireDevice(at512(tmp, true), FluxConfig.FLUX_DEV, VAE_FACTOR_8, weights, free, "cuda:GPU");
     }
 }
