@@ -49,7 +49,6 @@ public final class ModelFolder {
     /** BFL single-file transformer names, most preferred first. */
     static final List<String> BFL_TRANSFORMER_FILES = List.of("flux1-dev.safetensors", "flux1-schnell.safetensors");
     static final String BFL_VAE_FILE = "ae.safetensors";
-    static final List<String> T5_TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer.json.gz", "spiece.model");
 
     private final String spec;
     private final Path root;
@@ -84,8 +83,8 @@ public final class ModelFolder {
         m.folder(Component.TOKENIZER, "vocab.json and merges.txt",
                 d -> Files.isRegularFile(TokenizerFiles.file(d, "vocab.json"))
                         && Files.isRegularFile(TokenizerFiles.file(d, "merges.txt")));
-        m.folder(Component.TOKENIZER_2, String.join(", ", T5_TOKENIZER_FILES),
-                d -> T5_TOKENIZER_FILES.stream().anyMatch(f -> Files.isRegularFile(d.resolve(f))));
+        m.folder(Component.TOKENIZER_2, String.join(", ", TokenizerFiles.T5_FILES),
+                d -> TokenizerFiles.T5_FILES.stream().anyMatch(f -> Files.isRegularFile(d.resolve(f))));
         Path sched = m.root.resolve("scheduler").resolve("scheduler_config.json");
         if (Files.isRegularFile(sched)) {
             m.paths.put(Component.SCHEDULER, sched);

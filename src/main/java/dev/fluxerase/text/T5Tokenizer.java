@@ -72,7 +72,7 @@ public final class T5Tokenizer {
     }
 
     /**
-     * Loads {@code tokenizer.json} (or {@code tokenizer.json.gz}), or else {@code spiece.model}, from a folder, from
+     * Loads {@code tokenizer.json}, or else {@code spiece.model} (either may be gzipped, NAME.gz), from a folder, from
      * the {@code tokenizer_2/} subfolder of a diffusers FLUX folder, or from the file itself.
      */
     public static T5Tokenizer load(Path folderOrFile) {
@@ -80,7 +80,8 @@ public final class T5Tokenizer {
         String name = file.getFileName().toString();
         try (InputStream in = TokenizerFiles.open(file)) {
             byte[] bytes = in.readAllBytes();
-            return name.endsWith(".model") ? TokenizerJson.fromSentencePiece(bytes, file.toString())
+            return name.endsWith(".model") || name.endsWith(".model" + TokenizerFiles.GZ)
+                    ? TokenizerJson.fromSentencePiece(bytes, file.toString())
                     : TokenizerJson.fromJson(bytes, file.toString());
         } catch (IOException e) {
             throw new TokenizerException(file + ": cannot read: " + e.getMessage(), e);

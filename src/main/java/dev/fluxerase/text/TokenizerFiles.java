@@ -17,7 +17,8 @@ public final class TokenizerFiles {
     /** A file may also be stored gzipped under its name plus .gz (how the test resources keep them small). */
     static final String GZ = ".gz";
     /** In order of preference: FLUX ships tokenizer.json (what diffusers runs); spiece.model is the slow tokenizer's. */
-    static final List<String> T5_FILES = List.of("tokenizer.json", "tokenizer.json.gz", "spiece.model");
+    public static final List<String> T5_FILES = List.of("tokenizer.json", "tokenizer.json.gz", "spiece.model",
+            "spiece.model.gz");
 
     private TokenizerFiles() {
     }
@@ -46,7 +47,7 @@ public final class TokenizerFiles {
         return file.getFileName().toString().endsWith(GZ) ? new GZIPInputStream(raw) : raw;
     }
 
-    /** The T5 tokenizer file: tokenizer.json, tokenizer.json.gz or spiece.model, in the folder or its tokenizer_2/. */
+    /** The T5 tokenizer file: the first of {@link #T5_FILES} in the folder or its tokenizer_2/. */
     static Path t5File(Path folder) {
         if (Files.isRegularFile(folder)) {
             return folder;

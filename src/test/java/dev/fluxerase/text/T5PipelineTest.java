@@ -5,9 +5,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.zip.GZIPInputStream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -24,7 +26,9 @@ class T5PipelineTest {
 
     @BeforeAll
     static void load() throws IOException {
-        spieceBytes = Files.readAllBytes(Goldens.resource("t5-spiece/spiece.model"));
+        try (InputStream in = new GZIPInputStream(Files.newInputStream(Goldens.resource("t5-spiece/spiece.model.gz")))) {
+            spieceBytes = in.readAllBytes();
+        }
         spm = SentencePieceModel.parse(spieceBytes, "spiece.model");
         charsmap = new PrecompiledCharsmap(spm.precompiledCharsmap(), "spiece.model");
     }

@@ -32,7 +32,7 @@ class T5TokenizerTest {
     @Test
     void readsTheFilesItWasPointedAt() {
         assertTrue(json.source().endsWith("tokenizer.json.gz"), json.source());
-        assertTrue(spiece.source().endsWith("spiece.model"), spiece.source());
+        assertTrue(spiece.source().endsWith("spiece.model.gz"), spiece.source());
         assertEquals(67, cases().size());
     }
 
