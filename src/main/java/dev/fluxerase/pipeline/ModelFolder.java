@@ -83,8 +83,8 @@ public final class ModelFolder {
         m.folder(Component.TOKENIZER, "vocab.json and merges.txt",
                 d -> Files.isRegularFile(TokenizerFiles.file(d, "vocab.json"))
                         && Files.isRegularFile(TokenizerFiles.file(d, "merges.txt")));
-        m.folder(Component.TOKENIZER_2, String.join(", ", TokenizerFiles.T5_FILES),
-                d -> TokenizerFiles.T5_FILES.stream().anyMatch(f -> Files.isRegularFile(d.resolve(f))));
+        m.folder(Component.TOKENIZER_2, String.join(" or ", TokenizerFiles.T5_FILES) + " (each possibly gzipped)",
+                d -> TokenizerFiles.T5_FILES.stream().anyMatch(f -> Files.isRegularFile(TokenizerFiles.file(d, f))));
         Path sched = m.root.resolve("scheduler").resolve("scheduler_config.json");
         if (Files.isRegularFile(sched)) {
             m.paths.put(Component.SCHEDULER, sched);

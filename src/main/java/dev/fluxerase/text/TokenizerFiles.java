@@ -16,9 +16,11 @@ public final class TokenizerFiles {
     static final List<String> CLIP_FILES = List.of("vocab.json", "merges.txt");
     /** A file may also be stored gzipped under its name plus .gz (how the test resources keep them small). */
     static final String GZ = ".gz";
-    /** In order of preference: FLUX ships tokenizer.json (what diffusers runs); spiece.model is the slow tokenizer's. */
-    public static final List<String> T5_FILES = List.of("tokenizer.json", "tokenizer.json.gz", "spiece.model",
-            "spiece.model.gz");
+    /**
+     * In order of preference, each possibly gzipped: FLUX ships tokenizer.json (what diffusers runs); spiece.model is the
+     * slow tokenizer's.
+     */
+    public static final List<String> T5_FILES = List.of("tokenizer.json", "spiece.model");
 
     private TokenizerFiles() {
     }
@@ -54,12 +56,13 @@ public final class TokenizerFiles {
         }
         for (Path dir : List.of(folder, folder.resolve("tokenizer_2"))) {
             for (String name : T5_FILES) {
-                if (Files.isRegularFile(dir.resolve(name))) {
-                    return dir.resolve(name);
+                Path file = file(dir, name);
+                if (Files.isRegularFile(file)) {
+                    return file;
                 }
             }
         }
-        throw new TokenizerException("no T5 tokenizer in " + folder + ": looked for " + String.join(", ", T5_FILES)
-                + " in " + folder + " and " + folder.resolve("tokenizer_2"));
+        throw new TokenizerException("no T5 tokenizer in " + folder + ": looked for " + String.join(" or ", T5_FILES)
+                + " (each possibly gzipped) in " + folder + " and " + folder.resolve("tokenizer_2"));
     }
 }

@@ -267,7 +267,7 @@ class CudaBackendParityTest {
         int n = 3000;
         for (float w1 : new float[]{0.1f, 0.75f}) {
             float[] p = roundBf16(g(n)), gr = g(n), m = roundBf16(gaussian(rnd, n, 0.1)),
-                    v = roundBf16(nonNegative(gaussian(rnd, n, 0.01)));
+                    v = roundBf16(ErrorBounds.abs(gaussian(rnd, n, 0.01)));
             p[0] = 1 + 0x1p-8f;
             Tensor hp = host(p, n), hm = host(m, n), hv = host(v, n);
             Tensor dp = dev(p, n), dm = dev(m, n), dv = dev(v, n);
@@ -314,13 +314,5 @@ class CudaBackendParityTest {
                     () -> ErrorBounds.max(RunningError.againstF64Reference(p.length, j -> BoundedOps.AdamwState.step(p[j],
                             gr[j], 0, 0, 1e-2f, 0.9f, 0.99f, 1e-8f, 0.1f, 1).p())));
         }
-    }
-
-    /** Second moments are never negative. */
-    private static float[] nonNegative(float[] a) {
-        for (int i = 0; i < a.length; i++) {
-            a[i] = Math.abs(a[i]);
-        }
-        return a;
     }
 }
