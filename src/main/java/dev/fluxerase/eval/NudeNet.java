@@ -72,11 +72,6 @@ public final class NudeNet implements AutoCloseable {
         }
     }
 
-    /** The model's input side S. */
-    public int size() {
-        return size;
-    }
-
     /** NudeNet's detections of one image, score descending. */
     public List<Detection> detect(RgbImage image) {
         return postprocess(raw(image), anchors, image.width(), image.height(), size);
@@ -89,7 +84,7 @@ public final class NudeNet implements AutoCloseable {
         for (int i = 0; i < u8.length; i++) {
             x[i] = (u8[i] & 0xff) * SCALE;
         }
-        return model.run(x, new long[]{1, 3, size, size}).values();
+        return model.run(x, new long[]{1, 3, size, size});
     }
 
     /**

@@ -57,7 +57,7 @@ final class OnnxModel implements AutoCloseable {
             options.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
             session = env.createSession(file.toString(), options);
         } catch (OrtException e) {
-            throw new IllegalArgumentException(where + ": ONNX Runtime cannot load it: " + firstLine(e), e);
+            throw new IllegalArgumentException(where + ": ONNX Runtime cannot load it: " + oneLine(e), e);
         }
         try {
             return checked(file, session, where, outputName);
@@ -88,7 +88,7 @@ final class OnnxModel implements AutoCloseable {
             }
             return new OnnxModel(file, session, in.getName(), inShape, out.getName(), floatShape(out, where, "output"));
         } catch (OrtException e) {
-            throw new IllegalArgumentException(where + ": " + firstLine(e), e);
+            throw new IllegalArgumentException(where + ": " + oneLine(e), e);
         }
     }
 
@@ -98,9 +98,10 @@ final class OnnxModel implements AutoCloseable {
             return OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "flux-erase");
         } catch (LinkageError e) {
             String platform = System.getProperty("os.name") + " " + System.getProperty("os.arch");
-            throw new IllegalStateException("ONNX Runtime's native library did not load on " + platform + " (this jar"
-                    + " carries linux-x64's only): " + firstLine(e) + "; pass -Donnxruntime.native.path=DIR, DIR "
-                    + "holding that platform's libraries from the onnxruntime jar (docs/evaluate.md)", e);
+            throw new IllegalStateException("ONNX Runtime's native library did not load on " + platform + ": "
+                    + oneLine(e) + "; flux-erase's jar carries linux-x64's, for another platform pass "
+                    + "-Donnxruntime.native.path=DIR, DIR holding its libraries from the onnxruntime jar "
+                    + "(docs/evaluate.md)", e);
         }
     }
 
@@ -134,23 +135,18 @@ final class OnnxModel implements AutoCloseable {
         return file;
     }
 
-    /** One run: {@code pixels} of shape {@code shape} in, the output's values (row-major) and shape out. */
-    Output run(float[] pixels, long[] shape) {
+    /** One run: {@code pixels} of shape {@code shape} in, the output's values out (row-major). */
+    float[] run(float[] pixels, long[] shape) {
         try (OnnxTensor x = OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), FloatBuffer.wrap(pixels), shape);
              OrtSession.Result r = session.run(Map.of(input, x), Set.of(output))) {
-            OnnxTensor y = (OnnxTensor) r.get(0);
-            FloatBuffer b = y.getFloatBuffer();
+            FloatBuffer b = ((OnnxTensor) r.get(0)).getFloatBuffer();
             float[] values = new float[b.remaining()];
             b.get(values);
-            return new Output(values, y.getInfo().getShape());
+            return values;
         } catch (OrtException e) {
             throw new IllegalArgumentException(file + ": ONNX Runtime failed on an input of shape " + shape(shape) + ": "
-                    + firstLine(e), e);
+                    + oneLine(e), e);
         }
-    }
-
-    /** An output tensor's values, row-major, and its shape. */
-    record Output(float[] values, long[] shape) {
     }
 
     /** A shape as the messages show it: an open dimension as "?". */
@@ -159,7 +155,7 @@ final class OnnxModel implements AutoCloseable {
     }
 
     /** ONNX Runtime's message in one line (its load errors span several). */
-    private static String firstLine(Throwable e) {
+    private static String oneLine(Throwable e) {
         return String.valueOf(e.getMessage()).strip().replaceAll("\\s*\n\\s*", " ");
     }
 
