@@ -115,8 +115,8 @@ public final class NudeNet implements AutoCloseable {
      * coordinate {@code (d + 0.5)·scale − 0.5} in float, clamped at the borders, 11-bit weights rounded to nearest
      * even; the horizontal pass in exact integers, the vertical pass as OpenCV's vector loop rounds it
      * ({@code ((h0 >> 4)·b0 >> 16) + ((h1 >> 4)·b1 >> 16)}, then {@code (t + 2) >> 2}), which covers every byte of a
-     * row whose width (3·S) is a multiple of the vector width. The scalar formula of its tail loop, one rounding instead
-     * of three, is a level off on about 5% of pixels. OpenCV's switch to area averaging for an exact halving gives the
+     * row whose width (3·S) is a multiple of the vector width: for S = 320 and 640 of every width (16 to 64 bytes).
+     * The scalar formula of its tail loop, one rounding instead of three, is a level off on about 5% of pixels. OpenCV's switch to area averaging for an exact halving gives the
      * same bytes as these weights (0.5 each), so it needs no case of its own.
      */
     static byte[] resizeLinear(byte[] src, int sw, int sh, int dw, int dh) {
