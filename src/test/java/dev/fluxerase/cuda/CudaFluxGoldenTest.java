@@ -18,8 +18,6 @@ import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Compare;
 import dev.fluxerase.testing.ErrorBounds;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -53,21 +51,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CudaFluxGoldenTest {
     private static final double BF16_OUT = CudaGpu.SAFETY * Math.sqrt(10) * ErrorBounds.U_BF16;
     private static final double BF16_GRADIENTS = CudaGpu.SAFETY * Math.sqrt(20) * ErrorBounds.U_BF16;
+    @CudaGpu.Open
     private static CudaBackend gpu;
-
-    @BeforeAll
-    static void setUp() {
-        if (CudaGpu.available()) {
-            gpu = CudaGpu.backend(CudaBackend.AttentionKernels.FLASH_BF16);
-        }
-    }
-
-    @AfterAll
-    static void tearDown() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
 
     /** rel_to_max(ours, ref) ≤ bound, printed as a BOUND line. */
     private static void assertClose(String what, float[] ours, float[] ref, double bound) {
