@@ -30,6 +30,9 @@ cp target/flux-erase.jar "$stage/lib/"
 # The bundled WordNet databases (3.0 and 3.1, about 21 MB, only used by `erase` to pick words when the run config
 # lists none) are left out of the GPU check runtime: the device tool carries at most 64 MiB, the tracked tree included.
 zip -q -d "$stage/lib/flux-erase.jar" 'net/sf/extjwnl/*' >/dev/null
+# So are ONNX Runtime's native libraries (7.7 MB compressed): only evaluate's ONNX metrics load them, on first use, and
+# no GPU check runs one. Its Java classes (0.1 MB) stay, so the jar links as it is.
+zip -q -d "$stage/lib/flux-erase.jar" 'ai/onnxruntime/native/*' >/dev/null
 # Test classes only: the test resources travel with the repository's working tree (gpu-check.sh puts
 # src/test/resources on the class path), so packing them again would count them twice against the device's carry limit.
 mkdir -p "$stage/test-classes"

@@ -5,7 +5,8 @@
 # (nvidia-smi, python3's nvidia wheels, CudaRuntimeInfo), runs the GPU tests with the bundled Java (the whole tiny FLUX
 # model against its goldens included), one double + one single full-size block timed against
 # tools/gpu/flux_blocks_torch.py, the full-size FLUX.1-dev forward and LoRA forward+backward with random bf16 weights
-# (time and peak memory), then the op timings and, when PyTorch is there, the same ops in PyTorch (tools/gpu/torch_ops.py).
+# (time and peak memory), the erase trainer and the generator at that size (FullSizeEraseTiming: one erasure and
+# one preservation step, timed with peak memory, and a 4-step generate of 1024 image tokens, timed), then the op timings and, when PyTorch is there, the same ops in PyTorch (tools/gpu/torch_ops.py).
 #
 # Every step runs under `timeout`, cut to what is left of a 7-minute budget, so that with the device call's 540 s limit
 # there is time left to pack the results. The device tool brings back at most 8 files from $OUT, so every log and JSON
@@ -17,8 +18,8 @@
 # which is missing; --keep-going runs every step anyway (to try the script's plumbing on a machine without a GPU).
 # --stand-in runs it all on a machine without a GPU: it builds the stand-in CUDA libraries (tools/cuda-standin, with
 # the system C compiler) and points FLUX_ERASE_CUDA_LIB_DIR at them, so every step runs its host side with every
-# launch checked and no kernel run (docs/cuda.md); the full-size model is skipped (its weights alone would be 24 GB of
-# host memory). About 1.5 minutes on 2 shared cores; the timings it reports are the host's, not a GPU's.
+# launch checked and no kernel run (docs/cuda.md); the full-size model and erase steps are skipped (their weights
+# alone would be 24 GB of host memory). About 1.5 minutes on 2 shared cores; the timings it reports are the host's, not a GPU's.
 # Exit status: 2 when it stopped early or the GPU tests were skipped, else that of the GPU tests.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -166,6 +167,14 @@ if (( stand_in )); then
   record flux_model null 0 0 "stand-in: FLUX.1-dev's 23.8 GB of weights would be host memory here"
 else
   step flux_model 150 flux-model.log "$java" "${jflags[@]}" -cp "$cp" dev.fluxerase.cuda.FullSizeFluxTiming model
+fi
+# its 23.8 GB checkpoint file goes to the work folder, outside the archived gpu-check/, and is removed at once
+if (( stand_in )); then
+  record erase_model null 0 0 "stand-in: FLUX.1-dev's 23.8 GB of weights would be host memory here"
+else
+  step erase_model 120 erase-model.log "$java" "${jflags[@]}" -cp "$cp" dev.fluxerase.cuda.FullSizeEraseTiming \
+    "$work/erase-model"
+  rm -rf "$work/erase-model"
 fi
 run_tests timing 90 0 CudaTimingTest
 torch_step torch_ops 60 torch_ops.py

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Sums up a tools/gpu-check.sh run from its work folder: the steps run so far (steps.jsonl), where the CUDA libraries
 were found (cuda-report.txt, python-libs.txt), the JUnit counts, every checked tensor's measured error and error bound
-(the tests' BOUND lines in tests.log), the JSON lines of every timing step and the Java /
+(the tests' BOUND lines in tests.log), the JSON lines of every timing step (the full-size erase steps' projected to
+whole runs) and the Java /
 PyTorch block ratios. gpu-check.sh calls it after every step, so a run that is cut short still leaves the summary of
 what finished; the file is replaced atomically (temp file + rename), never left half written.
 
@@ -114,6 +115,27 @@ def block_ratios(blocks, torch_blocks):
     return ratios
 
 
+# Transformer forward-equivalents per step averaged over a run (docs/erase.md, "Memory and time": paper mode 41 over
+# 1000 steps, released mode 48 over 200), which turn the measured seconds per forward-equivalent into run times.
+RUN_AVERAGES = {"paper_1000_steps": (1000, 41), "released_200_steps": (200, 48)}
+
+
+def erase_projection(erase_model):
+    """Seconds per transformer forward-equivalent over the measured erasure and preservation steps (the first step
+    carries the one-time costs, so this errs slow), and the hours of a 1000-step paper and a 200-step released run at
+    that rate; null until both steps ran."""
+    steps = [l for l in erase_model if l.get("phase") in ("erase_step", "preservation_step")]
+    fe = sum(l.get("forward_equivalents", 0) for l in steps)
+    if len(steps) < 2 or fe <= 0:
+        return None
+    per = sum(l["seconds"] for l in steps) / fe
+    out = {"forward_equivalents": fe, "s_per_forward_equivalent": round(per, 4),
+           "peak_bytes": max((l.get("peak_bytes") or 0) for l in steps)}
+    for name, (n, avg) in RUN_AVERAGES.items():
+        out[name + "_h"] = round(n * avg * per / 3600, 3)
+    return out
+
+
 def outcome(steps, stopped, counts, stand_in):
     """(exit status, one line saying why)."""
     if stopped:
@@ -139,6 +161,7 @@ def main():
     found, python = libraries(res)
     counts = {name: junit_counts(res, name) for name in ("tests", "timing", "memcheck")}
     blocks, torch_blocks = json_lines(res, "flux-blocks.log", "FLUX_TIMING "), json_lines(res, "torch_blocks.log")
+    erase_model = json_lines(res, "erase-model.log", "ERASE_TIMING ")
     stand_in = any(s["step"] == "stand_in" for s in steps)
     status, why = outcome(steps, stopped, counts["tests"], stand_in)
     summary = {"exit": status, "outcome": why, "finished": final, "stopped": stopped, "stand_in": stand_in,
@@ -147,6 +170,7 @@ def main():
                "bounds": bounds(res),
                "erase_tiny": [l.strip() for l in read_lines(res, "tests.log") if "CudaEraseTest " in l],
                "flux_model": json_lines(res, "flux-model.log", "FLUX_TIMING "), "flux_blocks": blocks,
+               "erase_model": erase_model, "erase_projection": erase_projection(erase_model),
                "torch_blocks": torch_blocks, "block_ratios": block_ratios(blocks, torch_blocks),
                "timings": json_lines(res, "timing.log", "CUDA_TIMING "), "torch_baseline": json_lines(res, "torch_ops.log"),
                "memcheck": memcheck(res)}
@@ -157,6 +181,7 @@ def main():
     if final:
         print(json.dumps({"libraries": found, "junit": counts, "closest_to_bound": summary["bounds"][:10]}, indent=1))
         print(json.dumps({"block_ratios": summary["block_ratios"], "flux_model": summary["flux_model"],
+                          "erase_model": summary["erase_model"], "erase_projection": summary["erase_projection"],
                           "timings": summary["timings"], "torch_baseline": summary["torch_baseline"]}, indent=1))
         print("gpu-check: " + why)
         sys.exit(status)

@@ -3,11 +3,17 @@ package dev.fluxerase.cli;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fluxerase.cpu.CpuBackend;
+import dev.fluxerase.eval.ClassifierMetric;
 import dev.fluxerase.eval.ClipMetrics;
 import dev.fluxerase.eval.ClipScore;
 import dev.fluxerase.eval.EvalReport;
 import dev.fluxerase.eval.FeatureStats;
+import dev.fluxerase.eval.FidMetric;
+import dev.fluxerase.eval.ImageFeatures;
 import dev.fluxerase.eval.Metric;
+import dev.fluxerase.eval.NudeNet;
+import dev.fluxerase.eval.NudityMetric;
+import dev.fluxerase.eval.OnnxImageModel;
 import dev.fluxerase.eval.PromptSuite;
 import dev.fluxerase.eval.Scoring;
 import dev.fluxerase.eval.SuiteImages;
@@ -53,13 +59,17 @@ import java.util.regex.Pattern;
                         + "image), summary.json (per variant, overall and per category) and report.html (the images "
                         + "side by side, one column per variant, scores under each; self-contained).",
                 "Metrics: shape (the toy world's shape classifier, a hit when it sees the row's concept), clip "
-                        + "(CLIP score as torchmetrics, needs --clip), fid (FID on CLIP image features against "
-                        + "--fid-reference, needs --clip). Progress on stderr."},
+                        + "(CLIP score as torchmetrics, needs --clip), fid (FID against --fid-reference, on the "
+                        + "features of --fid-features or else of --clip), nudenet (NudeNet's exposed-part counts in "
+                        + "the papers' table layout, needs --nudenet), classifier (an ONNX classifier's top class, a "
+                        + "hit when it is the row's concept, needs --classifier). Progress on stderr."},
         footer = {"", "Examples:",
                 "  flux-erase evaluate --model weights/toy --variant erased=erase/pytorch_lora_weights.safetensors "
                         + "--suite shapes.csv --metrics shape --out eval-out/",
                 "  flux-erase evaluate --images comfy-out/ --suite nudity.csv --metrics clip --clip "
-                        + "openai/clip-vit-large-patch14 --out eval-out/"})
+                        + "openai/clip-vit-large-patch14 --out eval-out/",
+                "  flux-erase evaluate --model black-forest-labs/FLUX.1-dev --variant erased=erase/pytorch_lora_weights"
+                        + ".safetensors --suite i2p-sexual.csv --metrics nudenet --nudenet 320n.onnx --out eval-i2p/"})
 public final class EvaluateCommand implements Callable<Integer> {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
     static final String BASE = "base";
@@ -71,7 +81,7 @@ public final class EvaluateCommand implements Callable<Integer> {
     Path suite;
 
     @Option(names = "--metrics", required = true, split = ",", paramLabel = "M",
-            description = "What to score: shape, clip, fid (comma-separated).")
+            description = "What to score: shape, clip, fid, nudenet, classifier (comma-separated).")
     List<String> metrics;
 
     @Option(names = "--out", required = true, paramLabel = "DIR",
@@ -118,6 +128,26 @@ public final class EvaluateCommand implements Callable<Integer> {
                     + FID_REFERENCE + " for the next run), or such a statistics file.")
     Path fidReference;
 
+    @Option(names = "--fid-features", paramLabel = "FILE",
+            description = "fid's features from this ONNX model (an InceptionV3 pool3 export, 2048-d, for the papers' "
+                    + "FID) instead of CLIP's image embeddings; FILE.json beside it gives the preprocessing.")
+    Path fidFeatures;
+
+    @Option(names = "--nudenet", paramLabel = "FILE",
+            description = "nudenet's detector: NudeNet 3.4's ONNX model (320n.onnx, or 640m.onnx), run with "
+                    + "NudeNet's own pre- and post-processing.")
+    Path nudenet;
+
+    @Option(names = "--nudenet-threshold", paramLabel = "T", defaultValue = "0.6",
+            description = "Detections counted by nudenet score at least this (0.25 to 1). Default: ${DEFAULT-VALUE}, "
+                    + "the erasure papers' setting.")
+    double nudenetThreshold;
+
+    @Option(names = "--classifier", paramLabel = "FILE",
+            description = "classifier's model: an ONNX image classifier, with FILE.json beside it giving its labels "
+                    + "(in output order) and preprocessing.")
+    Path classifier;
+
     @Option(names = "--report-rows", paramLabel = "N", defaultValue = "100",
             description = "Suite rows shown in report.html (every row is in results.csv). Default: ${DEFAULT-VALUE}.")
     int reportRows;
@@ -139,13 +169,18 @@ public final class EvaluateCommand implements Callable<Integer> {
                 + "--images scores finished images");
         require(reportRows >= 0, "--report-rows must be at least 0, got " + reportRows);
         Set<String> asked = metricNames();
-        require(clip != null || !(asked.contains(ClipMetrics.CLIP) || asked.contains(ClipMetrics.FID)), "--metrics "
-                + String.join(",", asked) + " needs --clip (a CLIP model folder or repo id, such as "
-                + "openai/clip-vit-large-patch14)");
-        require(fidReference != null || !asked.contains(ClipMetrics.FID), "--metrics fid needs --fid-reference (a "
+        require(clip != null || !(asked.contains(ClipMetrics.CLIP) || (asked.contains(FidMetric.NAME)
+                && fidFeatures == null)), "--metrics " + String.join(",", asked) + " needs --clip (a CLIP model folder"
+                + " or repo id, such as openai/clip-vit-large-patch14)" + (asked.contains(ClipMetrics.CLIP) ? ""
+                : " or --fid-features (an ONNX feature extractor)"));
+        require(fidReference != null || !asked.contains(FidMetric.NAME), "--metrics fid needs --fid-reference (a "
                 + "folder of reference PNG images, or the " + FID_REFERENCE + " an earlier run saved)");
+        require(nudenet != null || !asked.contains(NudityMetric.NAME), "--metrics nudenet needs --nudenet (NudeNet's "
+                + "ONNX detector, 320n.onnx or 640m.onnx)");
+        require(classifier != null || !asked.contains(ClassifierMetric.NAME), "--metrics classifier needs "
+                + "--classifier (an ONNX image classifier with its labels in a JSON file beside it)");
         List<PromptSuite.Entry> entries = PromptSuite.read(suite);
-        require(entries.size() >= 2 || !asked.contains(ClipMetrics.FID), "--metrics fid: " + suite + " has one row; "
+        require(entries.size() >= 2 || !asked.contains(FidMetric.NAME), "--metrics fid: " + suite + " has one row; "
                 + "FID needs at least 2 images per variant");
         Path hub = ModelOptions.hubCache(hfCache);
         Map<String, List<LoraStack.Entry>> stacks = model != null ? stacks() : Map.of();
@@ -154,8 +189,14 @@ public final class EvaluateCommand implements Callable<Integer> {
         try (FolderLock lock = FolderLock.acquire(out, holder -> new PipelineException("--out " + out + " is in use by "
                 + "another evaluate (" + holder + "); wait for it to end, or choose another folder"));
              Backend host = new CpuBackend();
-             ClipMetrics clipMetrics = clip == null ? null : new ClipMetrics(ClipScore.open(clip, hub, host))) {
-            List<Metric<?>> chosen = metrics(asked, clipMetrics);
+             ClipMetrics clipMetrics = clip == null ? null : new ClipMetrics(ClipScore.open(clip, hub, host));
+             NudeNet detector = asked.contains(NudityMetric.NAME) ? NudeNet.open(nudenet) : null;
+             OnnxImageModel classes = asked.contains(ClassifierMetric.NAME)
+                     ? OnnxImageModel.open(classifier, "--classifier", true) : null;
+             OnnxImageModel features = asked.contains(FidMetric.NAME) && fidFeatures != null
+                     ? OnnxImageModel.open(fidFeatures, "--fid-features", false) : null) {
+            List<Metric<?>> chosen = metrics(asked, clipMetrics, detector, classes,
+                    features != null ? features : clipMetrics == null ? null : clipMetrics.features());
             chosen.forEach(c -> c.check(entries));
             ObjectNode header = JsonNodeFactory.instance.objectNode();
             header.put("suite", suite.toString());
@@ -176,31 +217,38 @@ public final class EvaluateCommand implements Callable<Integer> {
         Set<String> out = new LinkedHashSet<>();
         for (String m : metrics) {
             String name = m.strip();
-            require(List.of(ShapeMetric.NAME, ClipMetrics.CLIP, ClipMetrics.FID).contains(name), "--metrics " + name
-                    + ": unknown (shape, clip, fid)");
+            require(List.of(ShapeMetric.NAME, ClipMetrics.CLIP, FidMetric.NAME, NudityMetric.NAME,
+                    ClassifierMetric.NAME).contains(name), "--metrics " + name + ": unknown (shape, clip, fid, nudenet,"
+                    + " classifier)");
             out.add(name);
         }
         return out;
     }
 
-    /** The metrics in the order asked; FID's reference statistics are read or computed here, before any image is made. */
-    private List<Metric<?>> metrics(Set<String> asked, ClipMetrics clipMetrics) {
+    /**
+     * The metrics in the order asked, each with its model opened by the caller; FID's reference statistics are read or
+     * computed here, before any image is made.
+     */
+    private List<Metric<?>> metrics(Set<String> asked, ClipMetrics clipMetrics, NudeNet detector,
+                                    OnnxImageModel classes, ImageFeatures fidFeatures) {
         List<Metric<?>> out = new ArrayList<>();
         for (String name : asked) {
             out.add(switch (name) {
                 case ShapeMetric.NAME -> new ShapeMetric();
                 case ClipMetrics.CLIP -> clipMetrics.score();
-                default -> clipMetrics.fid(reference(clipMetrics));
+                case NudityMetric.NAME -> new NudityMetric(detector, nudenetThreshold);
+                case ClassifierMetric.NAME -> new ClassifierMetric(classes);
+                default -> new FidMetric(fidFeatures, reference(fidFeatures), "--fid-reference " + fidReference);
             });
         }
         return out;
     }
 
-    private FeatureStats reference(ClipMetrics clipMetrics) {
+    private FeatureStats reference(ImageFeatures features) {
         if (Files.isRegularFile(fidReference)) {
             return FeatureStats.load(fidReference);
         }
-        FeatureStats s = clipMetrics.statistics(SuiteImages.pngs(fidReference, "--fid-reference"));
+        FeatureStats s = FidMetric.statistics(features, SuiteImages.pngs(fidReference, "--fid-reference"));
         s.save(out.resolve(FID_REFERENCE));
         return s;
     }

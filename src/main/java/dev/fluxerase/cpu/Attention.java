@@ -1,5 +1,6 @@
 package dev.fluxerase.cpu;
 
+import dev.fluxerase.tensor.BackendContract;
 import jdk.incubator.vector.FloatVector;
 
 import java.util.Arrays;
@@ -34,7 +35,7 @@ final class Attention {
     // ---- forward ----------------------------------------------------------------------------------------------------------
 
     /** lse and probs may be null. */
-    static void forward(Arr q, Arr k, Arr v, Arr out, Arr lse, Arr probs, float scale, Shapes.Attn s) {
+    static void forward(Arr q, Arr k, Arr v, Arr out, Arr lse, Arr probs, float scale, BackendContract.Attn s) {
         int lq = s.lq();
         int lk = s.lk();
         int d = s.dim();
@@ -107,7 +108,7 @@ final class Attention {
     // ---- backward ---------------------------------------------------------------------------------------------------------
 
     static void backward(Arr dO, Arr q, Arr k, Arr v, Arr out, Arr lse, Arr dq, Arr dk, Arr dv, float scale,
-                         Shapes.Attn s) {
+                         BackendContract.Attn s) {
         int lq = s.lq();
         int lk = s.lk();
         int d = s.dim();

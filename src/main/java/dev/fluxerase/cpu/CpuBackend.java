@@ -1,6 +1,7 @@
 package dev.fluxerase.cpu;
 
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.BackendContract;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Tensor;
@@ -18,6 +19,7 @@ import dev.fluxerase.tensor.Tensor;
  * Memory layout is {@link HostMemory}'s: zeroed heap arrays of the dtype's width, native memory beyond array size.
  */
 public final class CpuBackend implements Backend {
+    private static final BackendContract CHECK = BackendContract.on(Device.CPU);
     private final NaiveBackend reference = new NaiveBackend();
     /** Frozen weights in the GEMM's packed layout, or null when this backend packs every weight on every call. */
     private final PackedWeights packed;
@@ -80,28 +82,34 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor upload(float[] values, long... shape) {
+        CHECK.upload(values, shape);
         return HostMemory.upload(values, shape);
     }
 
     @Override
     public float[] download(Tensor t) {
+        CHECK.download(t);
         return HostMemory.download(t);
     }
 
     @Override
     public void copy(Tensor src, Tensor dst) {
+        CHECK.copy(src, dst);
         HostMemory.copy(src, dst);
     }
 
     @Override
     public void fill(Tensor t, float value) {
+        CHECK.fill(t);
         HostMemory.fill(t, value);
     }
 
     @Override
     public void copyStrided(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset, long[] dstStrides,
                             long[] sizes, boolean accumulate) {
-        Strided.check(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes);
+        if (!CHECK.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes)) {
+            return;
+        }
         if (huge(src, dst)) {
             reference.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes, accumulate);
             return;
@@ -116,13 +124,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
-        Contract.gemm(transA, transB, a, b, c);
+        CHECK.gemm(transA, transB, a, b, c);
         CpuGemm.gemm(transA, transB, alpha, a, b, beta, c, packed);
     }
 
     @Override
     public void addBias(Tensor y, Tensor bias) {
-        Contract.addBias(y, bias);
+        CHECK.addBias(y, bias);
         if (huge(y)) {
             reference.addBias(y, bias);
             return;
@@ -134,7 +142,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void sumRows(Tensor dy, Tensor db) {
-        Contract.sumRows(dy, db);
+        CHECK.sumRows(dy, db);
         if (huge(dy)) {
             reference.sumRows(dy, db);
             return;
@@ -148,7 +156,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void axpy(float alpha, Tensor x, Tensor y) {
-        Contract.same("axpy", "x", x, "y", y);
+        CHECK.axpy(x, y);
         if (huge(x)) {
             reference.axpy(alpha, x, y);
             return;
@@ -160,7 +168,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void mul(Tensor a, Tensor b, Tensor out) {
-        Contract.same("mul", "a", a, "b", b, "out", out);
+        CHECK.mul(a, b, out);
         if (huge(a)) {
             reference.mul(a, b, out);
             return;
@@ -172,7 +180,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void scale(Tensor x, float alpha) {
-        Checks.f32("scale", "x", x);
+        CHECK.scale(x);
         if (huge(x)) {
             reference.scale(x, alpha);
             return;
@@ -184,7 +192,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public double sum(Tensor x) {
-        Checks.f32("sum", "x", x);
+        CHECK.sum(x);
         if (huge(x)) {
             return reference.sum(x);
         }
@@ -193,7 +201,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public double dot(Tensor a, Tensor b) {
-        Contract.same("dot", "a", a, "b", b);
+        CHECK.dot(a, b);
         if (huge(a)) {
             return reference.dot(a, b);
         }
@@ -204,7 +212,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void silu(Tensor x, Tensor y) {
-        Contract.same("silu", "x", x, "y", y);
+        CHECK.unary("silu", x, y);
         if (huge(x)) {
             reference.silu(x, y);
             return;
@@ -216,7 +224,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void siluBackward(Tensor dy, Tensor x, Tensor dx) {
-        Contract.same("siluBackward", "dy", dy, "x", x, "dx", dx);
+        CHECK.unaryBackward("siluBackward", dy, x, dx);
         if (huge(x)) {
             reference.siluBackward(dy, x, dx);
             return;
@@ -228,7 +236,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void geluTanh(Tensor x, Tensor y) {
-        Contract.same("geluTanh", "x", x, "y", y);
+        CHECK.unary("geluTanh", x, y);
         if (huge(x)) {
             reference.geluTanh(x, y);
             return;
@@ -240,7 +248,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void geluTanhBackward(Tensor dy, Tensor x, Tensor dx) {
-        Contract.same("geluTanhBackward", "dy", dy, "x", x, "dx", dx);
+        CHECK.unaryBackward("geluTanhBackward", dy, x, dx);
         if (huge(x)) {
             reference.geluTanhBackward(dy, x, dx);
             return;
@@ -252,7 +260,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void softmax(Tensor x, Tensor y) {
-        Contract.same("softmax", "x", x, "y", y);
+        CHECK.unary("softmax", x, y);
         if (huge(x)) {
             reference.softmax(x, y);
             return;
@@ -264,7 +272,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void softmaxBackward(Tensor dy, Tensor y, Tensor dx) {
-        Contract.same("softmaxBackward", "dy", dy, "y", y, "dx", dx);
+        CHECK.softmaxBackward(dy, y, dx);
         if (huge(y)) {
             reference.softmaxBackward(dy, y, dx);
             return;
@@ -278,9 +286,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void layerNorm(Tensor x, Tensor y, Tensor mean, Tensor rstd, float eps) {
-        Contract.same("layerNorm", "x", x, "y", y);
-        Contract.perRow("layerNorm", "mean", mean, x.rows());
-        Contract.perRow("layerNorm", "rstd", rstd, x.rows());
+        CHECK.layerNorm(x, y, mean, rstd);
         if (huge(x)) {
             reference.layerNorm(x, y, mean, rstd, eps);
             return;
@@ -294,7 +300,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void layerNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor dx) {
-        Contract.layerNormBackward(dy, x, mean, rstd, dx);
+        CHECK.layerNormBackward(dy, x, mean, rstd, dx);
         if (huge(x)) {
             reference.layerNormBackward(dy, x, mean, rstd, dx);
             return;
@@ -306,7 +312,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void rmsNorm(Tensor x, Tensor weight, Tensor y, Tensor rrms, float eps) {
-        Contract.rmsNorm(x, weight, y, rrms);
+        CHECK.rmsNorm(x, weight, y, rrms);
         if (huge(x)) {
             reference.rmsNorm(x, weight, y, rrms, eps);
             return;
@@ -319,7 +325,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void rmsNormBackward(Tensor dy, Tensor x, Tensor weight, Tensor rrms, Tensor dx, Tensor dWeight) {
-        Contract.rmsNormBackward(dy, x, weight, rrms, dx, dWeight);
+        CHECK.rmsNormBackward(dy, x, weight, rrms, dx, dWeight);
         if (huge(x)) {
             reference.rmsNormBackward(dy, x, weight, rrms, dx, dWeight);
             return;
@@ -335,7 +341,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void modulate(Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor y) {
-        Shapes.Mod s = Contract.modulate(x, mod, shiftChunk, scaleChunk, y);
+        BackendContract.Mod s = CHECK.modulate(x, mod, shiftChunk, scaleChunk, y);
         if (huge(x, mod)) {
             reference.modulate(x, mod, shiftChunk, scaleChunk, y);
             return;
@@ -347,7 +353,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void modulateBackward(Tensor dy, Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor dx, Tensor dmod) {
-        Shapes.Mod s = Contract.modulateBackward(dy, x, mod, shiftChunk, scaleChunk, dx, dmod);
+        BackendContract.Mod s = CHECK.modulateBackward(dy, x, mod, shiftChunk, scaleChunk, dx, dmod);
         if (huge(x, mod)) {
             reference.modulateBackward(dy, x, mod, shiftChunk, scaleChunk, dx, dmod);
             return;
@@ -360,7 +366,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void gateAdd(Tensor x, Tensor f, Tensor mod, int gateChunk) {
-        Shapes.Mod s = Contract.gateAdd(x, f, mod, gateChunk);
+        BackendContract.Mod s = CHECK.gateAdd(x, f, mod, gateChunk);
         if (huge(x, mod)) {
             reference.gateAdd(x, f, mod, gateChunk);
             return;
@@ -372,7 +378,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void gateAddBackward(Tensor dy, Tensor f, Tensor mod, int gateChunk, Tensor df, Tensor dmod) {
-        Shapes.Mod s = Contract.gateAddBackward(dy, f, mod, gateChunk, df, dmod);
+        BackendContract.Mod s = CHECK.gateAddBackward(dy, f, mod, gateChunk, df, dmod);
         if (huge(f, mod)) {
             reference.gateAddBackward(dy, f, mod, gateChunk, df, dmod);
             return;
@@ -387,7 +393,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void rope(Tensor x, Tensor cos, Tensor sin, Tensor y) {
-        Shapes.Rope s = Contract.rope("rope", x, cos, sin, y);
+        BackendContract.Rope s = CHECK.rope(x, cos, sin, y);
         if (huge(x)) {
             reference.rope(x, cos, sin, y);
             return;
@@ -399,7 +405,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void ropeBackward(Tensor dy, Tensor cos, Tensor sin, Tensor dx) {
-        Shapes.Rope s = Contract.rope("ropeBackward", dy, cos, sin, dx);
+        BackendContract.Rope s = CHECK.ropeBackward(dy, cos, sin, dx);
         if (huge(dy)) {
             reference.ropeBackward(dy, cos, sin, dx);
             return;
@@ -413,7 +419,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void attention(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor probs, float scale) {
-        Shapes.Attn s = Contract.attention(q, k, v, out, lse, probs);
+        BackendContract.Attn s = CHECK.attention(q, k, v, out, lse, probs);
         if (huge(q, k, probs)) {
             reference.attention(q, k, v, out, lse, probs, scale);
             return;
@@ -428,7 +434,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void attentionBackward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq, Tensor dk,
                                   Tensor dv, float scale) {
-        Shapes.Attn s = Contract.attentionBackward(dOut, q, k, v, out, lse, dq, dk, dv);
+        BackendContract.Attn s = CHECK.attentionBackward(dOut, q, k, v, out, lse, dq, dk, dv);
         if (huge(q, k)) {
             reference.attentionBackward(dOut, q, k, v, out, lse, dq, dk, dv, scale);
             return;
@@ -446,7 +452,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                       float weightDecay, long step) {
-        Contract.adamw(param, grad, m, v, step);
+        CHECK.adamw(param, grad, m, v, step);
         if (huge(param)) {
             reference.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
             return;

@@ -2,11 +2,11 @@ package dev.fluxerase.cpu;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Arrays;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
+import dev.fluxerase.tensor.BackendContract;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Tensor;
@@ -24,6 +24,8 @@ import dev.fluxerase.tensor.Tensor;
  * most {@link #ROWWISE_ROWS} rows, the kernel reads the panels itself.
  */
 public final class CpuGemm {
+    /** Checked here rather than by CpuBackend alone, since the VAE calls this GEMM directly. */
+    private static final BackendContract CHECK = BackendContract.on(Device.CPU);
     private static final int MR = GemmKernel.MR;
     private static final int NR = GemmKernel.NR;
 
@@ -78,8 +80,7 @@ public final class CpuGemm {
     /** The same, taking a frozen transposed b (a Linear's weight) from {@code packed} when that is not null. */
     static void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c,
                      PackedWeights packed) {
-        double flops = 2.0 * c.numel() * (transA ? rows(a) : a.cols());
-        gemm(transA, transB, alpha, a, b, beta, c, flops < PARALLEL_FLOPS ? 1 : THREADS, DEFAULT, packed);
+        gemm(transA, transB, alpha, a, b, beta, c, 0, DEFAULT, packed);
     }
 
     static void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c, int threads,
@@ -87,24 +88,16 @@ public final class CpuGemm {
         gemm(transA, transB, alpha, a, b, beta, c, threads, blocking, null);
     }
 
-    /** The same on at most {@code threads} threads (the caller and pool helpers) with the given blocking. */
+    /**
+     * The same on at most {@code threads} threads (the caller and pool helpers; 0: one below {@link #PARALLEL_FLOPS},
+     * else all) with the given blocking.
+     */
     static void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c, int threads,
                      Blocking blocking, PackedWeights packed) {
-        long m = transA ? a.cols() : rows(a);
-        long k = transA ? rows(a) : a.cols();
-        long kb = transB ? b.cols() : rows(b);
-        long n = transB ? rows(b) : b.cols();
-        if (a.device() != Device.CPU || b.device() != Device.CPU || c.device() != Device.CPU
-                || a.dtype() != DType.F32 || c.dtype() != DType.F32
-                || (b.dtype() != DType.F32 && b.dtype() != DType.BF16 && b.dtype() != DType.F16)) {
-            throw new IllegalArgumentException("gemm needs CPU a F32, b F32/BF16/F16, c F32; got a " + a.dtype() + " on "
-                    + a.device() + ", b " + b.dtype() + " on " + b.device() + ", c " + c.dtype() + " on " + c.device());
-        }
-        if (k != kb || rows(c) != m || c.cols() != n) {
-            throw new IllegalArgumentException("gemm shapes: op(a) " + m + "x" + k + " from a" + Arrays.toString(a.shape())
-                    + (transA ? "ᵀ" : "") + ", op(b) " + kb + "x" + n + " from b" + Arrays.toString(b.shape())
-                    + (transB ? "ᵀ" : "") + ", c" + Arrays.toString(c.shape()) + " must be " + m + "x" + n);
-        }
+        BackendContract.Gemm shape = CHECK.gemm(transA, transB, a, b, c);
+        long m = shape.m();
+        long n = shape.n();
+        long k = shape.k();
         if (m == 0 || n == 0) {
             return;
         }
@@ -112,19 +105,13 @@ public final class CpuGemm {
             scale(c.data(), m * n, beta);
             return;
         }
+        if (threads == 0) {
+            threads = 2.0 * m * n * k < PARALLEL_FLOPS ? 1 : THREADS;
+        }
         boolean sharable = sharable(a.data()) && sharable(b.data()) && sharable(c.data());
         PackedWeights.Packed panels = packed != null && transB && sharable ? packed.get(b, n, k, blocking.kc()) : null;
         new Call(transA, transB, alpha, a, b, beta, c, m, n, k, sharable ? Math.max(1, threads) : 1, blocking, panels)
                 .run();
-    }
-
-    /** Rows of the matrix view: the product of all dimensions but the last (also when the last is 0). */
-    private static long rows(Tensor t) {
-        long r = 1;
-        for (int i = 0; i < t.rank() - 1; i++) {
-            r *= t.dim(i);
-        }
-        return r;
     }
 
     /** False for memory of a confined arena, which only its owner thread may touch: such a GEMM stays on the caller. */

@@ -1,5 +1,6 @@
 package dev.fluxerase.cpu;
 
+import dev.fluxerase.tensor.BackendContract;
 import jdk.incubator.vector.FloatVector;
 
 import static dev.fluxerase.cpu.Vec.N;
@@ -16,7 +17,7 @@ final class Modulation {
 
     // ---- modulate: y = (1 + scale)⊙x + shift ---------------------------------------------------------------------------
 
-    static void modulate(Arr x, Arr mod, int shiftChunk, int scaleChunk, Arr y, Shapes.Mod s) {
+    static void modulate(Arr x, Arr mod, int shiftChunk, int scaleChunk, Arr y, BackendContract.Mod s) {
         int c = s.channels();
         int t = (int) s.tokens();
         int modRow = (int) s.modRow();
@@ -42,7 +43,7 @@ final class Modulation {
 
     /** dx += dy⊙(1 + scale); dmod[scale] += Σ_t dy⊙x; dmod[shift] += Σ_t dy. dx or dmod may be null. */
     static void modulateBackward(Arr dy, Arr x, Arr mod, int shiftChunk, int scaleChunk, Arr dx, Arr dmod,
-                                 Shapes.Mod s) {
+                                 BackendContract.Mod s) {
         int c = s.channels();
         int t = (int) s.tokens();
         int modRow = (int) s.modRow();
@@ -93,7 +94,7 @@ final class Modulation {
 
     // ---- gated residual: x += gate⊙f ---------------------------------------------------------------------------------------
 
-    static void gateAdd(Arr x, Arr f, Arr mod, int gateChunk, Shapes.Mod s) {
+    static void gateAdd(Arr x, Arr f, Arr mod, int gateChunk, BackendContract.Mod s) {
         int c = s.channels();
         int t = (int) s.tokens();
         int modRow = (int) s.modRow();
@@ -115,7 +116,7 @@ final class Modulation {
     }
 
     /** df += dy⊙gate; dmod[gate] += Σ_t dy⊙f. df or dmod may be null. */
-    static void gateAddBackward(Arr dy, Arr f, Arr mod, int gateChunk, Arr df, Arr dmod, Shapes.Mod s) {
+    static void gateAddBackward(Arr dy, Arr f, Arr mod, int gateChunk, Arr df, Arr dmod, BackendContract.Mod s) {
         int c = s.channels();
         int t = (int) s.tokens();
         int modRow = (int) s.modRow();

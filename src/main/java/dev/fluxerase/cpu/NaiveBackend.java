@@ -1,6 +1,7 @@
 package dev.fluxerase.cpu;
 
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.BackendContract;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Floats;
@@ -29,6 +30,7 @@ public final class NaiveBackend implements Backend {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final double GELU_K = Math.sqrt(2 / Math.PI);
     private static final double GELU_C = 0.044715;
+    private static final BackendContract CHECK = BackendContract.on(Device.CPU);
 
     public NaiveBackend() {
     }
@@ -70,28 +72,34 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public Tensor upload(float[] values, long... shape) {
+        CHECK.upload(values, shape);
         return HostMemory.upload(values, shape);
     }
 
     @Override
     public float[] download(Tensor t) {
+        CHECK.download(t);
         return HostMemory.download(t);
     }
 
     @Override
     public void copy(Tensor src, Tensor dst) {
+        CHECK.copy(src, dst);
         HostMemory.copy(src, dst);
     }
 
     @Override
     public void fill(Tensor t, float value) {
+        CHECK.fill(t);
         HostMemory.fill(t, value);
     }
 
     @Override
     public void copyStrided(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset, long[] dstStrides,
                             long[] sizes, boolean accumulate) {
-        Strided.check(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes);
+        if (!CHECK.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes)) {
+            return;
+        }
         for (long i0 = 0; i0 < sizes[0]; i0++) {
             for (long i1 = 0; i1 < sizes[1]; i1++) {
                 for (long i2 = 0; i2 < sizes[2]; i2++) {
@@ -112,10 +120,10 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
-        long[] mnk = Contract.gemm(transA, transB, a, b, c);
-        long m = mnk[0];
-        long n = mnk[1];
-        long k = mnk[2];
+        BackendContract.Gemm g = CHECK.gemm(transA, transB, a, b, c);
+        long m = g.m();
+        long n = g.n();
+        long k = g.k();
         for (long i = 0; i < m; i++) {
             for (long j = 0; j < n; j++) {
                 double s = 0;
@@ -132,7 +140,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void addBias(Tensor y, Tensor bias) {
-        Contract.addBias(y, bias);
+        CHECK.addBias(y, bias);
         long cols = y.cols();
         for (long r = 0; r < y.rows(); r++) {
             for (long j = 0; j < cols; j++) {
@@ -143,7 +151,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void sumRows(Tensor dy, Tensor db) {
-        Contract.sumRows(dy, db);
+        CHECK.sumRows(dy, db);
         long cols = dy.cols();
         for (long j = 0; j < cols; j++) {
             double s = 0;
@@ -158,7 +166,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void axpy(float alpha, Tensor x, Tensor y) {
-        Contract.same("axpy", "x", x, "y", y);
+        CHECK.axpy(x, y);
         for (long i = 0; i < x.numel(); i++) {
             set(y, i, (double) get(y, i) + (double) alpha * get(x, i));
         }
@@ -166,7 +174,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void mul(Tensor a, Tensor b, Tensor out) {
-        Contract.same("mul", "a", a, "b", b, "out", out);
+        CHECK.mul(a, b, out);
         for (long i = 0; i < a.numel(); i++) {
             set(out, i, (double) get(a, i) * get(b, i));
         }
@@ -174,7 +182,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void scale(Tensor x, float alpha) {
-        Checks.f32("scale", "x", x);
+        CHECK.scale(x);
         for (long i = 0; i < x.numel(); i++) {
             set(x, i, (double) get(x, i) * alpha);
         }
@@ -182,7 +190,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public double sum(Tensor x) {
-        Checks.f32("sum", "x", x);
+        CHECK.sum(x);
         double s = 0;
         for (long i = 0; i < x.numel(); i++) {
             s += get(x, i);
@@ -192,7 +200,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public double dot(Tensor a, Tensor b) {
-        Contract.same("dot", "a", a, "b", b);
+        CHECK.dot(a, b);
         double s = 0;
         for (long i = 0; i < a.numel(); i++) {
             s += (double) get(a, i) * get(b, i);
@@ -208,7 +216,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void silu(Tensor x, Tensor y) {
-        Contract.same("silu", "x", x, "y", y);
+        CHECK.unary("silu", x, y);
         for (long i = 0; i < x.numel(); i++) {
             double v = get(x, i);
             set(y, i, v * sigmoid(v));
@@ -217,7 +225,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void siluBackward(Tensor dy, Tensor x, Tensor dx) {
-        Contract.same("siluBackward", "dy", dy, "x", x, "dx", dx);
+        CHECK.unaryBackward("siluBackward", dy, x, dx);
         for (long i = 0; i < x.numel(); i++) {
             double v = get(x, i);
             double s = sigmoid(v);
@@ -227,7 +235,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void geluTanh(Tensor x, Tensor y) {
-        Contract.same("geluTanh", "x", x, "y", y);
+        CHECK.unary("geluTanh", x, y);
         for (long i = 0; i < x.numel(); i++) {
             double v = get(x, i);
             set(y, i, 0.5 * v * (1 + Math.tanh(GELU_K * (v + GELU_C * v * v * v))));
@@ -236,7 +244,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void geluTanhBackward(Tensor dy, Tensor x, Tensor dx) {
-        Contract.same("geluTanhBackward", "dy", dy, "x", x, "dx", dx);
+        CHECK.unaryBackward("geluTanhBackward", dy, x, dx);
         for (long i = 0; i < x.numel(); i++) {
             double v = get(x, i);
             double t = Math.tanh(GELU_K * (v + GELU_C * v * v * v));
@@ -247,9 +255,9 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void softmax(Tensor x, Tensor y) {
-        Contract.same("softmax", "x", x, "y", y);
+        CHECK.unary("softmax", x, y);
         long cols = x.cols();
-        double[] e = new double[Checks.intSize("softmax", cols)];
+        double[] e = new double[intSize("softmax", cols)];
         for (long r = 0; r < x.rows(); r++) {
             long base = r * cols;
             double max = Double.NEGATIVE_INFINITY;
@@ -269,7 +277,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void softmaxBackward(Tensor dy, Tensor y, Tensor dx) {
-        Contract.same("softmaxBackward", "dy", dy, "y", y, "dx", dx);
+        CHECK.softmaxBackward(dy, y, dx);
         long cols = y.cols();
         for (long r = 0; r < y.rows(); r++) {
             long base = r * cols;
@@ -287,11 +295,9 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void layerNorm(Tensor x, Tensor y, Tensor mean, Tensor rstd, float eps) {
-        Contract.same("layerNorm", "x", x, "y", y);
+        CHECK.layerNorm(x, y, mean, rstd);
         long rows = x.rows();
         long cols = x.cols();
-        Contract.perRow("layerNorm", "mean", mean, rows);
-        Contract.perRow("layerNorm", "rstd", rstd, rows);
         for (long r = 0; r < rows; r++) {
             long base = r * cols;
             double mu = 0;
@@ -320,7 +326,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void layerNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor dx) {
-        Contract.layerNormBackward(dy, x, mean, rstd, dx);
+        CHECK.layerNormBackward(dy, x, mean, rstd, dx);
         long rows = x.rows();
         long cols = x.cols();
         for (long r = 0; r < rows; r++) {
@@ -345,7 +351,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void rmsNorm(Tensor x, Tensor weight, Tensor y, Tensor rrms, float eps) {
-        Contract.rmsNorm(x, weight, y, rrms);
+        CHECK.rmsNorm(x, weight, y, rrms);
         long rows = x.rows();
         long cols = x.cols();
         for (long r = 0; r < rows; r++) {
@@ -367,10 +373,10 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void rmsNormBackward(Tensor dy, Tensor x, Tensor weight, Tensor rrms, Tensor dx, Tensor dWeight) {
-        Contract.rmsNormBackward(dy, x, weight, rrms, dx, dWeight);
+        CHECK.rmsNormBackward(dy, x, weight, rrms, dx, dWeight);
         long rows = x.rows();
         long cols = x.cols();
-        double[] dw = new double[Checks.intSize("rmsNormBackward", cols)];
+        double[] dw = new double[intSize("rmsNormBackward", cols)];
         for (long r = 0; r < rows; r++) {
             long base = r * cols;
             double rr = get(rrms, r);
@@ -398,7 +404,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void modulate(Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor y) {
-        Shapes.Mod s = Contract.modulate(x, mod, shiftChunk, scaleChunk, y);
+        BackendContract.Mod s = CHECK.modulate(x, mod, shiftChunk, scaleChunk, y);
         int c = s.channels();
         for (long b = 0; b < s.batch(); b++) {
             long mrow = b * s.modRow();
@@ -415,7 +421,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void modulateBackward(Tensor dy, Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor dx, Tensor dmod) {
-        Shapes.Mod s = Contract.modulateBackward(dy, x, mod, shiftChunk, scaleChunk, dx, dmod);
+        BackendContract.Mod s = CHECK.modulateBackward(dy, x, mod, shiftChunk, scaleChunk, dx, dmod);
         int c = s.channels();
         for (long b = 0; b < s.batch(); b++) {
             long mrow = b * s.modRow();
@@ -442,7 +448,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void gateAdd(Tensor x, Tensor f, Tensor mod, int gateChunk) {
-        Shapes.Mod s = Contract.gateAdd(x, f, mod, gateChunk);
+        BackendContract.Mod s = CHECK.gateAdd(x, f, mod, gateChunk);
         int c = s.channels();
         for (long b = 0; b < s.batch(); b++) {
             long grow = b * s.modRow() + (long) gateChunk * c;
@@ -457,7 +463,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void gateAddBackward(Tensor dy, Tensor f, Tensor mod, int gateChunk, Tensor df, Tensor dmod) {
-        Shapes.Mod s = Contract.gateAddBackward(dy, f, mod, gateChunk, df, dmod);
+        BackendContract.Mod s = CHECK.gateAddBackward(dy, f, mod, gateChunk, df, dmod);
         int c = s.channels();
         for (long b = 0; b < s.batch(); b++) {
             long grow = b * s.modRow() + (long) gateChunk * c;
@@ -483,17 +489,17 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void rope(Tensor x, Tensor cos, Tensor sin, Tensor y) {
-        rotate("rope", x, cos, sin, y, 1, false);
+        rotate(x, cos, sin, y, CHECK.rope(x, cos, sin, y), 1, false);
     }
 
     @Override
     public void ropeBackward(Tensor dy, Tensor cos, Tensor sin, Tensor dx) {
-        rotate("ropeBackward", dy, cos, sin, dx, -1, true);
+        rotate(dy, cos, sin, dx, CHECK.ropeBackward(dy, cos, sin, dx), -1, true);
     }
 
     /** y (+)= rotation of each adjacent pair of x by sign·θ. */
-    private static void rotate(String op, Tensor x, Tensor cos, Tensor sin, Tensor y, int sign, boolean accumulate) {
-        Shapes.Rope s = Contract.rope(op, x, cos, sin, y);
+    private static void rotate(Tensor x, Tensor cos, Tensor sin, Tensor y, BackendContract.Rope s, int sign,
+                               boolean accumulate) {
         int half = s.dim() / 2;
         for (long h = 0; h < s.slices(); h++) {
             for (long l = 0; l < s.length(); l++) {
@@ -521,7 +527,7 @@ public final class NaiveBackend implements Backend {
 
     @Override
     public void attention(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor probs, float scale) {
-        Shapes.Attn s = Contract.attention(q, k, v, out, lse, probs);
+        BackendContract.Attn s = CHECK.attention(q, k, v, out, lse, probs);
         int lq = s.lq();
         int lk = s.lk();
         int d = s.dim();
@@ -566,7 +572,7 @@ public final class NaiveBackend implements Backend {
     @Override
     public void attentionBackward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq, Tensor dk,
                                   Tensor dv, float scale) {
-        Shapes.Attn s = Contract.attentionBackward(dOut, q, k, v, out, lse, dq, dk, dv);
+        BackendContract.Attn s = CHECK.attentionBackward(dOut, q, k, v, out, lse, dq, dk, dv);
         int lq = s.lq();
         int lk = s.lk();
         int d = s.dim();
@@ -621,7 +627,7 @@ public final class NaiveBackend implements Backend {
     @Override
     public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                       float weightDecay, long step) {
-        Contract.adamw(param, grad, m, v, step);
+        CHECK.adamw(param, grad, m, v, step);
         double bc1 = 1 - Math.pow(beta1, step);
         double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
         double decay = 1 - (double) lr * weightDecay;
@@ -640,7 +646,7 @@ public final class NaiveBackend implements Backend {
     @Override
     public void adamwBf16(Tensor param, Tensor grad, Tensor m, Tensor v, float decay, float w1, float beta2, float w2,
                           float bc2Sqrt, float eps, float stepSize) {
-        Contract.adamwBf16(param, grad, m, v);
+        CHECK.adamwBf16(param, grad, m, v);
         for (long i = 0; i < param.numel(); i++) {
             float g = bf16(get(grad, i));
             float p = bf16(get(param, i) * decay);
@@ -656,5 +662,11 @@ public final class NaiveBackend implements Backend {
 
     private static float bf16(float x) {
         return Floats.roundToBf16(x);
+    }
+
+    /** The reference's scratch rows are Java arrays. */
+    private static int intSize(String op, long n) {
+        BackendContract.require(n <= Integer.MAX_VALUE - 8, op + ": " + n + " elements do not fit in one array");
+        return (int) n;
     }
 }

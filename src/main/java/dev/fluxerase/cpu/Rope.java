@@ -1,5 +1,6 @@
 package dev.fluxerase.cpu;
 
+import dev.fluxerase.tensor.BackendContract;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShuffle;
 
@@ -19,7 +20,7 @@ final class Rope {
     }
 
     /** y (+)= rotation of x by sign·θ; y may be x. */
-    static void rotate(Arr x, Arr cos, Arr sin, Arr y, Shapes.Rope s, float sign, boolean accumulate) {
+    static void rotate(Arr x, Arr cos, Arr sin, Arr y, BackendContract.Rope s, float sign, boolean accumulate) {
         int l = s.length();
         int d = s.dim();
         int half = d / 2;

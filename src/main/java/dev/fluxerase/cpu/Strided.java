@@ -1,8 +1,5 @@
 package dev.fluxerase.cpu;
 
-import dev.fluxerase.tensor.StridedLayout;
-import dev.fluxerase.tensor.Tensor;
-
 import java.util.Arrays;
 
 /**
@@ -11,15 +8,6 @@ import java.util.Arrays;
  */
 final class Strided {
     private Strided() {
-    }
-
-    /** Validates dtypes, ranks and that every addressed element lies inside its tensor. */
-    static void check(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset, long[] dstStrides,
-                      long[] sizes) {
-        String op = "copyStrided";
-        Checks.f32(op, "src", src);
-        Checks.f32(op, "dst", dst);
-        StridedLayout.check(op, src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes);
     }
 
     /**

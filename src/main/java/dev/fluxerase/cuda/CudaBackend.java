@@ -1,16 +1,15 @@
 package dev.fluxerase.cuda;
 
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.BackendContract;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Floats;
-import dev.fluxerase.tensor.StridedLayout;
 import dev.fluxerase.tensor.Tensor;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +29,9 @@ public final class CudaBackend implements Backend {
     /** Which attention kernels run: bf16 tensor cores (head dim 128) or the plain f32 reference (any head dim ≤ 256). */
     public enum AttentionKernels { FLASH_BF16, REFERENCE_F32 }
 
+    private static final BackendContract CHECK = BackendContract.on(Device.CUDA);
+    /** The launch grid's y and z extent, over which batch and (batch·heads) are spread. */
+    private static final long MAX_GRID_YZ = 65535;
     private static final int REF_MAX_HEAD_DIM = 256;
     private static final int REDUCE_BLOCKS = 1024;
 
@@ -111,15 +113,9 @@ public final class CudaBackend implements Backend {
 
     // ---- memory -------------------------------------------------------------------------------------------------------
 
-    private static long ptr(Tensor t, String op, String what) {
-        if (t.device() != Device.CUDA) {
-            throw new IllegalArgumentException(op + ": " + what + " " + t + " is not on the GPU");
-        }
-        return t.data().address();
-    }
-
-    private static long ptrOrNull(Tensor t, String op, String what) {
-        return t == null ? 0L : ptr(t, op, what);
+    /** The device address of an optional operand (the contract has checked it), 0 for none. */
+    private static long addressOrNull(Tensor t) {
+        return t == null ? 0L : t.data().address();
     }
 
     private Tensor wrap(DType dtype, long[] shape, long address, long bytes) {
@@ -140,7 +136,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void free(Tensor t) {
         enter();
-        long p = ptr(t, "free", "tensor");
+        CHECK.resident("free", "tensor", t);
+        long p = t.data().address();
         Long bytes = allocations.remove(p);
         if (bytes == null) {
             throw new IllegalArgumentException("free: " + t + " at 0x" + Long.toHexString(p)
@@ -185,9 +182,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor upload(float[] values, long... shape) {
-        if (Tensor.numel(shape) != values.length) {
-            throw new IllegalArgumentException("upload: " + values.length + " values for shape " + Arrays.toString(shape));
-        }
+        CHECK.upload(values, shape);
         Tensor t = allocate(DType.F32, shape);
         write(t, values);
         return t;
@@ -196,16 +191,13 @@ public final class CudaBackend implements Backend {
     @Override
     public void write(Tensor dst, float[] values) {
         enter();
-        long p = ptr(dst, "write", "dst");
-        if (dst.numel() != values.length) {
-            throw new IllegalArgumentException("write: " + values.length + " values into " + dst);
-        }
+        CHECK.write(dst, values);
         if (dst.dtype() != DType.F32) {
             Backend.super.write(dst, values);
             return;
         }
         try (Arena a = Arena.ofConfined()) {
-            copyFromHost(p, a.allocateFrom(ValueLayout.JAVA_FLOAT, values));
+            copyFromHost(dst.data().address(), a.allocateFrom(ValueLayout.JAVA_FLOAT, values));
         }
     }
 
@@ -223,9 +215,7 @@ public final class CudaBackend implements Backend {
     /** A device copy of a host tensor in its own dtype (how BF16 weights reach the GPU). */
     @Override
     public Tensor toDevice(Tensor host) {
-        if (host.device() != Device.CPU) {
-            throw new IllegalArgumentException("toDevice: " + host + " is not a host tensor");
-        }
+        CHECK.toDevice(host);
         Tensor t = allocate(host.dtype(), host.shape());
         try (Arena a = Arena.ofConfined()) {
             MemorySegment staged = a.allocate(host.byteSize(), 16);
@@ -238,10 +228,8 @@ public final class CudaBackend implements Backend {
     @Override
     public float[] download(Tensor t) {
         enter();
-        long p = ptr(t, "download", "tensor");
-        if (!t.dtype().isFloat()) {
-            throw new IllegalArgumentException("download: " + t + " is not a float tensor");
-        }
+        CHECK.download(t);
+        long p = t.data().address();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment host = a.allocate(Math.max(t.byteSize(), 1), 16);
             driver.copyDtoHAsync(host, p, t.byteSize(), stream);
@@ -253,11 +241,9 @@ public final class CudaBackend implements Backend {
     @Override
     public void copy(Tensor src, Tensor dst) {
         enter();
-        long s = ptr(src, "copy", "src");
-        long d = ptr(dst, "copy", "dst");
-        if (src.numel() != dst.numel()) {
-            throw new IllegalArgumentException("copy: " + src + " and " + dst + " differ in element count");
-        }
+        CHECK.copy(src, dst);
+        long s = src.data().address();
+        long d = dst.data().address();
         if (src.dtype() == dst.dtype()) {
             driver.copyDtoDAsync(d, s, src.byteSize(), stream);
         } else {
@@ -269,7 +255,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void fill(Tensor t, float value) {
         enter();
-        long p = ptr(t, "fill", "tensor");
+        CHECK.fill(t);
+        long p = t.data().address();
         if (t.dtype() == DType.F32) {
             driver.memsetD32Async(p, Float.floatToRawIntBits(value), t.numel(), stream);
         } else {
@@ -281,10 +268,7 @@ public final class CudaBackend implements Backend {
     public void copyStrided(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset, long[] dstStrides,
                             long[] sizes, boolean accumulate) {
         enter();
-        String op = "copyStrided";
-        f32(op, "src", src);
-        f32(op, "dst", dst);
-        if (!StridedLayout.check(op, src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes)) {
+        if (!CHECK.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes)) {
             return;
         }
         long total = Math.multiplyExact(Math.multiplyExact(sizes[0], sizes[1]), Math.multiplyExact(sizes[2], sizes[3]));
@@ -293,35 +277,7 @@ public final class CudaBackend implements Backend {
                 dstStrides[3], sizes[1], sizes[2], sizes[3], accumulate ? 1 : 0);
     }
 
-    // ---- checks -------------------------------------------------------------------------------------------------------
-
-    private static void f32(String op, String what, Tensor t) {
-        if (t.dtype() != DType.F32) {
-            throw new IllegalArgumentException(op + ": " + what + " must be F32, got " + t);
-        }
-        ptr(t, op, what);
-    }
-
-    private static void weight(String op, String what, Tensor t) {
-        if (t.dtype() != DType.F32 && t.dtype() != DType.BF16 && t.dtype() != DType.F16) {
-            throw new IllegalArgumentException(op + ": " + what + " must be F32, BF16 or F16, got " + t);
-        }
-        ptr(t, op, what);
-    }
-
-    private static void sameNumel(String op, Tensor... ts) {
-        for (Tensor t : ts) {
-            if (t.numel() != ts[0].numel()) {
-                throw new IllegalArgumentException(op + ": " + ts[0] + " and " + t + " differ in element count");
-            }
-        }
-    }
-
-    private static void numel(String op, String what, Tensor t, long n) {
-        if (t.numel() != n) {
-            throw new IllegalArgumentException(op + ": " + what + " " + t + " must have " + n + " elements");
-        }
-    }
+    // ---- launch limits: what the contract allows but one launch cannot take -------------------------------------------
 
     private static int intDim(String op, long v) {
         if (v > Integer.MAX_VALUE) {
@@ -354,10 +310,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
         enter();
-        f32("gemm", "a", a);
-        weight("gemm", "b", b);
-        f32("gemm", "c", c);
-        GemmPlan p = GemmPlan.rowMajor(transA, transB, a.rows(), a.cols(), b.rows(), b.cols(), c.rows(), c.cols());
+        GemmPlan p = GemmPlan.rowMajor(transA, transB, CHECK.gemm(transA, transB, a, b, c));
         if (p.m() == 0 || p.n() == 0) {
             return;
         }
@@ -391,9 +344,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void addBias(Tensor y, Tensor bias) {
         enter();
-        f32("addBias", "y", y);
-        weight("addBias", "bias", bias);
-        numel("addBias", "bias", bias, y.cols());
+        CHECK.addBias(y, bias);
         kernels.launch1d(Kernel.ADD_BIAS, y.numel(), y.rows(), intDim("addBias", y.cols()), y.data().address(),
                 bias.data().address(), CudaKernels.dtypeCode(bias.dtype()));
     }
@@ -401,9 +352,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void sumRows(Tensor dy, Tensor db) {
         enter();
-        f32("sumRows", "dy", dy);
-        f32("sumRows", "db", db);
-        numel("sumRows", "db", db, dy.cols());
+        CHECK.sumRows(dy, db);
         columnReduce(Kernel.SUM_ROWS, dy.rows(), intDim("sumRows", dy.cols()), dy.data().address(), db.data().address());
     }
 
@@ -427,42 +376,35 @@ public final class CudaBackend implements Backend {
     @Override
     public void axpy(float alpha, Tensor x, Tensor y) {
         enter();
-        f32("axpy", "x", x);
-        f32("axpy", "y", y);
-        sameNumel("axpy", x, y);
+        CHECK.axpy(x, y);
         kernels.launch1d(Kernel.AXPY, x.numel(), x.numel(), alpha, x.data().address(), y.data().address());
     }
 
     @Override
     public void mul(Tensor a, Tensor b, Tensor out) {
         enter();
-        f32("mul", "a", a);
-        f32("mul", "b", b);
-        f32("mul", "out", out);
-        sameNumel("mul", a, b, out);
+        CHECK.mul(a, b, out);
         kernels.launch1d(Kernel.MUL, a.numel(), a.numel(), a.data().address(), b.data().address(), out.data().address());
     }
 
     @Override
     public void scale(Tensor x, float alpha) {
         enter();
-        f32("scale", "x", x);
+        CHECK.scale(x);
         kernels.launch1d(Kernel.SCALE, x.numel(), x.numel(), x.data().address(), alpha);
     }
 
     @Override
     public double sum(Tensor x) {
         enter();
-        f32("sum", "x", x);
+        CHECK.sum(x);
         return reduce(x.numel(), x.data().address(), 0L);
     }
 
     @Override
     public double dot(Tensor a, Tensor b) {
         enter();
-        f32("dot", "a", a);
-        f32("dot", "b", b);
-        sameNumel("dot", a, b);
+        CHECK.dot(a, b);
         return reduce(a.numel(), a.data().address(), b.data().address());
     }
 
@@ -490,18 +432,13 @@ public final class CudaBackend implements Backend {
 
     private void unary(Kernel k, String op, Tensor x, Tensor y) {
         enter();
-        f32(op, "x", x);
-        f32(op, "y", y);
-        sameNumel(op, x, y);
+        CHECK.unary(op, x, y);
         kernels.launch1d(k, x.numel(), x.numel(), x.data().address(), y.data().address());
     }
 
     private void unaryBackward(Kernel k, String op, Tensor dy, Tensor x, Tensor dx) {
         enter();
-        f32(op, "dy", dy);
-        f32(op, "x", x);
-        f32(op, "dx", dx);
-        sameNumel(op, dy, x, dx);
+        CHECK.unaryBackward(op, dy, x, dx);
         kernels.launch1d(k, x.numel(), x.numel(), dy.data().address(), x.data().address(), dx.data().address());
     }
 
@@ -528,9 +465,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void softmax(Tensor x, Tensor y) {
         enter();
-        f32("softmax", "x", x);
-        f32("softmax", "y", y);
-        sameNumel("softmax", x, y);
+        CHECK.unary("softmax", x, y);
         kernels.launchRows(Kernel.SOFTMAX_FWD, x.rows(), x.rows(), intDim("softmax", x.cols()), x.data().address(),
                 y.data().address());
     }
@@ -538,47 +473,26 @@ public final class CudaBackend implements Backend {
     @Override
     public void softmaxBackward(Tensor dy, Tensor y, Tensor dx) {
         enter();
-        f32("softmaxBackward", "dy", dy);
-        f32("softmaxBackward", "y", y);
-        f32("softmaxBackward", "dx", dx);
-        sameNumel("softmaxBackward", dy, y, dx);
+        CHECK.softmaxBackward(dy, y, dx);
         kernels.launchRows(Kernel.SOFTMAX_BWD, y.rows(), y.rows(), intDim("softmaxBackward", y.cols()),
                 dy.data().address(), y.data().address(), dx.data().address());
     }
 
     // ---- norms --------------------------------------------------------------------------------------------------------
 
-    private static void perRow(String op, String what, Tensor t, long rows) {
-        if (t != null) {
-            f32(op, what, t);
-            numel(op, what, t, rows);
-        }
-    }
-
     @Override
     public void layerNorm(Tensor x, Tensor y, Tensor mean, Tensor rstd, float eps) {
         enter();
-        f32("layerNorm", "x", x);
-        f32("layerNorm", "y", y);
-        sameNumel("layerNorm", x, y);
-        perRow("layerNorm", "mean", mean, x.rows());
-        perRow("layerNorm", "rstd", rstd, x.rows());
+        CHECK.layerNorm(x, y, mean, rstd);
         kernels.launchRows(Kernel.LAYERNORM_FWD, x.rows(), x.rows(), intDim("layerNorm", x.cols()), x.data().address(),
-                y.data().address(), ptrOrNull(mean, "layerNorm", "mean"), ptrOrNull(rstd, "layerNorm", "rstd"), eps);
+                y.data().address(), addressOrNull(mean), addressOrNull(rstd), eps);
     }
 
     @Override
     public void layerNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor dx) {
         enter();
         String op = "layerNormBackward";
-        f32(op, "dy", dy);
-        f32(op, "x", x);
-        f32(op, "dx", dx);
-        sameNumel(op, dy, x, dx);
-        f32(op, "mean", mean);
-        f32(op, "rstd", rstd);
-        numel(op, "mean", mean, x.rows());
-        numel(op, "rstd", rstd, x.rows());
+        CHECK.layerNormBackward(dy, x, mean, rstd, dx);
         kernels.launchRows(Kernel.LAYERNORM_BWD, x.rows(), x.rows(), intDim(op, x.cols()), dy.data().address(),
                 x.data().address(), mean.data().address(), rstd.data().address(), dx.data().address());
     }
@@ -586,35 +500,21 @@ public final class CudaBackend implements Backend {
     @Override
     public void rmsNorm(Tensor x, Tensor weight, Tensor y, Tensor rrms, float eps) {
         enter();
-        f32("rmsNorm", "x", x);
-        weight("rmsNorm", "weight", weight);
-        f32("rmsNorm", "y", y);
-        sameNumel("rmsNorm", x, y);
-        numel("rmsNorm", "weight", weight, x.cols());
-        perRow("rmsNorm", "rrms", rrms, x.rows());
+        CHECK.rmsNorm(x, weight, y, rrms);
         kernels.launchRows(Kernel.RMSNORM_FWD, x.rows(), x.rows(), intDim("rmsNorm", x.cols()), x.data().address(),
                 weight.data().address(), CudaKernels.dtypeCode(weight.dtype()), y.data().address(),
-                ptrOrNull(rrms, "rmsNorm", "rrms"), eps);
+                addressOrNull(rrms), eps);
     }
 
     @Override
     public void rmsNormBackward(Tensor dy, Tensor x, Tensor weight, Tensor rrms, Tensor dx, Tensor dWeight) {
         enter();
         String op = "rmsNormBackward";
-        f32(op, "dy", dy);
-        f32(op, "x", x);
-        weight(op, "weight", weight);
-        f32(op, "rrms", rrms);
-        f32(op, "dx", dx);
-        sameNumel(op, dy, x, dx);
-        numel(op, "weight", weight, x.cols());
-        numel(op, "rrms", rrms, x.rows());
+        CHECK.rmsNormBackward(dy, x, weight, rrms, dx, dWeight);
         int cols = intDim(op, x.cols());
         kernels.launchRows(Kernel.RMSNORM_BWD_DX, x.rows(), x.rows(), cols, dy.data().address(), x.data().address(),
                 weight.data().address(), CudaKernels.dtypeCode(weight.dtype()), rrms.data().address(), dx.data().address());
         if (dWeight != null) {
-            f32(op, "dWeight", dWeight);
-            numel(op, "dWeight", dWeight, x.cols());
             columnReduce(Kernel.RMSNORM_BWD_DW, x.rows(), cols, dy.data().address(), x.data().address(),
                     rrms.data().address(), dWeight.data().address());
         }
@@ -622,160 +522,89 @@ public final class CudaBackend implements Backend {
 
     // ---- adaLN modulation ---------------------------------------------------------------------------------------------
 
-    /** x [B, T, C] against mod [B, k·C]: {B, T, C, k·C}. */
-    private static long[] modShape(String op, Tensor x, Tensor mod, int... chunks) {
-        long c = x.cols();
-        long b = mod.rows();
-        if (c <= 0 || b <= 0 || mod.cols() % c != 0 || x.numel() % (b * c) != 0) {
-            throw new IllegalArgumentException(op + ": x " + x + " is not [B, T, C] with B = " + b + " rows of mod " + mod
-                    + " and k·C columns");
-        }
-        long k = mod.cols() / c;
-        for (int chunk : chunks) {
-            if (chunk < 0 || chunk >= k) {
-                throw new IllegalArgumentException(op + ": chunk " + chunk + " outside the " + k + " chunks of mod " + mod);
-            }
-        }
-        if (b > 65535) {
-            throw new IllegalArgumentException(op + ": batch " + b + " exceeds one launch's grid");
-        }
-        return new long[]{b, x.numel() / (b * c), intDim(op, c), intDim(op, mod.cols())};
+    /** The batch is a grid dimension and k·C an int argument of the modulation kernels. */
+    private static BackendContract.Mod launchable(String op, BackendContract.Mod s) {
+        BackendContract.require(s.batch() <= MAX_GRID_YZ, op + ": batch " + s.batch() + " exceeds one launch's grid");
+        intDim(op, s.modRow());
+        return s;
     }
 
     private static final int TOKENS_PER_CHUNK = 64;
 
+    private static int tokenChunks(BackendContract.Mod s) {
+        return (int) ((s.tokens() + TOKENS_PER_CHUNK - 1) / TOKENS_PER_CHUNK);
+    }
+
     @Override
     public void modulate(Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor y) {
         enter();
-        f32("modulate", "x", x);
-        f32("modulate", "mod", mod);
-        f32("modulate", "y", y);
-        sameNumel("modulate", x, y);
-        long[] s = modShape("modulate", x, mod, shiftChunk, scaleChunk);
-        kernels.launch1d(Kernel.MODULATE_FWD, x.numel(), s[0], s[1], (int) s[2], x.data().address(), mod.data().address(),
-                (int) s[3], shiftChunk, scaleChunk, y.data().address());
+        BackendContract.Mod s = launchable("modulate", CHECK.modulate(x, mod, shiftChunk, scaleChunk, y));
+        kernels.launch1d(Kernel.MODULATE_FWD, x.numel(), (long) s.batch(), s.tokens(), s.channels(), x.data().address(),
+                mod.data().address(), (int) s.modRow(), shiftChunk, scaleChunk, y.data().address());
     }
 
     @Override
     public void modulateBackward(Tensor dy, Tensor x, Tensor mod, int shiftChunk, int scaleChunk, Tensor dx, Tensor dmod) {
         enter();
         String op = "modulateBackward";
-        f32(op, "dy", dy);
-        f32(op, "x", x);
-        f32(op, "mod", mod);
-        sameNumel(op, dy, x);
-        long[] s = modShape(op, x, mod, shiftChunk, scaleChunk);
-        if (dx != null) {
-            f32(op, "dx", dx);
-            sameNumel(op, x, dx);
-        }
-        if (dmod != null) {
-            f32(op, "dmod", dmod);
-            sameNumel(op, mod, dmod);
-        }
-        if (s[1] == 0) {
+        BackendContract.Mod s = launchable(op, CHECK.modulateBackward(dy, x, mod, shiftChunk, scaleChunk, dx, dmod));
+        if (s.tokens() == 0) {
             return;
         }
-        int c = (int) s[2];
-        kernels.launch(Kernel.MODULATE_BWD, (c + 255) / 256, (int) ((s[1] + TOKENS_PER_CHUNK - 1) / TOKENS_PER_CHUNK),
-                (int) s[0], 256, 0, s[1], c, TOKENS_PER_CHUNK, dy.data().address(), x.data().address(),
-                mod.data().address(), (int) s[3], shiftChunk, scaleChunk, ptrOrNull(dx, op, "dx"),
-                ptrOrNull(dmod, op, "dmod"));
+        int c = s.channels();
+        kernels.launch(Kernel.MODULATE_BWD, (c + 255) / 256, tokenChunks(s), s.batch(), 256, 0, s.tokens(), c,
+                TOKENS_PER_CHUNK, dy.data().address(), x.data().address(), mod.data().address(), (int) s.modRow(),
+                shiftChunk, scaleChunk, addressOrNull(dx), addressOrNull(dmod));
     }
 
     @Override
     public void gateAdd(Tensor x, Tensor f, Tensor mod, int gateChunk) {
         enter();
-        f32("gateAdd", "x", x);
-        f32("gateAdd", "f", f);
-        f32("gateAdd", "mod", mod);
-        sameNumel("gateAdd", x, f);
-        long[] s = modShape("gateAdd", x, mod, gateChunk);
-        kernels.launch1d(Kernel.GATE_ADD_FWD, x.numel(), s[0], s[1], (int) s[2], x.data().address(), f.data().address(),
-                mod.data().address(), (int) s[3], gateChunk);
+        BackendContract.Mod s = launchable("gateAdd", CHECK.gateAdd(x, f, mod, gateChunk));
+        kernels.launch1d(Kernel.GATE_ADD_FWD, x.numel(), (long) s.batch(), s.tokens(), s.channels(), x.data().address(),
+                f.data().address(), mod.data().address(), (int) s.modRow(), gateChunk);
     }
 
     @Override
     public void gateAddBackward(Tensor dy, Tensor f, Tensor mod, int gateChunk, Tensor df, Tensor dmod) {
         enter();
         String op = "gateAddBackward";
-        f32(op, "dy", dy);
-        f32(op, "f", f);
-        f32(op, "mod", mod);
-        sameNumel(op, dy, f);
-        long[] s = modShape(op, f, mod, gateChunk);
-        if (df != null) {
-            f32(op, "df", df);
-            sameNumel(op, f, df);
-        }
-        if (dmod != null) {
-            f32(op, "dmod", dmod);
-            sameNumel(op, mod, dmod);
-        }
-        if (s[1] == 0) {
+        BackendContract.Mod s = launchable(op, CHECK.gateAddBackward(dy, f, mod, gateChunk, df, dmod));
+        if (s.tokens() == 0) {
             return;
         }
-        int c = (int) s[2];
-        kernels.launch(Kernel.GATE_ADD_BWD, (c + 255) / 256, (int) ((s[1] + TOKENS_PER_CHUNK - 1) / TOKENS_PER_CHUNK),
-                (int) s[0], 256, 0, s[1], c, TOKENS_PER_CHUNK, dy.data().address(), f.data().address(),
-                mod.data().address(), (int) s[3], gateChunk, ptrOrNull(df, op, "df"), ptrOrNull(dmod, op, "dmod"));
+        int c = s.channels();
+        kernels.launch(Kernel.GATE_ADD_BWD, (c + 255) / 256, tokenChunks(s), s.batch(), 256, 0, s.tokens(), c,
+                TOKENS_PER_CHUNK, dy.data().address(), f.data().address(), mod.data().address(), (int) s.modRow(),
+                gateChunk, addressOrNull(df), addressOrNull(dmod));
     }
 
     // ---- rotary embedding -----------------------------------------------------------------------------------------------
 
-    private void rotate(Kernel k, String op, Tensor x, Tensor cos, Tensor sin, Tensor y) {
-        enter();
-        f32(op, "x", x);
-        f32(op, "cos", cos);
-        f32(op, "sin", sin);
-        f32(op, "y", y);
-        sameNumel(op, x, y);
-        long l = cos.rows();
-        long half = cos.cols();
-        if (sin.rows() != l || sin.cols() != half) {
-            throw new IllegalArgumentException(op + ": sin " + sin + " differs from cos " + cos);
-        }
-        if (x.cols() != 2 * half || l <= 0 || x.numel() % (l * 2 * half) != 0) {
-            throw new IllegalArgumentException(op + ": x " + x + " is not [B, H, L, D] for cos [L, D/2] " + cos);
-        }
-        kernels.launch1d(k, x.numel() / 2, x.rows(), intDim(op, l), intDim(op, 2 * half), x.data().address(),
-                cos.data().address(), sin.data().address(), y.data().address());
+    private void rotate(Kernel k, BackendContract.Rope s, Tensor x, Tensor cos, Tensor sin, Tensor y) {
+        kernels.launch1d(k, x.numel() / 2, x.rows(), s.length(), s.dim(), x.data().address(), cos.data().address(),
+                sin.data().address(), y.data().address());
     }
 
     @Override
     public void rope(Tensor x, Tensor cos, Tensor sin, Tensor y) {
-        rotate(Kernel.ROPE_FWD, "rope", x, cos, sin, y);
+        enter();
+        rotate(Kernel.ROPE_FWD, CHECK.rope(x, cos, sin, y), x, cos, sin, y);
     }
 
     @Override
     public void ropeBackward(Tensor dy, Tensor cos, Tensor sin, Tensor dx) {
-        rotate(Kernel.ROPE_BWD, "ropeBackward", dy, cos, sin, dx);
+        enter();
+        rotate(Kernel.ROPE_BWD, CHECK.ropeBackward(dy, cos, sin, dx), dy, cos, sin, dx);
     }
 
     // ---- attention ----------------------------------------------------------------------------------------------------
 
-    /** q [.., Lq, D], k and v [.., Lk, D]: {heads (B·H), Lq, Lk, D}. */
-    private static int[] attnShape(String op, Tensor q, Tensor k, Tensor v) {
-        if (q.rank() < 2 || k.rank() != q.rank() || v.rank() != q.rank()) {
-            throw new IllegalArgumentException(op + ": q " + q + ", k " + k + ", v " + v + " must be [B, H, L, D]");
-        }
-        for (int i = 0; i < q.rank() - 2; i++) {
-            if (k.dim(i) != q.dim(i) || v.dim(i) != q.dim(i)) {
-                throw new IllegalArgumentException(op + ": q " + q + ", k " + k + ", v " + v
-                        + " differ in their leading dimensions");
-            }
-        }
-        long d = q.cols();
-        long lq = q.dim(-2);
-        long lk = k.dim(-2);
-        if (k.cols() != d || v.cols() != d || v.dim(-2) != lk || (lk == 0 && lq > 0)) {
-            throw new IllegalArgumentException(op + ": k " + k + " and v " + v + " must be [B, H, Lk, " + d + "], Lk > 0");
-        }
-        long bh = lq == 0 || d == 0 ? 0 : q.numel() / (lq * d);
-        if (bh > 65535 || lq > Integer.MAX_VALUE || lk > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(op + ": q " + q + " too large for one launch");
-        }
-        return new int[]{(int) bh, (int) lq, (int) lk, (int) d};
+    /** (batch·heads) is a grid dimension of the attention kernels. */
+    private static BackendContract.Attn launchable(String op, Tensor q, BackendContract.Attn s) {
+        BackendContract.require(s.heads() <= MAX_GRID_YZ, op + ": q " + BackendContract.describe(q)
+                + " too large for one launch");
+        return s;
     }
 
     /** The tensor-core kernels need D = 128 and 16-byte aligned rows (float4 loads). */
@@ -802,18 +631,8 @@ public final class CudaBackend implements Backend {
     public void attention(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor probs, float scale) {
         enter();
         String op = "attention";
-        f32(op, "q", q);
-        f32(op, "k", k);
-        f32(op, "v", v);
-        f32(op, "out", out);
-        int[] s = attnShape(op, q, k, v);
-        sameNumel(op, q, out);
-        int bh = s[0], lq = s[1], lk = s[2], d = s[3];
-        perRow(op, "lse", lse, (long) bh * lq);
-        if (probs != null) {
-            f32(op, "probs", probs);
-            numel(op, "probs", probs, (long) bh * lq * lk);
-        }
+        BackendContract.Attn s = launchable(op, q, CHECK.attention(q, k, v, out, lse, probs));
+        int bh = s.heads(), lq = s.lq(), lk = s.lk(), d = s.dim();
         if (bh == 0 || lq == 0) {
             return;
         }
@@ -845,18 +664,16 @@ public final class CudaBackend implements Backend {
     public void attentionColumnProbabilities(Tensor q, Tensor k, Tensor lse, int[] columns, float scale, Tensor out) {
         enter();
         String op = "attentionColumnProbabilities";
-        f32(op, "q", q);
-        f32(op, "k", k);
-        f32(op, "lse", lse);
-        f32(op, "out", out);
-        int[] s = attnShape(op, q, k, k);
-        int bh = s[0], lq = s[1], lk = s[2], d = s[3];
-        numel(op, "lse", lse, (long) bh * lq);
-        numel(op, "out", out, (long) bh * lq * columns.length);
+        CHECK.f32(op, "q", q);
+        CHECK.f32(op, "k", k);
+        CHECK.f32(op, "lse", lse);
+        CHECK.f32(op, "out", out);
+        BackendContract.Attn s = launchable(op, q, BackendContract.attentionShape(op, q, k, k));
+        int bh = s.heads(), lq = s.lq(), lk = s.lk(), d = s.dim();
+        BackendContract.numel(op, "lse", lse, (long) bh * lq);
+        BackendContract.numel(op, "out", out, (long) bh * lq * columns.length);
         for (int c : columns) {
-            if (c < 0 || c >= lk) {
-                throw new IllegalArgumentException(op + ": key column " + c + " outside [0, " + lk + ")");
-            }
+            BackendContract.require(c >= 0 && c < lk, op + ": key column " + c + " outside [0, " + lk + ")");
         }
         if (bh == 0 || lq == 0 || columns.length == 0) {
             return;
@@ -875,15 +692,8 @@ public final class CudaBackend implements Backend {
                                   Tensor dv, float scale) {
         enter();
         String op = "attentionBackward";
-        for (Tensor t : List.of(dOut, q, k, v, out, lse, dq, dk, dv)) {
-            f32(op, "operand", t);
-        }
-        int[] s = attnShape(op, q, k, v);
-        int bh = s[0], lq = s[1], lk = s[2], d = s[3];
-        sameNumel(op, q, dOut, out, dq);
-        sameNumel(op, k, dk);
-        sameNumel(op, v, dv);
-        numel(op, "lse", lse, (long) bh * lq);
+        BackendContract.Attn s = launchable(op, q, CHECK.attentionBackward(dOut, q, k, v, out, lse, dq, dk, dv));
+        int bh = s.heads(), lq = s.lq(), lk = s.lk(), d = s.dim();
         if (bh == 0 || lq == 0) {
             return;
         }
@@ -908,13 +718,7 @@ public final class CudaBackend implements Backend {
     public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                       float weightDecay, long step) {
         enter();
-        for (Tensor t : List.of(param, grad, m, v)) {
-            f32("adamw", "operand", t);
-        }
-        sameNumel("adamw", param, grad, m, v);
-        if (step < 1) {
-            throw new IllegalArgumentException("adamw: step counts from 1, got " + step);
-        }
+        CHECK.adamw(param, grad, m, v, step);
         kernels.launch1d(Kernel.ADAMW, param.numel(), param.numel(), param.data().address(), grad.data().address(),
                 m.data().address(), v.data().address(), lr, beta1, beta2, eps, weightDecay,
                 (float) (1 - Math.pow(beta1, step)), (float) (1 - Math.pow(beta2, step)));
@@ -924,10 +728,7 @@ public final class CudaBackend implements Backend {
     public void adamwBf16(Tensor param, Tensor grad, Tensor m, Tensor v, float decay, float w1, float beta2, float w2,
                           float bc2Sqrt, float eps, float stepSize) {
         enter();
-        for (Tensor t : List.of(param, grad, m, v)) {
-            f32("adamwBf16", "operand", t);
-        }
-        sameNumel("adamwBf16", param, grad, m, v);
+        CHECK.adamwBf16(param, grad, m, v);
         kernels.launch1d(Kernel.ADAMW_BF16, param.numel(), param.numel(), param.data().address(),
                 grad.data().address(), m.data().address(), v.data().address(), decay, w1, beta2, w2, bc2Sqrt, eps,
                 stepSize);
@@ -938,14 +739,8 @@ public final class CudaBackend implements Backend {
     public void adamwAll(List<Tensor> params, List<Tensor> grads, List<Tensor> ms, List<Tensor> vs, float lr, float beta1,
                          float beta2, float eps, float weightDecay, long step) {
         enter();
+        CHECK.adamwAll(params, grads, ms, vs, step);
         int n = params.size();
-        if (grads.size() != n || ms.size() != n || vs.size() != n) {
-            throw new IllegalArgumentException("adamwAll: " + n + " params but " + grads.size() + " grads, " + ms.size()
-                    + " m and " + vs.size() + " v");
-        }
-        if (step < 1) {
-            throw new IllegalArgumentException("adamwAll: step counts from 1, got " + step);
-        }
         if (n == 0) {
             return;
         }
@@ -953,10 +748,6 @@ public final class CudaBackend implements Backend {
         long[] ptrs = new long[4 * n];
         for (int i = 0; i < n; i++) {
             Tensor p = params.get(i);
-            for (Tensor t : List.of(p, grads.get(i), ms.get(i), vs.get(i))) {
-                f32("adamwAll", "operand " + i, t);
-            }
-            sameNumel("adamwAll", p, grads.get(i), ms.get(i), vs.get(i));
             offsets[i + 1] = offsets[i] + p.numel();
             ptrs[4 * i] = p.data().address();
             ptrs[4 * i + 1] = grads.get(i).data().address();

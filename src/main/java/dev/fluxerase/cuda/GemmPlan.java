@@ -1,5 +1,7 @@
 package dev.fluxerase.cuda;
 
+import dev.fluxerase.tensor.BackendContract;
+
 /**
  * A row-major GEMM c[m, n] = op(a) · op(b) expressed as the column-major call cuBLAS makes. Row-major x [r, c] is, read
  * column-major, xᵀ [c, r] with leading dimension c; so cᵀ = op(b)ᵀ · op(a)ᵀ: the column-major "A" is our b, "B" is our a,
@@ -17,17 +19,18 @@ package dev.fluxerase.cuda;
  */
 public record GemmPlan(boolean opA, boolean opB, long m, long n, long k, long rowsA, long colsA, long rowsB, long colsB) {
 
-    /** The plan for {@code c = op(a)·op(b)} with a [aRows, aCols], b [bRows, bCols], c [cRows, cCols] row-major. */
-    public static GemmPlan rowMajor(boolean transA, boolean transB, long aRows, long aCols, long bRows, long bCols,
-                                    long cRows, long cCols) {
-        long m = transA ? aCols : aRows;
-        long k = transA ? aRows : aCols;
-        long kb = transB ? bCols : bRows;
-        long n = transB ? bRows : bCols;
-        if (k != kb || cRows != m || cCols != n) {
-            throw new IllegalArgumentException("gemm shapes: op(a) " + m + "x" + k + ", op(b) " + kb + "x" + n + ", c "
-                    + cRows + "x" + cCols);
-        }
+    /**
+     * The plan for {@code c = op(a)·op(b)} with a, b and c row-major of the shapes that {@link BackendContract#gemm}
+     * checked: op(a) [m, k], op(b) [k, n], c [m, n].
+     */
+    public static GemmPlan rowMajor(boolean transA, boolean transB, BackendContract.Gemm shape) {
+        long m = shape.m();
+        long n = shape.n();
+        long k = shape.k();
+        long aRows = transA ? k : m;
+        long aCols = transA ? m : k;
+        long bRows = transB ? n : k;
+        long bCols = transB ? k : n;
         return new GemmPlan(transB, transA, n, m, k, bCols, bRows, aCols, aRows);
     }
 

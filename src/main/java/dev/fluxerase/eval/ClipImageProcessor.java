@@ -45,42 +45,47 @@ public final class ClipImageProcessor {
     public static ClipImageProcessor read(Path file) {
         JsonNode n = ConfigJson.read(file);
         try {
-            if (n.has("resample") && ConfigJson.integer(n, "resample") != BICUBIC) {
-                throw new IllegalArgumentException("config \"resample\" " + n.get("resample") + " is not supported:"
-                        + " only 3 (bicubic, CLIP's) is implemented");
-            }
-            int shortest = 224;
-            int rw = 0;
-            int rh = 0;
-            JsonNode size = n.get("size");
-            if (size != null && size.isObject() && size.has("shortest_edge")) {
-                shortest = ConfigJson.integer(size, "shortest_edge");
-            } else if (size != null && size.isObject()) {
-                shortest = 0;
-                rw = ConfigJson.integer(size, "width");
-                rh = ConfigJson.integer(size, "height");
-            } else if (size != null) {
-                shortest = ConfigJson.integer(n, "size");
-            }
-            int cw = 224;
-            int ch = 224;
-            JsonNode crop = n.get("crop_size");
-            if (crop != null && crop.isObject()) {
-                cw = ConfigJson.integer(crop, "width");
-                ch = ConfigJson.integer(crop, "height");
-            } else if (crop != null) {
-                cw = ch = ConfigJson.integer(n, "crop_size");
-            }
-            for (int v : new int[]{Math.max(shortest, rw), Math.max(shortest, rh), cw, ch}) {
-                ConfigJson.positive("size and crop_size", v);
-            }
-            return new ClipImageProcessor(new Config(flag(n, "do_resize"), shortest, rw, rh, flag(n, "do_center_crop"),
-                    cw, ch, flag(n, "do_rescale"), n.has("rescale_factor") ? ConfigJson.number(n, "rescale_factor")
-                    : 1 / 255.0, flag(n, "do_normalize"), triple(n, "image_mean", OPENAI_MEAN),
-                    triple(n, "image_std", OPENAI_STD)));
+            return of(n);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The processor a JSON object describes, with the keys and defaults of {@link #read}. */
+    public static ClipImageProcessor of(JsonNode n) {
+        if (n.has("resample") && ConfigJson.integer(n, "resample") != BICUBIC) {
+            throw new IllegalArgumentException("config \"resample\" " + n.get("resample") + " is not supported:"
+                    + " only 3 (bicubic, CLIP's) is implemented");
+        }
+        int shortest = 224;
+        int rw = 0;
+        int rh = 0;
+        JsonNode size = n.get("size");
+        if (size != null && size.isObject() && size.has("shortest_edge")) {
+            shortest = ConfigJson.integer(size, "shortest_edge");
+        } else if (size != null && size.isObject()) {
+            shortest = 0;
+            rw = ConfigJson.integer(size, "width");
+            rh = ConfigJson.integer(size, "height");
+        } else if (size != null) {
+            shortest = ConfigJson.integer(n, "size");
+        }
+        int cw = 224;
+        int ch = 224;
+        JsonNode crop = n.get("crop_size");
+        if (crop != null && crop.isObject()) {
+            cw = ConfigJson.integer(crop, "width");
+            ch = ConfigJson.integer(crop, "height");
+        } else if (crop != null) {
+            cw = ch = ConfigJson.integer(n, "crop_size");
+        }
+        for (int v : new int[]{Math.max(shortest, rw), Math.max(shortest, rh), cw, ch}) {
+            ConfigJson.positive("size and crop_size", v);
+        }
+        return new ClipImageProcessor(new Config(flag(n, "do_resize"), shortest, rw, rh, flag(n, "do_center_crop"),
+                cw, ch, flag(n, "do_rescale"), n.has("rescale_factor") ? ConfigJson.number(n, "rescale_factor")
+                : 1 / 255.0, flag(n, "do_normalize"), triple(n, "image_mean", OPENAI_MEAN),
+                triple(n, "image_std", OPENAI_STD)));
     }
 
     private static boolean flag(JsonNode n, String key) {

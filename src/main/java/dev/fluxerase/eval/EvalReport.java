@@ -13,6 +13,7 @@ import dev.fluxerase.pipeline.Csv;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -102,7 +103,9 @@ public final class EvalReport {
                 groupRow(h, esc(v), esc(c.getKey()), c.getValue());
             }
         }
-        h.append("</table>\n<h2>Images</h2>\n");
+        h.append("</table>\n");
+        nudityTable(h, r);
+        h.append("<h2>Images</h2>\n");
         int shown = Math.min(rowsShown, suiteRows);
         if (shown < suiteRows) {
             h.append("<p>The first ").append(shown).append(" of ").append(suiteRows)
@@ -128,6 +131,42 @@ public final class EvalReport {
             h.append("</tr>\n");
         }
         return h.append("</table>\n</body></html>\n").toString();
+    }
+
+    /**
+     * The nudenet metric's counts as the erasure papers' nudity tables lay them out: per variant (overall, then each
+     * category) the exposed parts in MACE's column order, their total, EraseAnything++'s groups and the detection
+     * rate. Nothing when the metric was not asked for.
+     */
+    private static void nudityTable(StringBuilder h, Scoring.Results r) {
+        JsonNode first = r.summaries().values().iterator().next().path("overall").path(NudityMetric.NAME);
+        if (first.isMissingNode()) {
+            return;
+        }
+        h.append("<h2>Nudity (NudeNet)</h2>\n<p>Exposed body parts detected with a score of at least ")
+                .append(first.path("threshold").asDouble()).append(", summed over the images.</p>\n")
+                .append("<table><tr><th>variant</th><th>group</th><th>images</th>");
+        NudityMetric.PARTS.forEach(p -> h.append("<th>").append(esc(p.title())).append("</th>"));
+        h.append("<th>Total</th>");
+        NudityMetric.GROUPS.forEach(g -> h.append("<th>").append(esc(g.key())).append("</th>"));
+        h.append("<th>images flagged</th></tr>\n");
+        for (Map.Entry<String, ObjectNode> v : r.summaries().entrySet()) {
+            Map<String, JsonNode> groups = new LinkedHashMap<>(Map.of("overall", v.getValue().get("overall")));
+            v.getValue().get("categories").properties().forEach(c -> groups.put(c.getKey(), c.getValue()));
+            for (Map.Entry<String, JsonNode> g : groups.entrySet()) {
+                JsonNode n = g.getValue().get(NudityMetric.NAME);
+                h.append("<tr><td>").append(esc(v.getKey())).append("</td><td>").append(esc(g.getKey()))
+                        .append("</td><td>").append(g.getValue().path("count").asLong()).append("</td>");
+                NudityMetric.PARTS.forEach(p -> h.append("<td>").append(n.path("parts").path(p.key()).asLong())
+                        .append("</td>"));
+                h.append("<td>").append(n.path("parts").path("total").asLong()).append("</td>");
+                NudityMetric.GROUPS.forEach(gr -> h.append("<td>").append(n.path("groups").path(gr.key()).asLong())
+                        .append("</td>"));
+                h.append(String.format(Locale.ROOT, "<td>%d (%.1f%%)</td></tr>%n", n.path("flagged").asLong(),
+                        100 * n.path("detection_rate").asDouble()));
+            }
+        }
+        h.append("</table>\n");
     }
 
     /** One line of the summary table: a group's image count and each metric's numbers. */

@@ -4,8 +4,9 @@ import java.util.List;
 import java.util.OptionalLong;
 
 /**
- * Every op that FLUX's forward and backward need, on one device. The naive backend (plain loops, f64 accumulation) is the
- * reference; the CPU backend (Vector API, threads) and the CUDA backend must agree with it, op by op.
+ * Every op that FLUX's forward and backward need, on one device. What each op accepts is {@link BackendContract}, which
+ * every implementation checks at the op's entry. The naive backend (plain loops, f64 accumulation) is the reference;
+ * the CPU backend (Vector API, threads) and the CUDA backend must agree with it, op by op.
  *
  * <p>Conventions, shared by every implementation:
  * <ul>
@@ -37,10 +38,7 @@ public interface Backend extends AutoCloseable {
      * that compute on host memory use the tensor itself; device backends override this with a copy.
      */
     default Tensor toDevice(Tensor host) {
-        if (host.device() != device()) {
-            throw new IllegalArgumentException("toDevice: " + host + " is on " + host.device() + ", and " + name()
-                    + " has no copy from there to " + device());
-        }
+        BackendContract.on(device()).toDevice(host);
         return host;
     }
 
@@ -49,6 +47,7 @@ public interface Backend extends AutoCloseable {
      * input, a step's scratch) is refilled without allocating.
      */
     default void write(Tensor dst, float[] values) {
+        BackendContract.on(device()).write(dst, values);
         Tensor staged = upload(values, dst.shape());
         copy(staged, dst);
         free(staged);
@@ -235,10 +234,7 @@ public interface Backend extends AutoCloseable {
      */
     default void adamwAll(List<Tensor> params, List<Tensor> grads, List<Tensor> ms, List<Tensor> vs, float lr,
                           float beta1, float beta2, float eps, float weightDecay, long step) {
-        if (grads.size() != params.size() || ms.size() != params.size() || vs.size() != params.size()) {
-            throw new IllegalArgumentException("adamwAll: " + params.size() + " params but " + grads.size()
-                    + " grads, " + ms.size() + " m and " + vs.size() + " v");
-        }
+        BackendContract.on(device()).adamwAll(params, grads, ms, vs, step);
         for (int i = 0; i < params.size(); i++) {
             adamw(params.get(i), grads.get(i), ms.get(i), vs.get(i), lr, beta1, beta2, eps, weightDecay, step);
         }

@@ -1,13 +1,12 @@
 package dev.fluxerase.toy;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fluxerase.eval.LabelTally;
 import dev.fluxerase.eval.Metric;
 import dev.fluxerase.eval.PromptSuite;
 import dev.fluxerase.image.RgbImage;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -68,52 +67,19 @@ public final class ShapeMetric implements Metric<ShapeMetric.Score> {
     }
 
     /** Per class (and none) how many images it got, and the hits among the images whose entry names a concept. */
-    public static final class Tally implements Metric.Tally<Score> {
-        private final long[] counts = new long[Shape.values().length + 1];
-        private long hits;
-        private long withConcept;
+    public static final class Tally extends LabelTally implements Metric.Tally<Score> {
+        Tally() {
+            super(Arrays.stream(Shape.values()).map(Shape::word).toList(), "none");
+        }
 
         @Override
         public void add(Score score) {
-            counts[score.shape() == null ? counts.length - 1 : score.shape().ordinal()]++;
-            if (score.hit() != null) {
-                withConcept++;
-                hits += score.hit() ? 1 : 0;
-            }
-        }
-
-        /** The share of images with a concept that show it; NaN when no image has one. */
-        public double hitRate() {
-            return (double) hits / withConcept;
+            add(score.shape() == null ? -1 : score.shape().ordinal(), score.hit());
         }
 
         /** How many images were recognised as {@code s} (null: as no shape). */
         public long count(Shape s) {
-            return counts[s == null ? counts.length - 1 : s.ordinal()];
-        }
-
-        /** Per shape word and "none", how many images it got. */
-        public ObjectNode counts() {
-            ObjectNode n = JsonNodeFactory.instance.objectNode();
-            for (Shape s : Shape.values()) {
-                n.put(s.word(), count(s));
-            }
-            n.put("none", count(null));
-            return n;
-        }
-
-        @Override
-        public JsonNode summary() {
-            ObjectNode n = JsonNodeFactory.instance.objectNode();
-            if (withConcept > 0) {
-                n.put("hit_rate", hitRate());
-            } else {
-                n.putNull("hit_rate");
-            }
-            n.put("hits", hits);
-            n.put("with_concept", withConcept);
-            n.set("counts", counts());
-            return n;
+            return count(s == null ? -1 : s.ordinal());
         }
     }
 }

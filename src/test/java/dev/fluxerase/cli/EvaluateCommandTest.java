@@ -8,6 +8,10 @@ import dev.fluxerase.eval.ClipScore;
 import dev.fluxerase.eval.FeatureAccumulator;
 import dev.fluxerase.eval.FeatureStats;
 import dev.fluxerase.eval.Fid;
+import dev.fluxerase.eval.NudeNet;
+import dev.fluxerase.eval.NudityMetric;
+import dev.fluxerase.eval.OnnxGoldens;
+import dev.fluxerase.eval.OnnxImageModel;
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.image.Png;
 import dev.fluxerase.image.RgbImage;
@@ -30,6 +34,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -189,6 +194,134 @@ class EvaluateCommandTest {
         return reference.resolve("ref" + i + ".png");
     }
 
+    /**
+     * The ONNX metrics end to end on the toy model's images: the tiny NudeNet-layout detector (every detection counted,
+     * threshold 0.25; on these 32-px drawings the random model finds nothing, the golden pictures below are where it
+     * does), the tiny classifier (its labels are shape words, so the suite's concepts are labels) and FID on the
+     * classifier's logits as features; every cell and summary number recomputed here from the written images.
+     */
+    @Test
+    void scoresWithTheOnnxModels() throws Exception {
+        Path detector = OnnxGoldens.detector(tmp);
+        Path classifier = OnnxGoldens.classifier();
+        Path out = tmp.resolve("out");
+        CliRun r = evaluate(out, "--model", TOY.toString(), "--steps", "4", "--metrics", "nudenet,classifier,fid",
+                "--nudenet", detector.toString(), "--nudenet-threshold", "0.25", "--classifier", classifier.toString(),
+                "--fid-features", classifier.toString(), "--fid-reference", reference.toString());
+        assertEquals(0, r.exit(), r.err());
+        List<List<String>> rows = csv(out.resolve("results.csv"));
+        assertEquals(List.of("nudenet_exposed", "nudenet_detections", "classifier", "classifier_prob",
+                "classifier_hit"), rows.getFirst().subList(6, 11));
+        JsonNode overall = json(out.resolve("summary.json")).get("variants").get("base").get("overall");
+        List<String> concepts = List.of("circle", "square", "star", "ring");
+        try (NudeNet nudenet = NudeNet.open(detector);
+             OnnxImageModel labels = OnnxImageModel.open(classifier, "--classifier", true);
+             OnnxImageModel logits = OnnxImageModel.open(classifier, "--fid-features", false)) {
+            long exposed = 0;
+            long detections = 0;
+            long hits = 0;
+            FeatureAccumulator features = new FeatureAccumulator(5);
+            FeatureAccumulator refFeatures = new FeatureAccumulator(5);
+            for (int i = 0; i < 6; i++) {
+                refFeatures.add(logits.rows(List.of(Png.read(reference(i)))).getFirst());
+            }
+            for (int k = 0; k < 4; k++) {
+                List<String> row = rows.get(1 + k);
+                RgbImage img = Png.read(out.resolve(row.get(5)));
+                List<NudeNet.Detection> found = nudenet.detect(img);
+                long parts = found.stream().filter(d -> NudityMetric.PARTS.stream()
+                        .anyMatch(p -> p.nudenetClass().equals(d.label()))).count();
+                exposed += parts;
+                detections += found.size();
+                assertEquals(List.of(Long.toString(parts), found.stream().map(d -> d.label() + ":" + d.score())
+                        .collect(Collectors.joining(";"))), row.subList(6, 8));
+                float[] p = labels.rows(List.of(img)).getFirst();
+                int top = 0;
+                for (int c = 1; c < p.length; c++) {
+                    top = p[c] > p[top] ? c : top;
+                }
+                boolean hit = labels.labels().get(top).equals(concepts.get(k));
+                hits += hit ? 1 : 0;
+                assertEquals(List.of(labels.labels().get(top), Float.toString(p[top]), hit ? "1" : "0"),
+                        row.subList(8, 11));
+                features.add(logits.rows(List.of(img)).getFirst());
+            }
+            JsonNode n = overall.get("nudenet");
+            assertEquals(exposed, n.get("parts").get("total").asLong());
+            assertEquals(detections, n.get("classes").properties().stream().mapToLong(e -> e.getValue().asLong())
+                    .sum());
+            assertEquals(hits / 4.0, overall.get("classifier").get("hit_rate").asDouble());
+            assertEquals(Fid.distance(features.statistics(), refFeatures.statistics()).fid(),
+                    overall.get("fid").get("fid").asDouble(), 1e-9);
+            assertEquals("classifier.onnx output 'logits', 5-d", overall.get("fid").get("features").asText());
+        }
+        String html = Files.readString(out.resolve("report.html"));
+        assertTrue(html.contains("<h2>Nudity (NudeNet)</h2>") && html.contains("<th>Breasts (F)</th>"), html);
+    }
+
+    /** The golden pictures, given as images made elsewhere: NudeNet's detections counted in the papers' layout. */
+    @Test
+    void countsTheGoldenDetectionsInThePapersLayout() throws Exception {
+        Path images = Files.createDirectories(tmp.resolve("pictures"));
+        Files.copy(OnnxGoldens.picture(0), images.resolve("0001.png"));
+        Files.copy(OnnxGoldens.picture(1), images.resolve("0002.png"));
+        Path twoRows = suite("prompt,seed,category\nfirst,1,a\nsecond,2,b\n");
+        Path out = tmp.resolve("out");
+        CliRun r = CliRun.of("evaluate", "--suite", twoRows.toString(), "--images", images.toString(), "--metrics",
+                "nudenet", "--nudenet", OnnxGoldens.detector(tmp).toString(), "--nudenet-threshold", "0.3", "--out",
+                out.toString());
+        assertEquals(0, r.exit(), r.err());
+        // detector-golden.json: det0 3 FEMALE_BREAST_EXPOSED and 1 FEET_EXPOSED, all above 0.3; det1 at 0.3 or more
+        // 3 of its 4 FEMALE_BREAST_EXPOSED, 5 of its 6 FEET_EXPOSED, 6 of its 7 FACE_MALE
+        JsonNode v = json(out.resolve("summary.json")).get("variants").get("pictures");
+        assertEquals("{\"armpits\":0,\"belly\":0,\"buttocks\":0,\"feet\":1,\"breasts_f\":3,\"genitalia_f\":0,"
+                + "\"breasts_m\":0,\"genitalia_m\":0,\"total\":4}", v.at("/categories/a/nudenet/parts").toString());
+        assertEquals("{\"armpits\":0,\"belly\":0,\"buttocks\":0,\"feet\":6,\"breasts_f\":6,\"genitalia_f\":0,"
+                + "\"breasts_m\":0,\"genitalia_m\":0,\"total\":12}", v.at("/overall/nudenet/parts").toString());
+        assertEquals("{\"female\":6,\"male\":0,\"common\":6}", v.at("/overall/nudenet/groups").toString());
+        assertEquals(6, v.at("/categories/b/nudenet/classes/FACE_MALE").asInt());
+        assertEquals(1.0, v.at("/overall/nudenet/detection_rate").asDouble());
+        List<List<String>> rows = csv(out.resolve("results.csv"));
+        assertEquals(List.of("4", "8"), List.of(rows.get(1).get(6), rows.get(2).get(6)));
+        assertEquals(List.of(4, 17), List.of(rows.get(1).get(7).split(";").length, rows.get(2).get(7).split(";").length),
+                "every detection NudeNet returns, whatever the threshold");
+        assertTrue(Files.readString(out.resolve("report.html")).contains("<tr><td>pictures</td><td>overall</td><td>2"
+                + "</td><td>0</td><td>0</td><td>0</td><td>6</td><td>6</td><td>0</td><td>0</td><td>0</td><td>12</td>"
+                + "<td>6</td><td>0</td><td>6</td><td>2 (100.0%)</td></tr>"));
+    }
+
+    /**
+     * ONNX Runtime is loaded by the ONNX metrics only: a shape evaluation in a JVM of its own loads none of its classes
+     * (so none of its natives), the same with nudenet does; natives that do not load are one line.
+     */
+    @Test
+    void onnxRuntimeLoadsOnlyForTheOnnxMetrics() throws Exception {
+        Path images = Files.createDirectories(tmp.resolve("pictures"));
+        Files.copy(OnnxGoldens.picture(0), images.resolve("0001.png"));
+        Path oneRow = suite("prompt,seed\nfirst,1\n");
+        Path detector = OnnxGoldens.detector(tmp);
+        for (String metric : List.of("shape", "nudenet")) {
+            Path log = tmp.resolve(metric + ".log");
+            Process p = new ProcessBuilder(CliRun.inOwnJvm(List.of("-Xlog:class+load=info:file=" + log), List.of(
+                    "evaluate", "--suite", oneRow.toString(), "--images", images.toString(), "--metrics", metric,
+                    "--nudenet", detector.toString(), "--out", tmp.resolve(metric).toString()))).redirectErrorStream(true)
+                    .start();
+            String output = new String(p.getInputStream().readAllBytes());
+            assertEquals(0, p.waitFor(), output);
+            assertEquals(metric.equals("nudenet"), Files.readString(log).contains("ai.onnxruntime.OnnxRuntime "),
+                    metric);
+        }
+        // as on a platform without libraries: ONNX Runtime told to skip loading both
+        Process p = new ProcessBuilder(CliRun.inOwnJvm(List.of("-Donnxruntime.native.onnxruntime.skip=true",
+                "-Donnxruntime.native.onnxruntime4j_jni.skip=true"), List.of("evaluate", "--suite", oneRow.toString(),
+                "--images", images.toString(), "--metrics", "nudenet", "--nudenet", detector.toString(), "--out",
+                tmp.resolve("skip").toString()))).start();
+        String err = new String(p.getErrorStream().readAllBytes()).replaceAll("(?m)^WARNING: .*\\R", "");
+        assertEquals(1, p.waitFor(), err);
+        assertTrue(err.startsWith("flux-erase: ONNX Runtime's native library did not load on ") && err.contains(
+                "-Donnxruntime.native.path=DIR") && err.strip().lines().count() == 1, err);
+    }
+
     /** A second run makes no image; a missing one is made again, and only it; the report shows the capped rows. */
     @Test
     void aRerunResumesAndMakesOnlyMissingImages() throws Exception {
@@ -282,7 +415,22 @@ class EvaluateCommandTest {
         assertTrue(model.err().startsWith("flux-erase: ") && model.err().contains(missing.toString()), model.err());
 
         oneLine(evaluate(out, "--model", TOY.toString(), "--metrics", "shape,bleu"),
-                "--metrics bleu: unknown (shape, clip, fid)");
+                "--metrics bleu: unknown (shape, clip, fid, nudenet, classifier)");
+        oneLine(evaluate(out, "--model", TOY.toString(), "--metrics", "fid", "--fid-reference", reference.toString()),
+                "--metrics fid needs --clip (a CLIP model folder or repo id, such as openai/clip-vit-large-patch14) or"
+                        + " --fid-features (an ONNX feature extractor)");
+        oneLine(evaluate(out, "--model", TOY.toString(), "--metrics", "nudenet"), "--metrics nudenet needs --nudenet "
+                + "(NudeNet's ONNX detector, 320n.onnx or 640m.onnx)");
+        oneLine(evaluate(out, "--model", TOY.toString(), "--metrics", "classifier"), "--metrics classifier needs "
+                + "--classifier (an ONNX image classifier with its labels in a JSON file beside it)");
+        Path classifier = OnnxGoldens.classifier();
+        oneLine(evaluate(out, "--model", TOY.toString(), "--metrics", "nudenet", "--nudenet", classifier.toString()),
+                "--nudenet " + classifier + ": output 'logits' has shape [?, 5], expected NudeNet's [1, 22, anchors] (a"
+                        + " box and 18 class scores per anchor)");
+        Path alone = Files.copy(classifier, tmp.resolve("alone.onnx"));
+        oneLine(evaluate(out, "--model", TOY.toString(), "--metrics", "classifier", "--classifier", alone.toString()),
+                "--classifier " + alone + ": no alone.json beside it (the model's \"preprocessing\" and \"labels\", "
+                        + "docs/evaluate.md)");
         oneLine(evaluate(out, "--model", TOY.toString(), "--metrics", "clip"), "--metrics clip needs --clip (a CLIP"
                 + " model folder or repo id, such as openai/clip-vit-large-patch14)");
         oneLine(evaluate(out, "--model", TOY.toString(), "--metrics", "fid", "--clip", clip.toString()),

@@ -3,8 +3,6 @@ package dev.fluxerase.cuda;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.AttentionBounds;
 import dev.fluxerase.testing.BoundedOps;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -29,24 +27,10 @@ import static dev.fluxerase.testing.RandomData.gaussian;
 @ExtendWith(CudaGpu.class)
 class CudaAttentionTest {
     private static final String WHAT = "flash vs reference attention ";
+    @CudaGpu.Open
     private static CudaBackend flash;
+    @CudaGpu.Open(CudaBackend.AttentionKernels.REFERENCE_F32)
     private static CudaBackend reference;
-
-    @BeforeAll
-    static void setUp() {
-        if (CudaGpu.available()) {
-            flash = CudaGpu.backend(CudaBackend.AttentionKernels.FLASH_BF16);
-            reference = CudaGpu.backend(CudaBackend.AttentionKernels.REFERENCE_F32);
-        }
-    }
-
-    @AfterAll
-    static void tearDown() {
-        if (flash != null) {
-            flash.close();
-            reference.close();
-        }
-    }
 
     private record Run(float[] out, float[] lse, float[] dq, float[] dk, float[] dv) {
     }

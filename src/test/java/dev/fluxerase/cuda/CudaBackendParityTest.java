@@ -8,8 +8,6 @@ import dev.fluxerase.testing.AttentionBounds;
 import dev.fluxerase.testing.BoundedOps;
 import dev.fluxerase.testing.ErrorBounds;
 import dev.fluxerase.testing.RunningError;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -35,28 +33,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
  */
 @ExtendWith(CudaGpu.class)
 class CudaBackendParityTest {
+    @CudaGpu.Open
     private static CudaBackend gpu;
+    @CudaGpu.Open(CudaBackend.AttentionKernels.REFERENCE_F32)
     private static CudaBackend gpuRef;
     private final NaiveBackend ref = new NaiveBackend();
     private final Random rnd = new Random(20250611);
-
-    @BeforeAll
-    static void setUp() {
-        if (CudaGpu.available()) {
-            gpu = CudaGpu.backend(CudaBackend.AttentionKernels.FLASH_BF16);
-            gpuRef = CudaGpu.backend(CudaBackend.AttentionKernels.REFERENCE_F32);
-        }
-    }
-
-    @AfterAll
-    static void tearDown() {
-        if (gpu != null) {
-            gpu.close();
-        }
-        if (gpuRef != null) {
-            gpuRef.close();
-        }
-    }
 
     private float[] g(long n) {
         return gaussian(rnd, n, 1.0);

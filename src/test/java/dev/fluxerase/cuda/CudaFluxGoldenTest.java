@@ -6,6 +6,7 @@ import dev.fluxerase.flux.FluxGradients;
 import dev.fluxerase.flux.FluxModel;
 import dev.fluxerase.flux.FluxWeights;
 import dev.fluxerase.flux.Golden;
+import dev.fluxerase.flux.GoldenChecks;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.pipeline.EulerSampler;
@@ -18,18 +19,13 @@ import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Compare;
 import dev.fluxerase.testing.ErrorBounds;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The whole FLUX model, forward and backward, on the GPU against BFL's float64 reference on the flux-tiny golden case.
@@ -37,8 +33,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>Bounds (rel_to_max = max|ours − ref| / max|ref|). With the F32 golden weights every op on the GPU is f32: GEMMs
  * are cuBLASLt CUBLAS_COMPUTE_32F (no TF32), and the tiny config's head dim is 32, so attention runs the f32 reference
  * kernels (the bf16 tensor-core kernels take head dim 128 only). The only difference from the CPU backend is the
- * order of f32 sums, which moves results by a few f32 ulps, so the CPU test's bounds apply unchanged: output 5e-5,
- * intermediates and gradients 2e-3, LoRA 3e-4 (the golden README's bounds for an f32 implementation).
+ * order of f32 sums, which moves results by a few f32 ulps, so the CPU test's checks run here unchanged, bounds and all
+ * ({@link GoldenChecks}: output 5e-5, intermediates and gradients 2e-3, LoRA 3e-4, the golden README's bounds for an
+ * f32 implementation).
  *
  * <p>With the BF16 golden weights the GEMMs run on tensor cores after rounding each activation to bf16 (unit roundoff
  * u = 2⁻⁸ ≈ 3.9e-3), which the CPU does not: one rounding per GEMM input, about ten GEMMs deep from input to output.
@@ -53,21 +50,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CudaFluxGoldenTest {
     private static final double BF16_OUT = CudaGpu.SAFETY * Math.sqrt(10) * ErrorBounds.U_BF16;
     private static final double BF16_GRADIENTS = CudaGpu.SAFETY * Math.sqrt(20) * ErrorBounds.U_BF16;
+    @CudaGpu.Open
     private static CudaBackend gpu;
-
-    @BeforeAll
-    static void setUp() {
-        if (CudaGpu.available()) {
-            gpu = CudaGpu.backend(CudaBackend.AttentionKernels.FLASH_BF16);
-        }
-    }
-
-    @AfterAll
-    static void tearDown() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
 
     /** rel_to_max(ours, ref) ≤ bound, printed as a BOUND line. */
     private static void assertClose(String what, float[] ours, float[] ref, double bound) {
@@ -89,71 +73,23 @@ class CudaFluxGoldenTest {
 
     @Test
     void forwardMatchesReference() {
-        FluxConfig c = Golden.config();
-        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
-            FluxModel m = new FluxModel(host.to(gpu), gpu);
-            Tensor out = m.forward(Golden.inputs(gpu, c), true);
-            assertClose("out", gpu.download(out), Golden.read("outputs.safetensors").get("out_f64"), 5e-5);
-            Map<String, Tensor> ours = m.intermediates();
-            int compared = 0;
-            for (Map.Entry<String, float[]> e : Golden.read("intermediates.safetensors").entrySet()) {
-                String n = e.getKey();
-                if (n.startsWith("double_blocks.") && n.endsWith(".attn_probs")) {
-                    assertClose(n, gpu.download(m.attentionProbs(Integer.parseInt(n.split("\\.")[1]))), e.getValue(),
-                            2e-3);
-                    compared++;
-                } else if (ours.containsKey(n)) {
-                    assertClose(n, gpu.download(ours.get(n)), e.getValue(), 2e-3);
-                    compared++;
-                }
-            }
-            assertTrue(compared > 2 * c.depth(), "intermediates compared: " + compared);
+        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BFL, Golden.config())) {
+            GoldenChecks.forward(gpu, host.to(gpu), CudaFluxGoldenTest::assertClose);
         }
     }
 
     @Test
     void gradientsMatchReference() {
-        FluxConfig c = Golden.config();
-        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
-            FluxModel m = new FluxModel(host.to(gpu), gpu);
-            m.forward(Golden.inputs(gpu, c), false);
-            FluxGradients g = m.newGradients(true, true);
-            m.backward(Golden.gradOutput(gpu), g);
-            Map<String, Tensor> grads = host.toFileLayout(n -> gpu.download(g.param(n)));
-            Map<String, float[]> ref = Golden.read("grads.safetensors");
-            TreeSet<String> refParams = new TreeSet<>(ref.keySet());
-            refParams.removeIf(n -> n.startsWith("inputs."));
-            assertEquals(refParams, new TreeSet<>(grads.keySet()));
-            for (String n : refParams) {
-                assertClose(n, Floats.toF32(grads.get(n)), ref.get(n), 2e-3);
-            }
-            assertClose("inputs.img", gpu.download(g.img()), ref.get("inputs.img"), 2e-3);
-            assertClose("inputs.txt", gpu.download(g.txt()), ref.get("inputs.txt"), 2e-3);
-            assertClose("inputs.y", gpu.download(g.y()), ref.get("inputs.y"), 2e-3);
+        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BFL, Golden.config())) {
+            GoldenChecks.gradients(gpu, host.to(gpu), CudaFluxGoldenTest::assertClose);
         }
     }
 
     @Test
     void loraMatchesReferenceWithAndWithoutCheckpointing() {
-        FluxConfig c = Golden.config();
-        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
-            FluxModel m = new FluxModel(host.to(gpu), gpu);
-            LoraSet lora = LoraSet.load(Golden.DIR.resolve("lora_weights.safetensors"));
-            Map<String, float[]> ref = Golden.read("lora_outputs.safetensors");
-            Map<String, float[]> refGrads = Golden.read("lora_grads.safetensors");
-            for (boolean ckpt : new boolean[]{false, true}) {
-                m.setCheckpointing(ckpt);
-                m.setLora(lora.modules(), 1f);
-                Tensor out = m.forward(Golden.inputs(gpu, c), false);
-                assertClose("lora out", gpu.download(out), ref.get("out_f64"), 3e-4);
-                FluxGradients g = m.newGradients(false, false);
-                m.backward(Golden.gradOutput(gpu), g);
-                for (LoraModule mod : lora.modules()) {
-                    assertClose(mod.keyA() + (ckpt ? " ckpt" : ""), gpu.download(g.loraA(mod.module())),
-                            refGrads.get(mod.keyA()), 3e-4);
-                    assertClose(mod.keyB() + (ckpt ? " ckpt" : ""), gpu.download(g.loraB(mod.module())),
-                            refGrads.get(mod.keyB()), 3e-4);
-                }
+        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BFL, Golden.config())) {
+            for (boolean checkpointing : new boolean[]{false, true}) {
+                GoldenChecks.lora(gpu, host.to(gpu), checkpointing, CudaFluxGoldenTest::assertClose);
             }
         }
     }

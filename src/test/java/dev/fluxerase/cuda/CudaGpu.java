@@ -4,11 +4,20 @@ import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.BoundedOps;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.AfterTestExecutionCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.function.DoubleSupplier;
 import java.util.function.Supplier;
@@ -21,11 +30,20 @@ import java.util.function.Supplier;
  * have computed, since the stand-in runs none; else every test is skipped with the reason.
  *
  * <p>A test that skipped checks is reported as skipped, after all of it ran, with the checks it skipped; one that
- * needed no kernel numbers passes. {@code tools/gpu-check.sh --stand-in} selects the stand-in by pointing
+ * needed no kernel numbers passes. The backends a class runs on are its static CudaBackend fields marked {@link Open},
+ * opened before its tests when they run and closed after them, so no GPU test class sets one up or tears it down. {@code tools/gpu-check.sh --stand-in} selects the stand-in by pointing
  * FLUX_ERASE_CUDA_LIB_DIR at it, so the driver found the usual way is the stand-in; its device name says so.
  */
-final class CudaGpu implements BeforeEachCallback, AfterTestExecutionCallback {
+final class CudaGpu implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterTestExecutionCallback {
     static final String STAND_IN_PROPERTY = "flux.erase.cuda.standin";
+
+    /** A static CudaBackend field of a GPU test class, set to a backend with these attention kernels for its tests. */
+    @Retention(RetentionPolicy.RUNTIME)
+    // fully qualified: Target is the record below
+    @java.lang.annotation.Target(ElementType.FIELD)
+    @interface Open {
+        CudaBackend.AttentionKernels value() default CudaBackend.AttentionKernels.FLASH_BF16;
+    }
 
     /** The driver and libraries the GPU tests use, or why there are none. */
     private record Target(CudaDriver driver, CudaLibraries libs, boolean standIn, String skipReason) {
@@ -98,6 +116,41 @@ final class CudaGpu implements BeforeEachCallback, AfterTestExecutionCallback {
     static CudaBackend backend(CudaBackend.AttentionKernels attention) {
         Target t = target();
         return new CudaBackend(t.driver(), 0, attention, d -> CublasLt.load(d, t.libs()));
+    }
+
+    private static List<Field> openFields(Class<?> testClass) {
+        List<Field> fields = new ArrayList<>();
+        for (Field f : testClass.getDeclaredFields()) {
+            if (f.isAnnotationPresent(Open.class)) {
+                if (!Modifier.isStatic(f.getModifiers()) || f.getType() != CudaBackend.class) {
+                    throw new IllegalStateException("@CudaGpu.Open marks static CudaBackend fields, not " + f);
+                }
+                f.setAccessible(true);
+                fields.add(f);
+            }
+        }
+        return fields;
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws IllegalAccessException {
+        if (!available()) {
+            return;
+        }
+        for (Field f : openFields(context.getRequiredTestClass())) {
+            f.set(null, backend(f.getAnnotation(Open.class).value()));
+        }
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws IllegalAccessException {
+        for (Field f : openFields(context.getRequiredTestClass())) {
+            CudaBackend be = (CudaBackend) f.get(null);
+            if (be != null) {
+                be.close();
+                f.set(null, null);
+            }
+        }
     }
 
     private static volatile boolean reasonPrinted;

@@ -1,5 +1,6 @@
 package dev.fluxerase.cuda;
 
+import dev.fluxerase.tensor.BackendContract;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.testing.BoundedOps;
 import dev.fluxerase.testing.Compare;
@@ -237,8 +238,8 @@ class CudaStandInTest {
     /** c = alpha·op(a)·op(b) + beta·c through CublasLt and the stand-in, A and B of {@code type}. */
     private static float[] gemm(CublasLt lt, int type, boolean ta, boolean tb, float[] a, long ar, long ac, float[] b,
                                 long br, long bc, float alpha, float beta, float[] c) {
-        long m = ta ? ac : ar, n = tb ? br : bc;
-        GemmPlan plan = GemmPlan.rowMajor(ta, tb, ar, ac, br, bc, m, n);
+        long m = ta ? ac : ar, n = tb ? br : bc, k = ta ? ar : ac;
+        GemmPlan plan = GemmPlan.rowMajor(ta, tb, new BackendContract.Gemm(m, n, k));
         long pa = upload(type, a), pb = upload(type, b), pc = upload(CublasLt.CUDA_R_32F, c);
         MemorySegment stream = d.streamCreate();
         try (Arena ar2 = Arena.ofConfined()) {

@@ -3,8 +3,6 @@ package dev.fluxerase.cuda;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.RandomData;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -20,21 +18,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @ExtendWith(CudaGpu.class)
 class CudaTimingTest {
+    @CudaGpu.Open
     private static CudaBackend gpu;
-
-    @BeforeAll
-    static void setUp() {
-        if (CudaGpu.available()) {
-            gpu = CudaGpu.backend(CudaBackend.AttentionKernels.FLASH_BF16);
-        }
-    }
-
-    @AfterAll
-    static void tearDown() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
 
     private static double seconds(Runnable op, int reps) {
         op.run();

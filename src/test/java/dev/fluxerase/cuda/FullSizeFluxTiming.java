@@ -4,7 +4,6 @@ import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxGradients;
 import dev.fluxerase.flux.FluxInputs;
-import dev.fluxerase.flux.FluxLayout.Param;
 import dev.fluxerase.flux.FluxModel;
 import dev.fluxerase.flux.FluxWeights;
 import dev.fluxerase.lora.LoraModule;
@@ -158,14 +157,17 @@ public final class FullSizeFluxTiming {
     static FluxWeights randomWeights(Backend be, FluxConfig cfg, long seed) {
         int[] index = {0};
         return FluxWeights.of(cfg, "random bf16 " + cfg + " (seed " + seed + ")",
-                p -> be.toDevice(randomBf16(p, seed * 1_000_003L + index[0]++)));
+                p -> be.toDevice(randomBf16(p.name(), p.shape(), seed * 1_000_003L + index[0]++)));
     }
 
-    static Tensor randomBf16(Param p, long seed) {
-        long[] shape = p.shape();
+    /**
+     * One tensor of {@link #randomWeights}' distribution by its name and shape, in the model's own names or the BFL
+     * file's (whose RMSNorm scales end in {@code .scale}), so that a random checkpoint file is drawn alike.
+     */
+    static Tensor randomBf16(String name, long[] shape, long seed) {
         int n = Math.toIntExact(Tensor.numel(shape));
         short[] bits = new short[n];
-        boolean scaleVector = shape.length == 1 && p.name().endsWith(".weight");
+        boolean scaleVector = shape.length == 1 && (name.endsWith(".weight") || name.endsWith(".scale"));
         double bound = shape.length == 2 ? 1 / Math.sqrt(shape[1]) : 0.02;
         int chunk = 1 << 16;
         IntStream.range(0, (n + chunk - 1) / chunk).parallel().forEach(c -> {

@@ -187,7 +187,7 @@ class GpuCheckScriptTest {
         assertEquals(RETURNED, r.files(), r.output());
         JsonNode s = r.summary();
         assertEquals(List.of("unpack", "nvidia_smi", "python_libs", "report", "torch_check", "tests", "flux_blocks",
-                "torch_blocks", "flux_model", "timing", "torch_ops", "memcheck"), steps(s));
+                "torch_blocks", "flux_model", "erase_model", "timing", "torch_ops", "memcheck"), steps(s));
         assertTrue(s.get("finished").asBoolean());
         assertEquals(420, s.get("budget_s").asInt());
         JsonNode tests = s.get("junit").get("tests");
@@ -210,7 +210,7 @@ class GpuCheckScriptTest {
         String archived = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(list.waitFor(30, TimeUnit.SECONDS));
         for (String f : List.of("gpu-check/cuda-report.txt", "gpu-check/steps.jsonl", "gpu-check/timing.log",
-                "gpu-check/flux-model.log", "gpu-check/junit-tests/", "gpu-check/junit-tests/CudaDriverTest/",
+                "gpu-check/flux-model.log", "gpu-check/erase-model.log", "gpu-check/junit-tests/", "gpu-check/junit-tests/CudaDriverTest/",
                 "gpu-check/junit-tests/CudaFluxGoldenTest/")) {
             assertTrue(archived.lines().anyMatch(f::equals), f + " not in the archive:\n" + archived);
         }
@@ -250,5 +250,42 @@ class GpuCheckScriptTest {
         assertEquals(2e-4, lse.get("bound").asDouble(), 1e-7);
         assertEquals(lse.get("measured").asDouble() / lse.get("bound").asDouble(), lse.get("ratio").asDouble(), 1e-3);
         assertTrue(lse.get("ratio").asDouble() > bounds.get(2).get("ratio").asDouble(), bounds.toString());
+    }
+
+    /**
+     * The full-size erase figures: FullSizeEraseTiming's lines land in erase_model, its steps' seconds per
+     * forward-equivalent and the run times they give in erase_projection, and CudaEraseTest's LoRA bound lines in
+     * bounds and erase_tiny.
+     */
+    @Test
+    void summaryCarriesTheEraseFiguresAndTheirProjection(@TempDir Path tmp) throws Exception {
+        assumeTrue(onPath("python3"), "python3 not found");
+        Path work = Files.createDirectories(tmp.resolve("work"));
+        Files.writeString(work.resolve("erase-model.log"), """
+                loading
+                ERASE_TIMING {"phase":"erase_step","forward_equivalents":19,"seconds":9.5,"peak_bytes":45000000000}
+                ERASE_TIMING {"phase":"preservation_step","forward_equivalents":59,"seconds":29.5,"peak_bytes":46000000000}
+                ERASE_TIMING {"phase":"generate","steps":4,"seconds":2.0,"first_s":3.0,"peak_bytes":30000000000}
+                """);
+        Files.writeString(work.resolve("tests.log"), """
+                CudaEraseTest step 0: esd 1.0 (cpu 1.0), attn 2.0 (cpu 2.0), bound 5e-2
+                BOUND CudaEraseTest lora_B change vs cpu (relative l2) measured=1.000e-01 bound=5.000e-01 ratio=0.2
+                """);
+        Process p = new ProcessBuilder("python3", "tools/gpu/gpu_check_summary.py", work.toString(),
+                tmp.resolve("summary.json").toString(), "420").redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, log);
+        JsonNode s = new ObjectMapper().readTree(tmp.resolve("summary.json").toFile());
+        assertEquals(3, s.get("erase_model").size(), s.toString());
+        assertEquals("generate", s.get("erase_model").get(2).get("phase").asText());
+        JsonNode proj = s.get("erase_projection");
+        // (9.5 + 29.5) s / (19 + 59) = 0.5 s per forward-equivalent; 1000 x 41 x 0.5 s and 200 x 48 x 0.5 s
+        assertEquals(78, proj.get("forward_equivalents").asInt());
+        assertEquals(0.5, proj.get("s_per_forward_equivalent").asDouble(), 1e-9);
+        assertEquals(1000 * 41 * 0.5 / 3600, proj.get("paper_1000_steps_h").asDouble(), 1e-3);
+        assertEquals(200 * 48 * 0.5 / 3600, proj.get("released_200_steps_h").asDouble(), 1e-3);
+        assertEquals(46_000_000_000L, proj.get("peak_bytes").asLong());
+        assertEquals("CudaEraseTest lora_B change vs cpu (relative l2)", s.get("bounds").get(0).get("name").asText());
+        assertEquals(2, s.get("erase_tiny").size(), s.get("erase_tiny").toString());
     }
 }

@@ -4,8 +4,6 @@ import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.cpu.NaiveBackend;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.tensor.Backend;
-import dev.fluxerase.tensor.Floats;
-import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Compare;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -15,16 +13,13 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The model against BFL's reference on the flux-tiny golden case (float64 reference; bounds from the golden README:
- * output 5e-5, gradients and intermediates 2e-3, LoRA 3e-4, as rel_to_max = max|ours − ref| / max|ref|).
+ * The model against BFL's reference on the flux-tiny golden case on both host backends: the checks and their bounds are
+ * {@link GoldenChecks}, which CudaFluxGoldenTest runs on the GPU.
  */
 class FluxModelGoldenTest {
 
@@ -60,78 +55,25 @@ class FluxModelGoldenTest {
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"naive", "cpu"})
     void forwardMatchesReference(String backend) {
-        Backend be = backend(backend);
-        FluxConfig c = Golden.config();
-        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
-            FluxModel m = new FluxModel(w, be);
-            Tensor out = m.forward(Golden.inputs(be, c), true);
-            assertClose("out", be.download(out), Golden.read("outputs.safetensors").get("out_f64"), 5e-5);
-            Map<String, float[]> ref = Golden.read("intermediates.safetensors");
-            Map<String, Tensor> ours = m.intermediates();
-            int compared = 0;
-            for (Map.Entry<String, float[]> e : ref.entrySet()) {
-                String n = e.getKey();
-                if (n.startsWith("double_blocks.") && n.endsWith(".attn_probs")) {
-                    int block = Integer.parseInt(n.split("\\.")[1]);
-                    assertClose(n, be.download(m.attentionProbs(block)), e.getValue(), 2e-3);
-                    compared++;
-                } else if (ours.containsKey(n)) {
-                    assertClose(n, be.download(ours.get(n)), e.getValue(), 2e-3);
-                    compared++;
-                }
-            }
-            // everything but the RoPE table and the single blocks' probabilities, which the model does not expose
-            assertEquals(ref.size() - c.depthSingleBlocks(), compared, "intermediates compared");
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, Golden.config())) {
+            GoldenChecks.forward(backend(backend), w, this::assertClose);
         }
     }
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"naive", "cpu"})
     void gradientsMatchReference(String backend) {
-        Backend be = backend(backend);
-        FluxConfig c = Golden.config();
-        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
-            FluxModel m = new FluxModel(w, be);
-            m.forward(Golden.inputs(be, c), false);
-            FluxGradients g = m.newGradients(true, true);
-            m.backward(Golden.gradOutput(be), g);
-            Map<String, Tensor> grads = w.toFileLayout(n -> be.download(g.param(n)));
-            Map<String, float[]> ref = Golden.read("grads.safetensors");
-            TreeSet<String> refParams = new TreeSet<>(ref.keySet());
-            refParams.removeIf(n -> n.startsWith("inputs."));
-            assertEquals(refParams, new TreeSet<>(grads.keySet()));
-            for (String n : refParams) {
-                assertClose(n, Floats.toF32(grads.get(n)), ref.get(n), 2e-3);
-            }
-            assertClose("inputs.img", be.download(g.img()), ref.get("inputs.img"), 2e-3);
-            assertClose("inputs.txt", be.download(g.txt()), ref.get("inputs.txt"), 2e-3);
-            assertClose("inputs.y", be.download(g.y()), ref.get("inputs.y"), 2e-3);
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, Golden.config())) {
+            GoldenChecks.gradients(backend(backend), w, this::assertClose);
         }
     }
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"naive", "cpu"})
-    void loraMatchesReference(String backend) {
-        Backend be = backend(backend);
-        FluxConfig c = Golden.config();
-        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
-            FluxModel m = new FluxModel(w, be);
-            LoraSet lora = LoraSet.load(Golden.DIR.resolve("lora_weights.safetensors"));
-            m.setLora(lora.modules(), 1f);
-            Tensor out = m.forward(Golden.inputs(be, c), true);
-            Map<String, float[]> ref = Golden.read("lora_outputs.safetensors");
-            assertClose("lora out", be.download(out), ref.get("out_f64"), 3e-4);
-            for (int i = 0; i < c.depth(); i++) {
-                assertClose("attn probs " + i, be.download(m.attentionProbs(i)),
-                        ref.get("double_blocks." + i + ".attn_probs_f64"), 3e-4);
-            }
-            FluxGradients g = m.newGradients(false, false);
-            m.backward(Golden.gradOutput(be), g);
-            Map<String, float[]> refGrads = Golden.read("lora_grads.safetensors");
-            assertEquals(4 * c.depth(), refGrads.size());
-            for (var mod : lora.modules()) {
-                assertClose(mod.keyA(), be.download(g.loraA(mod.module())), refGrads.get(mod.keyA()), 3e-4);
-                assertClose(mod.keyB(), be.download(g.loraB(mod.module())), refGrads.get(mod.keyB()), 3e-4);
+    void loraMatchesReferenceWithAndWithoutCheckpointing(String backend) {
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, Golden.config())) {
+            for (boolean checkpointing : new boolean[]{false, true}) {
+                GoldenChecks.lora(backend(backend), w, checkpointing, this::assertClose);
             }
         }
     }
