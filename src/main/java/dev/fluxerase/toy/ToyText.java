@@ -42,8 +42,9 @@ import java.util.regex.Pattern;
  * T5: embeddings N(0, 1), nearly orthogonal rows, which dominate the residual stream because every Linear is small
  * (at d_model 32: q, k, wi_0, wi_1, wo N(0, 0.05); v, o N(0, 0.08); at other widths these stds are scaled by
  * √(32/d_model), since with fixed stds each Linear's output grows with √fan_in: at d_model 64 "circle" then kept only
- * 0.88 cosine with itself after "red", and "circle" and "square" states had cosine 0.20). The relative attention bias is not drawn but fixed at +6 for
- * offset −1 in head 0 and +1 in head 1, 0 elsewhere: each position takes in some of its neighbours, so "red circle on
+ * 0.88 cosine with itself after "red", and "circle" and "square" states had cosine 0.20; scaled, 0.965 and −0.001, seed
+ * 7). The relative attention bias is not drawn but fixed at +6 for offset −1 in head 0 and +1 in head 1, 0 elsewhere:
+ * each position takes in some of its neighbours, so "red circle on
  * blue" and "blue circle on red" differ at every word (with a drawn bias they were nearly the same set).
  *
  * <p>CLIP matters only through the pooled output, the final state at the first end token, whose own embedding is the
