@@ -47,7 +47,7 @@ public final class ToyTrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from --work's checkpoint (same settings; --steps may grow).")
     boolean resume;
 
-    @Option(names = "--steps", paramLabel = "N", description = "Training steps. Default: 24000.")
+    @Option(names = "--steps", paramLabel = "N", description = "Training steps. Default: 36000.")
     Integer steps;
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Seed of the data, the "
@@ -64,7 +64,7 @@ public final class ToyTrainCommand implements Callable<Integer> {
 
     @Option(names = "--decay-steps", paramLabel = "N", description = "Let the learning rate fall linearly towards 0 "
             + "over the last N steps. A --resume may add or change it where the steps already taken keep their rate. "
-            + "Default: a third of --steps (8000 of the default 24000).")
+            + "Default: a third of --steps (12000 of the default 36000).")
     Integer decay;
 
     @Option(names = "--checkpoint-every", paramLabel = "N", defaultValue = "250",

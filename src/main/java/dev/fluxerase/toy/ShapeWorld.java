@@ -17,6 +17,13 @@ public final class ShapeWorld {
 
     /** Fraction of captions whose shape word is replaced by one of its synonyms. */
     private static final double SYNONYM_RATE = 0.3;
+    /**
+     * Fraction of captions that name no particular shape but the generic noun {@link #GENERIC}: "a red shape". It gives
+     * the erasure's anchor prompt ("a shape", the instance prompt without the concept, as FLUX.1-dev knows "A girl with
+     * beautiful hair") a learned meaning: any of the six shapes.
+     */
+    private static final double GENERIC_RATE = 0.1;
+    public static final String GENERIC = "shape";
 
     private static final List<String> TEMPLATES = List.of(
             "a {S}",
@@ -74,8 +81,8 @@ public final class ShapeWorld {
      * {@link Random} is seeded with output {@code index} of a SplitMix64 stream started at {@code seed}, and draws, in
      * this order: shape, colour, background, size (each uniform over its list), r (uniform in the size's range), the
      * centre's x and y jitter (uniform in [−2, 2]), the fill's red, green and blue jitter (uniform integers in
-     * [−12, 12]), the caption template (uniform), whether the shape word becomes a synonym (probability 0.3) and, if
-     * so, which synonym (uniform). The jittered centre is then moved as little as needed to keep the shape's bounding
+     * [−12, 12]), the caption template (uniform), one uniform u that makes the shape word a synonym (u < 0.3; which
+     * synonym is then drawn uniformly) or the generic "shape" (0.3 ≤ u < 0.4). The jittered centre is then moved as little as needed to keep the shape's bounding
      * box one pixel inside the image (only large triangles and stars need it).
      */
     public static Sample sample(long seed, long index) {
@@ -92,9 +99,9 @@ public final class ShapeWorld {
             fill[c] += rnd.nextInt(2 * COLOUR_JITTER + 1) - COLOUR_JITTER;
         }
         String template = TEMPLATES.get(rnd.nextInt(TEMPLATES.size()));
-        String noun = rnd.nextDouble() < SYNONYM_RATE
-                ? shape.synonyms().get(rnd.nextInt(shape.synonyms().size()))
-                : shape.word();
+        double u = rnd.nextDouble();
+        String noun = u < SYNONYM_RATE ? shape.synonyms().get(rnd.nextInt(shape.synonyms().size()))
+                : u < SYNONYM_RATE + GENERIC_RATE ? GENERIC : shape.word();
         double[] box = bounds(shape, r);
         cx = Math.clamp(cx, MARGIN - box[0], SIZE - MARGIN - box[2]);
         cy = Math.clamp(cy, MARGIN - box[1], SIZE - MARGIN - box[3]);
@@ -136,6 +143,7 @@ public final class ShapeWorld {
         for (Shape shape : Shape.values()) {
             List<String> nouns = new ArrayList<>(shape.synonyms());
             nouns.add(shape.word());
+            nouns.add(GENERIC);
             for (String noun : nouns) {
                 for (String template : TEMPLATES) {
                     for (String colour : COLOUR_NAMES) {

@@ -35,7 +35,7 @@ public final class ToyModel {
     public static final int T5_LENGTH = 16;
     public static final int SAMPLING_STEPS = 20;
     /** Width of both toy text encoders (CLIP hidden size, T5 d_model), hence the transformer's pooled and joint dims. */
-    public static final int TEXT_WIDTH = 32;
+    public static final int TEXT_WIDTH = 64;
     public static final long TEXT_SEED = 20261203L;
     public static final FluxConfig TRANSFORMER = new FluxConfig(48, 48, TEXT_WIDTH, TEXT_WIDTH, 96, 4.0, 3, 2, 2,
             new int[]{8, 12, 12}, 10000, true, true);

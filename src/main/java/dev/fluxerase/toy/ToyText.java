@@ -40,8 +40,11 @@ import java.util.regex.Pattern;
  * <p>Initialisation (N(0, σ), σ the standard deviation), and why. FLUX gives text tokens no positions (txt_ids are 0),
  * so it sees the T5 states as a set: each state must name its own word, and word order must show up inside the states.
  * T5: embeddings N(0, 1), nearly orthogonal rows, which dominate the residual stream because every Linear is small
- * (q, k, wi_0, wi_1, wo N(0, 0.05); v, o N(0, 0.08)). The relative attention bias is not drawn but fixed at +6 for
- * offset −1 in head 0 and +1 in head 1, 0 elsewhere: each position takes in some of its neighbours, so "red circle on
+ * (at d_model 32: q, k, wi_0, wi_1, wo N(0, 0.05); v, o N(0, 0.08); at other widths these stds are scaled by
+ * √(32/d_model), since with fixed stds each Linear's output grows with √fan_in: at d_model 64 "circle" then kept only
+ * 0.88 cosine with itself after "red", and "circle" and "square" states had cosine 0.20; scaled, 0.965 and −0.001, seed
+ * 7). The relative attention bias is not drawn but fixed at +6 for offset −1 in head 0 and +1 in head 1, 0 elsewhere:
+ * each position takes in some of its neighbours, so "red circle on
  * blue" and "blue circle on red" differ at every word (with a drawn bias they were nearly the same set).
  *
  * <p>CLIP matters only through the pooled output, the final state at the first end token, whose own embedding is the
@@ -62,7 +65,7 @@ public final class ToyText {
 
     /** Widths of the two toy encoders; both have 2 layers of 2 heads. */
     public record Sizes(int clipHidden, int clipIntermediate, int t5Model, int t5Kv, int t5Ff) {
-        public static final Sizes DEFAULT = new Sizes(32, 64, 32, 16, 64);
+        public static final Sizes DEFAULT = new Sizes(64, 128, 64, 32, 128);
 
         public Sizes {
             if (clipHidden <= 0 || clipIntermediate <= 0 || t5Model <= 0 || t5Kv <= 0 || t5Ff <= 0
@@ -83,6 +86,8 @@ public final class ToyText {
     /** CLIP's q_proj, k_proj and fc2 are drawn with std CLIP_SMALL_GAIN/√fan_in, the other Linears with 1/√fan_in. */
     static final double CLIP_SMALL_GAIN = 0.1;
     static final double T5_TOKEN_STD = 1;
+    /** T5's Linear stds below are for this d_model and scale with 1/√d_model, so the context's share does not. */
+    static final int T5_REFERENCE_WIDTH = 32;
     static final double T5_LAYER_STD = 0.05;
     static final double T5_VALUE_STD = 0.08;
     static final float T5_NEIGHBOUR_BIAS = 6;

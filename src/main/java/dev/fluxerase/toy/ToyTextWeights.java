@@ -61,7 +61,9 @@ final class ToyTextWeights {
         int d = s.t5Model();
         int inner = ToyText.HEADS * s.t5Kv();
         int ff = s.t5Ff();
-        double std = ToyText.T5_LAYER_STD;
+        double scale = Math.sqrt((double) ToyText.T5_REFERENCE_WIDTH / d);
+        double std = ToyText.T5_LAYER_STD * scale;
+        double valueStd = ToyText.T5_VALUE_STD * scale;
         w.normal("shared.weight", ToyText.T5_TOKEN_STD, vocab, d);
         for (int i = 0; i < ToyText.LAYERS; i++) {
             String a = "encoder.block." + i + ".layer.0.";
@@ -69,8 +71,8 @@ final class ToyTextWeights {
             w.constant(a + "layer_norm.weight", 1, d);
             w.normal(a + "SelfAttention.q.weight", std, inner, d);
             w.normal(a + "SelfAttention.k.weight", std, inner, d);
-            w.normal(a + "SelfAttention.v.weight", ToyText.T5_VALUE_STD, inner, d);
-            w.normal(a + "SelfAttention.o.weight", ToyText.T5_VALUE_STD, d, inner);
+            w.normal(a + "SelfAttention.v.weight", valueStd, inner, d);
+            w.normal(a + "SelfAttention.o.weight", valueStd, d, inner);
             if (i == 0) {
                 w.put(a + "SelfAttention.relative_attention_bias.weight", neighbourBias(), ToyText.T5_BUCKETS,
                         ToyText.HEADS);

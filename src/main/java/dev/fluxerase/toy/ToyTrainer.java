@@ -63,7 +63,7 @@ public final class ToyTrainer implements AutoCloseable {
     public record Settings(long seed, int steps, int batch, double lr, int warmup, int decay, double emaDecay,
                            double captionDropout, double guidanceMin, double guidanceMax, double clipNorm,
                            double weightDecay) {
-        public static final Settings DEFAULT = new Settings(0, 24000, 64, 1e-3, 200, 8000, 0.999, 0.1, 1.0, 5.0,
+        public static final Settings DEFAULT = new Settings(0, 36000, 64, 1e-3, 200, 12000, 0.999, 0.1, 1.0, 5.0,
                 1.0, 0.0);
 
         public Settings {

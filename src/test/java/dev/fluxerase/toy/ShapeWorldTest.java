@@ -54,17 +54,18 @@ class ShapeWorldTest {
             }
             boolean named = false;
             for (String word : s.caption().split(" ")) {
-                named |= word.equals(s.shape().word()) || s.shape().synonyms().contains(word);
+                named |= word.equals(s.shape().word()) || s.shape().synonyms().contains(word)
+                        || word.equals(ShapeWorld.GENERIC);
             }
-            assertTrue(named, s.caption() + " names no " + s.shape());
+            assertTrue(named, s.caption() + " names no " + s.shape() + " and no shape at all");
         }
     }
 
     @Test
     void trainingCaptionsAndLexiconAreSortedAndComplete() {
         List<String> captions = ShapeWorld.trainingCaptions();
-        // 6 shapes × 3 nouns × (1 + 4 + 2 + 8 + 12 + 24 + 3 + 4) template fillings
-        assertEquals(6 * 3 * 58, captions.size());
+        // (6 shapes × 3 nouns + the generic "shape") × (1 + 4 + 2 + 8 + 12 + 24 + 3 + 4) template fillings
+        assertEquals((6 * 3 + 1) * 58, captions.size());
         assertEquals(List.copyOf(new TreeSet<>(captions)), captions);
         List<String> lexicon = ShapeWorld.lexicon();
         assertEquals(List.copyOf(new TreeSet<>(lexicon)), lexicon);
@@ -75,14 +76,18 @@ class ShapeWorldTest {
     }
 
     @Test
-    void aboutThirtyPercentOfCaptionsUseASynonym() {
+    void aboutThirtyPercentOfCaptionsUseASynonymAndTenPercentTheGenericNoun() {
         int synonyms = 0;
+        int generic = 0;
         for (Sample s : SAMPLES) {
-            boolean usesWord = List.of(s.caption().split(" ")).contains(s.shape().word());
-            synonyms += usesWord ? 0 : 1;
+            List<String> words = List.of(s.caption().split(" "));
+            synonyms += s.shape().synonyms().stream().anyMatch(words::contains) ? 1 : 0;
+            generic += words.contains(ShapeWorld.GENERIC) ? 1 : 0;
         }
         double rate = synonyms / (double) N;
         assertTrue(rate >= 0.25 && rate <= 0.35, "synonym rate " + rate);
+        double genericRate = generic / (double) N;
+        assertTrue(genericRate >= 0.06 && genericRate <= 0.14, "generic rate " + genericRate);
     }
 
     @Test

@@ -38,6 +38,8 @@ class ToyTextTest {
             "background");
     static final int T5_LENGTH = 16;
     static final long SEED = 7;
+    /** Both encoders' width. */
+    static final int W = ToyText.Sizes.DEFAULT.t5Model();
 
     @TempDir
     static Path shared;
@@ -60,8 +62,8 @@ class ToyTextTest {
         T5Tokenizer t5 = T5Tokenizer.load(model);
         try (PromptEncoder enc = encoder()) {
             PromptEmbeddings e = enc.encode("a circle", T5_LENGTH);
-            assertArrayEquals(new long[]{1, T5_LENGTH, 32}, e.t5().shape());
-            assertArrayEquals(new long[]{1, 32}, e.clipPooled().shape());
+            assertArrayEquals(new long[]{1, T5_LENGTH, W}, e.t5().shape());
+            assertArrayEquals(new long[]{1, W}, e.clipPooled().shape());
             int[] t5Ids = e.t5Ids();
             assertEquals("\u2581a", t5.tokenText(t5Ids[0]));
             assertEquals("\u2581circle", t5.tokenText(t5Ids[1]));
@@ -81,10 +83,10 @@ class ToyTextTest {
             // outputs end in a norm with scale 1: every state has norm √width
             float[] states = Floats.toF32(e.t5());
             for (int p = 0; p < T5_LENGTH; p++) {
-                double n = norm(Arrays.copyOfRange(states, p * 32, p * 32 + 32));
-                assertEquals(Math.sqrt(32), n, 0.01, "T5 state norm at " + p);
+                double n = norm(Arrays.copyOfRange(states, p * W, p * W + W));
+                assertEquals(Math.sqrt(W), n, 0.01, "T5 state norm at " + p);
             }
-            assertEquals(Math.sqrt(32), norm(Floats.toF32(e.clipPooled())), 0.01, "CLIP pooled norm");
+            assertEquals(Math.sqrt(W), norm(Floats.toF32(e.clipPooled())), 0.01, "CLIP pooled norm");
         }
     }
 
@@ -134,7 +136,7 @@ class ToyTextTest {
         t5.tokenText(t5Vocab - 1);
         assertThrows(IllegalArgumentException.class, () -> t5.tokenText(t5Vocab));
         try (TensorSource s = Safetensors.open(model.resolve("text_encoder_2"))) {
-            assertArrayEquals(new long[]{t5Vocab, 32}, s.info("shared.weight").shape());
+            assertArrayEquals(new long[]{t5Vocab, W}, s.info("shared.weight").shape());
         }
     }
 
