@@ -433,7 +433,10 @@ public final class Trainer implements AutoCloseable {
 
     // ---- running ------------------------------------------------------------------------------------------------------
 
-    /** Runs the remaining steps, checkpointing every {@code checkpoint_every} steps and at the end, then saves. */
+    /**
+     * Runs the remaining steps, checkpointing before the first step of a new run, every {@code checkpoint_every} steps
+     * and at the end, then saves.
+     */
     public void run(Listener listener) {
         try {
             Files.createDirectories(out);
@@ -442,6 +445,10 @@ public final class Trainer implements AutoCloseable {
         }
         listener.onStart(nextStep, config.steps());
         startLog();
+        if (nextStep == 0) {
+            // a run killed before its first periodic checkpoint must still be resumable, from where it began
+            checkpoint();
+        }
         validation.start(nextStep);
         while (nextStep < config.steps()) {
             StepRecord r = step(nextStep);

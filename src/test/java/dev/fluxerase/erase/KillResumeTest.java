@@ -58,6 +58,39 @@ class KillResumeTest {
     }
 
     /**
+     * A run killed after its first logged step, long before its first periodic checkpoint, resumes from the checkpoint
+     * of its start and ends as the uninterrupted run (before, --resume found nothing and refused).
+     */
+    @Test
+    void aRunKilledBeforeItsFirstPeriodicCheckpointResumesFromItsStart() throws Exception {
+        String[] settings = {"--steps", "3", "--checkpoint-every", "100"};
+        Path whole = tmp.resolve("whole");
+        CliRun ref = CliRun.of(TinyRun.args(tmp, whole, settings).toArray(String[]::new));
+        assertEquals(0, ref.exit(), ref.err());
+
+        Path parts = tmp.resolve("parts");
+        List<String> args = new ArrayList<>(TinyRun.args(tmp, parts, new String[]{"--steps", "400",
+                "--checkpoint-every", "100"}));
+        Process p = new ProcessBuilder(CliRun.inOwnJvm(List.of(), args)).redirectErrorStream(true)
+                .redirectOutput(tmp.resolve("parts.log").toFile()).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (p.isAlive() && logged(parts) < 1 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        p.destroyForcibly();
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        int killedAt = logged(parts);
+        assertTrue(killedAt >= 1 && killedAt < 100, "killed after " + killedAt + " logged steps");
+
+        CliRun resumed = CliRun.of("erase", "--output", parts.toString(), "--resume", "--steps", "3", "--cache-dir",
+                tmp.resolve("cache").toString());
+        assertEquals(0, resumed.exit(), resumed.err());
+        assertArrayEquals(Files.readAllBytes(whole.resolve(Trainer.LORA_FILE)),
+                Files.readAllBytes(parts.resolve(Trainer.LORA_FILE)));
+        assertEquals(steps(whole), steps(parts));
+    }
+
+    /**
      * Starts the CLI with {@code args} in its own JVM and kills it (SIGKILL) once the log holds a random number of
      * steps, after a random further delay; the run may also finish first, which is one of the moments too.
      */
