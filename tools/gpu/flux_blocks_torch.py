@@ -8,13 +8,17 @@ as the Java side's input gradients), batch 1, at 256 text + 1024 image and 512 +
 """
 import json
 import math
+import os
 import sys
 
 import torch
 import torch.nn.functional as F
 
 D, H, DH, M = 3072, 24, 128, 12288
-dev, dt = torch.device("cuda"), torch.bfloat16
+# bench/torch_cpu_compare.py imports the blocks with FLUX_BLOCKS_DEVICE=cpu and FLUX_BLOCKS_DTYPE=float32 (the CPU
+# backend's compute type); main() below stays the CUDA bf16 timing.
+dev = torch.device(os.environ.get("FLUX_BLOCKS_DEVICE", "cuda"))
+dt = getattr(torch, os.environ.get("FLUX_BLOCKS_DTYPE", "bfloat16"))
 gen = torch.Generator(device=dev).manual_seed(0)
 
 

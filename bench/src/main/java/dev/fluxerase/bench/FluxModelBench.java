@@ -41,6 +41,9 @@ import java.util.concurrent.TimeUnit;
  * forward + backward in the LoRA training mode (rank-8 LoRA on add_q/add_k of every double block, frozen base).
  * Configs: {@code tiny} is the golden case's shape (hidden 64, 2 heads, 2+2 blocks, 16 image + 8 text tokens);
  * {@code mid} is hidden 512, 8 heads, 4 double + 4 single blocks, 256 image + 64 text tokens, T5/CLIP input widths.
+ * {@code dev1} is FLUX.1-dev's widths (hidden 3072, 24 heads x 128, MLP 12288) with 1 double + 1 single block, 256 image
+ * + 256 text tokens: the model that bench/torch_cpu_compare.sh times against PyTorch (not in the default params: its
+ * setup writes a 1 GB weight file).
  * Weights are random BF16, read in place from a temporary safetensors file (so frozen); batch 1.
  */
 @State(Scope.Thread)
@@ -75,10 +78,16 @@ public class FluxModelBench {
         FluxConfig c = switch (config) {
             case "tiny" -> new FluxConfig(16, 16, 24, 32, 64, 4.0, 2, 2, 2, new int[]{4, 14, 14}, 10000, true, true);
             case "mid" -> new FluxConfig(64, 64, 768, 4096, 512, 4.0, 8, 4, 4, new int[]{8, 28, 28}, 10000, true, true);
-            default -> throw new IllegalArgumentException("config must be tiny or mid, got " + config);
+            case "dev1" -> new FluxConfig(64, 64, 768, 4096, 3072, 4.0, 24, 1, 1, new int[]{16, 56, 56}, 10000, true,
+                    true);
+            default -> throw new IllegalArgumentException("config must be tiny, mid or dev1, got " + config);
         };
         int side = config.equals("tiny") ? 4 : 16;
-        int lTxt = config.equals("tiny") ? 8 : 64;
+        int lTxt = switch (config) {
+            case "tiny" -> 8;
+            case "dev1" -> 256;
+            default -> 64;
+        };
         SplittableRandom rnd = new SplittableRandom(1);
         dir = Files.createTempDirectory("flux-bench");
         Path file = dir.resolve("weights.safetensors");

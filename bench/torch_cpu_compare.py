@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Our FLUX transformer on the CPU backend against PyTorch on the CPU, in one run (issue 11 item 5; bench/README.md).
+
+The model: FLUX.1-dev's widths (hidden 3072, 24 heads x 128, MLP 12288), one double and one single block, the
+embedders and the final layer, batch 1, 256 text + 256 image tokens, f32 compute. Our side is FluxModelBench's dev1
+config in one warm JVM per vector-width setting (dev.fluxerase.bench.FluxTorchRatio); PyTorch's side reuses the blocks of
+tools/gpu/flux_blocks_torch.py on the CPU in float32 and adds the embedders and the final layer, so both compute the same
+model. Weights are random on both sides (not the same values: the time does not depend on them). Round after round the
+sides alternate (ours, torch, ours, torch ...) so that whatever else the machine does hits both alike; each measurement
+is one call (seconds each, so one is long enough). Prints each round and the median over rounds of torch time / ours
+within a round (ours faster = above 1).
+Run through torch_cpu_compare.sh, which builds the jar and picks Debian's python3 with python3-torch.
+"""
+import argparse
+import datetime
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("FLUX_BLOCKS_DEVICE", "cpu")
+os.environ.setdefault("FLUX_BLOCKS_DTYPE", "float32")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "gpu"))
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+if not hasattr(F, "scaled_dot_product_attention"):
+    # Debian bookworm's torch 1.13 predates F.scaled_dot_product_attention (2.0); this is its math path.
+    def _sdpa(q, k, v):
+        return torch.softmax((q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1]), -1) @ v
+
+    F.scaled_dot_product_attention = _sdpa
+
+import flux_blocks_torch as fb  # noqa: E402
+
+fb.gen = torch.Generator(device=fb.dev).manual_seed(0)
+D = fb.D
+
+
+def timestep_embedding(t, dim=256, max_period=10000, factor=1000.0):
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    args = factor * t[:, None].float() * freqs[None]
+    return torch.cat((torch.cos(args), torch.sin(args)), -1)
+
+
+class Model:
+    """FLUX's forward (BFL flux/model.py) with depth 1 + 1: img_in, txt_in, time/guidance/vector MLPs, blocks, final."""
+
+    def __init__(self):
+        self.img_in, self.txt_in = fb.lin(D, 64), fb.lin(D, 4096)
+        self.time_in, self.guid_in = (fb.lin(D, 256), fb.lin(D, D)), (fb.lin(D, 256), fb.lin(D, D))
+        self.vec_in = (fb.lin(D, 768), fb.lin(D, D))
+        self.dbl, self.sgl = fb.Double(), fb.Single()
+        self.final_mod, self.final = fb.lin(2 * D, D), fb.lin(64, D)
+
+    def params(self):
+        out = [*self.img_in, *self.txt_in, *self.final_mod, *self.final]
+        for a, b in (self.time_in, self.guid_in, self.vec_in):
+            out += [*a, *b]
+        for p in self.dbl.p.values():
+            for v in p.values():
+                out += list(v) if isinstance(v, tuple) else [v]
+        out += [*self.sgl.mod, *self.sgl.l1, *self.sgl.l2, self.sgl.nq, self.sgl.nk]
+        return out
+
+    @staticmethod
+    def mlp(x, w):
+        return F.linear(F.silu(F.linear(x, *w[0])), *w[1])
+
+    def __call__(self, img, txt, y, t, g, cos, sin):
+        img, txt = F.linear(img, *self.img_in), F.linear(txt, *self.txt_in)
+        vec = (self.mlp(timestep_embedding(t), self.time_in) + self.mlp(timestep_embedding(g), self.guid_in)
+               + self.mlp(y, self.vec_in))
+        img, txt = self.dbl(img, txt, vec, cos, sin)
+        x = self.sgl(torch.cat((txt, img), 1), vec, cos, sin)[:, txt.shape[1]:]
+        shift, scale = F.linear(F.silu(vec), *self.final_mod)[:, None].chunk(2, -1)
+        return F.linear((1 + scale) * fb.ln(x) + shift, *self.final)
+
+
+def cpu_info():
+    model, flags = "?", ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and model == "?":
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                flags = line
+    return model, "avx512f" in flags.split()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--jar", required=True)
+    ap.add_argument("--java", required=True)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--jvm-opts", action="append", default=None,
+                    help="extra JVM options for our side; give it several times for one Java side each, same rounds")
+    ap.add_argument("--ops", nargs="*", default=["forward", "forwardBackward"])
+    args = ap.parse_args()
+    variants = args.jvm_opts or [""]
+    torch.set_num_threads(args.threads)
+    model, avx512 = cpu_info()
+    java_version = subprocess.run([args.java, "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    print(f"date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}")
+    print(f"cpu: {model}, {os.cpu_count()} logical CPUs, avx512f {'yes' if avx512 else 'no'}; "
+          f"load average at start {os.getloadavg()}")
+    print(f"java: {java_version}; torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
+
+    jvms = []
+    for opts in variants:
+        jvm = subprocess.Popen([args.java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                                "-Xmx8g", *opts.split(), "-cp", args.jar, "dev.fluxerase.bench.FluxTorchRatio", "dev1"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        print(f"java side [{opts or 'default JVM options'}]:", jvm.stdout.readline().strip(), flush=True)
+        jvms.append(jvm)
+
+    def ours(v, op):
+        jvms[v].stdin.write(op + "\n")
+        jvms[v].stdin.flush()
+        reply = jvms[v].stdout.readline().split()
+        if len(reply) != 2:
+            sys.exit(f"java side failed on {op}: {' '.join(reply)}")
+        return float(reply[0])
+
+    m = Model()
+    params = m.params()
+    for p in params:
+        p.requires_grad_(True)
+    nt, side = 256, 16
+    cos, sin = fb.rope_table(nt, side)
+    inputs = [torch.rand(1, side * side, 64) * 3.4 - 1.7, torch.rand(1, nt, 4096) * 3.4 - 1.7,
+              torch.rand(1, 768) * 3.4 - 1.7]
+    for x in inputs:
+        x.requires_grad_(True)
+    t, g = torch.tensor([0.7]), torch.tensor([3.5])
+    grad_out = torch.rand(1, side * side, 64) * 3.4 - 1.7
+
+    def torch_op(op):
+        start = time.perf_counter()
+        if op == "forward":
+            with torch.no_grad():
+                m(*inputs, t, g, cos, sin)
+        else:  # every weight and input gradient, as our forwardBackward
+            torch.autograd.grad(m(*inputs, t, g, cos, sin), params + inputs, grad_out)
+        return time.perf_counter() - start
+
+    for op in args.ops:  # warm-up: JIT on our side, allocator and page faults on both
+        for v in range(len(jvms)):
+            ours(v, op)
+        torch_op(op)
+
+    times = {(op, s): [] for op in args.ops for s in ["torch"] + list(range(len(jvms)))}
+    for r in range(args.rounds):
+        for op in args.ops:
+            line = []
+            for v in range(len(jvms)):
+                times[(op, v)].append(ours(v, op))
+                times[(op, "torch")].append(torch_op(op))
+                line.append(f"ours[{v}] {times[(op, v)][-1]:.2f} s, torch {times[(op, 'torch')][-1]:.2f} s")
+            print(f"round {r + 1} {op}: {'; '.join(line)}; load {os.getloadavg()[0]:.2f}", flush=True)
+
+    print(f"load average at end {os.getloadavg()}")
+    for v, opts in enumerate(variants):
+        print(f"\nour JVM options: {opts or '(default)'}")
+        print("| op | ours s, median | torch s, median | torch / ours, median [lowest-highest] |")
+        print("|---|---|---|---|")
+        for op in args.ops:
+            # torch's k-th run follows our k-th run of the same variant: the ratio is taken within that pair.
+            o = times[(op, v)]
+            tt = times[(op, "torch")][v::len(jvms)]
+            ratio = [b / a for a, b in zip(o, tt)]
+            print(f"| {op} | {statistics.median(o):.2f} | {statistics.median(tt):.2f} | "
+                  f"{statistics.median(ratio):.2f} [{min(ratio):.2f}-{max(ratio):.2f}] |")
+    for jvm in jvms:
+        jvm.stdin.close()
+        jvm.wait()
+
+
+if __name__ == "__main__":
+    main()
