@@ -69,16 +69,8 @@ class KillResumeTest {
         assertEquals(0, ref.exit(), ref.err());
 
         Path parts = tmp.resolve("parts");
-        List<String> args = new ArrayList<>(TinyRun.args(tmp, parts, new String[]{"--steps", "400",
-                "--checkpoint-every", "100"}));
-        Process p = new ProcessBuilder(CliRun.inOwnJvm(List.of(), args)).redirectErrorStream(true)
-                .redirectOutput(tmp.resolve("parts.log").toFile()).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (p.isAlive() && logged(parts) < 1 && System.nanoTime() < deadline) {
-            Thread.sleep(5);
-        }
-        p.destroyForcibly();
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        kill(TinyRun.args(tmp, parts, "--steps", "400", "--checkpoint-every", "100"), parts, 1, 0,
+                parts.resolveSibling("parts.log"));
         int killedAt = logged(parts);
         assertTrue(killedAt >= 1 && killedAt < 100, "killed after " + killedAt + " logged steps");
 
@@ -97,8 +89,18 @@ class KillResumeTest {
     private static void killAfter(List<String> args, Path out, Random rnd, List<String> kills) throws Exception {
         int after = 1 + rnd.nextInt(STEPS);
         int delayMs = rnd.nextInt(300);
-        Process p = new ProcessBuilder(CliRun.inOwnJvm(List.of(), args)).redirectErrorStream(true).redirectOutput(out.resolveSibling(
-                out.getFileName() + "-" + kills.size() + ".log").toFile()).start();
+        boolean alive = kill(args, out, after, delayMs,
+                out.resolveSibling(out.getFileName() + "-" + kills.size() + ".log"));
+        kills.add(alive ? "at " + logged(out) + " logged steps (" + after + " + " + delayMs + " ms)" : "none (it ended)");
+    }
+
+    /**
+     * Starts the CLI with {@code args} in its own JVM (output into {@code log}) and kills it (SIGKILL) once {@code out}'s
+     * log holds {@code after} steps and {@code delayMs} more have passed; returns whether it was still running then.
+     */
+    private static boolean kill(List<String> args, Path out, int after, int delayMs, Path log) throws Exception {
+        Process p = new ProcessBuilder(CliRun.inOwnJvm(List.of(), args)).redirectErrorStream(true)
+                .redirectOutput(log.toFile()).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (p.isAlive() && logged(out) < after && System.nanoTime() < deadline) {
             Thread.sleep(5);
@@ -107,7 +109,7 @@ class KillResumeTest {
         boolean alive = p.isAlive();
         p.destroyForcibly();
         assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-        kills.add(alive ? "at " + logged(out) + " logged steps (" + after + " + " + delayMs + " ms)" : "none (it ended)");
+        return alive;
     }
 
     private static int logged(Path out) {
