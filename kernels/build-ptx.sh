@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the PTX the CUDA backend loads (src/main/resources/dev/fluxerase/cuda/ptx/<family>.ptx) from kernels/*.cu
-# with the flags in kernels/nvcc-flags.txt. Each PTX starts with a line naming the sha256 of its sources (the .cu, then
+# Regenerates the PTX the CUDA backend loads (src/main/resources/dev/fluxerase/cuda/ptx/<family>.ptx.gz) from kernels/*.cu
+# with the flags in kernels/nvcc-flags.txt, gzipped without a name or time stamp (gzip -9n, so a rerun writes the same
+# bytes) because PTX text is five times larger than the repository's budget wants. Each PTX starts with a line naming the sha256 of its sources (the .cu, then
 # every kernels/*.cuh in C-locale name order); KernelSourcesTest fails when a source changes without a rerun.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,6 +19,8 @@ for cu in *.cu; do
   "$nvcc" "${flags[@]}" -I. -o "$tmp/$family.ptx" "$cu"
   { echo "// flux-erase: generated from kernels/$cu by kernels/build-ptx.sh; sources sha256 $hash"; cat "$tmp/$family.ptx"; } \
     > "$tmp/$family.ptx.new"
-  mv "$tmp/$family.ptx.new" "$out/$family.ptx"
-  echo "$family.ptx $(wc -c < "$out/$family.ptx") bytes"
+  gzip -9nc "$tmp/$family.ptx.new" > "$tmp/$family.ptx.gz"
+  mv "$tmp/$family.ptx.gz" "$out/$family.ptx.gz"
+  rm -f "$out/$family.ptx"
+  echo "$family.ptx.gz $(wc -c < "$out/$family.ptx.gz") bytes ($(wc -c < "$tmp/$family.ptx.new") uncompressed)"
 done

@@ -11,6 +11,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.zip.GZIPInputStream;
 
 /**
  * Loads the PTX modules shipped in the jar (one per kernels/*.cu family, JIT-compiled by the driver for the GPU present
@@ -40,14 +41,20 @@ final class CudaKernels implements AutoCloseable {
         };
     }
 
-    /** The PTX text of a family from the classpath, NUL-terminated as cuModuleLoadData wants it. */
+    /**
+     * The PTX text of a family from the classpath (stored gzipped, as kernels/build-ptx.sh writes it), NUL-terminated as
+     * cuModuleLoadData wants it.
+     */
     static byte[] ptx(String family) {
-        String res = PTX_RESOURCE_DIR + family + ".ptx";
+        String res = PTX_RESOURCE_DIR + family + ".ptx.gz";
         try (InputStream in = CudaKernels.class.getResourceAsStream(res)) {
             if (in == null) {
                 throw new CudaException("kernel module " + res + " is missing from the classpath (run kernels/build-ptx.sh)");
             }
-            byte[] text = in.readAllBytes();
+            byte[] text;
+            try (InputStream gz = new GZIPInputStream(in)) {
+                text = gz.readAllBytes();
+            }
             byte[] z = new byte[text.length + 1];
             System.arraycopy(text, 0, z, 0, text.length);
             return z;
