@@ -114,6 +114,11 @@ public final class ToyTrainCommand implements Callable<Integer> {
             if (t.nextStep() > 0) {
                 System.err.println("resuming at step " + t.nextStep() + "/" + s.steps());
             }
+            if (!resume) {
+                // a run killed before its first periodic checkpoint (step 250 by default) must still resume, from
+                // where it began, rather than refuse with "nothing to resume"
+                t.writeCheckpoint(checkpoint, log.toString());
+            }
             long start = System.nanoTime();
             int first = t.nextStep();
             double lossSum = 0;

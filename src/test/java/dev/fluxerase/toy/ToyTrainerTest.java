@@ -4,6 +4,8 @@ import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.tensor.Backend;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -34,8 +36,10 @@ class ToyTrainerTest {
                 d.clipNorm(), 0.0);
     }
 
-    @Test
-    void resumedRunHasTheSameBits() {
+    /** From a checkpoint after 2 steps, and from the one toy-train writes before its first step. */
+    @ParameterizedTest
+    @ValueSource(ints = {2, 0})
+    void resumedRunHasTheSameBits(int at) {
         Map<String, float[]> straight;
         try (Backend be = new CpuBackend(); ToyTrainer t = new ToyTrainer(settings(3, 2), folder, be, null, false)) {
             for (int i = 0; i < 3; i++) {
@@ -43,21 +47,25 @@ class ToyTrainerTest {
             }
             straight = t.emaValues();
         }
-        Path ckpt = dir.resolve("resume-checkpoint.safetensors");
-        try (Backend be = new CpuBackend(); ToyTrainer t = new ToyTrainer(settings(2, 2), folder, be, null, false)) {
-            t.step();
-            t.step();
-            t.writeCheckpoint(ckpt, "{\"step\":2}\n");
+        Path ckpt = dir.resolve("resume-checkpoint-" + at + ".safetensors");
+        String log = at == 0 ? "" : "{\"step\":" + at + "}\n";
+        try (Backend be = new CpuBackend(); ToyTrainer t = new ToyTrainer(settings(at == 0 ? 3 : at, 2), folder, be, null, false)) {
+            for (int i = 0; i < at; i++) {
+                t.step();
+            }
+            t.writeCheckpoint(ckpt, log);
         }
         try (Backend be = new CpuBackend(); ToyTrainer t = new ToyTrainer(settings(3, 2), folder, be, ckpt, true)) {
-            assertEquals(2, t.nextStep());
-            t.step();
+            assertEquals(at, t.nextStep());
+            while (t.nextStep() < 3) {
+                t.step();
+            }
             Map<String, float[]> resumed = t.emaValues();
             for (String n : straight.keySet()) {
                 assertArrayEquals(straight.get(n), resumed.get(n), n);
             }
         }
-        assertEquals("{\"step\":2}\n", ToyTrainer.log(ckpt));
+        assertEquals(log, ToyTrainer.log(ckpt));
     }
 
     @Test
