@@ -1,7 +1,6 @@
 package dev.fluxerase.flux;
 
 import dev.fluxerase.tensor.Backend;
-import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
 
 /**
@@ -58,30 +57,30 @@ final class DoubleBlock {
         final Tensor g;
         final Tensor h2;
 
-        StreamActs(Backend be, FluxConfig c, long b, long t) {
+        StreamActs(Buffers buf, FluxConfig c, long b, long t) {
             long h = c.hiddenSize();
             long m = c.mlpHidden();
             long heads = c.numHeads();
-            mod = be.allocate(DType.F32, b, 6 * h);
-            mean1 = be.allocate(DType.F32, b * t);
-            rstd1 = be.allocate(DType.F32, b * t);
-            ln1 = be.allocate(DType.F32, b, t, h);
-            xm1 = be.allocate(DType.F32, b, t, h);
-            q = be.allocate(DType.F32, b, t, h);
-            k = be.allocate(DType.F32, b, t, h);
-            v = be.allocate(DType.F32, b, t, h);
-            rq = be.allocate(DType.F32, b * t * heads);
-            rk = be.allocate(DType.F32, b * t * heads);
-            attn = be.allocate(DType.F32, b, t, h);
-            proj = be.allocate(DType.F32, b, t, h);
-            x1 = be.allocate(DType.F32, b, t, h);
-            mean2 = be.allocate(DType.F32, b * t);
-            rstd2 = be.allocate(DType.F32, b * t);
-            ln2 = be.allocate(DType.F32, b, t, h);
-            xm2 = be.allocate(DType.F32, b, t, h);
-            h1 = be.allocate(DType.F32, b, t, m);
-            g = be.allocate(DType.F32, b, t, m);
-            h2 = be.allocate(DType.F32, b, t, h);
+            mod = buf.f32(b, 6 * h);
+            mean1 = buf.f32(b * t);
+            rstd1 = buf.f32(b * t);
+            ln1 = buf.f32(b, t, h);
+            xm1 = buf.f32(b, t, h);
+            q = buf.f32(b, t, h);
+            k = buf.f32(b, t, h);
+            v = buf.f32(b, t, h);
+            rq = buf.f32(b * t * heads);
+            rk = buf.f32(b * t * heads);
+            attn = buf.f32(b, t, h);
+            proj = buf.f32(b, t, h);
+            x1 = buf.f32(b, t, h);
+            mean2 = buf.f32(b * t);
+            rstd2 = buf.f32(b * t);
+            ln2 = buf.f32(b, t, h);
+            xm2 = buf.f32(b, t, h);
+            h1 = buf.f32(b, t, m);
+            g = buf.f32(b, t, m);
+            h2 = buf.f32(b, t, h);
         }
     }
 
@@ -95,15 +94,15 @@ final class DoubleBlock {
         final Tensor oj;
         final Tensor lse;
 
-        Acts(Backend be, FluxConfig c, long b, long lTxt, long lImg) {
-            img = new StreamActs(be, c, b, lImg);
-            txt = new StreamActs(be, c, b, lTxt);
+        Acts(Buffers buf, FluxConfig c, long b, long lTxt, long lImg) {
+            img = new StreamActs(buf, c, b, lImg);
+            txt = new StreamActs(buf, c, b, lTxt);
             long l = lTxt + lImg;
-            qj = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
-            kj = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
-            vj = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
-            oj = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
-            lse = be.allocate(DType.F32, b, c.numHeads(), l);
+            qj = buf.f32(b, c.numHeads(), l, c.headDim());
+            kj = buf.f32(b, c.numHeads(), l, c.headDim());
+            vj = buf.f32(b, c.numHeads(), l, c.headDim());
+            oj = buf.f32(b, c.numHeads(), l, c.headDim());
+            lse = buf.f32(b, c.numHeads(), l);
         }
     }
 
@@ -118,17 +117,17 @@ final class DoubleBlock {
         final Tensor m1;
         final Tensor m2;
 
-        StreamScratch(Backend be, FluxConfig cfg, long batch, long t) {
+        StreamScratch(Buffers buf, FluxConfig cfg, long batch, long t) {
             long h = cfg.hiddenSize();
             long m = cfg.mlpHidden();
-            dmod = be.allocate(DType.F32, batch, 6 * h);
-            a = be.allocate(DType.F32, batch, t, h);
-            b = be.allocate(DType.F32, batch, t, h);
-            c = be.allocate(DType.F32, batch, t, h);
-            d = be.allocate(DType.F32, batch, t, h);
-            e = be.allocate(DType.F32, batch, t, h);
-            m1 = be.allocate(DType.F32, batch, t, m);
-            m2 = be.allocate(DType.F32, batch, t, m);
+            dmod = buf.f32(batch, 6 * h);
+            a = buf.f32(batch, t, h);
+            b = buf.f32(batch, t, h);
+            c = buf.f32(batch, t, h);
+            d = buf.f32(batch, t, h);
+            e = buf.f32(batch, t, h);
+            m1 = buf.f32(batch, t, m);
+            m2 = buf.f32(batch, t, m);
         }
     }
 
@@ -142,26 +141,28 @@ final class DoubleBlock {
         final Tensor dV;
         final Tensor dQn;
         final Tensor dKn;
+        private final Buffers buf;
         /** dL/d scores from an external dL/d probabilities [B, heads, L, L]; allocated on first use. */
         private Tensor dS;
 
-        Tensor dS(Backend be) {
+        Tensor dS() {
             if (dS == null) {
-                dS = be.allocate(DType.F32, dO.dim(0), dO.dim(1), dO.dim(2), dO.dim(2));
+                dS = buf.f32(dO.dim(0), dO.dim(1), dO.dim(2), dO.dim(2));
             }
             return dS;
         }
 
-        Scratch(Backend be, FluxConfig c, long b, long lTxt, long lImg) {
-            img = new StreamScratch(be, c, b, lImg);
-            txt = new StreamScratch(be, c, b, lTxt);
+        Scratch(Buffers buf, FluxConfig c, long b, long lTxt, long lImg) {
+            this.buf = buf;
+            img = new StreamScratch(buf, c, b, lImg);
+            txt = new StreamScratch(buf, c, b, lTxt);
             long l = lTxt + lImg;
-            dO = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
-            dQ = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
-            dK = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
-            dV = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
-            dQn = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
-            dKn = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
+            dO = buf.f32(b, c.numHeads(), l, c.headDim());
+            dQ = buf.f32(b, c.numHeads(), l, c.headDim());
+            dK = buf.f32(b, c.numHeads(), l, c.headDim());
+            dV = buf.f32(b, c.numHeads(), l, c.headDim());
+            dQn = buf.f32(b, c.numHeads(), l, c.headDim());
+            dKn = buf.f32(b, c.numHeads(), l, c.headDim());
         }
     }
 
@@ -248,7 +249,7 @@ final class DoubleBlock {
      * batch element and head. The attention backward is linear in dP, so this adds to what attentionBackward gave.
      */
     private static void probsBackward(Backend be, Tensor probs, Tensor dProbs, Acts a, Scratch s, float attnScale) {
-        Tensor ds = s.dS(be);
+        Tensor ds = s.dS();
         be.fill(ds, 0f);
         be.softmaxBackward(dProbs, probs, ds);
         long bh = a.qj.dim(0) * a.qj.dim(1);

@@ -1,7 +1,6 @@
 package dev.fluxerase.flux;
 
 import dev.fluxerase.tensor.Backend;
-import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
 
 /**
@@ -15,6 +14,7 @@ final class Embedders {
     private final Mlp guidance;
     private final Mlp vector;
     private long batch = -1;
+    private Buffers buffers;
     private Tensor vec;
     private Tensor svec;
     private Tensor dvec;
@@ -41,13 +41,13 @@ final class Embedders {
             this.l2 = l2;
         }
 
-        private void ensure(Backend be, long b) {
-            x = be.allocate(DType.F32, b, l1.in());
-            h = be.allocate(DType.F32, b, l1.out());
-            s = be.allocate(DType.F32, b, l1.out());
-            out = be.allocate(DType.F32, b, l2.out());
-            ds = be.allocate(DType.F32, b, l1.out());
-            dh = be.allocate(DType.F32, b, l1.out());
+        private void ensure(Buffers buf, long b) {
+            x = buf.f32(b, l1.in());
+            h = buf.f32(b, l1.out());
+            s = buf.f32(b, l1.out());
+            out = buf.f32(b, l2.out());
+            ds = buf.f32(b, l1.out());
+            dh = buf.f32(b, l1.out());
         }
 
         // forward: out = l2(SiLU(l1(x))); x is already in this.x
@@ -108,14 +108,19 @@ final class Embedders {
     void forward(Backend be, double[] timesteps, double[] guidanceValues, Tensor y) {
         long b = timesteps.length;
         if (b != batch) {
+            if (buffers != null) {
+                buffers.free();
+            }
+            Buffers buf = new Buffers(be);
+            buffers = buf;
             for (Mlp m : new Mlp[]{time, guidance, vector}) {
                 if (m != null) {
-                    m.ensure(be, b);
+                    m.ensure(buf, b);
                 }
             }
-            vec = be.allocate(DType.F32, b, time.l2.out());
-            svec = be.allocate(DType.F32, b, time.l2.out());
-            dvec = be.allocate(DType.F32, b, time.l2.out());
+            vec = buf.f32(b, time.l2.out());
+            svec = buf.f32(b, time.l2.out());
+            dvec = buf.f32(b, time.l2.out());
             batch = b;
         }
         be.write(time.x, sinusoid(timesteps));

@@ -1,7 +1,6 @@
 package dev.fluxerase.flux;
 
 import dev.fluxerase.tensor.Backend;
-import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
 
 /**
@@ -17,6 +16,7 @@ final class FinalLayer {
     final Linear proj;
     private long batch = -1;
     private long tokens = -1;
+    private Buffers buffers;
     private Tensor shiftOut;
     private Tensor scaleOut;
     private Tensor mod;
@@ -41,19 +41,24 @@ final class FinalLayer {
     Tensor input(Backend be, long b, long lImg) {
         if (batch != b || tokens != lImg) {
             long h = shift.out();
-            shiftOut = be.allocate(DType.F32, b, h);
-            scaleOut = be.allocate(DType.F32, b, h);
-            mod = be.allocate(DType.F32, b, 2 * h);
-            in = be.allocate(DType.F32, b, lImg, h);
-            mean = be.allocate(DType.F32, b * lImg);
-            rstd = be.allocate(DType.F32, b * lImg);
-            ln = be.allocate(DType.F32, b, lImg, h);
-            xm = be.allocate(DType.F32, b, lImg, h);
-            out = be.allocate(DType.F32, b, lImg, proj.out());
-            dmod = be.allocate(DType.F32, b, 2 * h);
-            dHalf = be.allocate(DType.F32, b, h);
-            dxm = be.allocate(DType.F32, b, lImg, h);
-            dln = be.allocate(DType.F32, b, lImg, h);
+            if (buffers != null) {
+                buffers.free();
+            }
+            Buffers buf = new Buffers(be);
+            buffers = buf;
+            shiftOut = buf.f32(b, h);
+            scaleOut = buf.f32(b, h);
+            mod = buf.f32(b, 2 * h);
+            in = buf.f32(b, lImg, h);
+            mean = buf.f32(b * lImg);
+            rstd = buf.f32(b * lImg);
+            ln = buf.f32(b, lImg, h);
+            xm = buf.f32(b, lImg, h);
+            out = buf.f32(b, lImg, proj.out());
+            dmod = buf.f32(b, 2 * h);
+            dHalf = buf.f32(b, h);
+            dxm = buf.f32(b, lImg, h);
+            dln = buf.f32(b, lImg, h);
             batch = b;
             tokens = lImg;
         }

@@ -4,7 +4,6 @@ import dev.fluxerase.flux.FluxLayout.Param;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
-import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -42,6 +41,8 @@ public final class FluxModel {
     private final Map<String, Param> paramsByName;
     private final float attnScale;
     private final Map<String, LoraModule> loras = new LinkedHashMap<>();
+    /** Device copies of host LoRA factors (a LoRA file's, for sampling), given back when the LoRAs are replaced. */
+    private final Buffers loraCopies;
     private boolean checkpointing;
     private Workspace ws;
     private FluxInputs last;
@@ -50,6 +51,7 @@ public final class FluxModel {
     public FluxModel(FluxWeights weights, Backend backend) {
         this.config = weights.config();
         this.be = backend;
+        this.loraCopies = new Buffers(backend);
         this.attnScale = (float) (1.0 / Math.sqrt(config.headDim()));
         this.paramsByName = new LinkedHashMap<>();
         for (Param p : weights.layout().params()) {
@@ -226,6 +228,7 @@ public final class FluxModel {
             }
         }
         loras.clear();
+        loraCopies.free();
         for (LoraModule m : modules) {
             float scale = multiplier * m.alpha() / m.a().dim(0);
             Tensor a = onDevice(m.a());
@@ -247,7 +250,7 @@ public final class FluxModel {
     }
 
     private Tensor onDevice(Tensor t) {
-        return t.device() == be.device() ? t : be.upload(Floats.toF32(t), t.shape());
+        return t.device() == be.device() ? t : loraCopies.upload(t);
     }
 
     /** The attached LoRA modules by diffusers module path. */
@@ -273,6 +276,8 @@ public final class FluxModel {
         final Tensor finalIn;
         final Tensor[] probs;
         final Set<Integer> recorded = new HashSet<>();
+        /** Everything below but finalIn, which the final layer owns. */
+        final Buffers buf = new Buffers(be);
         DoubleBlock.Scratch dScratch;
         SingleBlock.Scratch sScratch;
         Tensor dImg;
@@ -290,27 +295,27 @@ public final class FluxModel {
             this.lImg = lImg;
             long h = config.hiddenSize();
             long l = lTxt + lImg;
-            img = be.allocate(DType.F32, b, lImg, config.inChannels());
-            txt = be.allocate(DType.F32, b, lTxt, config.contextInDim());
+            img = buf.f32(b, lImg, config.inChannels());
+            txt = buf.f32(b, lTxt, config.contextInDim());
             imgs = new Tensor[doubles.length + 1];
             txts = new Tensor[doubles.length + 1];
             for (int i = 0; i <= doubles.length; i++) {
-                imgs[i] = be.allocate(DType.F32, b, lImg, h);
-                txts[i] = be.allocate(DType.F32, b, lTxt, h);
+                imgs[i] = buf.f32(b, lImg, h);
+                txts[i] = buf.f32(b, lTxt, h);
             }
             xs = new Tensor[singles.length + 1];
             for (int i = 0; i < xs.length && singles.length > 0; i++) {
-                xs[i] = be.allocate(DType.F32, b, l, h);
+                xs[i] = buf.f32(b, l, h);
             }
             dActs = new DoubleBlock.Acts[checkpointing ? Math.min(1, doubles.length) : doubles.length];
             for (int i = 0; i < dActs.length; i++) {
-                dActs[i] = new DoubleBlock.Acts(be, config, b, lTxt, lImg);
+                dActs[i] = new DoubleBlock.Acts(buf, config, b, lTxt, lImg);
             }
             sActs = new SingleBlock.Acts[checkpointing ? Math.min(1, singles.length) : singles.length];
             for (int i = 0; i < sActs.length; i++) {
-                sActs[i] = new SingleBlock.Acts(be, config, b, l);
+                sActs[i] = new SingleBlock.Acts(buf, config, b, l);
             }
-            gelu = singles.length > 0 ? be.allocate(DType.F32, b, l, config.mlpHidden()) : null;
+            gelu = singles.length > 0 ? buf.f32(b, l, config.mlpHidden()) : null;
             probs = new Tensor[doubles.length];
             finalIn = finalLayer.input(be, b, lImg);
         }
@@ -325,7 +330,7 @@ public final class FluxModel {
 
         Tensor probs(int i) {
             if (probs[i] == null) {
-                probs[i] = be.allocate(DType.F32, b, config.numHeads(), lTxt + lImg, lTxt + lImg);
+                probs[i] = buf.f32(b, config.numHeads(), lTxt + lImg, lTxt + lImg);
             }
             return probs[i];
         }
@@ -333,18 +338,21 @@ public final class FluxModel {
         void ensureBackward() {
             if (dImg == null) {
                 long h = config.hiddenSize();
-                dScratch = doubles.length > 0 ? new DoubleBlock.Scratch(be, config, b, lTxt, lImg) : null;
-                sScratch = singles.length > 0 ? new SingleBlock.Scratch(be, config, b, lTxt + lImg) : null;
-                dImg = be.allocate(DType.F32, b, lImg, h);
-                dTxt = be.allocate(DType.F32, b, lTxt, h);
-                dX = singles.length > 0 ? be.allocate(DType.F32, b, lTxt + lImg, h) : null;
-                dsvec = be.allocate(DType.F32, b, h);
-                zeroOut = be.allocate(DType.F32, b, lImg, config.outChannels());
+                dScratch = doubles.length > 0 ? new DoubleBlock.Scratch(buf, config, b, lTxt, lImg) : null;
+                sScratch = singles.length > 0 ? new SingleBlock.Scratch(buf, config, b, lTxt + lImg) : null;
+                dImg = buf.f32(b, lImg, h);
+                dTxt = buf.f32(b, lTxt, h);
+                dX = singles.length > 0 ? buf.f32(b, lTxt + lImg, h) : null;
+                dsvec = buf.f32(b, h);
+                zeroOut = buf.f32(b, lImg, config.outChannels());
             }
         }
     }
 
     private void invalidate() {
+        if (ws != null) {
+            ws.buf.free();
+        }
         ws = null;
         last = null;
     }
@@ -379,6 +387,7 @@ public final class FluxModel {
         long lTxt = in.txtTokens();
         long lImg = in.imgTokens();
         if (ws == null || ws.b != b || ws.lTxt != lTxt || ws.lImg != lImg) {
+            invalidate();
             ws = new Workspace(b, lTxt, lImg);
         }
         last = null;

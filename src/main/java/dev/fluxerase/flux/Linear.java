@@ -1,7 +1,6 @@
 package dev.fluxerase.flux;
 
 import dev.fluxerase.tensor.Backend;
-import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
 
 /**
@@ -24,6 +23,8 @@ final class Linear {
     /** LoRA activations: u = x·Aᵀ saved by forward, du = dy·B scratch of backward; reallocated when rows change. */
     private Tensor u;
     private Tensor du;
+    /** Holds u and du, so that a new token count or LoRA gives the old ones back. */
+    private Buffers loraScratch;
 
     /** A LoRA as this Linear sees it: A [rank, in], the rows of B [out, rank] that belong here, and the scale. */
     record Lora(Tensor a, Tensor b, float scale) {
@@ -52,8 +53,16 @@ final class Linear {
 
     void setLora(Lora l) {
         this.lora = l;
-        this.u = null;
-        this.du = null;
+        freeLoraScratch();
+    }
+
+    private void freeLoraScratch() {
+        if (loraScratch != null) {
+            loraScratch.free();
+            loraScratch = null;
+        }
+        u = null;
+        du = null;
     }
 
     // ---- forward: y = x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ; saves u = x·Aᵀ ----------------------------------------------------------
@@ -65,8 +74,10 @@ final class Linear {
         }
         if (lora != null) {
             if (u == null || u.dim(0) != x.rows()) {
-                u = be.allocate(DType.F32, x.rows(), lora.a.dim(0));
-                du = be.allocate(DType.F32, x.rows(), lora.a.dim(0));
+                freeLoraScratch();
+                loraScratch = new Buffers(be);
+                u = loraScratch.f32(x.rows(), lora.a.dim(0));
+                du = loraScratch.f32(x.rows(), lora.a.dim(0));
             }
             be.gemm(false, true, 1f, x, lora.a, 0f, u);
             be.gemm(false, true, lora.scale, u, lora.b, 1f, y);

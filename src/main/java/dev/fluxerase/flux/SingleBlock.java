@@ -1,7 +1,6 @@
 package dev.fluxerase.flux;
 
 import dev.fluxerase.tensor.Backend;
-import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
 
 /**
@@ -64,27 +63,27 @@ final class SingleBlock {
         final Tensor cat;
         final Tensor o;
 
-        Acts(Backend be, FluxConfig c, long b, long l) {
+        Acts(Buffers buf, FluxConfig c, long b, long l) {
             long h = c.hiddenSize();
             long m = c.mlpHidden();
-            mod = be.allocate(DType.F32, b, 3 * h);
-            mean = be.allocate(DType.F32, b * l);
-            rstd = be.allocate(DType.F32, b * l);
-            ln = be.allocate(DType.F32, b, l, h);
-            xm = be.allocate(DType.F32, b, l, h);
-            q = be.allocate(DType.F32, b, l, h);
-            k = be.allocate(DType.F32, b, l, h);
-            v = be.allocate(DType.F32, b, l, h);
-            rq = be.allocate(DType.F32, b * l * c.numHeads());
-            rk = be.allocate(DType.F32, b * l * c.numHeads());
-            qj = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
-            kj = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
-            vj = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
-            oj = be.allocate(DType.F32, b, c.numHeads(), l, c.headDim());
-            lse = be.allocate(DType.F32, b, c.numHeads(), l);
-            mlp = be.allocate(DType.F32, b, l, m);
-            cat = be.allocate(DType.F32, b, l, h + m);
-            o = be.allocate(DType.F32, b, l, h);
+            mod = buf.f32(b, 3 * h);
+            mean = buf.f32(b * l);
+            rstd = buf.f32(b * l);
+            ln = buf.f32(b, l, h);
+            xm = buf.f32(b, l, h);
+            q = buf.f32(b, l, h);
+            k = buf.f32(b, l, h);
+            v = buf.f32(b, l, h);
+            rq = buf.f32(b * l * c.numHeads());
+            rk = buf.f32(b * l * c.numHeads());
+            qj = buf.f32(b, c.numHeads(), l, c.headDim());
+            kj = buf.f32(b, c.numHeads(), l, c.headDim());
+            vj = buf.f32(b, c.numHeads(), l, c.headDim());
+            oj = buf.f32(b, c.numHeads(), l, c.headDim());
+            lse = buf.f32(b, c.numHeads(), l);
+            mlp = buf.f32(b, l, m);
+            cat = buf.f32(b, l, h + m);
+            o = buf.f32(b, l, h);
         }
     }
 
@@ -106,24 +105,24 @@ final class SingleBlock {
         final Tensor dQn;
         final Tensor dKn;
 
-        Scratch(Backend be, FluxConfig cfg, long batch, long l) {
+        Scratch(Buffers buf, FluxConfig cfg, long batch, long l) {
             long h = cfg.hiddenSize();
             long m = cfg.mlpHidden();
-            dmod = be.allocate(DType.F32, batch, 3 * h);
-            dcat = be.allocate(DType.F32, batch, l, h + m);
-            m1 = be.allocate(DType.F32, batch, l, m);
-            m2 = be.allocate(DType.F32, batch, l, m);
-            a = be.allocate(DType.F32, batch, l, h);
-            b = be.allocate(DType.F32, batch, l, h);
-            c = be.allocate(DType.F32, batch, l, h);
-            d = be.allocate(DType.F32, batch, l, h);
-            e = be.allocate(DType.F32, batch, l, h);
-            dO = be.allocate(DType.F32, batch, cfg.numHeads(), l, cfg.headDim());
-            dQ = be.allocate(DType.F32, batch, cfg.numHeads(), l, cfg.headDim());
-            dK = be.allocate(DType.F32, batch, cfg.numHeads(), l, cfg.headDim());
-            dV = be.allocate(DType.F32, batch, cfg.numHeads(), l, cfg.headDim());
-            dQn = be.allocate(DType.F32, batch, cfg.numHeads(), l, cfg.headDim());
-            dKn = be.allocate(DType.F32, batch, cfg.numHeads(), l, cfg.headDim());
+            dmod = buf.f32(batch, 3 * h);
+            dcat = buf.f32(batch, l, h + m);
+            m1 = buf.f32(batch, l, m);
+            m2 = buf.f32(batch, l, m);
+            a = buf.f32(batch, l, h);
+            b = buf.f32(batch, l, h);
+            c = buf.f32(batch, l, h);
+            d = buf.f32(batch, l, h);
+            e = buf.f32(batch, l, h);
+            dO = buf.f32(batch, cfg.numHeads(), l, cfg.headDim());
+            dQ = buf.f32(batch, cfg.numHeads(), l, cfg.headDim());
+            dK = buf.f32(batch, cfg.numHeads(), l, cfg.headDim());
+            dV = buf.f32(batch, cfg.numHeads(), l, cfg.headDim());
+            dQn = buf.f32(batch, cfg.numHeads(), l, cfg.headDim());
+            dKn = buf.f32(batch, cfg.numHeads(), l, cfg.headDim());
         }
     }
 

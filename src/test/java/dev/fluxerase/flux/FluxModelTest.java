@@ -201,18 +201,7 @@ class FluxModelTest {
             int lTxt = lengths[0];
             int lImg = lengths[1];
             int l = lTxt + lImg;
-            double[] ids = new double[lImg * 3];
-            for (int i = 0; i < lImg; i++) {
-                ids[3 * i + 1] = i / 4;
-                ids[3 * i + 2] = i % 4;
-            }
-            FluxInputs in = FluxInputs.fromHost(cpu, c, Tensor.of(RandomData.gaussian(rng, (long) b * lImg
-                            * c.inChannels(), 1), b, lImg, c.inChannels()), Tensor.wrap(DType.F64,
-                            MemorySegment.ofArray(ids), lImg, 3), Tensor.of(RandomData.gaussian(rng, (long) b * lTxt
-                            * c.contextInDim(), 1), b, lTxt, c.contextInDim()), Tensor.wrap(DType.F64,
-                            MemorySegment.ofArray(new double[lTxt * 3]), lTxt, 3), Tensor.of(new float[]{0.5f, 0.7f}, b),
-                    Tensor.of(RandomData.gaussian(rng, (long) b * c.vecInDim(), 1), b, c.vecInDim()),
-                    Tensor.of(new float[]{3.5f, 3.5f}, b));
+            FluxInputs in = randomInputs(cpu, rng, lTxt, lImg);
             Tensor gradOut = Tensor.of(RandomData.gaussian(rng, (long) b * lImg * c.outChannels(), 1), b, lImg,
                     c.outChannels());
             Tensor gradProbs = Tensor.of(RandomData.gaussian(rng, (long) b * c.numHeads() * l * l, 1), b,
@@ -241,6 +230,72 @@ class FluxModelTest {
                             "forward and backward, " + what);
                 }
             }
+        }
+    }
+
+    /** Random inputs for a batch of 2 with lTxt text and lImg image tokens (image ids on a grid 4 wide). */
+    private FluxInputs randomInputs(Backend be, Random rng, int lTxt, int lImg) {
+        int b = 2;
+        double[] ids = new double[lImg * 3];
+        for (int i = 0; i < lImg; i++) {
+            ids[3 * i + 1] = i / 4;
+            ids[3 * i + 2] = i % 4;
+        }
+        return FluxInputs.fromHost(be, c, Tensor.of(RandomData.gaussian(rng, (long) b * lImg * c.inChannels(), 1), b,
+                        lImg, c.inChannels()), Tensor.wrap(DType.F64, MemorySegment.ofArray(ids), lImg, 3),
+                Tensor.of(RandomData.gaussian(rng, (long) b * lTxt * c.contextInDim(), 1), b, lTxt, c.contextInDim()),
+                Tensor.wrap(DType.F64, MemorySegment.ofArray(new double[lTxt * 3]), lTxt, 3),
+                Tensor.of(new float[]{0.5f, 0.7f}, b),
+                Tensor.of(RandomData.gaussian(rng, (long) b * c.vecInDim(), 1), b, c.vecInDim()),
+                Tensor.of(new float[]{3.5f, 3.5f}, b));
+    }
+
+    /**
+     * A device backend holds what it allocated until it is freed, so a model whose shape (tokens, batch), LoRA or
+     * checkpointing changes must give the earlier buffers back: after forwards at other shapes and settings it holds
+     * exactly what a fresh model holds after the last one. Counted through a backend that tracks every live tensor.
+     */
+    @Test
+    void changesGiveTheEarlierBuffersBack() {
+        Backend cpu = new CpuBackend();
+        Map<Tensor, Long> live = new java.util.IdentityHashMap<>();
+        Backend tracking = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[]{Backend.class},
+                (proxy, method, args) -> {
+                    Object r;
+                    try {
+                        r = method.invoke(cpu, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                    switch (method.getName()) {
+                        case "allocate", "upload" -> live.put((Tensor) r, ((Tensor) r).data().byteSize());
+                        case "free" -> live.remove((Tensor) args[0]);
+                        default -> {
+                        }
+                    }
+                    return r;
+                });
+        Random rng = new Random(9);
+        FluxInputs small = randomInputs(cpu, rng, 8, 24);
+        FluxInputs large = randomInputs(cpu, rng, 16, 240);
+        java.util.Collection<LoraModule> lora = LoraSet.create(c, LoraSet.DEFAULT_TARGETS, 2, 2f, 1, LoraSet.Init.GAUSSIAN).modules();
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+            FluxModel fresh = new FluxModel(w, tracking);
+            fresh.setLora(lora, 1f);
+            fresh.forward(large, true);
+            long expected = live.values().stream().mapToLong(Long::longValue).sum();
+            live.clear();
+
+            FluxModel m = new FluxModel(w, tracking);
+            m.forward(small, true);
+            m.setLora(lora, 1f);
+            m.forward(small, true);
+            m.setCheckpointing(true);
+            m.forward(large, false);
+            m.setCheckpointing(false);
+            m.forward(small, true);
+            m.forward(large, true);
+            assertEquals(expected, live.values().stream().mapToLong(Long::longValue).sum());
         }
     }
 
