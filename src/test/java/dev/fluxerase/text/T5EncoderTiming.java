@@ -146,7 +146,9 @@ public final class T5EncoderTiming {
         for (int i = 0; i < v.length; i++) {
             v[i] = Floats.f32ToBf16((float) (mean + std * gaussian(r)));
         }
-        return Tensor.wrap(DType.BF16, MemorySegment.ofArray(v), shape);
+        // frozen as the safetensors reader marks a file's weights, so the CPU backend packs each once, as it does for
+        // a real T5 (without it every encode repacked every weight, which is not what users run)
+        return Tensor.wrap(DType.BF16, MemorySegment.ofArray(v), shape).frozen();
     }
 
     private static double gaussian(SplittableRandom r) {
