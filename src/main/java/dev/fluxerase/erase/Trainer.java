@@ -3,7 +3,6 @@ package dev.fluxerase.erase;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.erase.StepRecord.Kind;
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxGradients;
@@ -165,10 +164,7 @@ public final class Trainer implements AutoCloseable {
         // before anything heavy loads: a key_word_sense WordNet does not have is reported at once
         Words words = resume != null ? resume.words() : Words.choose(cfg);
         ModelFolder m = ModelFolder.resolve(cfg.model(), path(cfg.transformer()), path(cfg.vae()), hubCache);
-        for (Component c : List.of(Component.TOKENIZER, Component.TOKENIZER_2, Component.TEXT_ENCODER,
-                Component.TEXT_ENCODER_2)) {
-            m.require(c);
-        }
+        PromptEncoder.requireFolders(m);
         Backend be = Backends.open(cfg.backend(), progress, gpu);
         FluxWeights w = null;
         PromptEncoder enc = null;
@@ -245,7 +241,7 @@ public final class Trainer implements AutoCloseable {
                 next = resume.nextStep();
             }
             Passes passes = new Passes(model, geometry, rc.attentionBlocks());
-            enc = new PromptEncoder(m, new CpuBackend(), cache);
+            enc = new PromptEncoder(m, be, cache);
             PromptEncoder prompts = enc;
             List<PreserveImages.Item> preserveItems = List.of();
             List<ImageLatent> preserveLatents = List.of();

@@ -1,6 +1,5 @@
 package dev.fluxerase.pipeline;
 
-import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.flux.FluxModel;
 import dev.fluxerase.flux.FluxWeights;
 import dev.fluxerase.image.RgbImage;
@@ -65,13 +64,11 @@ public final class Generator implements AutoCloseable {
 
     /**
      * Loads the transformer (on {@code backend}), the LoRAs, the codec's decoder and the scheduler settings of a model
-     * folder; text encoders load on the first prompt that misses {@code cache} (which may be null).
+     * folder; text encoders load, on the same backend, on the first prompt that misses {@code cache} (which may be
+     * null).
      */
     public static Generator open(ModelFolder m, Backend backend, PromptCache cache, List<LoraStack.Entry> loras) {
-        for (Component c : List.of(Component.TOKENIZER, Component.TOKENIZER_2, Component.TEXT_ENCODER,
-                Component.TEXT_ENCODER_2)) {
-            m.require(c);
-        }
+        PromptEncoder.requireFolders(m);
         FluxWeights w = m.openTransformer();
         try {
             FluxModel model = new FluxModel(w.to(backend), backend);
@@ -83,8 +80,7 @@ public final class Generator implements AutoCloseable {
                 model.setLora(lora.modules(), lora.multiplier());
             }
             LatentCodec codec = m.openCodec(LatentCodec.Part.DECODER);
-            Backend encoders = backend.device() == Device.CPU ? backend : new CpuBackend();
-            return new Generator(w, model, codec, scheduler(m, model), new PromptEncoder(m, encoders, cache),
+            return new Generator(w, model, codec, scheduler(m, model), new PromptEncoder(m, backend, cache),
                     lora.warnings());
         } catch (RuntimeException e) {
             w.close();
