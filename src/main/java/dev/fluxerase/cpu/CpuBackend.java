@@ -2,6 +2,7 @@ package dev.fluxerase.cpu;
 
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.BackendContract;
+import dev.fluxerase.tensor.ConvGeometry;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Tensor;
@@ -10,7 +11,7 @@ import dev.fluxerase.tensor.Tensor;
  * The fast CPU backend: Vector API kernels (preferred species, scalar tails), split across a shared fork-join pool when an
  * op is large enough. The kernels live by op family, forward next to backward: {@link Elementwise}, {@link Bias},
  * {@link Activations}, {@link Norms}, {@link Modulation}, {@link Rope}, {@link Attention}, {@link AdamW}, {@link Strided};
- * GEMM is {@link CpuGemm}.
+ * GEMM is {@link CpuGemm}, which the VAE's {@link Conv} also runs on.
  *
  * <p>It accepts exactly the calls {@link NaiveBackend} accepts (same validation, same readings of the contract, listed
  * there) and agrees with it to f32 round-off. Kernels work on float[] windows ({@link Arr}): our own F32 tensors are heap
@@ -445,6 +446,30 @@ public final class CpuBackend implements Backend {
         Attention.backward(Arr.in(dOut), Arr.in(q), Arr.in(k), Arr.in(v), Arr.in(out), Arr.in(lse), dqa, dka, dva, scale,
                 s);
         commit(dqa, dka, dva);
+    }
+
+    // ---- convolution and group norm (the VAE) -------------------------------------------------------------------------------
+
+    @Override
+    public void conv2d(Tensor x, Tensor w, Tensor bias, Tensor y, ConvGeometry g, boolean accumulate) {
+        BackendContract.Conv c = CHECK.conv2d(x, w, bias, y, g);
+        if (huge(x, w, y)) {
+            reference.conv2d(x, w, bias, y, g, accumulate);
+            return;
+        }
+        Conv.conv2d(x, w, bias, y, g, accumulate, c);
+    }
+
+    @Override
+    public void groupNorm(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, boolean swish) {
+        BackendContract.Groups s = CHECK.groupNorm(x, gamma, beta, y, groups);
+        if (huge(x)) {
+            reference.groupNorm(x, gamma, beta, y, groups, eps, swish);
+            return;
+        }
+        Arr ya = Arr.out(y);
+        Norms.groupNorm(Arr.in(x), Arr.weight(gamma), Arr.weight(beta), ya, eps, swish, s);
+        ya.commit();
     }
 
     // ---- optimizer --------------------------------------------------------------------------------------------------------

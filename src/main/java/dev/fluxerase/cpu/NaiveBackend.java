@@ -2,6 +2,7 @@ package dev.fluxerase.cpu;
 
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.BackendContract;
+import dev.fluxerase.tensor.ConvGeometry;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Floats;
@@ -617,6 +618,75 @@ public final class NaiveBackend implements Backend {
                     }
                     add(dk, kb + (long) j * d + e, gk * scale);
                     add(dv, kb + (long) j * d + e, gv);
+                }
+            }
+        }
+    }
+
+    // ---- convolution and group norm (the VAE) -------------------------------------------------------------------------------
+
+    @Override
+    public void conv2d(Tensor x, Tensor w, Tensor bias, Tensor y, ConvGeometry g, boolean accumulate) {
+        BackendContract.Conv c = CHECK.conv2d(x, w, bias, y, g);
+        long vh = (long) g.upsample() * c.h();
+        long vw = (long) g.upsample() * c.w();
+        long o = 0;
+        for (long b = 0; b < c.batch(); b++) {
+            for (long oy = 0; oy < c.oh(); oy++) {
+                for (long ox = 0; ox < c.ow(); ox++) {
+                    for (long co = 0; co < c.cout(); co++, o++) {
+                        double s = bias == null ? 0 : weight(bias, co);
+                        for (long ky = 0; ky < c.kh(); ky++) {
+                            long vy = oy * g.stride() + ky - g.padBefore();
+                            for (long kx = 0; kx < c.kw(); kx++) {
+                                long vx = ox * g.stride() + kx - g.padBefore();
+                                if (vy < 0 || vy >= vh || vx < 0 || vx >= vw) {
+                                    continue;
+                                }
+                                long xi = ((b * c.h() + vy / g.upsample()) * c.w() + vx / g.upsample()) * c.cin();
+                                long wi = ((co * c.kh() + ky) * c.kw() + kx) * c.cin();
+                                for (long ci = 0; ci < c.cin(); ci++) {
+                                    s += (double) weight(w, wi + ci) * get(x, xi + ci);
+                                }
+                            }
+                        }
+                        set(y, o, accumulate ? get(y, o) + s : s);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void groupNorm(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, boolean swish) {
+        BackendContract.Groups s = CHECK.groupNorm(x, gamma, beta, y, groups);
+        long c = s.channels();
+        long cg = s.groupSize();
+        double count = (double) s.pixels() * cg;
+        for (long b = 0; b < s.batch(); b++) {
+            long base = b * s.pixels() * c;
+            for (long grp = 0; grp < groups; grp++) {
+                double mu = 0;
+                for (long p = 0; p < s.pixels(); p++) {
+                    for (long j = grp * cg; j < (grp + 1) * cg; j++) {
+                        mu += get(x, base + p * c + j);
+                    }
+                }
+                mu /= count;
+                double var = 0;
+                for (long p = 0; p < s.pixels(); p++) {
+                    for (long j = grp * cg; j < (grp + 1) * cg; j++) {
+                        double d = get(x, base + p * c + j) - mu;
+                        var += d * d;
+                    }
+                }
+                double rs = 1 / Math.sqrt(var / count + eps);
+                for (long p = 0; p < s.pixels(); p++) {
+                    for (long j = grp * cg; j < (grp + 1) * cg; j++) {
+                        long i = base + p * c + j;
+                        double v = (get(x, i) - mu) * rs * weight(gamma, j) + weight(beta, j);
+                        set(y, i, swish ? v * sigmoid(v) : v);
+                    }
                 }
             }
         }

@@ -1,6 +1,10 @@
 package dev.fluxerase.cpu;
 
+import dev.fluxerase.tensor.BackendContract;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 import static dev.fluxerase.cpu.Vec.N;
 import static dev.fluxerase.cpu.Vec.S;
@@ -8,9 +12,12 @@ import static dev.fluxerase.cpu.Vec.S;
 /**
  * LayerNorm without affine (saved: mean and rstd per row, x) and RMSNorm with a scale (saved: rrms per row, x). Rows are
  * independent and split across threads; the RMSNorm weight gradient is a column reduction over rows, summed per chunk in
- * f32 and across chunks in double.
+ * f32 and across chunks in double. GroupNorm (the VAE's, inference only) normalises per (image, group of channels) over
+ * all pixels.
  */
 final class Norms {
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+
     private Norms() {
     }
 
@@ -167,5 +174,96 @@ final class Norms {
         if (dw != null) {
             Bias.addColumns(part, dw, cols);
         }
+    }
+    // ---- GroupNorm: y = (x − μ)·rstd·gamma + beta per (image, group), then swish; inference only -----------------------
+
+    /**
+     * x, y [B, P, C]; gamma, beta the f32 [C] rows. The statistics are per-channel sums in double over chunks of pixels,
+     * added per group afterwards, in two passes (mean, then Σ(x − μ)²), so a group of millions of values is as accurate
+     * as its f32 inputs allow; the chunk count depends only on the size, so the bits do not depend on the machine.
+     */
+    static void groupNorm(Arr x, Arr gamma, Arr beta, Arr y, float eps, boolean swish, BackendContract.Groups s) {
+        int c = s.channels();
+        int pixels = (int) s.pixels();
+        int cg = s.groupSize();
+        double count = (double) pixels * cg;
+        float[][] mean = new float[s.batch()][c];
+        float[][] scale = new float[s.batch()][c];
+        for (int b = 0; b < s.batch(); b++) {
+            int base = x.off + b * pixels * c;
+            double[] sums = groupSums(x.a, base, pixels, c, cg, s.groups(), null);
+            double[] mu = new double[c];
+            for (int ch = 0; ch < c; ch++) {
+                mu[ch] = sums[ch / cg] / count;
+            }
+            double[] var = groupSums(x.a, base, pixels, c, cg, s.groups(), mu);
+            for (int ch = 0; ch < c; ch++) {
+                mean[b][ch] = (float) mu[ch];
+                scale[b][ch] = (float) (gamma.a[gamma.off + ch] / Math.sqrt(var[ch / cg] / count + eps));
+            }
+        }
+        // (x − μ)·scale + beta rather than x·scale + (beta − μ·scale): a group of nearly equal values has a huge rstd,
+        // and only the difference taken first keeps its result near beta (exactly beta for a constant group)
+        Parallel.forRange(s.batch() * pixels, 4L * c, (chunk, from, to) -> {
+            for (int r = from; r < to; r++) {
+                float[] mu = mean[r / pixels];
+                float[] sc = scale[r / pixels];
+                int xo = x.off + r * c;
+                int yo = y.off + r * c;
+                int i = 0;
+                for (int upper = S.loopBound(c); i < upper; i += N) {
+                    FloatVector v = FloatVector.fromArray(S, x.a, xo + i).sub(FloatVector.fromArray(S, mu, i))
+                            .fma(FloatVector.fromArray(S, sc, i), FloatVector.fromArray(S, beta.a, beta.off + i));
+                    (swish ? DetMath.silu(v) : v).intoArray(y.a, yo + i);
+                }
+                for (; i < c; i++) {
+                    float v = Math.fma(x.a[xo + i] - mu[i], sc[i], beta.a[beta.off + i]);
+                    y.a[yo + i] = swish ? DetMath.silu(v) : v;
+                }
+            }
+        });
+    }
+
+    /**
+     * Per group: Σ x over the image's pixels, or Σ (x − mean[c])² when the per-channel means are given, each f32 value
+     * widened to double exactly; every chunk of pixels sums per channel, and the chunks are added in order.
+     */
+    private static double[] groupSums(float[] x, int base, int pixels, int c, int cg, int groups, double[] mean) {
+        int chunks = Parallel.reductionChunks(pixels, c);
+        double[][] partial = new double[chunks][c];
+        int lanes = D.length();
+        Parallel.run(chunks, pixels, (chunk, from, to) -> {
+            double[] acc = partial[chunk];
+            for (int p = from; p < to; p++) {
+                int o = base + p * c;
+                int i = 0;
+                for (int upper = S.loopBound(c); i < upper; i += N) {
+                    FloatVector v = FloatVector.fromArray(S, x, o + i);
+                    for (int part = 0; part < N / lanes; part++) {
+                        int j = i + part * lanes;
+                        DoubleVector d = (DoubleVector) v.convertShape(VectorOperators.F2D, D, part);
+                        DoubleVector a = DoubleVector.fromArray(D, acc, j);
+                        if (mean == null) {
+                            a = a.add(d);
+                        } else {
+                            d = d.sub(DoubleVector.fromArray(D, mean, j));
+                            a = d.fma(d, a);
+                        }
+                        a.intoArray(acc, j);
+                    }
+                }
+                for (; i < c; i++) {
+                    double d = mean == null ? x[o + i] : x[o + i] - mean[i];
+                    acc[i] = mean == null ? acc[i] + d : Math.fma(d, d, acc[i]);
+                }
+            }
+        });
+        double[] out = new double[groups];
+        for (double[] part : partial) {
+            for (int ch = 0; ch < c; ch++) {
+                out[ch / cg] += part[ch];
+            }
+        }
+        return out;
     }
 }

@@ -2,6 +2,7 @@ package dev.fluxerase.cuda;
 
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.BackendContract;
+import dev.fluxerase.tensor.ConvGeometry;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Floats;
@@ -710,6 +711,22 @@ public final class CudaBackend implements Backend {
                     v.data().address(), out.data().address(), dOut.data().address(), lse.data().address(),
                     dq.data().address(), dk.data().address(), dv.data().address(), scale);
         }
+    }
+
+    // ---- convolution and group norm (the VAE) ---------------------------------------------------------------------------
+
+    @Override
+    public void conv2d(Tensor x, Tensor w, Tensor bias, Tensor y, ConvGeometry g, boolean accumulate) {
+        enter();
+        CHECK.conv2d(x, w, bias, y, g);
+        throw new UnsupportedOperationException("conv2d: no CUDA kernel yet");
+    }
+
+    @Override
+    public void groupNorm(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, boolean swish) {
+        enter();
+        CHECK.groupNorm(x, gamma, beta, y, groups);
+        throw new UnsupportedOperationException("groupNorm: no CUDA kernel yet");
     }
 
     // ---- optimizer ----------------------------------------------------------------------------------------------------

@@ -207,6 +207,27 @@ public interface Backend extends AutoCloseable {
     void attentionBackward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq, Tensor dk,
                            Tensor dv, float scale);
 
+    // ---- convolution and group norm (the VAE) ---------------------------------------------------------------------------
+
+    /**
+     * y (+)= conv(x) + bias over channels-last maps: x [B, H, W, Cin] F32; w [Cout, kh, kw, Cin] F32, BF16 or F16, read in
+     * place (kh, kw any size from 1); bias [Cout] in any of those dtypes, or null for none; y [B, OH, OW, Cout] F32 with
+     * OH, OW as {@code g} derives them ({@link ConvGeometry#outSize}): y[b, oy, ox, co] = bias[co] + Σ_{ky, kx, ci}
+     * w[co, ky, kx, ci]·x[b, vy / up, vx / up, ci] over the taps whose virtual pixel (vy, vx) lies inside the upsampled
+     * map. With {@code accumulate} the result is added to y (a ResNet block's skip is fused so: the caller copies the
+     * skip into y first), otherwise y is overwritten. Inference only: the VAE is never trained here, so there is no
+     * backward.
+     */
+    void conv2d(Tensor x, Tensor w, Tensor bias, Tensor y, ConvGeometry g, boolean accumulate);
+
+    /**
+     * GroupNorm over channels-last x [B, P, C] (P pixels): {@code groups} groups of C/groups consecutive channels, with
+     * mean μ and biased variance σ² per (image, group) over its P·C/groups values; y = (x − μ)·rstd·gamma[c] + beta[c],
+     * rstd = 1/√(σ² + eps), followed by y·sigmoid(y) when {@code swish}. gamma and beta [C] are F32, BF16 or F16; y is
+     * F32 of x's shape and may be x. Inference only (nothing is saved for a backward).
+     */
+    void groupNorm(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, boolean swish);
+
     // ---- optimizer ----------------------------------------------------------------------------------------------------
 
     /**

@@ -53,6 +53,29 @@ public final class BackendContract {
     public record Attn(int heads, int lq, int lk, int dim) {
     }
 
+    /**
+     * x [B, H, W, Cin] through w [Cout, kh, kw, Cin] into y [B, OH, OW, Cout]: every extent, each within int range, so
+     * that the kernels index with ints per image.
+     */
+    public record Conv(int batch, int h, int w, int cin, int cout, int kh, int kw, int oh, int ow) {
+        /** The length of one output pixel's tap vector, kh·kw·Cin: the GEMM's k. */
+        public long taps() {
+            return (long) kh * kw * cin;
+        }
+
+        /** The output pixels of all images: the GEMM's m. */
+        public long outPixels() {
+            return (long) batch * oh * ow;
+        }
+    }
+
+    /** x [B, P, C] in groups of C/groups channels. */
+    public record Groups(int batch, long pixels, int channels, int groups) {
+        public int groupSize() {
+            return channels / groups;
+        }
+    }
+
     // ---- memory -------------------------------------------------------------------------------------------------------
 
     public void upload(float[] values, long[] shape) {
@@ -359,6 +382,52 @@ public final class BackendContract {
         require(bh <= Integer.MAX_VALUE && lq <= Integer.MAX_VALUE && lk <= Integer.MAX_VALUE && d <= Integer.MAX_VALUE,
                 op + ": q " + describe(q) + " too large");
         return new Attn((int) bh, (int) lq, (int) lk, (int) d);
+    }
+
+    // ---- convolution and group norm (the VAE) ---------------------------------------------------------------------------
+
+    public Conv conv2d(Tensor x, Tensor w, Tensor bias, Tensor y, ConvGeometry g) {
+        String op = "conv2d";
+        f32(op, "x", x);
+        weight(op, "w", w);
+        f32(op, "y", y);
+        require(g != null, op + ": geometry is null");
+        require(x.rank() == 4, op + ": x must be [B, H, W, Cin], got " + describe(x));
+        require(w.rank() == 4 && w.dim(3) == x.dim(3) && w.dim(1) >= 1 && w.dim(2) >= 1, op + ": w " + describe(w)
+                + " must be [Cout, kh, kw, " + x.dim(3) + "] with kh, kw ≥ 1 for x " + describe(x));
+        long cout = w.dim(0);
+        if (bias != null) {
+            weight(op, "bias", bias);
+            numel(op, "bias", bias, cout);
+        }
+        int kh = (int) Math.min(w.dim(1), Integer.MAX_VALUE);
+        int kw = (int) Math.min(w.dim(2), Integer.MAX_VALUE);
+        long oh = g.outSize(x.dim(1), kh);
+        long ow = g.outSize(x.dim(2), kw);
+        require(oh >= 1 && ow >= 1, op + ": a " + kh + "x" + kw + " kernel does not fit x " + describe(x) + " at " + g);
+        long[] expected = {x.dim(0), oh, ow, cout};
+        require(Arrays.equals(y.shape(), expected), op + ": y must be " + Arrays.toString(expected) + " for x "
+                + describe(x) + ", w " + describe(w) + " at " + g + ", got " + describe(y));
+        for (long d : new long[]{x.dim(0), x.dim(1), x.dim(2), x.dim(3), cout, kh, kw, oh, ow}) {
+            require(2L * d <= Integer.MAX_VALUE, op + ": x " + describe(x) + " or w " + describe(w) + " too large");
+        }
+        return new Conv((int) x.dim(0), (int) x.dim(1), (int) x.dim(2), (int) x.dim(3), (int) cout, kh, kw, (int) oh,
+                (int) ow);
+    }
+
+    public Groups groupNorm(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups) {
+        String op = "groupNorm";
+        same(op, "x", x, "y", y);
+        require(x.rank() == 3, op + ": x must be [B, P, C], got " + describe(x));
+        long c = x.cols();
+        weight(op, "gamma", gamma);
+        numel(op, "gamma", gamma, c);
+        weight(op, "beta", beta);
+        numel(op, "beta", beta, c);
+        require(groups >= 1 && c % groups == 0, op + ": " + groups + " groups do not divide the " + c
+                + " channels of x " + describe(x));
+        require(x.dim(0) <= Integer.MAX_VALUE && c <= Integer.MAX_VALUE, op + ": x " + describe(x) + " too large");
+        return new Groups((int) x.dim(0), x.dim(1), (int) c, groups);
     }
 
     // ---- optimizer ----------------------------------------------------------------------------------------------------

@@ -1,7 +1,10 @@
 package dev.fluxerase.cpu;
 
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.BackendContract;
+import dev.fluxerase.tensor.ConvGeometry;
 import dev.fluxerase.tensor.DType;
+import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -44,6 +47,8 @@ class CpuBackendTest {
     private static final double REDUCTION = 1e-5;
     private static final int[] FLAT_SIZES = {1, 7, 33, 130, 140_001};
     private static final long[][] MATRICES = {{1, 1}, {3, 7}, {5, 33}, {4, 130}, {2, 3072}, {64, 3072}};
+
+    private static final BackendContract CHECK = BackendContract.on(Device.CPU);
 
     private final Backend ref = new NaiveBackend();
     private final Backend cpu = new CpuBackend();
@@ -230,6 +235,110 @@ class CpuBackendTest {
                 compare("rmsNormBackward frozen " + shape(m) + " " + dt, REDUCTION,
                         new Tensor[]{randn(rnd, 1, m), x, w, rr, randn(rnd, 1, m)}, new int[]{4},
                         (be, t) -> be.rmsNormBackward(t[0], t[1], t[2], t[3], t[4], null));
+            }
+        }
+    }
+
+    /** A conv's shapes: batch, input size, channels in and out, kernel size, geometry. */
+    private record ConvCase(int batch, int h, int w, int cin, int cout, int kh, int kw, ConvGeometry g) {
+        long[] x() {
+            return new long[]{batch, h, w, cin};
+        }
+
+        long[] weight() {
+            return new long[]{cout, kh, kw, cin};
+        }
+
+        long[] y() {
+            return new long[]{batch, g.outSize(h, kh), g.outSize(w, kw), cout};
+        }
+
+        @Override
+        public String toString() {
+            return "conv " + shape(x()) + " * " + shape(weight()) + " at " + g;
+        }
+    }
+
+    /**
+     * The VAE's four geometries and a few others (a kernel wider than tall, stride 2 with padding on both sides, odd
+     * sizes), at channel counts below, at and off the vector width.
+     */
+    private static final ConvCase[] CONVS = {
+            new ConvCase(1, 1, 1, 1, 1, 1, 1, ConvGeometry.POINTWISE),
+            new ConvCase(2, 5, 7, 3, 5, 1, 1, ConvGeometry.POINTWISE),
+            new ConvCase(2, 9, 6, 33, 20, 1, 1, ConvGeometry.POINTWISE),
+            new ConvCase(1, 1, 1, 2, 3, 3, 3, ConvGeometry.SAME),
+            new ConvCase(2, 5, 7, 3, 5, 3, 3, ConvGeometry.SAME),
+            new ConvCase(1, 12, 10, 17, 16, 3, 3, ConvGeometry.SAME),
+            new ConvCase(2, 5, 7, 3, 5, 3, 3, ConvGeometry.DOWN),
+            new ConvCase(1, 8, 9, 17, 7, 3, 3, ConvGeometry.DOWN),
+            new ConvCase(1, 1, 1, 4, 3, 3, 3, ConvGeometry.UP),
+            new ConvCase(2, 3, 5, 3, 5, 3, 3, ConvGeometry.UP),
+            new ConvCase(1, 6, 4, 33, 9, 3, 3, ConvGeometry.UP),
+            new ConvCase(2, 6, 7, 5, 4, 1, 3, new ConvGeometry(1, 0, 2, 1)),
+            new ConvCase(1, 7, 7, 6, 3, 3, 3, new ConvGeometry(2, 1, 1, 1)),
+            new ConvCase(1, 4, 5, 3, 2, 2, 2, new ConvGeometry(2, 0, 0, 2)),
+    };
+
+    @Test
+    void conv2dInEveryGeometryWeightDtypeAndMode() {
+        for (ConvCase cc : CONVS) {
+            Tensor x = randn(rnd, 1, cc.x());
+            for (DType dt : new DType[]{DType.F32, DType.BF16, DType.F16}) {
+                Tensor w = TestTensors.as(dt, randn(rnd, 0.3, cc.weight()));
+                Tensor bias = TestTensors.as(dt, randn(rnd, 1, cc.cout()));
+                for (boolean accumulate : new boolean[]{false, true}) {
+                    compare(cc + " " + dt + " accumulate " + accumulate, REDUCTION,
+                            new Tensor[]{x, w, bias, randn(rnd, 1, cc.y())}, new int[]{3},
+                            (be, t) -> be.conv2d(t[0], t[1], t[2], t[3], cc.g(), accumulate));
+                    compare(cc + " " + dt + " no bias, accumulate " + accumulate, REDUCTION,
+                            new Tensor[]{x, w, randn(rnd, 1, cc.y())}, new int[]{2},
+                            (be, t) -> be.conv2d(t[0], t[1], null, t[2], cc.g(), accumulate));
+                }
+            }
+        }
+    }
+
+    /** Column tiles of one row, of a few rows that end mid-image, and of whole images give the reference's result. */
+    @Test
+    void conv2dTilesOfAnySize() {
+        ConvCase cc = new ConvCase(2, 9, 7, 19, 11, 3, 3, ConvGeometry.SAME);
+        Tensor x = randn(rnd, 1, cc.x());
+        Tensor w = randn(rnd, 0.3, cc.weight());
+        Tensor bias = randn(rnd, 1, cc.cout());
+        Tensor expected = randn(rnd, 1, cc.y());
+        Tensor start = TestTensors.copyOf(expected);
+        ref.conv2d(x, w, bias, expected, cc.g(), true);
+        int taps = 9 * cc.cin();
+        for (int colFloats : new int[]{1, taps, 5 * taps + 3, 63 * taps, 1 << 22}) {
+            Tensor y = TestTensors.copyOf(start);
+            Conv.conv2d(x, w, bias, y, cc.g(), true, CHECK.conv2d(x, w, bias, y, cc.g()), colFloats);
+            assertClose(cc + " with " + colFloats + " column floats", expected, y, REDUCTION);
+        }
+    }
+
+    /** x, y [B, P, C] and the group count. */
+    private static final int[][] GROUP_NORMS = {{1, 1, 1, 1}, {2, 7, 6, 3}, {2, 33, 40, 8}, {1, 130, 64, 32},
+            {2, 1000, 96, 32}, {1, 4096, 19, 19}};
+
+    @Test
+    void groupNormWithEveryAffineDtypeAndSwish() {
+        for (int[] s : GROUP_NORMS) {
+            long[] shape = {s[0], s[1], s[2]};
+            Tensor x = randn(rnd, 2, shape);
+            for (int i = 0; i < x.numel(); i++) {
+                x.set(i, x.get(i) + 3);
+            }
+            for (DType dt : new DType[]{DType.F32, DType.BF16, DType.F16}) {
+                Tensor gamma = TestTensors.as(dt, randn(rnd, 1, s[2]));
+                Tensor beta = TestTensors.as(dt, randn(rnd, 1, s[2]));
+                for (boolean swish : new boolean[]{false, true}) {
+                    String what = "groupNorm " + shape(shape) + " in " + s[3] + " groups " + dt + " swish " + swish;
+                    compare(what, REDUCTION, new Tensor[]{x, gamma, beta, Tensor.zeros(shape)}, new int[]{3},
+                            (be, t) -> be.groupNorm(t[0], t[1], t[2], t[3], s[3], 1e-6f, swish));
+                    compare(what + " in place", REDUCTION, new Tensor[]{x, gamma, beta}, new int[]{0},
+                            (be, t) -> be.groupNorm(t[0], t[1], t[2], t[0], s[3], 1e-6f, swish));
+                }
             }
         }
     }
@@ -476,6 +585,23 @@ class CpuBackendTest {
             cpu.rmsNorm(q, w, y1, null, 1e-6f);
             cpu.rmsNorm(nq, mappedW, y2, null, 1e-6f);
             assertArrayEquals(Floats.toF32(y1), Floats.toF32(y2), "rmsNorm with a read-only bf16 weight");
+
+            // the conv's GEMMs read x's columns from a heap tile but write straight into y's confined native memory
+            long[] ys = {2, 1, 10, 5};
+            Tensor cw = TestTensors.as(DType.BF16, randn(rnd, 0.3, 5, 3, 3, 32));
+            Tensor nw = Tensor.wrap(DType.BF16, nativeCopyBytes(arena, cw).asReadOnly(), 5, 3, 3, 32);
+            Tensor cb = randn(rnd, 1, 5);
+            Tensor c1 = randn(rnd, 1, ys);
+            Tensor c2 = Tensor.wrap(DType.F32, nativeCopy(arena, c1), ys);
+            ConvGeometry down = ConvGeometry.DOWN;
+            cpu.conv2d(q, cw, cb, c1, down, true);
+            cpu.conv2d(nq, nw, cb, c2, down, true);
+            assertArrayEquals(Floats.toF32(c1), Floats.toF32(c2), "conv2d of native operands");
+            Tensor g1 = Tensor.zeros(2, 63, 32);
+            Tensor g2 = Tensor.wrap(DType.F32, arena.allocate(q.byteSize()), 2, 63, 32);
+            cpu.groupNorm(q.view(2, 63, 32), w, w, g1, 4, 1e-6f, true);
+            cpu.groupNorm(nq.view(2, 63, 32), mappedW, mappedW, g2, 4, 1e-6f, true);
+            assertArrayEquals(Floats.toF32(g1), Floats.toF32(g2), "groupNorm of native operands");
 
             Tensor sliced = Tensor.of(new float[]{9, 9, 1, 2, 3, 4, 9}, 7).sliceRows(2, 4);
             cpu.scale(sliced, 2);

@@ -1,12 +1,14 @@
 package dev.fluxerase.cpu;
 
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.ConvGeometry;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.util.Arrays;
 import java.util.Random;
 import java.util.stream.Stream;
 
@@ -208,5 +210,69 @@ class HandWorkedCasesTest {
                 new long[]{0, 0, 3, 1}, dst, 0, new long[]{0, 0, 3, 1}, new long[]{1, 0, -1, 3}, false));
         assertEquals("copyStrided: negative size in [1, 0, -1, 3]", negative.getMessage());
         be.copyStrided(src, 0, new long[]{0, 0, 3, 1}, dst, 0, new long[]{0, 0, 3, 1}, new long[]{1, 1, 0, 3}, false);
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void downsamplingConvPadsOnlyRightAndBottom(Backend be) {
+        Tensor x = Tensor.zeros(1, 4, 4, 1);
+        for (int i = 0; i < 16; i++) {
+            x.set(i, i + 1);
+        }
+        // channel 0 sums each 3×3 window at stride 2; channel 1 has one tap, (ky, kx) = (2, 0)
+        float[] w = new float[18];
+        Arrays.fill(w, 0, 9, 1f);
+        w[9 + 6] = 1f;
+        Tensor y = Tensor.zeros(1, 2, 2, 2);
+        be.conv2d(x, Tensor.of(w, 2, 3, 3, 1), Tensor.of(new float[]{0.5f, 0f}, 2), y, ConvGeometry.DOWN, false);
+        // windows at rows/columns {0, 1, 2} and {2, 3, pad}: 1+2+3+5+6+7+9+10+11 = 54, 3+4+7+8+11+12 = 45,
+        // 9+10+11+13+14+15 = 72, 11+12+15+16 = 54; the single tap reads x[2][0] = 9, x[2][2] = 11, then the padding row
+        assertArrayEquals(new float[]{54.5f, 9, 45.5f, 11, 72.5f, 0, 54.5f, 0}, Floats.toF32(y));
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void upsamplingConvSeesEachPixelTwiceEachWay(Backend be) {
+        Tensor x = Tensor.of(new float[]{1, 2, 3, 4}, 1, 2, 2, 1);
+        float[] ones = new float[9];
+        Arrays.fill(ones, 1f);
+        Tensor y = Tensor.zeros(1, 4, 4, 1);
+        be.fill(y, 100f);
+        be.conv2d(x, TestTensors.as(DType.BF16, Tensor.of(ones, 1, 3, 3, 1)), null, y, ConvGeometry.UP, true);
+        // 3×3 window sums, zero-padded, over [[1,1,2,2],[1,1,2,2],[3,3,4,4],[3,3,4,4]], added to the 100 in y
+        float[] sums = {4, 8, 10, 8, 10, 18, 21, 16, 14, 24, 27, 20, 12, 20, 22, 16};
+        float[] expected = new float[16];
+        for (int i = 0; i < 16; i++) {
+            expected[i] = 100 + sums[i];
+        }
+        assertArrayEquals(expected, Floats.toF32(y));
+    }
+
+    @ParameterizedTest
+    @MethodSource("backends")
+    void groupNormPerImageAndGroup(Backend be) {
+        // two pixels of four channels in two groups; image 1 is image 0 + 100, which the normalisation removes
+        float[] image = {1, 3, 10, 10, 5, 7, 10, 10};
+        float[] values = new float[16];
+        for (int i = 0; i < 8; i++) {
+            values[i] = image[i];
+            values[8 + i] = image[i] + 100;
+        }
+        Tensor gamma = Tensor.of(new float[]{1, 2, 1, 1}, 4);
+        Tensor beta = TestTensors.as(DType.F16, Tensor.of(new float[]{0, 1, 0.5f, -0.5f}, 4));
+        // group 0 holds {1, 3, 5, 7}: μ 4, variance 5, with eps 4 rstd = 1/3; group 1 is constant: y = beta
+        float[] plain = {-1, 1 / 3f, 0.5f, -0.5f, 1 / 3f, 3, 0.5f, -0.5f};
+        // v·sigmoid(v) of those, in double
+        float[] swished = {-0.268941421f, 0.194190069f, 0.311229666f, -0.188770334f, 0.194190069f, 2.85772238f,
+                0.311229666f, -0.188770334f};
+        for (boolean swish : new boolean[]{false, true}) {
+            Tensor x = Tensor.of(values.clone(), 2, 2, 4);
+            be.groupNorm(x, gamma, beta, x, 2, 4f, swish);
+            float[] one = swish ? swished : plain;
+            float[] expected = new float[16];
+            System.arraycopy(one, 0, expected, 0, 8);
+            System.arraycopy(one, 0, expected, 8, 8);
+            assertArrayEquals(expected, Floats.toF32(x), 3e-7f, "swish " + swish);
+        }
     }
 }

@@ -47,6 +47,21 @@ class BackendContractTest {
         }
     }
 
+    /** The VAE's four geometries give its output sizes, and a geometry no conv could use is refused when made. */
+    @Test
+    void convGeometryOutputSizes() {
+        assertEquals(7, ConvGeometry.POINTWISE.outSize(7, 1));
+        assertEquals(7, ConvGeometry.SAME.outSize(7, 3));
+        assertEquals(3, ConvGeometry.DOWN.outSize(7, 3), "(7 + 1 − 3) / 2 + 1, floor");
+        assertEquals(4, ConvGeometry.DOWN.outSize(8, 3));
+        assertEquals(14, ConvGeometry.UP.outSize(7, 3));
+        assertEquals(0, ConvGeometry.POINTWISE.outSize(1, 2), "a kernel wider than the input");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ConvGeometry(1, 0, 0, 3));
+        assertEquals("conv geometry: stride 1 (≥ 1), padding 0/0 (≥ 0), upsample 3 (1 or 2)", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new ConvGeometry(0, 1, 1, 1));
+        assertThrows(IllegalArgumentException.class, () -> new ConvGeometry(1, -1, 1, 1));
+    }
+
     private static List<Float> boxed(float[] v) {
         Float[] b = new Float[v.length];
         for (int i = 0; i < v.length; i++) {

@@ -1,6 +1,7 @@
 package dev.fluxerase.testing;
 
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.ConvGeometry;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
 
@@ -145,6 +146,42 @@ public final class BadArguments {
                         be -> be.attentionBackward(f32(be, 1, 2, 4, 8), f32(be, 1, 2, 4, 8), f32(be, 1, 2, 4, 8),
                                 f32(be, 1, 2, 4, 8), f32(be, 1, 2, 4, 8), f32(be, 1, 2, 4), f32(be, 1, 2, 4, 8),
                                 f32(be, 1, 2, 5, 8), f32(be, 1, 2, 4, 8), 1f)),
+                // convolution and group norm
+                new Case("conv2d: x must be [B, H, W, Cin], got [4, 4, 3] F32", be -> be.conv2d(f32(be, 4, 4, 3),
+                        f32(be, 4, 3, 3, 3), null, f32(be, 1, 4, 4, 4), ConvGeometry.SAME, false)),
+                new Case("conv2d: w must be F32, BF16 or F16, got [4, 3, 3, 3] I32", be -> be.conv2d(
+                        f32(be, 1, 4, 4, 3), of(be, DType.I32, 4, 3, 3, 3), null, f32(be, 1, 4, 4, 4),
+                        ConvGeometry.SAME, false)),
+                new Case("conv2d: w [4, 3, 3, 2] F32 must be [Cout, kh, kw, 3] with kh, kw ≥ 1 for x [1, 4, 4, 3] F32",
+                        be -> be.conv2d(f32(be, 1, 4, 4, 3), f32(be, 4, 3, 3, 2), null, f32(be, 1, 4, 4, 4),
+                                ConvGeometry.SAME, false)),
+                new Case("conv2d: bias must have 4 elements, got [5] BF16", be -> be.conv2d(f32(be, 1, 4, 4, 3),
+                        of(be, DType.BF16, 4, 3, 3, 3), of(be, DType.BF16, 5), f32(be, 1, 4, 4, 4),
+                        ConvGeometry.SAME, true)),
+                new Case("conv2d: a 3x3 kernel does not fit x [1, 1, 1, 3] F32 at stride 1, padding 0/0, upsample 1",
+                        be -> be.conv2d(f32(be, 1, 1, 1, 3), f32(be, 4, 3, 3, 3), null, f32(be, 1, 1, 1, 4),
+                                ConvGeometry.POINTWISE, false)),
+                new Case("conv2d: y must be [1, 2, 2, 4] for x [1, 5, 5, 3] F32, w [4, 3, 3, 3] F32 at stride 2, "
+                        + "padding 0/1, upsample 1, got [1, 3, 3, 4] F32", be -> be.conv2d(f32(be, 1, 5, 5, 3),
+                        f32(be, 4, 3, 3, 3), f32(be, 4), f32(be, 1, 3, 3, 4), ConvGeometry.DOWN, false)),
+                new Case("conv2d: y must be [2, 4, 6, 5] for x [2, 2, 3, 2] F32, w [5, 3, 3, 2] F16 at stride 1, "
+                        + "padding 1/1, upsample 2, got [2, 4, 4, 5] F32", be -> be.conv2d(f32(be, 2, 2, 3, 2),
+                        of(be, DType.F16, 5, 3, 3, 2), null, f32(be, 2, 4, 4, 5), ConvGeometry.UP, false)),
+                new Case("conv2d: geometry is null", be -> be.conv2d(f32(be, 1, 4, 4, 3), f32(be, 4, 1, 1, 3), null,
+                        f32(be, 1, 4, 4, 4), null, false)),
+                new Case("groupNorm: x must be [B, P, C], got [4, 48] F32", be -> be.groupNorm(f32(be, 4, 48),
+                        f32(be, 48), f32(be, 48), f32(be, 4, 48), 4, 1e-6f, true)),
+                new Case("groupNorm: x [1, 4, 8] F32 and y [1, 4, 6] F32 differ in element count",
+                        be -> be.groupNorm(f32(be, 1, 4, 8), f32(be, 8), f32(be, 8), f32(be, 1, 4, 6), 4, 1e-6f,
+                                false)),
+                new Case("groupNorm: beta must have 8 elements, got [6] F16", be -> be.groupNorm(f32(be, 1, 4, 8),
+                        of(be, DType.BF16, 8), of(be, DType.F16, 6), f32(be, 1, 4, 8), 4, 1e-6f, false)),
+                new Case("groupNorm: 32 groups do not divide the 48 channels of x [1, 4, 48] F32",
+                        be -> be.groupNorm(f32(be, 1, 4, 48), f32(be, 48), f32(be, 48), f32(be, 1, 4, 48), 32, 1e-6f,
+                                true)),
+                new Case("groupNorm: 0 groups do not divide the 8 channels of x [1, 4, 8] F32",
+                        be -> be.groupNorm(f32(be, 1, 4, 8), f32(be, 8), f32(be, 8), f32(be, 1, 4, 8), 0, 1e-6f,
+                                true)),
                 // optimizer
                 new Case("adamw: step counts from 1, got 0", be -> be.adamw(f32(be, 4), f32(be, 4), f32(be, 4),
                         f32(be, 4), 1e-3f, 0.9f, 0.999f, 1e-8f, 0f, 0)),
