@@ -184,7 +184,8 @@ public final class Trainer implements AutoCloseable {
             T5Tokenizer tok = T5Tokenizer.load(m.require(Component.TOKENIZER_2));
             checkPrompt(rc, tok);
 
-            LatentCodec codec = m.openCodec(LatentCodec.Part.ENCODER);
+            // the VAE encoder, on the run's backend, serves this setup only: it is closed once every image is encoded
+            LatentCodec codec = m.openCodec(be, LatentCodec.Part.ENCODER);
             int factor = 2 * codec.downsampleFactor();
             RunConfig.require(rc.resolution() % factor == 0, "resolution", "must be a multiple of " + factor
                     + " (the VAE's factor " + codec.downsampleFactor() + " times the 2x2 packing), got "
@@ -250,6 +251,7 @@ public final class Trainer implements AutoCloseable {
                         prompts), words.irrelevant(), progress));
                 preserveLatents = preserveItems.stream().map(item -> encode.apply(item.pixels())).toList();
             }
+            codec.close();
             ReleasedSampler released = rc.sampler() == RunConfig.Sampler.RELEASED
                     ? new ReleasedSampler(scheduler, rc.samplingSteps()) : null;
             return new Trainer(rc, m, w, model, passes, schedule(scheduler, rc.samplingSteps(), geometry), released,

@@ -6,7 +6,6 @@ import dev.fluxerase.safetensors.Safetensors;
 import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
-import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Tensor;
 
 import java.nio.file.Path;
@@ -116,16 +115,16 @@ public final class ClipModel implements AutoCloseable {
     public Embeddings<ClipVisionModel.Output> encodeImages(Tensor pixelValues) {
         ClipVisionModel.Output out = vision.encode(pixelValues);
         Tensor embeds = project(out.pooled(), visualProjection);
-        return new Embeddings<>(new ClipVisionModel.Output(host(out.lastHiddenState()), host(out.pooled())),
-                host(embeds));
+        return new Embeddings<>(new ClipVisionModel.Output(backend.moveToHost(out.lastHiddenState()),
+                backend.moveToHost(out.pooled())), backend.moveToHost(embeds));
     }
 
     /** transformers' {@code get_text_features}: text_projection of the pooled final hidden state. */
     public Embeddings<ClipTextModel.Output> encodeTexts(int[][] ids) {
         ClipTextModel.Output out = text.encode(ids);
         Tensor embeds = project(out.pooled(), textProjection);
-        return new Embeddings<>(new ClipTextModel.Output(host(out.lastHiddenState()), host(out.pooled())),
-                host(embeds));
+        return new Embeddings<>(new ClipTextModel.Output(backend.moveToHost(out.lastHiddenState()),
+                backend.moveToHost(out.pooled())), backend.moveToHost(embeds));
     }
 
     /** The stored logit_scale; CLIP multiplies cosines by its exp (100 for openai's checkpoints). */
@@ -137,16 +136,6 @@ public final class ClipModel implements AutoCloseable {
         Tensor out = backend.allocate(DType.F32, pooled.rows(), config.projectionDim());
         EncoderOps.linear(backend, pooled, projection, null, out);
         return out;
-    }
-
-    /** A backend tensor as a host tensor, the backend's memory given back (on the CPU backends, the tensor itself). */
-    private Tensor host(Tensor t) {
-        if (t.device() == Device.CPU) {
-            return t;
-        }
-        Tensor h = backend.toHost(t);
-        backend.free(t);
-        return h;
     }
 
     @Override

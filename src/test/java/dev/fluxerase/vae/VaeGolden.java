@@ -1,8 +1,10 @@
 package dev.fluxerase.vae;
 
+import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.safetensors.SafetensorsFile;
 import dev.fluxerase.safetensors.TensorInfo;
 import dev.fluxerase.safetensors.TensorSource;
+import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
@@ -22,6 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 final class VaeGolden {
     static final Path TINY = Resources.path("vae/tiny");
     static final Path PIPELINE = Resources.path("vae/pipeline");
+    /** The backend the VAE tests compute on (the CPU's: host memory, nothing to free). */
+    static final Backend CPU = new CpuBackend();
 
     private VaeGolden() {
     }

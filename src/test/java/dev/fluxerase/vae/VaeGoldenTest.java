@@ -40,7 +40,7 @@ class VaeGoldenTest {
         VaeDecoder decoder;
         try (TensorSource s = SafetensorsFile.open(WEIGHTS); VaeWeights w = VaeWeights.of(s, config(c))) {
             assertEquals(VaeWeights.Naming.DIFFUSERS, w.naming());
-            decoder = VaeDecoder.load(w);
+            decoder = VaeDecoder.load(w, VaeGolden.CPU);
         }
         Tensor decoded = decoder.decode(tensor(INPUTS, "latent_z"));
         assertClose("decoded " + c, decoded, tensor(out, "decoded_f32"), F32_BOUND);
@@ -53,7 +53,7 @@ class VaeGoldenTest {
         Path out = TINY.resolve("outputs_" + c + ".safetensors");
         VaeEncoder encoder;
         try (TensorSource s = SafetensorsFile.open(WEIGHTS); VaeWeights w = VaeWeights.of(s, config(c))) {
-            encoder = VaeEncoder.load(w);
+            encoder = VaeEncoder.load(w, VaeGolden.CPU);
         }
         Tensor image = tensor(INPUTS, "image");
         LatentCodec.Moments m = encoder.moments(image);
@@ -72,8 +72,8 @@ class VaeGoldenTest {
         Path out = TINY.resolve("outputs_g32.safetensors");
         Map<String, Tensor> seen = new LinkedHashMap<>();
         try (TensorSource s = SafetensorsFile.open(WEIGHTS); VaeWeights w = VaeWeights.of(s, config("g32"))) {
-            VaeDecoder.load(w).decodeRaw(tensor(INPUTS, "decoder_input_f32"), seen::put);
-            VaeEncoder.load(w).moments(tensor(INPUTS, "image"), seen::put);
+            VaeDecoder.load(w, VaeGolden.CPU).decodeRaw(tensor(INPUTS, "decoder_input_f32"), seen::put);
+            VaeEncoder.load(w, VaeGolden.CPU).moments(tensor(INPUTS, "image"), seen::put);
         }
         assertEquals(java.util.List.of("dec_conv_in", "dec_mid_block", "dec_up_block_0", "dec_up_block_1", "enc_conv_in",
                 "enc_down_block_0", "enc_down_block_1", "enc_mid_block"), java.util.List.copyOf(seen.keySet()));

@@ -35,7 +35,7 @@ class VaePipelineTest {
 
     @Test
     void bf16FolderDecodesLikeFluxPipeline(@TempDir Path dir) {
-        VaeDecoder decoder = VaeDecoder.load(VAE);
+        VaeDecoder decoder = VaeDecoder.load(VAE, VaeGolden.CPU);
         assertEquals(new AutoencoderConfig(3, 3, 16, new int[]{32, 64}, 1, 32, 0.3611, 0.1159, true), decoder.config());
         Tensor latents = tensor(CASE, "final_latents_unpacked");
 
@@ -97,7 +97,7 @@ class VaePipelineTest {
             }
             SafetensorsWriter.write(dir.resolve("diffusion_pytorch_model.safetensors"), decoderOnly, Map.of());
         }
-        VaeException e = assertThrows(VaeException.class, () -> VaeEncoder.load(dir));
+        VaeException e = assertThrows(VaeException.class, () -> VaeEncoder.load(dir, VaeGolden.CPU));
         assertTrue(e.getMessage().contains("diffusion_pytorch_model.safetensors: missing tensor encoder.conv_in.weight"),
                 e.getMessage());
     }
