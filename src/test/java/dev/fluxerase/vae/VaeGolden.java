@@ -54,9 +54,10 @@ final class VaeGolden {
         assertTrue(e <= bound, what + ": rel_to_max " + e + " > " + bound);
     }
 
+    /** rel_to_max against a reference widened to double (a float64 golden, or a float32 one); {@code what} names it. */
     static void assertClose64(String what, Tensor ours, double[] ref, double bound) {
         double e = Compare.relToMax(values(ours), ref);
-        assertTrue(e <= bound, what + ": rel_to_max vs f64 " + e + " > " + bound);
+        assertTrue(e <= bound, what + ": rel_to_max " + e + " > " + bound);
     }
 
     /** A read-only in-memory checkpoint: the tests' way to rename or reshape tensors without writing a file. */

@@ -47,7 +47,7 @@ class VaePipelineTest {
 
         Tensor decoded = decoder.decode(latents);
         assertClose("decoded_raw", decoded, tensor(CASE, "decoded_raw_f32"), 1e-5);
-        assertClose64("decoded_raw", decoded, f64(CASE, "decoded_raw_f64"), 1e-5);
+        assertClose64("decoded_raw vs f64", decoded, f64(CASE, "decoded_raw_f64"), 1e-5);
 
         // the pipeline's np image is [H, W, 3] in [0, 1]; ours must be its 8-bit rounding (numpy_to_pil)
         RgbImage image = RgbImage.fromTensor(decoded, 0);
