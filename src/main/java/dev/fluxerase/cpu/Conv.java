@@ -14,7 +14,7 @@ import java.util.Arrays;
  * (im2col) for a tile of output pixels at a time, at most {@link #COL_FLOATS} floats, so memory stays bounded at any
  * resolution (a 1024² map with 512 channels would need 19 GB of columns at once). Bias (and, when accumulating, y's
  * old contents) are in y before the GEMMs, which add into it with beta 1. A 1×1 conv that reads every pixel once is a
- * GEMM straight on x.
+ * GEMM straight on x, and so is one over no input channels (k = 0), which leaves beta·y.
  */
 final class Conv {
     /** 16 MB of columns: large enough that a tile's GEMM keeps all cores busy, small enough to stay cache-friendly. */
@@ -42,7 +42,7 @@ final class Conv {
         float beta = accumulate || bias != null ? 1f : 0f;
         Tensor ym = y.view(m, c.cout());
         Tensor wm = w.view(c.cout(), k);
-        if (c.kh() == 1 && c.kw() == 1 && g.equals(ConvGeometry.POINTWISE)) {
+        if (k == 0 || c.kh() == 1 && c.kw() == 1 && g.equals(ConvGeometry.POINTWISE)) {
             CpuGemm.gemm(false, true, 1f, x.view(m, k), wm, beta, ym);
             return;
         }

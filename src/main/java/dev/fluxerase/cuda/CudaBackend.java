@@ -323,20 +323,30 @@ public final class CudaBackend implements Backend {
             }
             return;
         }
-        long cp = c.data().address();
+        matmul(p, alpha, a.data().address(), false, b, beta, c.data().address());
+    }
+
+    /**
+     * c = alpha·op(a)·op(b) + beta·c on cuBLASLt for the plan's shapes, a at device address {@code a}: F32, or already
+     * BF16 when {@code aIsBf16} (then b must be BF16). A BF16 b multiplies bf16-rounded activations on tensor cores; an
+     * F16 b is widened to f32 instead, since F16 activations could overflow.
+     */
+    private void matmul(GemmPlan p, float alpha, long a, boolean aIsBf16, Tensor b, float beta, long c) {
+        long aElements = p.rowsB() * p.colsB();
         switch (b.dtype()) {
-            case F32 -> cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b.data().address(), a.data().address(), beta, cp,
-                    stream);
+            case F32 -> cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b.data().address(), a, beta, c, stream);
             case BF16 -> {
-                long a16 = scratch("gemm-a-bf16", a.numel() * 2);
-                kernels.launch1d(Kernel.CAST, a.numel(), a.numel(), a.data().address(), 0, a16, 1);
-                cublas.matmul(p, CublasLt.CUDA_R_16BF, alpha, b.data().address(), a16, beta, cp, stream);
+                long a16 = a;
+                if (!aIsBf16) {
+                    a16 = scratch("gemm-a-bf16", aElements * 2);
+                    kernels.launch1d(Kernel.CAST, aElements, aElements, a, 0, a16, 1);
+                }
+                cublas.matmul(p, CublasLt.CUDA_R_16BF, alpha, b.data().address(), a16, beta, c, stream);
             }
             case F16 -> {
-                // F16 activations could overflow, so the (rare) F16 weight is widened instead.
                 long b32 = scratch("gemm-b-f32", b.numel() * 4);
                 kernels.launch1d(Kernel.CAST, b.numel(), b.numel(), b.data().address(), 2, b32, 0);
-                cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b32, a.data().address(), beta, cp, stream);
+                cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b32, a, beta, c, stream);
             }
             default -> throw new IllegalStateException();
         }
@@ -715,18 +725,78 @@ public final class CudaBackend implements Backend {
 
     // ---- convolution and group norm (the VAE) ---------------------------------------------------------------------------
 
+    /**
+     * Elements of one conv column tile (256 MB of f32): bounded at any resolution (all of a 1024² map's 3×3 columns over
+     * 512 channels would be 19 GB), and tens of thousands of rows, enough to fill the GPU with each tile's GEMM.
+     */
+    private static final long CONV_COLUMN_ELEMENTS = 1L << 26;
+
     @Override
     public void conv2d(Tensor x, Tensor w, Tensor bias, Tensor y, ConvGeometry g, boolean accumulate) {
+        conv2d(x, w, bias, y, g, accumulate, CONV_COLUMN_ELEMENTS);
+    }
+
+    /**
+     * The conv with column tiles of at most {@code columnElements} (tests cut tiles anywhere): im2col of a tile of output
+     * pixels into scratch (bf16 for a bf16 weight), its GEMM into y's rows with beta 0, or 1 when accumulating, then the
+     * bias over all of y. A 1×1 conv that reads every pixel once is one GEMM on x.
+     */
+    void conv2d(Tensor x, Tensor w, Tensor bias, Tensor y, ConvGeometry g, boolean accumulate, long columnElements) {
         enter();
-        CHECK.conv2d(x, w, bias, y, g);
-        throw new UnsupportedOperationException("conv2d: no CUDA kernel yet");
+        String op = "conv2d";
+        BackendContract.Conv c = CHECK.conv2d(x, w, bias, y, g);
+        long m = c.outPixels();
+        int k = intDim(op, c.taps());
+        int cout = c.cout();
+        if (m == 0 || cout == 0) {
+            return;
+        }
+        float beta = accumulate ? 1f : 0f;
+        long yp = y.data().address();
+        if (k == 0) {
+            if (!accumulate) {
+                fill(y, 0f);
+            }
+        } else if (c.kh() == 1 && c.kw() == 1 && g.equals(ConvGeometry.POINTWISE)) {
+            matmul(GemmPlan.rowMajor(false, true, new BackendContract.Gemm(m, cout, k)), 1f, x.data().address(), false,
+                    w, beta, yp);
+        } else {
+            boolean bf16 = w.dtype() == DType.BF16;
+            // whole multiples of 16 rows keep every tile of y as aligned as y itself for cuBLASLt
+            long tile = Math.min(m, Math.max(1, columnElements / k));
+            tile = tile >= 16 ? tile / 16 * 16 : tile;
+            long col = scratch("conv-columns", tile * k * (bf16 ? 2 : 4));
+            for (long p0 = 0; p0 < m; p0 += tile) {
+                long rows = Math.min(tile, m - p0);
+                long n = rows * k;
+                kernels.launch1d(Kernel.CONV_IM2COL, n, n, p0, k, x.data().address(), c.h(), c.w(), c.cin(), c.oh(),
+                        c.ow(), c.kw(), g.stride(), g.padBefore(), g.upsample(), col, bf16 ? 1 : 0);
+                matmul(GemmPlan.rowMajor(false, true, new BackendContract.Gemm(rows, cout, k)), 1f, col, bf16, w, beta,
+                        yp + p0 * cout * Float.BYTES);
+            }
+        }
+        if (bias != null) {
+            kernels.launch1d(Kernel.ADD_BIAS, m * cout, m, cout, yp, bias.data().address(),
+                    CudaKernels.dtypeCode(bias.dtype()));
+        }
     }
 
     @Override
     public void groupNorm(Tensor x, Tensor gamma, Tensor beta, Tensor y, int groups, float eps, boolean swish) {
         enter();
-        CHECK.groupNorm(x, gamma, beta, y, groups);
-        throw new UnsupportedOperationException("groupNorm: no CUDA kernel yet");
+        String op = "groupNorm";
+        BackendContract.Groups s = CHECK.groupNorm(x, gamma, beta, y, groups);
+        BackendContract.require(s.batch() <= MAX_GRID_YZ, op + ": batch " + s.batch() + " exceeds one launch's grid");
+        if (x.numel() == 0) {
+            return;
+        }
+        long stats = scratch("groupnorm-stats", 8L * s.batch() * groups);
+        kernels.launch(Kernel.GROUPNORM_STATS, groups, s.batch(), 1, Kernel.GROUPNORM_STATS_THREADS, 0, s.pixels(),
+                s.channels(), s.groupSize(), x.data().address(), stats, eps);
+        kernels.launch1d(Kernel.GROUPNORM_APPLY, x.numel(), x.numel(), s.pixels() * s.channels(), s.channels(),
+                s.groupSize(), x.data().address(), y.data().address(), stats, gamma.data().address(),
+                CudaKernels.dtypeCode(gamma.dtype()), beta.data().address(), CudaKernels.dtypeCode(beta.dtype()),
+                swish ? 1 : 0);
     }
 
     // ---- optimizer ----------------------------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ public enum Kernel {
     RMSNORM_FWD("norms", "rmsnorm_fwd", "L I P P I P P F"),
     RMSNORM_BWD_DX("norms", "rmsnorm_bwd_dx", "L I P P P I P P"),
     RMSNORM_BWD_DW("norms", "rmsnorm_bwd_dw", "L I I P P P P"),
+    GROUPNORM_STATS("norms", "groupnorm_stats", "L I I P P F"),
+    GROUPNORM_APPLY("norms", "groupnorm_apply", "L L I I P P P P I P I I"),
     MODULATE_FWD("modulation", "modulate_fwd", "L L I P P I I I P"),
     MODULATE_BWD("modulation", "modulate_bwd", "L I I P P P I I I P P"),
     GATE_ADD_FWD("modulation", "gate_add_fwd", "L L I P P P I I"),
@@ -42,7 +44,11 @@ public enum Kernel {
     FLASH_ATTN_BWD("attention", "flash_attn_bwd", "I I P P P P P P P P P F"),
     ATTN_PROBS("attention", "attn_probs", "L I I I I P P P P P F I"),
     ATTN_REF_FWD("attention", "attn_ref_fwd", "L I I I P P P P P F"),
-    ATTN_REF_BWD("attention", "attn_ref_bwd", "L I I I P P P P P P P P P F");
+    ATTN_REF_BWD("attention", "attn_ref_bwd", "L I I I P P P P P P P P P F"),
+    CONV_IM2COL("conv", "im2col", "L L I P I I I I I I I I I P I");
+
+    /** Threads per block of groupnorm_stats, its __launch_bounds__. */
+    public static final int GROUPNORM_STATS_THREADS = 512;
 
     /** Dynamic shared memory of flash_attn_bwd, as kernels/attention.cu computes FLASH_BWD_SMEM (checked by a test). */
     public static final int FLASH_BWD_SMEM_BYTES = (2 * 64 * 136 + 2 * 32 * 136 + 32 * 72) * 2 + 2 * 32 * 4;

@@ -278,6 +278,7 @@ class CpuBackendTest {
             new ConvCase(2, 6, 7, 5, 4, 1, 3, new ConvGeometry(1, 0, 2, 1)),
             new ConvCase(1, 7, 7, 6, 3, 3, 3, new ConvGeometry(2, 1, 1, 1)),
             new ConvCase(1, 4, 5, 3, 2, 2, 2, new ConvGeometry(2, 0, 0, 2)),
+            new ConvCase(2, 3, 3, 0, 2, 3, 3, ConvGeometry.SAME),
     };
 
     @Test

@@ -89,4 +89,10 @@ class CpuErrorBoundsTest {
     void adamw() {
         ops.adamw();
     }
+
+    @Test
+    void convAndGroupNorm() {
+        ops.conv2d();
+        ops.groupNorm();
+    }
 }

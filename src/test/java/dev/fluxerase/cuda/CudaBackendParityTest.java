@@ -207,6 +207,18 @@ class CudaBackendParityTest {
     }
 
     /**
+     * conv2d and groupNorm within BoundedOps' bounds; the convs once more with column tiles of at most 1000 elements,
+     * so that a tile holds a few output pixels, tiles end mid-row and mid-image, and the GEMMs write y at offsets that
+     * are not 16-byte multiples.
+     */
+    @Test
+    void convAndGroupNorm() {
+        ops(gpu).conv2d();
+        ops(gpu).conv2d("tiled ", (x, w, bias, y, g, accumulate) -> gpu.conv2d(x, w, bias, y, g, accumulate, 1000));
+        ops(gpu).groupNorm();
+    }
+
+    /**
      * attn_probs for chosen key columns, against the reference's full probabilities at those columns: the same bound as
      * every probability (the score recomputed in f32, the forward's lse subtracted, expf).
      */

@@ -23,8 +23,8 @@ class CudaRuntimeInfoTest {
             assertTrue(r.contains("no CUDA driver") || r.contains("no CUDA GPU"), r);
         }
         assertTrue(r.matches("(?s).*\\n  cuBLASLt: (not found|libcublasLt\\.so\\.1[23] at /.*)\\n.*"), r);
-        assertTrue(r.contains("kernels: 9 PTX modules (elementwise, activations, softmax, norms, modulation, rope, copy, "
-                + "adamw, attention), PTX ISA 9.0 for sm_80"), r);
+        assertTrue(r.contains("kernels: 10 PTX modules (elementwise, activations, softmax, norms, modulation, rope, copy, "
+                + "adamw, attention, conv), PTX ISA 9.0 for sm_80"), r);
         assertTrue(r.contains("library search path:"), r);
     }
 

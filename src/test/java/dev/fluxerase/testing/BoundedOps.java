@@ -2,10 +2,12 @@ package dev.fluxerase.testing;
 
 import dev.fluxerase.cpu.NaiveBackend;
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.ConvGeometry;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
+import java.util.Arrays;
 import java.util.Random;
 import java.util.function.BiConsumer;
 import java.util.function.DoubleSupplier;
@@ -13,6 +15,7 @@ import java.util.function.IntFunction;
 import java.util.function.Supplier;
 
 import static dev.fluxerase.testing.ErrorBounds.U_F32;
+import static dev.fluxerase.testing.ErrorBounds.U_TENSOR_CORE;
 import static dev.fluxerase.testing.ErrorBounds.U_F64;
 import static dev.fluxerase.testing.ErrorBounds.againstF64Reference;
 import static dev.fluxerase.testing.ErrorBounds.max;
@@ -428,6 +431,122 @@ public final class BoundedOps {
         RunningError c = exact(cos[pos]), s = exact(inverse ? -sin[pos] : sin[pos]);
         RunningError a = exact(x[2 * p]), b = exact(x[2 * p + 1]);
         return i % 2 == 0 ? c.times(a).minus(s.times(b)) : s.times(a).plus(c.times(b));
+    }
+
+    /** How a test runs the backend's conv ({@code Backend.conv2d}, or CUDA's with small column tiles). */
+    public interface ConvCall {
+        void run(Tensor x, Tensor w, Tensor bias, Tensor y, ConvGeometry g, boolean accumulate);
+    }
+
+    public void conv2d() {
+        conv2d("", be::conv2d);
+    }
+
+    /**
+     * The VAE's four geometries with each weight dtype, bias or none, overwriting or accumulating, at channel counts off
+     * every vector width. The result is y0 + bias + a sum of k = kh·kw·Cin products, in whatever order the GEMM takes:
+     * {@link ErrorBounds#gemm} over k + 2 terms, whose magnitude (Σ|w||x| + |bias| + |y0|) the reference computes on the
+     * absolute values. A bf16 weight multiplies bf16-rounded activations on tensor cores (unit 2⁻²³), so its case takes
+     * bf16-representable inputs, which the CPU multiplies as they are.
+     */
+    public void conv2d(String name, ConvCall conv) {
+        conv(name, conv, 2, 9, 7, 40, 24, 1, ConvGeometry.POINTWISE, DType.F32, true, false);
+        conv(name, conv, 1, 9, 7, 40, 24, 1, ConvGeometry.POINTWISE, DType.BF16, true, true);
+        conv(name, conv, 2, 12, 10, 33, 20, 3, ConvGeometry.SAME, DType.F32, true, true);
+        conv(name, conv, 1, 12, 10, 64, 32, 3, ConvGeometry.SAME, DType.BF16, false, false);
+        conv(name, conv, 2, 11, 8, 24, 16, 3, ConvGeometry.DOWN, DType.F16, true, false);
+        conv(name, conv, 1, 9, 6, 32, 24, 3, ConvGeometry.UP, DType.BF16, true, true);
+        conv(name, conv, 1, 7, 5, 19, 7, 3, ConvGeometry.UP, DType.F32, false, false);
+    }
+
+    private void conv(String name, ConvCall conv, int b, int h, int w, int cin, int cout, int k, ConvGeometry geometry,
+                      DType wType, boolean withBias, boolean accumulate) {
+        long[] xs = {b, h, w, cin}, ws = {cout, k, k, cin};
+        long[] ys = {b, geometry.outSize(h, k), geometry.outSize(w, k), cout};
+        boolean bf16 = wType == DType.BF16;
+        float[] drawn = g(Tensor.numel(xs)), weights = gaussian(rnd, Tensor.numel(ws), 0.1);
+        float[] x = bf16 ? roundBf16(drawn) : drawn;
+        float[] wt = bf16 ? roundBf16(weights) : wType == DType.F16 ? roundF16(weights) : weights;
+        float[] bias = withBias ? g(cout) : null, y0 = accumulate ? g(Tensor.numel(ys)) : new float[(int) Tensor.numel(ys)];
+        Tensor hy = host(y0, ys);
+        ref.conv2d(host(x, xs), host(wt, ws), withBias ? host(bias, cout) : null, hy, geometry, accumulate);
+        Tensor dw = be.allocate(wType, ws);
+        be.copy(dev(wt, ws), dw);
+        Tensor dy = dev(y0, ys);
+        conv.run(dev(x, xs), dw, withBias ? dev(bias, cout) : null, dy, geometry, accumulate);
+        String what = name + "conv2d " + wType + " " + Arrays.toString(xs) + " at " + geometry
+                + (withBias ? " with bias" : "") + (accumulate ? " accumulating" : "");
+        kernels.check(what, f32(hy), be.download(dy), () -> {
+            Tensor magnitude = host(ErrorBounds.abs(y0), ys);
+            ref.conv2d(host(ErrorBounds.abs(x), xs), host(ErrorBounds.abs(wt), ws),
+                    withBias ? host(ErrorBounds.abs(bias), cout) : null, magnitude, geometry, true);
+            return ErrorBounds.gemm(bf16 ? U_TENSOR_CORE : U_F32, (long) k * k * cin + 2, f32(magnitude));
+        });
+    }
+
+    private static float[] roundF16(float[] a) {
+        float[] r = new float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            r[i] = Float.float16ToFloat(Float.floatToFloat16(a[i]));
+        }
+        return r;
+    }
+
+    /**
+     * GroupNorm as kernels/norms.cu and cpu/Norms write it: the statistics in double, rounded to f32 (the mean, and
+     * rstd or its product with gamma), then (x − mean)·(rstd·gamma) + beta and the swish x/(1 + expf(−x)). Beside f32's
+     * roundings the statistics carry their double sums' error, 2·γ(n, 2⁻⁵³) of Σ|x| for the mean and of rstd itself.
+     */
+    public void groupNorm() {
+        groupNorm(2, 300, 96, 32, true, DType.F32, DType.BF16);
+        groupNorm(1, 1000, 40, 8, false, DType.BF16, DType.F32);
+    }
+
+    private void groupNorm(int b, int pixels, int c, int groups, boolean swish, DType gammaType, DType betaType) {
+        int n = b * pixels * c, cg = c / groups;
+        float eps = 1e-6f;
+        float[] x = gaussian(rnd, n, 2);
+        for (int i = 0; i < n; i++) {
+            x[i] += 3;
+        }
+        float[] gamma = roundBf16(gaussian(rnd, c, 1)), beta = roundBf16(g(c));
+        Tensor hy = host(new float[n], b, pixels, c);
+        ref.groupNorm(host(x, b, pixels, c), host(gamma, c), host(beta, c), hy, groups, eps, swish);
+        Tensor dg = be.allocate(gammaType, c), db = be.allocate(betaType, c);
+        be.copy(dev(gamma, c), dg);
+        be.copy(dev(beta, c), db);
+        Tensor dx = dev(x, b, pixels, c);
+        be.groupNorm(dx, dg, db, dx, groups, eps, swish);
+        double count = (double) pixels * cg;
+        double doubleGamma = 2 * ErrorBounds.gamma(count + 3, U_F64);
+        RunningError[] mean = new RunningError[b * groups], rstd = new RunningError[b * groups];
+        for (int img = 0; img < b; img++) {
+            for (int grp = 0; grp < groups; grp++) {
+                double s = 0, abs = 0;
+                for (int p = 0; p < pixels; p++) {
+                    for (int j = grp * cg; j < (grp + 1) * cg; j++) {
+                        s += x[(img * pixels + p) * c + j];
+                        abs += Math.abs(x[(img * pixels + p) * c + j]);
+                    }
+                }
+                double mu = s / count, v = 0;
+                for (int p = 0; p < pixels; p++) {
+                    for (int j = grp * cg; j < (grp + 1) * cg; j++) {
+                        double d = x[(img * pixels + p) * c + j] - mu;
+                        v += d * d;
+                    }
+                }
+                double r = 1 / Math.sqrt(v / count + eps);
+                mean[img * groups + grp] = new RunningError(mu, U_F32 * Math.abs(mu) + doubleGamma * abs / count);
+                rstd[img * groups + grp] = new RunningError(r, (U_F32 + doubleGamma) * r);
+            }
+        }
+        check("groupNorm in place " + groups + " groups of " + cg + (swish ? ", swish" : ""), hy, be.download(dx), i -> {
+            int ch = i % c, stat = i / (pixels * c) * groups + ch / cg;
+            RunningError v = exact(x[i]).minus(mean[stat]).times(rstd[stat].times(exact(gamma[ch])))
+                    .plus(exact(beta[ch]));
+            return swish ? v.dividedBy(exact(1).plus(v.negate().monotone(Math::exp, 2))) : v;
+        });
     }
 
     /** What an attention case leaves for further checks (the CUDA chosen-column probabilities). */
