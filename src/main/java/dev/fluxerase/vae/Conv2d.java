@@ -30,8 +30,9 @@ final class Conv2d {
         this.cout = cout;
         this.k = k;
         this.be = placed.backend();
-        this.weight = placed.upload(weight, cout, k, k, cin);
-        this.bias = placed.upload(bias, cout);
+        // the converted arrays themselves on a host backend (no second copy of the VAE's 335 MB), copies on a device
+        this.weight = placed.toDevice(Tensor.of(weight, cout, k, k, cin));
+        this.bias = placed.toDevice(Tensor.of(bias, cout));
     }
 
     static Conv2d load(VaeWeights w, Allocations placed, String prefix, int cin, int cout, int k) {

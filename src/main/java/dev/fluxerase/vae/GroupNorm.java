@@ -27,8 +27,8 @@ final class GroupNorm {
         this.c = c;
         this.groups = groups;
         this.be = placed.backend();
-        this.gamma = placed.upload(gamma, c);
-        this.beta = placed.upload(beta, c);
+        this.gamma = placed.toDevice(Tensor.of(gamma, c));
+        this.beta = placed.toDevice(Tensor.of(beta, c));
     }
 
     static GroupNorm load(VaeWeights w, Allocations placed, String prefix, int c) {
