@@ -170,7 +170,8 @@ public final class Trainer implements AutoCloseable {
         PromptEncoder enc = null;
         try {
             w = m.openTransformer();
-            requireMemory(cfg, m.transformerConfig(), m.openCodec(), be, w.byteSize());
+            // on a device the text encoders' weights sit beside the transformer's once a prompt misses the cache
+            requireMemory(cfg, m.transformerConfig(), m.openCodec(), be, w.byteSize() + PromptEncoder.weightBytes(m));
             FluxConfig fc = w.config();
             FluxModel model = new FluxModel(w.to(be), be);
             model.setCheckpointing(cfg.gradientCheckpointing());
@@ -287,7 +288,8 @@ public final class Trainer implements AutoCloseable {
     /**
      * Refuses, before any weight is read, a run that cannot fit where its big buffers will live: on a host backend the
      * Java heap ({@link #requireHeap}; the weights are mapped, not on the heap), on a device its free memory
-     * ({@link Backend#freeMemory}), which also holds the weights ({@code weightBytes}).
+     * ({@link Backend#freeMemory}), which also holds the weights ({@code weightBytes}: the transformer's and the text
+     * encoders').
      */
     static void requireMemory(RunConfig c, FluxConfig fc, LatentCodec codec, Backend be, long weightBytes) {
         OptionalLong free = be.freeMemory();
@@ -309,14 +311,16 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
-     * The same on a device with {@code free} bytes free ({@code device} names it), which holds the transformer's
-     * weights as well. Not counted: the backend's scratch (bf16 copies of GEMM operands, the GEMM workspace), which the
+     * The same on a device with {@code free} bytes free ({@code device} names it), which holds the weights as well
+     * (the transformer's and the text encoders'). Not counted: the backend's scratch (bf16 copies of GEMM operands, the
+     * GEMM workspace) and the VAE's f32 parameters (335 MB for FLUX's, the encoder's only during setup), which the
      * tenth of headroom covers.
      */
     static void requireDevice(RunConfig c, FluxConfig fc, LatentCodec codec, long weightBytes, long free,
                               String device) {
-        require(c, fc, codec, weightBytes, free, "of device memory for the transformer's weights ("
-                + MemoryEstimate.bytes(weightBytes) + "), its activations and the LoRA state, more than the "
+        require(c, fc, codec, weightBytes, free, "of device memory for the weights ("
+                + MemoryEstimate.bytes(weightBytes) + ": the transformer's and the text encoders'), the transformer's "
+                + "activations and the LoRA state, more than the "
                 + MemoryEstimate.bytes(free) + " free on " + device, "free memory on the GPU (nvidia-smi lists the "
                 + "processes that hold it)");
     }

@@ -1,6 +1,8 @@
 package dev.fluxerase.pipeline;
 
 import dev.fluxerase.pipeline.ModelFolder.Component;
+import dev.fluxerase.safetensors.Safetensors;
+import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.text.ClipTextModel;
@@ -51,6 +53,22 @@ public final class PromptEncoder implements AutoCloseable {
      */
     public static void requireFolders(ModelFolder model) {
         COMPONENTS.forEach(model::require);
+    }
+
+    /**
+     * The bytes of the two text encoders' weights as stored: what a device backend holds for them once they have
+     * loaded (copies in the stored dtype; the few LayerNorm scales widened to F32 rows are not counted).
+     */
+    public static long weightBytes(ModelFolder model) {
+        long bytes = 0;
+        for (Component c : List.of(Component.TEXT_ENCODER, Component.TEXT_ENCODER_2)) {
+            try (TensorSource s = Safetensors.open(model.require(c))) {
+                for (String name : s.names()) {
+                    bytes += s.info(name).byteSize();
+                }
+            }
+        }
+        return bytes;
     }
 
     public PromptCache cache() {
