@@ -113,7 +113,8 @@ public final class VaeDecoder implements AutoCloseable {
         float[] in = Layout.nchw(x, "decoder input", config.latentChannels());
         int batch = (int) x.dim(0);
         long f = config.downsampleFactor();
-        Tensor latents = be.upload(in, x.shape());
+        // the host array itself on a host backend, a copy on a device (freed at the end)
+        Tensor latents = be.toDevice(Tensor.of(in, x.shape()));
         Tensor out = be.allocate(DType.F32, batch, config.outChannels(), x.dim(2) * f, x.dim(3) * f);
         for (int b = 0; b < batch; b++) {
             Tensor m = Layout.toMap(be, latents, b);

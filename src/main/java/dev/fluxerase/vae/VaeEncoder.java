@@ -108,7 +108,8 @@ public final class VaeEncoder implements AutoCloseable {
             throw new VaeException("image: height " + h + " and width " + w + " must be multiples of " + f);
         }
         int lc = config.latentChannels();
-        Tensor pixels = be.upload(in, image.shape());
+        // the host array itself on a host backend, a copy on a device (freed at the end)
+        Tensor pixels = be.toDevice(Tensor.of(in, image.shape()));
         // mean | logvar as conv_out writes them, channels first: image b's mean is its first lc planes
         Tensor moments = be.allocate(DType.F32, batch, 2L * lc, h / f, w / f);
         for (int b = 0; b < batch; b++) {
