@@ -2,6 +2,7 @@ package dev.fluxerase.tensor;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * Tensors made on one backend that are given back together: a model's weights copied to a device (for as long as the
@@ -16,6 +17,20 @@ public final class Allocations implements AutoCloseable {
 
     public Allocations(Backend backend) {
         this.backend = backend;
+    }
+
+    /**
+     * What {@code make} builds with fresh allocations on {@code backend} (a model placing its parameters), the
+     * allocations freed again when building fails.
+     */
+    public static <T> T building(Backend backend, Function<Allocations, T> make) {
+        Allocations a = new Allocations(backend);
+        try {
+            return make.apply(a);
+        } catch (RuntimeException e) {
+            a.close();
+            throw e;
+        }
     }
 
     public Backend backend() {

@@ -52,6 +52,13 @@ final class Conv2d {
         return y;
     }
 
+    /** {@link #forward}, then x freed: for a stage that is the last to read its input. */
+    Tensor forwardAndFree(Tensor x, ConvGeometry g) {
+        Tensor y = forward(x, g);
+        be.free(x);
+        return y;
+    }
+
     /** y += conv(x) + bias: a ResNet block's skip, or the attention's residual, already in y is added in the conv. */
     void accumulate(Tensor x, ConvGeometry g, Tensor y) {
         be.conv2d(x, weight, bias, y, g, true);

@@ -44,11 +44,7 @@ final class ResnetBlock {
         Tensor h = conv1.forward(n1, ConvGeometry.SAME);
         be.free(n1);
         norm2.inPlace(h, true);
-        Tensor y = x;
-        if (shortcut != null) {
-            y = shortcut.forward(x, ConvGeometry.POINTWISE);
-            be.free(x);
-        }
+        Tensor y = shortcut == null ? x : shortcut.forwardAndFree(x, ConvGeometry.POINTWISE);
         conv2.accumulate(h, ConvGeometry.SAME, y);
         be.free(h);
         return y;

@@ -59,13 +59,7 @@ public final class VaeDecoder implements AutoCloseable {
      * of them.
      */
     public static VaeDecoder load(VaeWeights w, Backend backend) {
-        Allocations p = new Allocations(backend);
-        try {
-            return new VaeDecoder(w, p);
-        } catch (RuntimeException e) {
-            p.close();
-            throw e;
-        }
+        return Allocations.building(backend, p -> new VaeDecoder(w, p));
     }
 
     /** {@link VaeWeights#open(Path)} then {@link #load(VaeWeights, Backend)}; the file is closed afterwards. */
@@ -117,10 +111,7 @@ public final class VaeDecoder implements AutoCloseable {
         Tensor latents = be.toDevice(Tensor.of(in, x.shape()));
         Tensor out = be.allocate(DType.F32, batch, config.outChannels(), x.dim(2) * f, x.dim(3) * f);
         for (int b = 0; b < batch; b++) {
-            Tensor m = Layout.toMap(be, latents, b);
-            Tensor next = convIn.forward(m, ConvGeometry.SAME);
-            be.free(m);
-            m = next;
+            Tensor m = convIn.forwardAndFree(Layout.toMap(be, latents, b), ConvGeometry.SAME);
             Layout.report(be, probe, "dec_conv_in", m);
             m = mid.forward(m);
             Layout.report(be, probe, "dec_mid_block", m);
@@ -129,15 +120,12 @@ public final class VaeDecoder implements AutoCloseable {
                     m = r.forward(m);
                 }
                 if (upsamplers[k] != null) {
-                    next = upsamplers[k].forward(m, ConvGeometry.UP);
-                    be.free(m);
-                    m = next;
+                    m = upsamplers[k].forwardAndFree(m, ConvGeometry.UP);
                 }
                 Layout.report(be, probe, "dec_up_block_" + k, m);
             }
             normOut.inPlace(m, true);
-            Tensor image = convOut.forward(m, ConvGeometry.SAME);
-            be.free(m);
+            Tensor image = convOut.forwardAndFree(m, ConvGeometry.SAME);
             Layout.toNchw(be, image, out, b);
             be.free(image);
         }

@@ -60,13 +60,7 @@ public final class VaeEncoder implements AutoCloseable {
      * of them.
      */
     public static VaeEncoder load(VaeWeights w, Backend backend) {
-        Allocations p = new Allocations(backend);
-        try {
-            return new VaeEncoder(w, p);
-        } catch (RuntimeException e) {
-            p.close();
-            throw e;
-        }
+        return Allocations.building(backend, p -> new VaeEncoder(w, p));
     }
 
     /** {@link VaeWeights#open(Path)} then {@link #load(VaeWeights, Backend)}; the file is closed afterwards. */
@@ -113,27 +107,21 @@ public final class VaeEncoder implements AutoCloseable {
         // mean | logvar as conv_out writes them, channels first: image b's mean is its first lc planes
         Tensor moments = be.allocate(DType.F32, batch, 2L * lc, h / f, w / f);
         for (int b = 0; b < batch; b++) {
-            Tensor m = Layout.toMap(be, pixels, b);
-            Tensor next = convIn.forward(m, ConvGeometry.SAME);
-            be.free(m);
-            m = next;
+            Tensor m = convIn.forwardAndFree(Layout.toMap(be, pixels, b), ConvGeometry.SAME);
             Layout.report(be, probe, "enc_conv_in", m);
             for (int i = 0; i < resnets.length; i++) {
                 for (ResnetBlock r : resnets[i]) {
                     m = r.forward(m);
                 }
                 if (downsamplers[i] != null) {
-                    next = downsamplers[i].forward(m, ConvGeometry.DOWN);
-                    be.free(m);
-                    m = next;
+                    m = downsamplers[i].forwardAndFree(m, ConvGeometry.DOWN);
                 }
                 Layout.report(be, probe, "enc_down_block_" + i, m);
             }
             m = mid.forward(m);
             Layout.report(be, probe, "enc_mid_block", m);
             normOut.inPlace(m, true);
-            Tensor out = convOut.forward(m, ConvGeometry.SAME);
-            be.free(m);
+            Tensor out = convOut.forwardAndFree(m, ConvGeometry.SAME);
             Layout.toNchw(be, out, moments, b);
             be.free(out);
         }

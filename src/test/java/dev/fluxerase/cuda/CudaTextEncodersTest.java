@@ -3,14 +3,13 @@ package dev.fluxerase.cuda;
 import dev.fluxerase.safetensors.SafetensorsFile;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.testing.Compare;
-import dev.fluxerase.testing.Resources;
 import dev.fluxerase.text.ClipTextModel;
 import dev.fluxerase.text.T5Encoder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-import java.lang.foreign.ValueLayout;
-import java.nio.file.Path;
+import static dev.fluxerase.text.EncoderTestData.ids;
+import static dev.fluxerase.text.EncoderTestData.resource;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -28,22 +27,6 @@ class CudaTextEncodersTest {
     private static final double BOUND = 1e-4;
     @CudaGpu.Open
     private static CudaBackend gpu;
-
-    private static Path resource(String name) {
-        return Resources.path("text-encoders/" + name);
-    }
-
-    private static int[][] ids(Tensor t) {
-        int rows = (int) t.rows();
-        int cols = (int) t.cols();
-        int[][] out = new int[rows][cols];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                out[r][c] = Math.toIntExact(t.data().getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, (long) r * cols + c));
-            }
-        }
-        return out;
-    }
 
     private static void assertMatches(String what, float[] ours, Tensor refF64) {
         CudaGpu.kernelResult(what, () -> {
