@@ -1,11 +1,12 @@
 package dev.fluxerase.cli;
 
-import dev.fluxerase.cpu.CpuBackend;
+import dev.fluxerase.pipeline.Backends;
 import dev.fluxerase.pipeline.ModelFolder;
 import dev.fluxerase.pipeline.PromptCache;
 import dev.fluxerase.pipeline.PromptEmbeddings;
 import dev.fluxerase.pipeline.PromptEncoder;
 import dev.fluxerase.pipeline.PromptFile;
+import dev.fluxerase.tensor.Backend;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -45,6 +46,12 @@ public final class EncodePromptCommand implements Callable<Integer> {
                     + "(model_index.json flux_erase_defaults), else 512.")
     Integer t5Length;
 
+    @Option(names = "--backend", paramLabel = "B", defaultValue = "auto",
+            description = "Backend the text encoders run on: auto (cuda when a usable GPU is found, else cpu; the "
+                    + "choice and why are printed), cuda, cpu (Vector API, all cores) or naive (the f64-accumulating "
+                    + "reference). Default: ${DEFAULT-VALUE}.")
+    String backend;
+
     @Mixin
     CacheOptions caching;
 
@@ -54,9 +61,11 @@ public final class EncodePromptCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         ModelFolder m = model.resolve(null);
+        PromptEncoder.requireFolders(m);
         PromptCache cache = caching.open();
         PromptEmbeddings e;
-        try (PromptEncoder enc = new PromptEncoder(m, new CpuBackend(), cache)) {
+        try (Backend be = Backends.open(backend, System.err::println);
+             PromptEncoder enc = new PromptEncoder(m, be, cache)) {
             e = enc.encode(prompt, t5Length != null ? t5Length : m.defaults().t5Length(512));
         }
         PromptFile.write(output, e, Map.of("prompt", prompt, "model", m.describe()));

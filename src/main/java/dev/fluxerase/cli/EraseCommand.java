@@ -253,10 +253,10 @@ public final class EraseCommand implements Callable<Integer> {
             + "same for every prompt and every grid. Default: --seed.")
     Long validateSeed;
 
-    @Option(names = "--backend", paramLabel = "B", description = "Transformer backend: auto (cuda when a usable GPU "
-            + "is found, else cpu; the choice and why are printed), cuda (the weights, the LoRA, its gradients and "
-            + "AdamW state on the GPU), cpu (Vector API, all cores) or naive (the f64-accumulating reference). Text "
-            + "encoders and the VAE run on the CPU. A resumed run may change it. Default: auto.")
+    @Option(names = "--backend", paramLabel = "B", description = "Backend of the transformer, the text encoders and "
+            + "the VAE: auto (cuda when a usable GPU is found, else cpu; the choice and why are printed), cuda (the "
+            + "weights, the LoRA, its gradients and AdamW state on the GPU), cpu (Vector API, all cores) or naive (the "
+            + "f64-accumulating reference). A resumed run may change it. Default: auto.")
     String backend;
 
     @Option(names = "--gradient-checkpointing", negatable = true, description = "Recompute each block's activations "

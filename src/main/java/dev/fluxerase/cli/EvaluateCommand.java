@@ -2,7 +2,6 @@ package dev.fluxerase.cli;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.eval.ClassifierMetric;
 import dev.fluxerase.eval.ClipMetrics;
 import dev.fluxerase.eval.ClipScore;
@@ -188,8 +187,8 @@ public final class EvaluateCommand implements Callable<Integer> {
         PrintWriter stdout = spec.commandLine().getOut();
         try (FolderLock lock = FolderLock.acquire(out, holder -> new PipelineException("--out " + out + " is in use by "
                 + "another evaluate (" + holder + "); wait for it to end, or choose another folder"));
-             Backend host = new CpuBackend();
-             ClipMetrics clipMetrics = clip == null ? null : new ClipMetrics(ClipScore.open(clip, hub, host));
+             RunBackend backend = new RunBackend();
+             ClipMetrics clipMetrics = clip == null ? null : new ClipMetrics(ClipScore.open(clip, hub, backend.get()));
              NudeNet detector = asked.contains(NudityMetric.NAME) ? NudeNet.open(nudenet) : null;
              OnnxImageModel classes = asked.contains(ClassifierMetric.NAME)
                      ? OnnxImageModel.open(classifier, "--classifier", true) : null;
@@ -202,7 +201,7 @@ public final class EvaluateCommand implements Callable<Integer> {
             header.put("suite", suite.toString());
             header.put("suite_rows", entries.size());
             asked.forEach(header.putArray("metrics")::add);
-            List<Scoring.Variant> columns = m != null ? generated(entries, m, stacks) : found(entries);
+            List<Scoring.Variant> columns = m != null ? generated(entries, m, stacks, backend) : found(entries);
             Scoring.Results r = Scoring.run(entries, columns, chosen);
             EvalReport.write(out, r, header, reportRows);
             r.summaries().forEach((name, s) -> stdout.println(name + ": " + EvalReport.describe(s.get("overall"))));
@@ -282,7 +281,7 @@ public final class EvaluateCommand implements Callable<Integer> {
      * variant with nothing left to make loads no model.
      */
     private List<Scoring.Variant> generated(List<PromptSuite.Entry> entries, ModelFolder m,
-                                            Map<String, List<LoraStack.Entry>> stacks) {
+                                            Map<String, List<LoraStack.Entry>> stacks, RunBackend backend) {
         Generator.Settings settings = sampling.settings(m.defaults());
         int together = sampling.together();
         List<PromptBatch.Item> items = new ArrayList<>();
@@ -291,7 +290,7 @@ public final class EvaluateCommand implements Callable<Integer> {
                     entries.get(k).seed()));
         }
         List<FolderLock> locks = new ArrayList<>();
-        Backend be = null;
+        boolean checked = false;
         try {
             Map<String, BatchRun> runs = new LinkedHashMap<>();
             for (String name : stacks.keySet()) {
@@ -306,9 +305,10 @@ public final class EvaluateCommand implements Callable<Integer> {
                 List<LoraStack.Entry> stack = stacks.get(e.getKey());
                 int made = 0;
                 if (!e.getValue().pending().isEmpty()) {
-                    if (be == null) {
-                        be = Backends.open(sampling.backend, System.err::println);
+                    Backend be = backend.get();
+                    if (!checked) {
                         Generator.requireMemory(m, settings, together, be);
+                        checked = true;
                     }
                     try (Generator gen = Generator.open(m, be, cache.open(), stack)) {
                         gen.warnings().forEach(w -> System.err.println("flux-erase: warning: " + w));
@@ -323,8 +323,27 @@ public final class EvaluateCommand implements Callable<Integer> {
             return columns;
         } finally {
             locks.forEach(FolderLock::close);
-            if (be != null) {
-                be.close();
+        }
+    }
+
+    /**
+     * The --backend that generation and the CLIP model share, opened (and its choice printed) on first use, so that a
+     * run which only scores shapes, or finds every image already made, opens none.
+     */
+    private final class RunBackend implements AutoCloseable {
+        private Backend backend;
+
+        Backend get() {
+            if (backend == null) {
+                backend = Backends.open(sampling.backend, System.err::println);
+            }
+            return backend;
+        }
+
+        @Override
+        public void close() {
+            if (backend != null) {
+                backend.close();
             }
         }
     }

@@ -40,9 +40,9 @@ public final class SamplingOptions {
     Integer t5Length;
 
     @Option(names = "--backend", paramLabel = "B", defaultValue = "auto",
-            description = "Transformer backend: auto (cuda when a usable GPU is found, else cpu; the choice and why "
-                    + "are printed), cuda, cpu (Vector API, all cores) or naive (the f64-accumulating reference). Text "
-                    + "encoders and the VAE run on the CPU. Default: ${DEFAULT-VALUE}.")
+            description = "Backend of the transformer, the text encoders and the VAE: auto (cuda when a usable GPU is "
+                    + "found, else cpu; the choice and why are printed), cuda, cpu (Vector API, all cores) or naive (the "
+                    + "f64-accumulating reference). Default: ${DEFAULT-VALUE}.")
     String backend;
 
     /** The options given, else the model folder's defaults, else FLUX.1-dev's (at 512², T5 length 512, 28 steps). */

@@ -3,7 +3,6 @@ package dev.fluxerase.erase;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.erase.StepRecord.Kind;
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxGradients;
@@ -165,16 +164,14 @@ public final class Trainer implements AutoCloseable {
         // before anything heavy loads: a key_word_sense WordNet does not have is reported at once
         Words words = resume != null ? resume.words() : Words.choose(cfg);
         ModelFolder m = ModelFolder.resolve(cfg.model(), path(cfg.transformer()), path(cfg.vae()), hubCache);
-        for (Component c : List.of(Component.TOKENIZER, Component.TOKENIZER_2, Component.TEXT_ENCODER,
-                Component.TEXT_ENCODER_2)) {
-            m.require(c);
-        }
+        PromptEncoder.requireFolders(m);
         Backend be = Backends.open(cfg.backend(), progress, gpu);
         FluxWeights w = null;
         PromptEncoder enc = null;
         try {
             w = m.openTransformer();
-            requireMemory(cfg, m.transformerConfig(), m.openCodec(), be, w.byteSize());
+            // on a device the text encoders' weights sit beside the transformer's once a prompt misses the cache
+            requireMemory(cfg, m.transformerConfig(), m.openCodec(), be, w.byteSize() + PromptEncoder.weightBytes(m));
             FluxConfig fc = w.config();
             FluxModel model = new FluxModel(w.to(be), be);
             model.setCheckpointing(cfg.gradientCheckpointing());
@@ -188,7 +185,8 @@ public final class Trainer implements AutoCloseable {
             T5Tokenizer tok = T5Tokenizer.load(m.require(Component.TOKENIZER_2));
             checkPrompt(rc, tok);
 
-            LatentCodec codec = m.openCodec(LatentCodec.Part.ENCODER);
+            // the VAE encoder, on the run's backend, serves this setup only: it is closed once every image is encoded
+            LatentCodec codec = m.openCodec(be, LatentCodec.Part.ENCODER);
             int factor = 2 * codec.downsampleFactor();
             RunConfig.require(rc.resolution() % factor == 0, "resolution", "must be a multiple of " + factor
                     + " (the VAE's factor " + codec.downsampleFactor() + " times the 2x2 packing), got "
@@ -245,7 +243,7 @@ public final class Trainer implements AutoCloseable {
                 next = resume.nextStep();
             }
             Passes passes = new Passes(model, geometry, rc.attentionBlocks());
-            enc = new PromptEncoder(m, new CpuBackend(), cache);
+            enc = new PromptEncoder(m, be, cache);
             PromptEncoder prompts = enc;
             List<PreserveImages.Item> preserveItems = List.of();
             List<ImageLatent> preserveLatents = List.of();
@@ -254,6 +252,7 @@ public final class Trainer implements AutoCloseable {
                         prompts), words.irrelevant(), progress));
                 preserveLatents = preserveItems.stream().map(item -> encode.apply(item.pixels())).toList();
             }
+            codec.close();
             ReleasedSampler released = rc.sampler() == RunConfig.Sampler.RELEASED
                     ? new ReleasedSampler(scheduler, rc.samplingSteps()) : null;
             return new Trainer(rc, m, w, model, passes, schedule(scheduler, rc.samplingSteps(), geometry), released,
@@ -289,7 +288,8 @@ public final class Trainer implements AutoCloseable {
     /**
      * Refuses, before any weight is read, a run that cannot fit where its big buffers will live: on a host backend the
      * Java heap ({@link #requireHeap}; the weights are mapped, not on the heap), on a device its free memory
-     * ({@link Backend#freeMemory}), which also holds the weights ({@code weightBytes}).
+     * ({@link Backend#freeMemory}), which also holds the weights ({@code weightBytes}: the transformer's and the text
+     * encoders').
      */
     static void requireMemory(RunConfig c, FluxConfig fc, LatentCodec codec, Backend be, long weightBytes) {
         OptionalLong free = be.freeMemory();
@@ -311,14 +311,16 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
-     * The same on a device with {@code free} bytes free ({@code device} names it), which holds the transformer's
-     * weights as well. Not counted: the backend's scratch (bf16 copies of GEMM operands, the GEMM workspace), which the
+     * The same on a device with {@code free} bytes free ({@code device} names it), which holds the weights as well
+     * (the transformer's and the text encoders'). Not counted: the backend's scratch (bf16 copies of GEMM operands, the
+     * GEMM workspace) and the VAE's f32 parameters (335 MB for FLUX's, the encoder's only during setup), which the
      * tenth of headroom covers.
      */
     static void requireDevice(RunConfig c, FluxConfig fc, LatentCodec codec, long weightBytes, long free,
                               String device) {
-        require(c, fc, codec, weightBytes, free, "of device memory for the transformer's weights ("
-                + MemoryEstimate.bytes(weightBytes) + "), its activations and the LoRA state, more than the "
+        require(c, fc, codec, weightBytes, free, "of device memory for the weights ("
+                + MemoryEstimate.bytes(weightBytes) + ": the transformer's and the text encoders'), the transformer's "
+                + "activations and the LoRA state, more than the "
                 + MemoryEstimate.bytes(free) + " free on " + device, "free memory on the GPU (nvidia-smi lists the "
                 + "processes that hold it)");
     }

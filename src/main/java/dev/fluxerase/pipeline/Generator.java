@@ -1,6 +1,5 @@
 package dev.fluxerase.pipeline;
 
-import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.flux.FluxModel;
 import dev.fluxerase.flux.FluxWeights;
 import dev.fluxerase.image.RgbImage;
@@ -18,7 +17,8 @@ import java.util.Locale;
 /**
  * Text to image with FLUX.1, as diffusers' FluxPipeline does it: encode the prompt (CLIP pooled + T5 states), start
  * from seeded noise or given packed latents, run the Euler sampler with the folder's scheduler settings, unpack, decode
- * with the folder's latent codec (FLUX's VAE: z/scaling + shift, then the decoder), and quantise to 8-bit RGB. One model
+ * with the folder's latent codec (FLUX's VAE: z/scaling + shift, then the decoder), and quantise to 8-bit RGB. The
+ * transformer, the text encoders and the VAE all compute on the one backend the generator is opened with. One model
  * load serves many images.
  */
 public final class Generator implements AutoCloseable {
@@ -64,14 +64,12 @@ public final class Generator implements AutoCloseable {
     }
 
     /**
-     * Loads the transformer (on {@code backend}), the LoRAs, the codec's decoder and the scheduler settings of a model
-     * folder; text encoders load on the first prompt that misses {@code cache} (which may be null).
+     * Loads the transformer and the codec's decoder (on {@code backend}), the LoRAs and the scheduler settings of a
+     * model folder; text encoders load, on the same backend, on the first prompt that misses {@code cache} (which may be
+     * null).
      */
     public static Generator open(ModelFolder m, Backend backend, PromptCache cache, List<LoraStack.Entry> loras) {
-        for (Component c : List.of(Component.TOKENIZER, Component.TOKENIZER_2, Component.TEXT_ENCODER,
-                Component.TEXT_ENCODER_2)) {
-            m.require(c);
-        }
+        PromptEncoder.requireFolders(m);
         FluxWeights w = m.openTransformer();
         try {
             FluxModel model = new FluxModel(w.to(backend), backend);
@@ -82,9 +80,8 @@ public final class Generator implements AutoCloseable {
             if (!lora.modules().isEmpty()) {
                 model.setLora(lora.modules(), lora.multiplier());
             }
-            LatentCodec codec = m.openCodec(LatentCodec.Part.DECODER);
-            Backend encoders = backend.device() == Device.CPU ? backend : new CpuBackend();
-            return new Generator(w, model, codec, scheduler(m, model), new PromptEncoder(m, encoders, cache),
+            LatentCodec codec = m.openCodec(backend, LatentCodec.Part.DECODER);
+            return new Generator(w, model, codec, scheduler(m, model), new PromptEncoder(m, backend, cache),
                     lora.warnings());
         } catch (RuntimeException e) {
             w.close();
@@ -94,10 +91,11 @@ public final class Generator implements AutoCloseable {
 
     /**
      * Refuses, from the configs alone and before the model loads, a size whose sampling of {@code images} at once the
-     * heap cannot hold.
+     * heap cannot hold: on a host backend the transformer's buffers and the decoder's maps, on a device only the images
+     * that come back (device memory is not checked here).
      */
     public static void requireMemory(ModelFolder m, Settings s, int images, Backend backend) {
-        LatentCodec codec = m.openCodec();
+        LatentCodec codec = m.openCodec(backend);
         Latents g = new Latents(s.width(), s.height(), codec.downsampleFactor(), codec.latentChannels());
         MemoryEstimate.of(m.transformerConfig(), codec, g, s.t5Length(), images, backend.device() == Device.CPU)
                 .require("a " + s.width() + "x" + s.height() + (images == 1 ? " image" : " batch of " + images
@@ -106,12 +104,13 @@ public final class Generator implements AutoCloseable {
 
     /**
      * A generator around a model its caller owns and keeps using (an erase run's, whose LoRA is read by reference, so
-     * it draws with the LoRA as trained so far), with the folder's codec decoder and scheduler settings and the
-     * caller's prompt encoder. Closing it leaves the model and the encoder to their owner.
+     * it draws with the LoRA as trained so far), with the folder's codec decoder (on the model's backend) and scheduler
+     * settings and the caller's prompt encoder. Closing it closes the decoder and leaves the model and the encoder to
+     * their owner.
      */
     public static Generator around(ModelFolder m, FluxModel model, PromptEncoder prompts) {
-        return new Generator(null, model, m.openCodec(LatentCodec.Part.DECODER), scheduler(m, model), prompts,
-                List.of());
+        return new Generator(null, model, m.openCodec(model.backend(), LatentCodec.Part.DECODER), scheduler(m, model),
+                prompts, List.of());
     }
 
     private static FlowMatchScheduler scheduler(ModelFolder m, FluxModel model) {
@@ -183,7 +182,8 @@ public final class Generator implements AutoCloseable {
 
     @Override
     public void close() {
-        // a generator around someone else's model (no weights of its own) has nothing of its own to release
+        codec.close();
+        // a generator around someone else's model (no weights of its own) has no more of its own to release
         if (weights != null) {
             prompts.close();
             weights.close();

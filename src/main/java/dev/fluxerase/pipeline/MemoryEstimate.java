@@ -7,10 +7,12 @@ import dev.fluxerase.vae.LatentCodec;
 import java.util.Locale;
 
 /**
- * The Java heap that sampling and decoding a batch on the CPU holds at its peak, from the shapes alone, so that a size
- * that cannot fit is refused before any model loads instead of ending in an OutOfMemoryError after minutes of work.
- * The transformer's buffers ({@link FluxModel#inferenceBytes}) stay allocated while the VAE decodes, so the two add up.
- * The mapped weights are not on the heap and are not counted.
+ * The Java heap that sampling and decoding a batch holds at its peak, from the shapes alone, so that a size that cannot
+ * fit is refused before any model loads instead of ending in an OutOfMemoryError after minutes of work. On a host
+ * backend the transformer's buffers ({@link FluxModel#inferenceBytes}) stay allocated while the VAE decodes, so the two
+ * add up; on a device backend both live in device memory, and what is left on the heap is the decoded images
+ * ({@link LatentCodec#decodeFootprint} of a codec opened on that backend). The mapped weights are not on the heap and
+ * are not counted.
  */
 public record MemoryEstimate(long transformerBytes, LatentCodec.Footprint decoder) {
     /** The most elements one Java array may have (the JDK's own limit, below Integer.MAX_VALUE). */

@@ -2,6 +2,7 @@ package dev.fluxerase.pipeline;
 
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxWeights;
+import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.text.TokenizerFiles;
 import dev.fluxerase.vae.AutoencoderCodec;
 import dev.fluxerase.vae.AutoencoderConfig;
@@ -254,18 +255,27 @@ public final class ModelFolder {
     }
 
     /**
-     * Opens the latent codec: a vae/ folder whose config.json is a {@link PixelCodec} config gives that codec (no
-     * weights); anything else is FLUX's VAE ({@link #openVae}) with the {@code parts} converted (none: only its config,
-     * enough to describe it).
+     * Opens the latent codec on {@code backend}: a vae/ folder whose config.json is a {@link PixelCodec} config gives
+     * that codec (no weights, computed on the host); anything else is FLUX's VAE ({@link #openVae}) with the
+     * {@code parts} converted onto the backend (none: only its config, enough to describe it and to size a decode on
+     * that backend). The caller closes it.
      */
-    public LatentCodec openCodec(LatentCodec.Part... parts) {
+    public LatentCodec openCodec(Backend backend, LatentCodec.Part... parts) {
         Path p = require(Component.VAE);
         if (Files.isDirectory(p) && PixelCodec.describedBy(p.resolve("config.json"))) {
             return PixelCodec.read(p.resolve("config.json"));
         }
         try (VaeWeights w = openVae()) {
-            return AutoencoderCodec.load(w, List.of(parts));
+            return AutoencoderCodec.load(w, backend, List.of(parts));
         }
+    }
+
+    /**
+     * The codec's config alone (no backend, nothing converted): its kind, latent channels, factor and scaling. Sizing a
+     * decode with it assumes a host backend.
+     */
+    public LatentCodec openCodec() {
+        return openCodec((Backend) null);
     }
 
     /** The folder's own defaults for options left out (model_index.json's {@value ModelDefaults#KEY}). */

@@ -1,6 +1,8 @@
 package dev.fluxerase.pipeline;
 
 import dev.fluxerase.pipeline.ModelFolder.Component;
+import dev.fluxerase.safetensors.Safetensors;
+import dev.fluxerase.safetensors.TensorSource;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.text.ClipTextModel;
@@ -22,6 +24,10 @@ import java.util.stream.Stream;
  * hit never touches the weights. With a {@link PromptCache}, results are read from and written to disk.
  */
 public final class PromptEncoder implements AutoCloseable {
+    /** The folders the encoders read, in the order {@link #identity} lists them. */
+    private static final List<Component> COMPONENTS = List.of(Component.TOKENIZER, Component.TOKENIZER_2,
+            Component.TEXT_ENCODER, Component.TEXT_ENCODER_2);
+
     private final ModelFolder model;
     private final Backend backend;
     private final PromptCache cache;
@@ -31,11 +37,38 @@ public final class PromptEncoder implements AutoCloseable {
     private ClipTextModel clip;
     private T5Encoder t5;
 
-    /** {@code backend} must be a CPU backend (the encoders read their weights in place); {@code cache} may be null. */
+    /**
+     * The encoders run on {@code backend} (the run's: their weights are copied to a device, read in place on the CPU);
+     * {@code cache} may be null. The backend is the caller's to close, after this encoder.
+     */
     public PromptEncoder(ModelFolder model, Backend backend, PromptCache cache) {
         this.model = model;
         this.backend = backend;
         this.cache = cache;
+    }
+
+    /**
+     * Refuses, with the folder's one line, a model folder that lacks a tokenizer or text encoder: what a command checks
+     * before it loads anything else, since the encoders themselves load only on the first prompt that misses the cache.
+     */
+    public static void requireFolders(ModelFolder model) {
+        COMPONENTS.forEach(model::require);
+    }
+
+    /**
+     * The bytes of the two text encoders' weights as stored: what a device backend holds for them once they have
+     * loaded (copies in the stored dtype; the few LayerNorm scales widened to F32 rows are not counted).
+     */
+    public static long weightBytes(ModelFolder model) {
+        long bytes = 0;
+        for (Component c : List.of(Component.TEXT_ENCODER, Component.TEXT_ENCODER_2)) {
+            try (TensorSource s = Safetensors.open(model.require(c))) {
+                for (String name : s.names()) {
+                    bytes += s.info(name).byteSize();
+                }
+            }
+        }
+        return bytes;
     }
 
     public PromptCache cache() {
@@ -49,8 +82,7 @@ public final class PromptEncoder implements AutoCloseable {
     public String identity() {
         if (identity == null) {
             StringBuilder sb = new StringBuilder();
-            for (Component c : List.of(Component.TOKENIZER, Component.TOKENIZER_2, Component.TEXT_ENCODER,
-                    Component.TEXT_ENCODER_2)) {
+            for (Component c : COMPONENTS) {
                 Path dir = model.require(c);
                 sb.append(c.folder()).append('=').append(realPath(dir)).append('\n');
                 for (Path f : files(dir)) {
@@ -84,7 +116,11 @@ public final class PromptEncoder implements AutoCloseable {
         int[] t5Ids = t5Tokenizer.inputIds(prompt, t5Length);
         ClipTextModel.Output out = clip.encode(new int[][]{clipIds});
         float[] pooled = backend.download(out.pooled());
-        float[] states = backend.download(t5.encode(new int[][]{t5Ids}));
+        backend.free(out.pooled());
+        backend.free(out.lastHiddenState());
+        Tensor t5Out = t5.encode(new int[][]{t5Ids});
+        float[] states = backend.download(t5Out);
+        backend.free(t5Out);
         return new PromptEmbeddings(t5Ids, clipIds, Tensor.of(states, 1, t5Length, states.length / t5Length),
                 Tensor.of(pooled, 1, pooled.length));
     }

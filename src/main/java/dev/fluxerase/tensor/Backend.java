@@ -62,6 +62,20 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * A tensor this backend made, which is not needed here any more, as a host tensor: the tensor itself on a host
+     * backend (no copy), else {@link #toHost} of it with the device memory {@link #free}d. How results leave a model
+     * that runs on any backend for callers that read them on the host.
+     */
+    default Tensor moveToHost(Tensor t) {
+        if (device() == Device.CPU) {
+            return t;
+        }
+        Tensor host = toHost(t);
+        free(t);
+        return host;
+    }
+
+    /**
      * Gives back the memory of a tensor made by {@link #allocate}, {@link #upload} or {@link #toDevice} (not a view or
      * a slice of one); the tensor must not be used afterwards. A device backend holds what it allocated until then (or
      * until it is closed), so code that allocates per call or per step frees what it made; host backends leave their

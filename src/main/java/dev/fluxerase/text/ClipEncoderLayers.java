@@ -1,5 +1,6 @@
 package dev.fluxerase.text;
 
+import dev.fluxerase.tensor.Allocations;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
@@ -24,7 +25,7 @@ final class ClipEncoderLayers {
     private final float eps;
 
     /** Reads {@code <prefix>encoder.layers.i.*} for i below {@code count}, each shape-checked against the sizes. */
-    ClipEncoderLayers(Backend backend, EncoderWeights w, String prefix, int count, int hidden, int intermediate,
+    ClipEncoderLayers(EncoderWeights w, String prefix, int count, int hidden, int intermediate,
                       int heads, float eps) {
         this.hidden = hidden;
         this.intermediate = intermediate;
@@ -36,12 +37,12 @@ final class ClipEncoderLayers {
         for (int i = 0; i < count; i++) {
             String p = prefix + "encoder.layers." + i + ".";
             layers[i] = new Layer(
-                    EncoderOps.scaleRow(backend, w.get(p + "layer_norm1.weight", c)), w.get(p + "layer_norm1.bias", c),
+                    w.scaleRow(p + "layer_norm1.weight", c), w.get(p + "layer_norm1.bias", c),
                     w.get(p + "self_attn.q_proj.weight", c, c), w.get(p + "self_attn.q_proj.bias", c),
                     w.get(p + "self_attn.k_proj.weight", c, c), w.get(p + "self_attn.k_proj.bias", c),
                     w.get(p + "self_attn.v_proj.weight", c, c), w.get(p + "self_attn.v_proj.bias", c),
                     w.get(p + "self_attn.out_proj.weight", c, c), w.get(p + "self_attn.out_proj.bias", c),
-                    EncoderOps.scaleRow(backend, w.get(p + "layer_norm2.weight", c)), w.get(p + "layer_norm2.bias", c),
+                    w.scaleRow(p + "layer_norm2.weight", c), w.get(p + "layer_norm2.bias", c),
                     w.get(p + "mlp.fc1.weight", m, c), w.get(p + "mlp.fc1.bias", m),
                     w.get(p + "mlp.fc2.weight", c, m), w.get(p + "mlp.fc2.bias", c));
         }
@@ -49,19 +50,21 @@ final class ClipEncoderLayers {
 
     /**
      * Runs every layer in place on x [B·L, C] (B rows of L positions each). {@code mask} is one additive [L, L] matrix
-     * shared by all heads, or null for none. The workspace is allocated once and reused by every layer.
+     * shared by all heads, or null for none. The workspace is allocated once from {@code scratch} and reused by every
+     * layer.
      */
-    void run(Backend be, Tensor x, int batch, int len, Tensor mask) {
+    void run(Allocations scratch, Tensor x, int batch, int len, Tensor mask) {
+        Backend be = scratch.backend();
         long rows = (long) batch * len;
-        Tensor n = be.allocate(DType.F32, rows, hidden);
-        Tensor normed = be.allocate(DType.F32, rows, hidden);
-        Tensor q = be.allocate(DType.F32, rows, hidden);
-        Tensor k = be.allocate(DType.F32, rows, hidden);
-        Tensor v = be.allocate(DType.F32, rows, hidden);
-        Tensor ctx = be.allocate(DType.F32, rows, hidden);
-        Tensor h = be.allocate(DType.F32, rows, intermediate);
+        Tensor n = scratch.allocate(DType.F32, rows, hidden);
+        Tensor normed = scratch.allocate(DType.F32, rows, hidden);
+        Tensor q = scratch.allocate(DType.F32, rows, hidden);
+        Tensor k = scratch.allocate(DType.F32, rows, hidden);
+        Tensor v = scratch.allocate(DType.F32, rows, hidden);
+        Tensor ctx = scratch.allocate(DType.F32, rows, hidden);
+        Tensor h = scratch.allocate(DType.F32, rows, intermediate);
         int headDim = hidden / heads;
-        EncoderOps.Attention attention = new EncoderOps.Attention(be, batch, heads, len, headDim);
+        EncoderOps.Attention attention = new EncoderOps.Attention(scratch, batch, heads, len, headDim);
         Tensor[] additive = mask == null ? null : new Tensor[]{mask};
         float scale = (float) (1 / Math.sqrt(headDim));
         for (Layer l : layers) {

@@ -14,7 +14,9 @@ import java.nio.file.Path;
  * A transformers {@code CLIPModel}: the text and image towers and the two bias-free projections into the shared
  * embedding space, {@code text_projection} and {@code visual_projection}, plus {@code logit_scale}. One folder holds
  * {@code config.json} (with {@code text_config}, {@code vision_config} and {@code projection_dim}) and the weights
- * (one {@code *.safetensors} file or an index, F32, BF16 or F16), which stay mapped and are read in place.
+ * (one {@code *.safetensors} file or an index, F32, BF16 or F16), which stay mapped and are read in place on the CPU
+ * and are copied to a device backend. What the towers return comes back as host tensors whatever the backend, so a
+ * caller scores embeddings without knowing where they were computed.
  */
 public final class ClipModel implements AutoCloseable {
 
@@ -46,13 +48,14 @@ public final class ClipModel implements AutoCloseable {
         }
     }
 
-    /** A tower's outputs and its projected embeddings [B, projection_dim] (not normalised). */
+    /** A tower's outputs and its projected embeddings [B, projection_dim] (not normalised), all host tensors. */
     public record Embeddings<T>(T tower, Tensor embeds) {
     }
 
     private final Config config;
     private final Backend backend;
     private final TensorSource weights;
+    private final EncoderWeights params;
     private final ClipTextModel text;
     private final ClipVisionModel vision;
     private final Tensor textProjection;
@@ -75,12 +78,28 @@ public final class ClipModel implements AutoCloseable {
         this.config = config;
         this.backend = backend;
         this.weights = weights;
-        text = new ClipTextModel(config.text(), weights, backend);
-        vision = new ClipVisionModel(config.vision(), weights, backend);
-        EncoderWeights w = new EncoderWeights(weights);
-        textProjection = w.get("text_projection.weight", config.projectionDim(), config.text().hiddenSize());
-        visualProjection = w.get("visual_projection.weight", config.projectionDim(), config.vision().hiddenSize());
-        logitScale = w.scalar("logit_scale");
+        params = new EncoderWeights(weights, backend);
+        ClipTextModel t = null;
+        ClipVisionModel v = null;
+        try {
+            t = new ClipTextModel(config.text(), weights, backend);
+            v = new ClipVisionModel(config.vision(), weights, backend);
+            textProjection = params.get("text_projection.weight", config.projectionDim(), config.text().hiddenSize());
+            visualProjection = params.get("visual_projection.weight", config.projectionDim(),
+                    config.vision().hiddenSize());
+            logitScale = params.scalar("logit_scale");
+        } catch (RuntimeException e) {
+            params.close();
+            if (v != null) {
+                v.close();
+            }
+            if (t != null) {
+                t.close();
+            }
+            throw e;
+        }
+        text = t;
+        vision = v;
     }
 
     public Config config() {
@@ -95,13 +114,17 @@ public final class ClipModel implements AutoCloseable {
     /** transformers' {@code get_image_features}: visual_projection(post_layernorm(class token)). */
     public Embeddings<ClipVisionModel.Output> encodeImages(Tensor pixelValues) {
         ClipVisionModel.Output out = vision.encode(pixelValues);
-        return new Embeddings<>(out, project(out.pooled(), visualProjection));
+        Tensor embeds = project(out.pooled(), visualProjection);
+        return new Embeddings<>(new ClipVisionModel.Output(backend.moveToHost(out.lastHiddenState()),
+                backend.moveToHost(out.pooled())), backend.moveToHost(embeds));
     }
 
     /** transformers' {@code get_text_features}: text_projection of the pooled final hidden state. */
     public Embeddings<ClipTextModel.Output> encodeTexts(int[][] ids) {
         ClipTextModel.Output out = text.encode(ids);
-        return new Embeddings<>(out, project(out.pooled(), textProjection));
+        Tensor embeds = project(out.pooled(), textProjection);
+        return new Embeddings<>(new ClipTextModel.Output(backend.moveToHost(out.lastHiddenState()),
+                backend.moveToHost(out.pooled())), backend.moveToHost(embeds));
     }
 
     /** The stored logit_scale; CLIP multiplies cosines by its exp (100 for openai's checkpoints). */
@@ -117,6 +140,9 @@ public final class ClipModel implements AutoCloseable {
 
     @Override
     public void close() {
+        params.close();
+        vision.close();
+        text.close();
         weights.close();
     }
 }

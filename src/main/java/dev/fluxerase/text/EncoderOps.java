@@ -1,5 +1,6 @@
 package dev.fluxerase.text;
 
+import dev.fluxerase.tensor.Allocations;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
@@ -49,13 +50,6 @@ final class EncoderOps {
         }
     }
 
-    /** A norm scale as an F32 [1, C] row: {@link Backend#gateAdd} takes its per-channel factor in F32. */
-    static Tensor scaleRow(Backend be, Tensor weight) {
-        Tensor row = be.allocate(DType.F32, 1, weight.numel());
-        be.copy(weight, row);
-        return row;
-    }
-
     /**
      * y = LayerNorm(x)·w + b. The backend's layerNorm has no affine; the scale is applied as a gate onto a zeroed y
      * (0 + w·x̂, one rounding, exactly w·x̂) so that BF16 and F16 weights need no widened copy beyond the [1, C] row.
@@ -90,16 +84,17 @@ final class EncoderOps {
         private final long[] headMajor;
         private final long[] sizes;
 
-        Attention(Backend be, int batch, int heads, int len, int dim) {
+        /** The buffers come from {@code scratch}, whose owner frees them when the forward ends. */
+        Attention(Allocations scratch, int batch, int heads, int len, int dim) {
             this.batch = batch;
             this.heads = heads;
             this.len = len;
             this.dim = dim;
-            qh = be.allocate(DType.F32, batch, heads, len, dim);
-            kh = be.allocate(DType.F32, batch, heads, len, dim);
-            vh = be.allocate(DType.F32, batch, heads, len, dim);
-            oh = be.allocate(DType.F32, batch, heads, len, dim);
-            scores = be.allocate(DType.F32, len, len);
+            qh = scratch.allocate(DType.F32, batch, heads, len, dim);
+            kh = scratch.allocate(DType.F32, batch, heads, len, dim);
+            vh = scratch.allocate(DType.F32, batch, heads, len, dim);
+            oh = scratch.allocate(DType.F32, batch, heads, len, dim);
+            scores = scratch.allocate(DType.F32, len, len);
             int n = batch * heads;
             q = perHead(qh, n);
             k = perHead(kh, n);

@@ -3,6 +3,8 @@ package dev.fluxerase.text;
 import dev.fluxerase.safetensors.SafetensorsException;
 import dev.fluxerase.safetensors.TensorInfo;
 import dev.fluxerase.safetensors.TensorSource;
+import dev.fluxerase.tensor.Allocations;
+import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
@@ -11,17 +13,30 @@ import java.util.Arrays;
 
 /**
  * Looks up an encoder's weights by name and checks each against the shape the config implies, so that a wrong file fails
- * at load with one line (file, tensor, expected vs actual) rather than deep inside a GEMM. The tensors returned are views
- * of the mapped file: nothing is copied.
+ * at load with one line (file, tensor, expected vs actual) rather than deep inside a GEMM, and places them on the
+ * model's backend: on a host backend the tensors are views of the mapped file (nothing is copied), on a device copies
+ * in their stored dtype, which {@link #close} frees with the model.
  */
-final class EncoderWeights {
+final class EncoderWeights implements AutoCloseable {
     private final TensorSource source;
+    private final Allocations placed;
 
-    EncoderWeights(TensorSource source) {
+    EncoderWeights(TensorSource source, Backend backend) {
         this.source = source;
+        this.placed = new Allocations(backend);
     }
 
+    Backend backend() {
+        return placed.backend();
+    }
+
+    /** The tensor on the backend. */
     Tensor get(String name, long... shape) {
+        return placed.toDevice(host(name, shape));
+    }
+
+    /** The tensor as the mapped file holds it, for what is read on the host (a table turned into a bias, a scalar). */
+    Tensor host(String name, long... shape) {
         if (!source.contains(name)) {
             throw new SafetensorsException(source.describe() + ": tensor '" + name + "': missing (expected shape "
                     + Arrays.toString(shape) + ")");
@@ -29,11 +44,19 @@ final class EncoderWeights {
         return checked(name, shape);
     }
 
-    /** The first of several names that the file holds (tied or renamed copies of one tensor). */
+    /**
+     * A norm scale as an F32 [1, C] row on the backend: {@link Backend#gateAdd} takes its per-channel factor in F32, so
+     * BF16 and F16 scales are widened (exactly) on the host and only the row is placed.
+     */
+    Tensor scaleRow(String name, long c) {
+        return placed.upload(Floats.toF32(host(name, c)), 1, c);
+    }
+
+    /** The first of several names that the file holds (tied or renamed copies of one tensor), on the backend. */
     Tensor getAny(String[] names, long... shape) {
         for (String name : names) {
             if (source.contains(name)) {
-                return checked(name, shape);
+                return placed.toDevice(checked(name, shape));
             }
         }
         throw new SafetensorsException(source.describe() + ": tensor '" + names[0] + "': missing (expected shape "
@@ -69,5 +92,11 @@ final class EncoderWeights {
                     + "; the file is damaged (a bad download or conversion)");
         }
         return t;
+    }
+
+    /** Frees the device copies (nothing on a host backend); the mapped file is its owner's to close. */
+    @Override
+    public void close() {
+        placed.close();
     }
 }

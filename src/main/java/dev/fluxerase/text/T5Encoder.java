@@ -2,9 +2,9 @@ package dev.fluxerase.text;
 
 import dev.fluxerase.safetensors.Safetensors;
 import dev.fluxerase.safetensors.TensorSource;
+import dev.fluxerase.tensor.Allocations;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
-import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
@@ -14,8 +14,9 @@ import java.nio.file.Path;
  * The T5 v1.1 encoder (transformers {@code T5EncoderModel}, FLUX.md §5.3), forward only. What sets it apart from a
  * textbook transformer, and what FLUX depends on: the embedding is not scaled; the norms are RMS norms with a scale and no
  * mean or bias; attention scores are NOT divided by √d_kv; one relative position bias, from block 0's table, is added in
- * every block; no attention mask, so padding is attended to; the FFN is wo(gelu_tanh(wi_0·h) ⊙ wi_1·h). Every weight is
- * read in place from the mapped file in its stored dtype.
+ * every block; no attention mask, so padding is attended to; the FFN is wo(gelu_tanh(wi_0·h) ⊙ wi_1·h). It runs on any
+ * backend: on the CPU every weight is read in place from the mapped file in its stored dtype, on a device it is copied
+ * there in that dtype and freed by {@link #close}.
  */
 public final class T5Encoder implements AutoCloseable {
 
@@ -26,6 +27,7 @@ public final class T5Encoder implements AutoCloseable {
     private final T5Config config;
     private final Backend backend;
     private final TensorSource owned;
+    private final EncoderWeights params;
     private final Tensor shared;
     private final Tensor relativeBias;
     private final Block[] blocks;
@@ -53,31 +55,34 @@ public final class T5Encoder implements AutoCloseable {
     }
 
     private T5Encoder(T5Config config, TensorSource weights, Backend backend, boolean own) {
-        if (backend.device() != Device.CPU) {
-            throw new IllegalArgumentException("T5 encoder: backend " + backend.name() + " is on " + backend.device()
-                    + ", but the weights are read in place from the mapped file (CPU)");
-        }
         this.config = config;
         this.backend = backend;
-        EncoderWeights w = new EncoderWeights(weights);
+        EncoderWeights w = new EncoderWeights(weights, backend);
+        this.params = w;
         long d = config.dModel();
         long inner = config.innerDim();
         long ff = config.dFf();
-        // FLUX's checkpoint stores only shared.weight; encoder.embed_tokens.weight is the same tensor, tied
-        shared = w.getAny(new String[]{"shared.weight", "encoder.embed_tokens.weight"}, config.vocabSize(), d);
-        relativeBias = w.get("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
-                config.relativeAttentionNumBuckets(), config.numHeads());
-        blocks = new Block[config.numLayers()];
-        for (int i = 0; i < blocks.length; i++) {
-            String a = "encoder.block." + i + ".layer.0.";
-            String f = "encoder.block." + i + ".layer.1.";
-            blocks[i] = new Block(w.get(a + "layer_norm.weight", d),
-                    w.get(a + "SelfAttention.q.weight", inner, d), w.get(a + "SelfAttention.k.weight", inner, d),
-                    w.get(a + "SelfAttention.v.weight", inner, d), w.get(a + "SelfAttention.o.weight", d, inner),
-                    w.get(f + "layer_norm.weight", d), w.get(f + "DenseReluDense.wi_0.weight", ff, d),
-                    w.get(f + "DenseReluDense.wi_1.weight", ff, d), w.get(f + "DenseReluDense.wo.weight", d, ff));
+        try {
+            // FLUX's checkpoint stores only shared.weight; encoder.embed_tokens.weight is the same tensor, tied
+            shared = w.getAny(new String[]{"shared.weight", "encoder.embed_tokens.weight"}, config.vocabSize(), d);
+            // read on the host once per encode, to build the position bias (positionBias)
+            relativeBias = w.host("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+                    config.relativeAttentionNumBuckets(), config.numHeads());
+            blocks = new Block[config.numLayers()];
+            for (int i = 0; i < blocks.length; i++) {
+                String a = "encoder.block." + i + ".layer.0.";
+                String f = "encoder.block." + i + ".layer.1.";
+                blocks[i] = new Block(w.get(a + "layer_norm.weight", d),
+                        w.get(a + "SelfAttention.q.weight", inner, d), w.get(a + "SelfAttention.k.weight", inner, d),
+                        w.get(a + "SelfAttention.v.weight", inner, d), w.get(a + "SelfAttention.o.weight", d, inner),
+                        w.get(f + "layer_norm.weight", d), w.get(f + "DenseReluDense.wi_0.weight", ff, d),
+                        w.get(f + "DenseReluDense.wi_1.weight", ff, d), w.get(f + "DenseReluDense.wo.weight", d, ff));
+            }
+            finalNorm = w.get("encoder.final_layer_norm.weight", d);
+        } catch (RuntimeException e) {
+            w.close();
+            throw e;
         }
-        finalNorm = w.get("encoder.final_layer_norm.weight", d);
         eps = (float) config.layerNormEpsilon();
         owned = own ? weights : null;
     }
@@ -126,7 +131,10 @@ public final class T5Encoder implements AutoCloseable {
         return bias;
     }
 
-    /** Encodes B rows of L token ids (padding included, as FLUX passes them) in one pass: last_hidden_state [B, L, d_model]. */
+    /**
+     * Encodes B rows of L token ids (padding included, as FLUX passes them) in one pass: last_hidden_state
+     * [B, L, d_model], on the encoder's backend and the caller's to free.
+     */
     public Tensor encode(int[][] ids) {
         EncoderOps.checkIds(ids, Integer.MAX_VALUE, "T5 encoder");
         Backend be = backend;
@@ -135,46 +143,50 @@ public final class T5Encoder implements AutoCloseable {
         long rows = (long) batch * len;
         int d = config.dModel();
         int heads = config.numHeads();
-        Tensor x = be.allocate(DType.F32, rows, d);
-        Tensor n = be.allocate(DType.F32, rows, d);
-        Tensor q = be.allocate(DType.F32, rows, config.innerDim());
-        Tensor k = be.allocate(DType.F32, rows, config.innerDim());
-        Tensor v = be.allocate(DType.F32, rows, config.innerDim());
-        Tensor ctx = be.allocate(DType.F32, rows, config.innerDim());
-        Tensor h0 = be.allocate(DType.F32, rows, config.dFf());
-        Tensor h1 = be.allocate(DType.F32, rows, config.dFf());
-        EncoderOps.Attention attention = new EncoderOps.Attention(be, batch, heads, len, config.dKv());
-        Tensor bias = be.upload(positionBias(len), heads, len, len);
-        Tensor[] perHead = new Tensor[heads];
-        for (int h = 0; h < heads; h++) {
-            perHead[h] = bias.sliceRows(h, 1).view(len, len);
-        }
-
-        EncoderOps.embed(be, shared, ids, x);
-        for (Block b : blocks) {
-            be.rmsNorm(x, b.ln0, n, null, eps);
-            EncoderOps.linear(be, n, b.qW, null, q);
-            EncoderOps.linear(be, n, b.kW, null, k);
-            EncoderOps.linear(be, n, b.vW, null, v);
-            attention.run(be, q, k, v, ctx, perHead, 1f);
-            EncoderOps.linear(be, ctx, b.oW, null, n);
-            be.axpy(1f, n, x);
-
-            be.rmsNorm(x, b.ln1, n, null, eps);
-            EncoderOps.linear(be, n, b.wi0, null, h0);
-            EncoderOps.linear(be, n, b.wi1, null, h1);
-            be.geluTanh(h0, h0);
-            be.mul(h0, h1, h0);
-            EncoderOps.linear(be, h0, b.wo, null, n);
-            be.axpy(1f, n, x);
-        }
         Tensor out = be.allocate(DType.F32, batch, len, d);
-        be.rmsNorm(x, finalNorm, out.view(rows, d), null, eps);
+        try (Allocations scratch = new Allocations(be)) {
+            Tensor x = scratch.allocate(DType.F32, rows, d);
+            Tensor n = scratch.allocate(DType.F32, rows, d);
+            Tensor q = scratch.allocate(DType.F32, rows, config.innerDim());
+            Tensor k = scratch.allocate(DType.F32, rows, config.innerDim());
+            Tensor v = scratch.allocate(DType.F32, rows, config.innerDim());
+            Tensor ctx = scratch.allocate(DType.F32, rows, config.innerDim());
+            Tensor h0 = scratch.allocate(DType.F32, rows, config.dFf());
+            Tensor h1 = scratch.allocate(DType.F32, rows, config.dFf());
+            EncoderOps.Attention attention = new EncoderOps.Attention(scratch, batch, heads, len, config.dKv());
+            Tensor bias = scratch.upload(positionBias(len), heads, len, len);
+            Tensor[] perHead = new Tensor[heads];
+            for (int h = 0; h < heads; h++) {
+                perHead[h] = bias.sliceRows(h, 1).view(len, len);
+            }
+
+            EncoderOps.embed(be, shared, ids, x);
+            for (Block b : blocks) {
+                be.rmsNorm(x, b.ln0, n, null, eps);
+                EncoderOps.linear(be, n, b.qW, null, q);
+                EncoderOps.linear(be, n, b.kW, null, k);
+                EncoderOps.linear(be, n, b.vW, null, v);
+                attention.run(be, q, k, v, ctx, perHead, 1f);
+                EncoderOps.linear(be, ctx, b.oW, null, n);
+                be.axpy(1f, n, x);
+
+                be.rmsNorm(x, b.ln1, n, null, eps);
+                EncoderOps.linear(be, n, b.wi0, null, h0);
+                EncoderOps.linear(be, n, b.wi1, null, h1);
+                be.geluTanh(h0, h0);
+                be.mul(h0, h1, h0);
+                EncoderOps.linear(be, h0, b.wo, null, n);
+                be.axpy(1f, n, x);
+            }
+            be.rmsNorm(x, finalNorm, out.view(rows, d), null, eps);
+        }
         return out;
     }
 
+    /** Frees the weights' device copies and closes the file when this encoder opened it. */
     @Override
     public void close() {
+        params.close();
         if (owned != null) {
             owned.close();
         }

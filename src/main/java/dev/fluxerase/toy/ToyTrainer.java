@@ -175,7 +175,7 @@ public final class ToyTrainer implements AutoCloseable {
         this.be = backend;
         this.paramList = layout.params();
         ModelFolder m = ModelFolder.resolve(folder.toString(), null, null);
-        this.codec = m.openCodec(LatentCodec.Part.ENCODER);
+        this.codec = m.openCodec(backend, LatentCodec.Part.ENCODER);
         this.geometry = new Latents(ToyModel.IMAGE_SIZE, ToyModel.IMAGE_SIZE, codec.downsampleFactor(),
                 codec.latentChannels());
         if (geometry.tokenWidth() != config.inChannels()) {
@@ -402,5 +402,6 @@ public final class ToyTrainer implements AutoCloseable {
     @Override
     public void close() {
         text.close();
+        codec.close();
     }
 }

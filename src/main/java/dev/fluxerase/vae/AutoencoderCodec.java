@@ -1,5 +1,7 @@
 package dev.fluxerase.vae;
 
+import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Tensor;
 
 import java.util.EnumSet;
@@ -7,28 +9,42 @@ import java.util.List;
 
 /**
  * FLUX's VAE as a {@link LatentCodec}: the encoder's Gaussian, its mean as the latent, and the decoder, each with the
- * config's scaling ({@link VaeEncoder#encode}, {@link VaeDecoder#decode}). Only the parts asked for are converted at
- * load (the decoder is most of FLUX's 84M VAE parameters, and generation never encodes), so the other direction is a
- * programming error.
+ * config's scaling ({@link VaeEncoder#encode}, {@link VaeDecoder#decode}), computing on the backend it was opened
+ * with. Only the parts asked for are converted at load (the decoder is most of FLUX's 84M VAE parameters, and
+ * generation never encodes), so the other direction is a programming error.
  */
 public final class AutoencoderCodec implements LatentCodec {
     public static final String CLASS_NAME = "AutoencoderKL";
 
     private final AutoencoderConfig config;
+    private final Backend backend;
     private final VaeEncoder encoder;
     private final VaeDecoder decoder;
 
-    private AutoencoderCodec(AutoencoderConfig config, VaeEncoder encoder, VaeDecoder decoder) {
+    private AutoencoderCodec(AutoencoderConfig config, Backend backend, VaeEncoder encoder, VaeDecoder decoder) {
         this.config = config;
+        this.backend = backend;
         this.encoder = encoder;
         this.decoder = decoder;
     }
 
-    /** Converts the {@code parts} of {@code w} (none: only the config, for describing the codec). */
-    public static AutoencoderCodec load(VaeWeights w, List<Part> parts) {
+    /**
+     * Converts the {@code parts} of {@code w} onto {@code backend} (none: only the config, for describing the codec and
+     * sizing a decode on that backend). {@code backend} is null only without parts: a codec for describing alone, which
+     * sizes a decode as on a host backend.
+     */
+    public static AutoencoderCodec load(VaeWeights w, Backend backend, List<Part> parts) {
         EnumSet<Part> p = parts.isEmpty() ? EnumSet.noneOf(Part.class) : EnumSet.copyOf(parts);
-        return new AutoencoderCodec(w.config(), p.contains(Part.ENCODER) ? VaeEncoder.load(w) : null,
-                p.contains(Part.DECODER) ? VaeDecoder.load(w) : null);
+        VaeEncoder encoder = p.contains(Part.ENCODER) ? VaeEncoder.load(w, backend) : null;
+        try {
+            return new AutoencoderCodec(w.config(), backend, encoder, p.contains(Part.DECODER)
+                    ? VaeDecoder.load(w, backend) : null);
+        } catch (RuntimeException e) {
+            if (encoder != null) {
+                encoder.close();
+            }
+            throw e;
+        }
     }
 
     public AutoencoderConfig config() {
@@ -75,8 +91,28 @@ public final class AutoencoderCodec implements LatentCodec {
         return decoder.decode(latents);
     }
 
+    /**
+     * On a host backend, {@link VaeDecoder#footprint}; on a device only the images that come back and the latents'
+     * host copies (the input and its scaled copy) are on the heap.
+     */
     @Override
     public Footprint decodeFootprint(int batch, int h, int w) {
-        return VaeDecoder.footprint(config, batch, h, w);
+        if (backend == null || backend.device() == Device.CPU) {
+            return VaeDecoder.footprint(config, batch, h, w);
+        }
+        long f = config.downsampleFactor();
+        long images = (long) batch * config.outChannels() * h * f * w * f;
+        long latents = (long) batch * config.latentChannels() * h * w;
+        return new Footprint(4 * (images + 2 * latents), images);
+    }
+
+    @Override
+    public void close() {
+        if (encoder != null) {
+            encoder.close();
+        }
+        if (decoder != null) {
+            decoder.close();
+        }
     }
 }

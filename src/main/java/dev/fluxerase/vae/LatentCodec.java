@@ -5,9 +5,11 @@ import dev.fluxerase.tensor.Tensor;
 /**
  * What turns images into the latents FLUX's transformer denoises and back: FLUX's VAE ({@link AutoencoderCodec}) or a
  * fixed pixel rearrangement ({@link PixelCodec}). Latents are always in the transformer's space, after the codec's
- * {@link LatentScaling}; the sampler packs them 2×2 into tokens of 4 × {@link #latentChannels()} values.
+ * {@link LatentScaling}; the sampler packs them 2×2 into tokens of 4 × {@link #latentChannels()} values. Images and
+ * latents in and out are host tensors, whatever backend a codec computes on; closing a codec gives back what it placed
+ * on a device.
  */
-public interface LatentCodec {
+public interface LatentCodec extends AutoCloseable {
 
     /** The halves of a codec with weights that a caller needs loaded; a weightless codec ignores them. */
     enum Part {
@@ -48,10 +50,16 @@ public interface LatentCodec {
 
     /**
      * What {@link #decode} of {@code batch} latents of h × w holds on the Java heap at its peak: the bytes of the arrays
-     * alive at once, and the element count of the largest one (a Java array holds at most 2³¹ − 9).
+     * alive at once, and the element count of the largest one (a Java array holds at most 2³¹ − 9). A codec that
+     * computes on a device holds its feature maps there, not on the heap.
      */
     Footprint decodeFootprint(int batch, int h, int w);
 
     record Footprint(long peakBytes, long largestArray) {
+    }
+
+    /** Gives back what the codec placed on a device (nothing for a host backend or a weightless codec). */
+    @Override
+    default void close() {
     }
 }

@@ -128,7 +128,7 @@ public final class PixelCodec implements LatentCodec {
     /** The unshuffled pixels, before scaling; no logvar, since the rearrangement is exact. */
     @Override
     public Moments moments(Tensor image) {
-        float[] x = FeatureMap.nchw(image, "image", imageChannels);
+        float[] x = Layout.nchw(image, "image", imageChannels);
         int h = (int) image.dim(2);
         int w = (int) image.dim(3);
         if (h % patchSize != 0 || w % patchSize != 0) {
@@ -142,7 +142,7 @@ public final class PixelCodec implements LatentCodec {
 
     @Override
     public Tensor decode(Tensor latents) {
-        float[] z = FeatureMap.nchw(latents, "latents", latentChannels());
+        float[] z = Layout.nchw(latents, "latents", latentChannels());
         scaling.fromFlux(z);
         int h = (int) latents.dim(2) * patchSize;
         int w = (int) latents.dim(3) * patchSize;

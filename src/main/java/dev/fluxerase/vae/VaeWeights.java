@@ -18,7 +18,8 @@ import java.util.regex.Pattern;
  * A VAE checkpoint under either naming, read by diffusers names. The model code asks for every parameter by its diffusers
  * name ({@code decoder.up_blocks.0.resnets.1.conv1.weight}); for a BFL checkpoint the name is translated
  * ({@code decoder.up.3.block.1.conv1.weight}). Each parameter's shape is checked against the config and it is converted to
- * an f32 array once, conv kernels reordered for the channels-last im2col (see {@link Conv2d}).
+ * an f32 array once, conv kernels reordered to [cout, k, k, cin], the channels-last layout that
+ * {@link dev.fluxerase.tensor.Backend#conv2d} takes.
  */
 public final class VaeWeights implements AutoCloseable {
 

@@ -50,7 +50,7 @@ import java.util.function.Supplier;
  * tokenizers, its scheduler and its VAE (16 latent channels like FLUX's, but a downsampling factor of 2, not 8, so
  * the images are a quarter of the side that gives the same tokens: 128² for 512²'s 1024). The text encoders never
  * run: every prompt the run uses is put in the prompt cache beforehand as random embeddings of the transformer's
- * widths (T5-XXL and CLIP run on the CPU in a real run, outside the GPU's time), and a prompt the cache misses fails
+ * widths (in a real run T5-XXL and CLIP run on the GPU too, once per prompt), and a prompt the cache misses fails
  * the run. Prompt augmentation is off ({@code shuffle_p}, {@code synonym_p} 0), so the prompts are known; what a step
  * computes does not depend on the words.
  *

@@ -100,7 +100,7 @@ class PreserveImagesTest {
         try (Trainer t = open(c)) {
             t.step(0);
             ModelFolder m = ModelFolder.resolve(TinyRun.MODEL.toString(), null, null);
-            LatentCodec codec = m.openCodec(LatentCodec.Part.ENCODER);
+            LatentCodec codec = m.openCodec(new CpuBackend(), LatentCodec.Part.ENCODER);
             Latents g = new Latents(16, 16, codec.downsampleFactor(), codec.latentChannels());
             int n = g.tokens() * g.tokenWidth();
             Random rng = RunRandom.step(c.seed(), 1);

@@ -284,8 +284,9 @@ class TrainerTest {
         long free = 39L << 30;
         EraseException e = assertThrows(EraseException.class, () -> Trainer.requireDevice(at512(tmp, false),
                 FluxConfig.FLUX_DEV, VAE_FACTOR_8, weights, free, "cuda:GPU"));
-        assertEquals("a 512x512 run needs about 45.0 GiB of device memory for the transformer's weights (22.2 GiB), its"
-                + " activations and the LoRA state, more than the 39.0 GiB free on cuda:GPU (with gradient_checkpointing"
+        assertEquals("a 512x512 run needs about 45.0 GiB of device memory for the weights (22.2 GiB: the transformer's "
+                + "and the text encoders'), the transformer's activations and the LoRA state, more than the 39.0 GiB "
+                + "free on cuda:GPU (with gradient_checkpointing"
                 + " (--gradient-checkpointing): about 25.3 GiB); turn gradient checkpointing on, use a smaller "
                 + "resolution, or free memory on the GPU (nvidia-smi lists the processes that hold it)", e.getMessage());
         Trainer.requireDevice(at512(tmp, true), FluxConfig.FLUX_DEV, VAE_FACTOR_8, weights, free, "cuda:GPU");

@@ -38,7 +38,7 @@ class CodecFolderTest {
         assertEquals(List.of(), m.missing());
         assertEquals(toy.resolve("vae"), m.path(Component.VAE));
         assertEquals("vae/", m.origin(Component.VAE));
-        LatentCodec codec = m.openCodec(LatentCodec.Part.ENCODER, LatentCodec.Part.DECODER);
+        LatentCodec codec = m.openCodec(new CpuBackend(), LatentCodec.Part.ENCODER, LatentCodec.Part.DECODER);
         PixelCodec px = assertInstanceOf(PixelCodec.class, codec);
         assertEquals(2, px.patchSize());
         assertEquals(12, px.latentChannels());
@@ -54,7 +54,8 @@ class CodecFolderTest {
     @Test
     void vaeCodecIsOpenedWithTheAskedPartsOnly() {
         ModelFolder tiny = resolve(Tiny.MODEL);
-        AutoencoderCodec decoding = assertInstanceOf(AutoencoderCodec.class, tiny.openCodec(LatentCodec.Part.DECODER));
+        AutoencoderCodec decoding = assertInstanceOf(AutoencoderCodec.class, tiny.openCodec(new CpuBackend(),
+                LatentCodec.Part.DECODER));
         assertEquals("AutoencoderKL", decoding.kind());
         assertEquals(2, decoding.downsampleFactor());
         assertEquals(16, decoding.latentChannels());

@@ -11,12 +11,12 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Reading the copied goldens under src/test/resources/text-encoders and comparing against them. */
-final class EncoderTestData {
+/** Reading the copied goldens under src/test/resources/text-encoders and comparing against them (here and in cuda). */
+public final class EncoderTestData {
     private EncoderTestData() {
     }
 
-    static Path resource(String relative) {
+    public static Path resource(String relative) {
         return Resources.path("text-encoders/" + relative);
     }
 
@@ -26,7 +26,7 @@ final class EncoderTestData {
     }
 
     /** An I64 [B, L] id tensor as int rows. */
-    static int[][] ids(Tensor t) {
+    public static int[][] ids(Tensor t) {
         assertEquals(DType.I64, t.dtype(), "ids dtype");
         int rows = (int) t.rows();
         int cols = (int) t.cols();

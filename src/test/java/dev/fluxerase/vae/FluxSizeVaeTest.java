@@ -16,8 +16,8 @@ class FluxSizeVaeTest {
             VaeGolden.MapSource source = new VaeGolden.MapSource("flux-ae-zeros", ckpt.tensors());
             try (VaeWeights w = VaeWeights.of(source, AutoencoderConfig.FLUX)) {
                 assertEquals(VaeWeights.Naming.BFL, w.naming());
-                VaeDecoder decoder = VaeDecoder.load(w);
-                VaeEncoder encoder = VaeEncoder.load(w);
+                VaeDecoder decoder = VaeDecoder.load(w, VaeGolden.CPU);
+                VaeEncoder encoder = VaeEncoder.load(w, VaeGolden.CPU);
                 assertEquals(8, decoder.config().downsampleFactor());
                 // all-zero weights give bias-only outputs; this checks geometry, not values
                 Tensor image = decoder.decode(Tensor.zeros(1, 16, 1, 1));

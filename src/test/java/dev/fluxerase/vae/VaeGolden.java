@@ -1,8 +1,10 @@
 package dev.fluxerase.vae;
 
+import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.safetensors.SafetensorsFile;
 import dev.fluxerase.safetensors.TensorInfo;
 import dev.fluxerase.safetensors.TensorSource;
+import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
@@ -22,6 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 final class VaeGolden {
     static final Path TINY = Resources.path("vae/tiny");
     static final Path PIPELINE = Resources.path("vae/pipeline");
+    /** The backend the VAE tests compute on (the CPU's: host memory, nothing to free). */
+    static final Backend CPU = new CpuBackend();
 
     private VaeGolden() {
     }
@@ -50,9 +54,10 @@ final class VaeGolden {
         assertTrue(e <= bound, what + ": rel_to_max " + e + " > " + bound);
     }
 
+    /** rel_to_max against a reference widened to double (a float64 golden, or a float32 one); {@code what} names it. */
     static void assertClose64(String what, Tensor ours, double[] ref, double bound) {
         double e = Compare.relToMax(values(ours), ref);
-        assertTrue(e <= bound, what + ": rel_to_max vs f64 " + e + " > " + bound);
+        assertTrue(e <= bound, what + ": rel_to_max " + e + " > " + bound);
     }
 
     /** A read-only in-memory checkpoint: the tests' way to rename or reshape tensors without writing a file. */

@@ -1,6 +1,13 @@
 package dev.fluxerase.vae;
 
-import org.junit.jupiter.api.Test;
+import dev.fluxerase.cpu.CpuBackend;
+import dev.fluxerase.cpu.NaiveBackend;
+import dev.fluxerase.tensor.Allocations;
+import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.ConvGeometry;
+import dev.fluxerase.tensor.Tensor;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.Random;
 
@@ -8,11 +15,23 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Each op against a direct float64 evaluation of its PyTorch definition, on odd sizes (vector tails, odd stride-2
- * inputs) and with buffer budgets small enough to force several im2col tiles and attention query blocks.
+ * Each layer of the VAE against a direct float64 evaluation of its PyTorch definition, on odd sizes (vector tails, odd
+ * stride-2 inputs) and with score budgets small enough to force several attention query blocks, on the reference and
+ * the CPU backend. (How a backend tiles its conv is its own business, tested with the op in the backend tests.)
  */
 class VaeOpsTest {
     private final Random random = new Random(11);
+
+    static Backend[] backends() {
+        return new Backend[]{new NaiveBackend(), new CpuBackend()};
+    }
+
+    /** A channels-last map [1, h, w, c] of host values, as the layers take it. */
+    private record FeatureMap(int h, int w, int c, float[] data) {
+        Tensor on(Backend be) {
+            return be.upload(data, 1, h, w, c);
+        }
+    }
 
     private float[] randoms(int n, double scale) {
         float[] a = new float[n];
@@ -30,14 +49,15 @@ class VaeOpsTest {
         return m.data[(y * m.w + x) * m.c + ch];
     }
 
-    private static void assertClose(double[] ref, FeatureMap ours, int oh, int ow, int oc) {
-        assertEquals(oh, ours.h, "height");
-        assertEquals(ow, ours.w, "width");
-        assertEquals(oc, ours.c, "channels");
+    private static void assertClose(double[] ref, Backend be, Tensor ours, int oh, int ow, int oc) {
+        assertEquals(oh, ours.dim(1), "height");
+        assertEquals(ow, ours.dim(2), "width");
+        assertEquals(oc, ours.dim(3), "channels");
+        float[] got = be.download(ours);
         double maxDiff = 0;
         double maxRef = 0;
         for (int i = 0; i < ref.length; i++) {
-            maxDiff = Math.max(maxDiff, Math.abs(ours.data[i] - ref[i]));
+            maxDiff = Math.max(maxDiff, Math.abs(got[i] - ref[i]));
             maxRef = Math.max(maxRef, Math.abs(ref[i]));
         }
         assertTrue(maxDiff / maxRef < 2e-6, "rel_to_max " + maxDiff / maxRef);
@@ -57,7 +77,9 @@ class VaeOpsTest {
     }
 
     /** out[o, y, x] = b[o] + Σ w[o, i, ky, kx] · in(i, sy + ky − pad, sx + kx − pad), taps outside the input are 0. */
-    private static double[] directConv(FeatureMap x, float[] w, float[] b, int cout, int k, Conv2d.Mode mode, int oh,
+    private enum Mode { SAME, DOWN, UP }
+
+    private static double[] directConv(FeatureMap x, float[] w, float[] b, int cout, int k, Mode mode, int oh,
                                        int ow) {
         int cin = x.c;
         double[] out = new double[oh * ow * cout];
@@ -75,13 +97,13 @@ class VaeOpsTest {
                                 if (k == 1) {
                                     vy = y;
                                     vx = xx;
-                                } else if (mode == Conv2d.Mode.DOWN) {
+                                } else if (mode == Mode.DOWN) {
                                     vy = 2 * y + ky;
                                     vx = 2 * xx + kx;
                                 } else {
                                     vy = y + ky - 1;
                                     vx = xx + kx - 1;
-                                    if (mode == Conv2d.Mode.UP) {
+                                    if (mode == Mode.UP) {
                                         vh *= 2;
                                         vw *= 2;
                                     }
@@ -89,8 +111,8 @@ class VaeOpsTest {
                                 if (vy < 0 || vx < 0 || vy >= vh || vx >= vw) {
                                     continue;
                                 }
-                                int sy = mode == Conv2d.Mode.UP && k == 3 ? vy / 2 : vy;
-                                int sx = mode == Conv2d.Mode.UP && k == 3 ? vx / 2 : vx;
+                                int sy = mode == Mode.UP && k == 3 ? vy / 2 : vy;
+                                int sx = mode == Mode.UP && k == 3 ? vx / 2 : vx;
                                 s += (double) w[((o * cin + i) * k + ky) * k + kx] * at(x, i, sy, sx);
                             }
                         }
@@ -102,42 +124,45 @@ class VaeOpsTest {
         return out;
     }
 
-    @Test
-    void conv3x3AllGeometriesAcrossTiles() {
+    @ParameterizedTest
+    @MethodSource("backends")
+    void conv3x3AllGeometries(Backend be) {
         int cin = 5;
         int cout = 6;
         float[] w = randoms(cout * cin * 9, 0.3);
         float[] b = randoms(cout, 0.1);
-        Conv2d conv = new Conv2d(cin, cout, 3, reorder(w, cout, cin, 3), b);
+        Conv2d conv = new Conv2d(new Allocations(be), cin, cout, 3, reorder(w, cout, cin, 3), b);
         for (int[] hw : new int[][]{{7, 5}, {6, 8}, {2, 3}}) {
             FeatureMap x = map(hw[0], hw[1], cin);
-            for (int budget : new int[]{1 << 22, 45 * 4, 1}) {
-                assertClose(directConv(x, w, b, cout, 3, Conv2d.Mode.SAME, x.h, x.w),
-                        conv.forward(x, Conv2d.Mode.SAME, null, budget), x.h, x.w, cout);
-                assertClose(directConv(x, w, b, cout, 3, Conv2d.Mode.UP, 2 * x.h, 2 * x.w),
-                        conv.forward(x, Conv2d.Mode.UP, null, budget), 2 * x.h, 2 * x.w, cout);
-                // PyTorch: pad (0, 1, 0, 1), then floor((H + 1 − 3) / 2) + 1 rows
-                int oh = (x.h + 1 - 3) / 2 + 1;
-                int ow = (x.w + 1 - 3) / 2 + 1;
-                assertClose(directConv(x, w, b, cout, 3, Conv2d.Mode.DOWN, oh, ow),
-                        conv.forward(x, Conv2d.Mode.DOWN, null, budget), oh, ow, cout);
-            }
+            Tensor xt = x.on(be);
+            assertClose(directConv(x, w, b, cout, 3, Mode.SAME, x.h, x.w), be,
+                    conv.forward(xt, ConvGeometry.SAME), x.h, x.w, cout);
+            assertClose(directConv(x, w, b, cout, 3, Mode.UP, 2 * x.h, 2 * x.w), be,
+                    conv.forward(xt, ConvGeometry.UP), 2 * x.h, 2 * x.w, cout);
+            // PyTorch: pad (0, 1, 0, 1), then floor((H + 1 − 3) / 2) + 1 rows
+            int oh = (x.h + 1 - 3) / 2 + 1;
+            int ow = (x.w + 1 - 3) / 2 + 1;
+            assertClose(directConv(x, w, b, cout, 3, Mode.DOWN, oh, ow), be,
+                    conv.forward(xt, ConvGeometry.DOWN), oh, ow, cout);
         }
     }
 
-    @Test
-    void conv1x1AndFusedResidual() {
+    @ParameterizedTest
+    @MethodSource("backends")
+    void conv1x1AndFusedResidual(Backend be) {
         int cin = 9;
         int cout = 19;
         float[] w = randoms(cout * cin, 0.3);
         float[] b = randoms(cout, 0.1);
         FeatureMap x = map(3, 4, cin);
         FeatureMap residual = map(3, 4, cout);
-        double[] ref = directConv(x, w, b, cout, 1, Conv2d.Mode.SAME, 3, 4);
+        double[] ref = directConv(x, w, b, cout, 1, Mode.SAME, 3, 4);
         for (int i = 0; i < ref.length; i++) {
             ref[i] += residual.data[i];
         }
-        assertClose(ref, new Conv2d(cin, cout, 1, w, b).forward(x, null, residual), 3, 4, cout);
+        Tensor y = residual.on(be);
+        new Conv2d(new Allocations(be), cin, cout, 1, w, b).accumulate(x.on(be), ConvGeometry.POINTWISE, y);
+        assertClose(ref, be, y, 3, 4, cout);
     }
 
     private static double[] directGroupNorm(FeatureMap x, int groups, float[] gamma, float[] beta, boolean swish) {
@@ -169,8 +194,9 @@ class VaeOpsTest {
         return out;
     }
 
-    @Test
-    void groupNormWithAndWithoutSwish() {
+    @ParameterizedTest
+    @MethodSource("backends")
+    void groupNormWithAndWithoutSwish(Backend be) {
         for (int[] cg : new int[][]{{12, 3}, {20, 4}, {32, 32}}) {
             int c = cg[0];
             FeatureMap x = map(9, 7, c);
@@ -182,15 +208,19 @@ class VaeOpsTest {
             for (int i = 0; i < c; i++) {
                 gamma[i] += 1;
             }
-            GroupNorm gn = new GroupNorm(c, cg[1], gamma, beta);
+            GroupNorm gn = new GroupNorm(new Allocations(be), c, cg[1], gamma, beta);
             for (boolean swish : new boolean[]{false, true}) {
-                assertClose(directGroupNorm(x, cg[1], gamma, beta, swish), gn.forward(x, swish), 9, 7, c);
+                assertClose(directGroupNorm(x, cg[1], gamma, beta, swish), be, gn.forward(x.on(be), swish), 9, 7, c);
+                Tensor inPlace = x.on(be);
+                gn.inPlace(inPlace, swish);
+                assertClose(directGroupNorm(x, cg[1], gamma, beta, swish), be, inPlace, 9, 7, c);
             }
         }
     }
 
-    @Test
-    void attentionAcrossQueryBlocks() {
+    @ParameterizedTest
+    @MethodSource("backends")
+    void attentionAcrossQueryBlocks(Backend be) {
         int c = 12;
         FeatureMap x = map(5, 3, c);
         float[] gamma = randoms(c, 0.1);
@@ -204,9 +234,10 @@ class VaeOpsTest {
         for (int j = 0; j < 4; j++) {
             w[j] = randoms(c * c, 0.5);
             b[j] = randoms(c, 0.1);
-            lin[j] = new Conv2d(c, c, 1, w[j], b[j]);
+            lin[j] = new Conv2d(new Allocations(be), c, c, 1, w[j], b[j]);
         }
-        SpatialAttention attn = new SpatialAttention(c, new GroupNorm(c, 4, gamma, beta), lin[0], lin[1], lin[2], lin[3]);
+        SpatialAttention attn = new SpatialAttention(c, new GroupNorm(new Allocations(be), c, 4, gamma, beta), lin[0],
+                lin[1], lin[2], lin[3], be);
 
         int t = x.h * x.w;
         double[] xn = directGroupNorm(x, 4, gamma, beta, false);
@@ -253,19 +284,23 @@ class VaeOpsTest {
             }
         }
         for (int budget : new int[]{1 << 22, t * 4, 1}) {
-            assertClose(ref, attn.forward(x, budget), 5, 3, c);
+            // the block takes its input over (the residual is accumulated into it), so each run gets a fresh copy
+            assertClose(ref, be, attn.forward(x.on(be), budget), 5, 3, c);
         }
     }
 
-    @Test
-    void layoutConversionsRoundTrip() {
+    @ParameterizedTest
+    @MethodSource("backends")
+    void layoutConversionsRoundTrip(Backend be) {
         float[] nchw = randoms(2 * 3 * 4 * 5, 1);
-        float[] back = new float[nchw.length];
+        Tensor images = be.upload(nchw, 2, 3, 4, 5);
+        Tensor back = be.allocate(dev.fluxerase.tensor.DType.F32, 2, 3, 4, 5);
         for (int b = 0; b < 2; b++) {
-            FeatureMap m = FeatureMap.fromNchw(nchw, b, 3, 4, 5);
-            assertEquals(nchw[b * 60 + 2 * 20 + 3 * 5 + 1], m.data[(3 * 5 + 1) * 3 + 2], "channel 2, row 3, column 1");
-            m.toNchw(back, b);
+            Tensor m = Layout.toMap(be, images, b);
+            assertEquals(nchw[b * 60 + 2 * 20 + 3 * 5 + 1], be.download(m)[(3 * 5 + 1) * 3 + 2],
+                    "channel 2, row 3, column 1");
+            Layout.toNchw(be, m, back, b);
         }
-        org.junit.jupiter.api.Assertions.assertArrayEquals(nchw, back);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(nchw, be.download(back));
     }
 }

@@ -35,7 +35,7 @@ class VaePipelineTest {
 
     @Test
     void bf16FolderDecodesLikeFluxPipeline(@TempDir Path dir) {
-        VaeDecoder decoder = VaeDecoder.load(VAE);
+        VaeDecoder decoder = VaeDecoder.load(VAE, VaeGolden.CPU);
         assertEquals(new AutoencoderConfig(3, 3, 16, new int[]{32, 64}, 1, 32, 0.3611, 0.1159, true), decoder.config());
         Tensor latents = tensor(CASE, "final_latents_unpacked");
 
@@ -47,7 +47,7 @@ class VaePipelineTest {
 
         Tensor decoded = decoder.decode(latents);
         assertClose("decoded_raw", decoded, tensor(CASE, "decoded_raw_f32"), 1e-5);
-        assertClose64("decoded_raw", decoded, f64(CASE, "decoded_raw_f64"), 1e-5);
+        assertClose64("decoded_raw vs f64", decoded, f64(CASE, "decoded_raw_f64"), 1e-5);
 
         // the pipeline's np image is [H, W, 3] in [0, 1]; ours must be its 8-bit rounding (numpy_to_pil)
         RgbImage image = RgbImage.fromTensor(decoded, 0);
@@ -97,7 +97,7 @@ class VaePipelineTest {
             }
             SafetensorsWriter.write(dir.resolve("diffusion_pytorch_model.safetensors"), decoderOnly, Map.of());
         }
-        VaeException e = assertThrows(VaeException.class, () -> VaeEncoder.load(dir));
+        VaeException e = assertThrows(VaeException.class, () -> VaeEncoder.load(dir, VaeGolden.CPU));
         assertTrue(e.getMessage().contains("diffusion_pytorch_model.safetensors: missing tensor encoder.conv_in.weight"),
                 e.getMessage());
     }

@@ -76,13 +76,13 @@ class VaeWeightsTest {
         float[] decodedD;
         float[] meanD;
         try (VaeWeights w = VaeWeights.of(diffusers, g32())) {
-            decodedD = VaeGolden.values(VaeDecoder.load(w).decode(z));
-            meanD = VaeGolden.values(VaeEncoder.load(w).encode(image));
+            decodedD = VaeGolden.values(VaeDecoder.load(w, VaeGolden.CPU).decode(z));
+            meanD = VaeGolden.values(VaeEncoder.load(w, VaeGolden.CPU).encode(image));
         }
         try (VaeWeights w = VaeWeights.of(bfl, g32())) {
             assertEquals(VaeWeights.Naming.BFL, w.naming());
-            assertArrayEquals(decodedD, VaeGolden.values(VaeDecoder.load(w).decode(z)));
-            assertArrayEquals(meanD, VaeGolden.values(VaeEncoder.load(w).encode(image)));
+            assertArrayEquals(decodedD, VaeGolden.values(VaeDecoder.load(w, VaeGolden.CPU).decode(z)));
+            assertArrayEquals(meanD, VaeGolden.values(VaeEncoder.load(w, VaeGolden.CPU).encode(image)));
         }
         Map<String, Tensor> flat = new LinkedHashMap<>(renamed);
         flat.put("decoder.mid.attn_1.q.weight", renamed.get("decoder.mid.attn_1.q.weight").view(64, 64));
@@ -121,8 +121,8 @@ class VaeWeightsTest {
         VaeDecoder decoder;
         VaeEncoder encoder;
         try (VaeWeights w = VaeWeights.of(VaeGolden.MapSource.copyOf(WEIGHTS), g32())) {
-            decoder = VaeDecoder.load(w);
-            encoder = VaeEncoder.load(w);
+            decoder = VaeDecoder.load(w, VaeGolden.CPU);
+            encoder = VaeEncoder.load(w, VaeGolden.CPU);
         }
         VaeException e = assertThrows(VaeException.class, () -> decoder.decode(Tensor.zeros(1, 4, 8, 8)));
         assertEquals("latents: expected a CPU float tensor [B, 16, H, W], found [1, 4, 8, 8] F32 on CPU", e.getMessage());
@@ -135,7 +135,7 @@ class VaeWeightsTest {
     void batchesAreIndependent() {
         VaeDecoder decoder;
         try (VaeWeights w = VaeWeights.of(VaeGolden.MapSource.copyOf(WEIGHTS), g32())) {
-            decoder = VaeDecoder.load(w);
+            decoder = VaeDecoder.load(w, VaeGolden.CPU);
         }
         float[] z = VaeGolden.values(tensor(INPUTS, "latent_z"));
         float[] pair = Arrays.copyOf(z, 2 * z.length);
@@ -162,8 +162,8 @@ class VaeWeightsTest {
     private static void assertError(VaeGolden.MapSource source, String start) {
         VaeException e = assertThrows(VaeException.class, () -> {
             try (VaeWeights w = VaeWeights.of(source, g32())) {
-                VaeDecoder.load(w);
-                VaeEncoder.load(w);
+                VaeDecoder.load(w, VaeGolden.CPU);
+                VaeEncoder.load(w, VaeGolden.CPU);
             }
         });
         assertTrue(e.getMessage().startsWith(start), e.getMessage());
