@@ -58,8 +58,8 @@ public final class NaiveBackend implements Backend {
         s.setAtIndex(F32, i, (float) (s.getAtIndex(F32, i) + v));
     }
 
-    /** Element i of a weight tensor (F32, BF16 or F16) as f32. */
-    private static float weight(Tensor t, long i) {
+    /** Element i of a weight (F32, BF16 or F16) or of an activation that may be BF16, as f32. */
+    private static float read(Tensor t, long i) {
         return Floats.read(t.data(), t.dtype(), i);
     }
 
@@ -97,7 +97,7 @@ public final class NaiveBackend implements Backend {
     @Override
     public void copyStrided(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset, long[] dstStrides,
                             long[] sizes, boolean accumulate) {
-        if (!CHECK.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes)) {
+        if (!CHECK.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes, accumulate)) {
             return;
         }
         for (long i0 = 0; i0 < sizes[0]; i0++) {
@@ -108,8 +108,8 @@ public final class NaiveBackend implements Backend {
                                 + i3 * srcStrides[3];
                         long d = dstOffset + i0 * dstStrides[0] + i1 * dstStrides[1] + i2 * dstStrides[2]
                                 + i3 * dstStrides[3];
-                        float v = get(src, s);
-                        set(dst, d, accumulate ? get(dst, d) + v : v);
+                        float v = read(src, s);
+                        HostMemory.store(dst.data(), dst.dtype(), d, accumulate ? get(dst, d) + v : v);
                     }
                 }
             }
@@ -128,12 +128,33 @@ public final class NaiveBackend implements Backend {
             for (long j = 0; j < n; j++) {
                 double s = 0;
                 for (long p = 0; p < k; p++) {
-                    double av = transA ? get(a, p * m + i) : get(a, i * k + p);
-                    double bv = transB ? weight(b, j * k + p) : weight(b, p * n + j);
+                    double av = transA ? read(a, p * m + i) : read(a, i * k + p);
+                    double bv = transB ? read(b, j * k + p) : read(b, p * n + j);
                     s += av * bv;
                 }
                 long ci = i * n + j;
                 set(c, ci, beta == 0 ? alpha * s : alpha * s + (double) beta * get(c, ci));
+            }
+        }
+    }
+
+    /** Each output's f64 sum plus bias; y gets it (through gelu_tanh in f64 when preGelu takes it) rounded once. */
+    @Override
+    public void linear(Tensor x, Tensor w, Tensor bias, Tensor y, Tensor preGelu) {
+        BackendContract.Gemm g = CHECK.linear(x, w, bias, y, preGelu);
+        long k = g.k();
+        for (long i = 0; i < g.m(); i++) {
+            for (long j = 0; j < g.n(); j++) {
+                double s = bias == null ? 0 : read(bias, j);
+                for (long p = 0; p < k; p++) {
+                    s += (double) read(x, i * k + p) * read(w, j * k + p);
+                }
+                long yi = i * g.n() + j;
+                if (preGelu != null) {
+                    HostMemory.store(preGelu.data(), preGelu.dtype(), yi, (float) s);
+                    s = gelu(s);
+                }
+                HostMemory.store(y.data(), y.dtype(), yi, (float) s);
             }
         }
     }
@@ -144,7 +165,7 @@ public final class NaiveBackend implements Backend {
         long cols = y.cols();
         for (long r = 0; r < y.rows(); r++) {
             for (long j = 0; j < cols; j++) {
-                add(y, r * cols + j, weight(bias, j));
+                add(y, r * cols + j, read(bias, j));
             }
         }
     }
@@ -237,16 +258,19 @@ public final class NaiveBackend implements Backend {
     public void geluTanh(Tensor x, Tensor y) {
         CHECK.unary("geluTanh", x, y);
         for (long i = 0; i < x.numel(); i++) {
-            double v = get(x, i);
-            set(y, i, 0.5 * v * (1 + Math.tanh(GELU_K * (v + GELU_C * v * v * v))));
+            set(y, i, gelu(get(x, i)));
         }
+    }
+
+    private static double gelu(double v) {
+        return 0.5 * v * (1 + Math.tanh(GELU_K * (v + GELU_C * v * v * v)));
     }
 
     @Override
     public void geluTanhBackward(Tensor dy, Tensor x, Tensor dx) {
-        CHECK.unaryBackward("geluTanhBackward", dy, x, dx);
+        CHECK.geluTanhBackward(dy, x, dx);
         for (long i = 0; i < x.numel(); i++) {
-            double v = get(x, i);
+            double v = read(x, i);
             double t = Math.tanh(GELU_K * (v + GELU_C * v * v * v));
             double d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_K * (1 + 3 * GELU_C * v * v);
             add(dx, i, get(dy, i) * d);
@@ -363,7 +387,7 @@ public final class NaiveBackend implements Backend {
             }
             double rr = 1 / Math.sqrt(ss / cols + eps);
             for (long j = 0; j < cols; j++) {
-                set(y, base + j, get(x, base + j) * rr * weight(weight, j));
+                set(y, base + j, get(x, base + j) * rr * read(weight, j));
             }
             if (rrms != null) {
                 set(rrms, r, rr);
@@ -384,12 +408,12 @@ public final class NaiveBackend implements Backend {
             for (long j = 0; j < cols; j++) {
                 double g = get(dy, base + j);
                 double v = get(x, base + j);
-                mux += g * weight(weight, j) * v;
+                mux += g * read(weight, j) * v;
                 dw[(int) j] += g * v * rr;
             }
             mux /= cols;
             for (long j = 0; j < cols; j++) {
-                double u = get(dy, base + j) * (double) weight(weight, j);
+                double u = get(dy, base + j) * (double) read(weight, j);
                 add(dx, base + j, rr * (u - get(x, base + j) * rr * rr * mux));
             }
         }

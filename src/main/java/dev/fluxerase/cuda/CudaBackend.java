@@ -268,12 +268,13 @@ public final class CudaBackend implements Backend {
     public void copyStrided(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset, long[] dstStrides,
                             long[] sizes, boolean accumulate) {
         enter();
-        if (!CHECK.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes)) {
+        if (!CHECK.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes, accumulate)) {
             return;
         }
         long total = Math.multiplyExact(Math.multiplyExact(sizes[0], sizes[1]), Math.multiplyExact(sizes[2], sizes[3]));
-        kernels.launch1d(Kernel.COPY_STRIDED, total, total, src.data().address(), srcOffset, srcStrides[0], srcStrides[1],
-                srcStrides[2], srcStrides[3], dst.data().address(), dstOffset, dstStrides[0], dstStrides[1], dstStrides[2],
+        kernels.launch1d(Kernel.COPY_STRIDED, total, total, src.data().address(), CudaKernels.dtypeCode(src.dtype()),
+                srcOffset, srcStrides[0], srcStrides[1], srcStrides[2], srcStrides[3], dst.data().address(),
+                CudaKernels.dtypeCode(dst.dtype()), dstOffset, dstStrides[0], dstStrides[1], dstStrides[2],
                 dstStrides[3], sizes[1], sizes[2], sizes[3], accumulate ? 1 : 0);
     }
 
@@ -322,22 +323,77 @@ public final class CudaBackend implements Backend {
             }
             return;
         }
-        long cp = c.data().address();
-        switch (b.dtype()) {
-            case F32 -> cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b.data().address(), a.data().address(), beta, cp,
-                    stream);
-            case BF16 -> {
-                long a16 = scratch("gemm-a-bf16", a.numel() * 2);
-                kernels.launch1d(Kernel.CAST, a.numel(), a.numel(), a.data().address(), 0, a16, 1);
-                cublas.matmul(p, CublasLt.CUDA_R_16BF, alpha, b.data().address(), a16, beta, cp, stream);
-            }
-            case F16 -> {
-                // F16 activations could overflow, so the (rare) F16 weight is widened instead.
-                long b32 = scratch("gemm-b-f32", b.numel() * 4);
-                kernels.launch1d(Kernel.CAST, b.numel(), b.numel(), b.data().address(), 2, b32, 0);
-                cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b32, a.data().address(), beta, cp, stream);
-            }
-            default -> throw new IllegalStateException();
+        matmul(p, alpha, a, b, beta, c.data().address());
+    }
+
+    /**
+     * Column-major D (f32, at {@code d}) = alpha·op(b)·op(a) + beta·D as {@link GemmPlan} lays our row-major product out.
+     * cuBLASLt wants A and B in one dtype: f32 × f32 stays f32; with a BF16 operand the other is cast to bf16 in scratch
+     * and the product runs on tensor cores (a BF16 activation, or a bf16 weight: the f32 activation is rounded, as every
+     * bf16 GEMM here does); an F16 weight, whose products could overflow if the activation were narrowed to f16, is
+     * widened to f32 instead, and a BF16 a with it.
+     */
+    private void matmul(GemmPlan p, float alpha, Tensor a, Tensor b, float beta, long d) {
+        if (b.dtype() == DType.F16) {
+            long b32 = converted(b, DType.F32, "gemm-b-f32");
+            cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b32, converted(a, DType.F32, "gemm-a-f32"), beta, d, stream);
+        } else if (a.dtype() == DType.F32 && b.dtype() == DType.F32) {
+            cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b.data().address(), a.data().address(), beta, d, stream);
+        } else {
+            cublas.matmul(p, CublasLt.CUDA_R_16BF, alpha, converted(b, DType.BF16, "gemm-b-bf16"),
+                    converted(a, DType.BF16, "gemm-a-bf16"), beta, d, stream);
+        }
+    }
+
+    /** t's address when it has dtype {@code to}, else that of a copy cast into the scratch of {@code purpose}. */
+    private long converted(Tensor t, DType to, String purpose) {
+        if (t.dtype() == to) {
+            return t.data().address();
+        }
+        long dst = scratch(purpose, t.numel() * to.byteSize());
+        kernels.launch1d(Kernel.CAST, t.numel(), t.numel(), t.data().address(), CudaKernels.dtypeCode(t.dtype()), dst,
+                CudaKernels.dtypeCode(to));
+        return dst;
+    }
+
+    /**
+     * The GEMM into f32 (y itself when it is F32, else scratch), then the bias and GELU kernels and a cast into each BF16
+     * output. With F32 tensors this is the gemm, addBias, copy and geluTanh sequence the F32 model runs.
+     */
+    @Override
+    public void linear(Tensor x, Tensor w, Tensor bias, Tensor y, Tensor preGelu) {
+        enter();
+        BackendContract.Gemm shape = CHECK.linear(x, w, bias, y, preGelu);
+        long n = y.numel();
+        if (n == 0) {
+            return;
+        }
+        long z = y.dtype() == DType.F32 ? y.data().address() : scratch("linear-f32", n * 4);
+        if (shape.k() == 0) {
+            driver.memsetD32Async(z, 0, n, stream);
+        } else {
+            matmul(GemmPlan.rowMajor(false, true, shape), 1f, x, w, 0f, z);
+        }
+        if (bias != null) {
+            kernels.launch1d(Kernel.ADD_BIAS, n, shape.m(), intDim("linear", shape.n()), z, bias.data().address(),
+                    CudaKernels.dtypeCode(bias.dtype()));
+        }
+        if (preGelu != null) {
+            fromF32(z, preGelu);
+            kernels.launch1d(Kernel.GELU_TANH_FWD, n, n, z, z);
+        }
+        if (z != y.data().address()) {
+            fromF32(z, y);
+        }
+    }
+
+    /** dst = the f32 values at {@code src}, rounded when dst is BF16. */
+    private void fromF32(long src, Tensor dst) {
+        if (dst.dtype() == DType.F32) {
+            driver.copyDtoDAsync(dst.data().address(), src, dst.byteSize(), stream);
+        } else {
+            kernels.launch1d(Kernel.CAST, dst.numel(), dst.numel(), src, 0, dst.data().address(),
+                    CudaKernels.dtypeCode(dst.dtype()));
         }
     }
 
@@ -459,7 +515,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void geluTanhBackward(Tensor dy, Tensor x, Tensor dx) {
-        unaryBackward(Kernel.GELU_TANH_BWD, "geluTanhBackward", dy, x, dx);
+        enter();
+        CHECK.geluTanhBackward(dy, x, dx);
+        kernels.launch1d(Kernel.GELU_TANH_BWD, x.numel(), x.numel(), dy.data().address(), x.data().address(),
+                CudaKernels.dtypeCode(x.dtype()), dx.data().address());
     }
 
     @Override
