@@ -207,27 +207,34 @@ class FluxModelTest {
             Tensor gradProbs = Tensor.of(RandomData.gaussian(rng, (long) b * c.numHeads() * l * l, 1), b,
                     c.numHeads(), l, l);
             for (boolean checkpointing : new boolean[]{true, false}) {
-                try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
-                    String what = lTxt + "+" + lImg + " tokens, checkpointing " + checkpointing;
-                    if (checkpointing) {
-                        FluxModel sampling = new FluxModel(w, counting);
-                        sampling.setCheckpointing(true);
+                for (DType mlp : new DType[]{DType.F32, DType.BF16}) {
+                    try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+                        String what = lTxt + "+" + lImg + " tokens, checkpointing " + checkpointing + ", " + mlp
+                                + " MLP activations";
+                        if (checkpointing) {
+                            FluxModel sampling = new FluxModel(w, counting);
+                            sampling.setCheckpointing(true);
+                            sampling.setMlpActivations(mlp);
+                            allocated[0] = 0;
+                            sampling.forward(in, false);
+                            assertWithin(allocated[0], FluxModel.inferenceBytes(c, b, lTxt, lImg, mlp), lImg,
+                                    "forward, " + what);
+                        }
+                        // the trainer's LoRA, on every double block, so that the backward runs through all of them
+                        FluxModel m = new FluxModel(w, counting);
+                        m.setLora(LoraSet.create(c, LoraSet.DEFAULT_TARGETS, 2, 2f, 1, LoraSet.Init.GAUSSIAN).modules(),
+                                1f);
+                        m.setCheckpointing(checkpointing);
+                        m.setMlpActivations(mlp);
                         allocated[0] = 0;
-                        sampling.forward(in, false);
-                        assertWithin(allocated[0], FluxModel.inferenceBytes(c, b, lTxt, lImg), lImg, "forward, " + what);
+                        m.forward(in, List.of(block));
+                        long forward = allocated[0];
+                        FluxGradients g = m.newGradients(false, false);
+                        allocated[0] = forward;
+                        m.backward(gradOut, Map.of(block, gradProbs), g);
+                        assertWithin(allocated[0], FluxModel.trainingBytes(c, b, lTxt, lImg, checkpointing, 1, mlp),
+                                lImg, "forward and backward, " + what);
                     }
-                    // the trainer's LoRA, on every double block, so that the backward runs through all of them
-                    FluxModel m = new FluxModel(w, counting);
-                    m.setLora(LoraSet.create(c, LoraSet.DEFAULT_TARGETS, 2, 2f, 1, LoraSet.Init.GAUSSIAN).modules(), 1f);
-                    m.setCheckpointing(checkpointing);
-                    allocated[0] = 0;
-                    m.forward(in, List.of(block));
-                    long forward = allocated[0];
-                    FluxGradients g = m.newGradients(false, false);
-                    allocated[0] = forward;
-                    m.backward(gradOut, Map.of(block, gradProbs), g);
-                    assertWithin(allocated[0], FluxModel.trainingBytes(c, b, lTxt, lImg, checkpointing, 1), lImg,
-                            "forward and backward, " + what);
                 }
             }
         }
