@@ -334,14 +334,20 @@ public final class CudaBackend implements Backend {
      * widened to f32 instead, and a BF16 a with it.
      */
     private void matmul(GemmPlan p, float alpha, Tensor a, Tensor b, float beta, long d) {
+        matmul(p, alpha, a, b, beta, d, CublasLt.Output.F32);
+    }
+
+    /** The same with D of {@code out}'s type and its epilogue. */
+    private void matmul(GemmPlan p, float alpha, Tensor a, Tensor b, float beta, long d, CublasLt.Output out) {
         if (b.dtype() == DType.F16) {
             long b32 = converted(b, DType.F32, "gemm-b-f32");
-            cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b32, converted(a, DType.F32, "gemm-a-f32"), beta, d, stream);
+            cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b32, converted(a, DType.F32, "gemm-a-f32"), beta, d, out,
+                    stream);
         } else if (a.dtype() == DType.F32 && b.dtype() == DType.F32) {
-            cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b.data().address(), a.data().address(), beta, d, stream);
+            cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b.data().address(), a.data().address(), beta, d, out, stream);
         } else {
             cublas.matmul(p, CublasLt.CUDA_R_16BF, alpha, converted(b, DType.BF16, "gemm-b-bf16"),
-                    converted(a, DType.BF16, "gemm-a-bf16"), beta, d, stream);
+                    converted(a, DType.BF16, "gemm-a-bf16"), beta, d, out, stream);
         }
     }
 
@@ -357,8 +363,13 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * The GEMM into f32 (y itself when it is F32, else scratch), then the bias and GELU kernels and a cast into each BF16
-     * output. With F32 tensors this is the gemm, addBias, copy and geluTanh sequence the F32 model runs.
+     * One cuBLASLt call with the bias and GELU in its epilogue (CUBLASLT_EPILOGUE_BIAS, _GELU_AUX, _GELU_AUX_BIAS), D
+     * and the aux output in y's dtype, when cuBLASLt can take it: preGelu, if any, of y's dtype (the aux matrix has D's
+     * type) and out divisible by 8 (the aux leading dimension). A bias of another dtype than y is cast to y's first,
+     * the bias vector's type being D's. The GELU is fused only into a BF16 y: cuBLASLt does not document its GELU's
+     * accuracy, and the rounding to bf16 (2⁻⁸) dwarfs that of any f32 tanh approximation, where an F32 y would be held
+     * to our kernel's. Otherwise the unfused path: the GEMM into f32 (y itself when it is F32, else scratch), then the
+     * bias and GELU kernels and a cast into each BF16 output.
      */
     @Override
     public void linear(Tensor x, Tensor w, Tensor bias, Tensor y, Tensor preGelu) {
@@ -368,11 +379,23 @@ public final class CudaBackend implements Backend {
         if (n == 0) {
             return;
         }
+        GemmPlan plan = GemmPlan.rowMajor(false, true, shape);
+        boolean fusable = shape.k() > 0 && (preGelu == null
+                || y.dtype() == DType.BF16 && preGelu.dtype() == DType.BF16 && shape.n() % 8 == 0);
+        if (fusable) {
+            long b = bias == null ? 0 : converted(bias, y.dtype(), "linear-bias");
+            int epilogue = preGelu == null ? (b == 0 ? CublasLt.EPILOGUE_DEFAULT : CublasLt.EPILOGUE_BIAS)
+                    : (b == 0 ? CublasLt.EPILOGUE_GELU_AUX : CublasLt.EPILOGUE_GELU_AUX_BIAS);
+            int type = y.dtype() == DType.F32 ? CublasLt.CUDA_R_32F : CublasLt.CUDA_R_16BF;
+            matmul(plan, 1f, x, w, 0f, y.data().address(), new CublasLt.Output(type, epilogue, b,
+                    preGelu == null ? 0 : preGelu.data().address()));
+            return;
+        }
         long z = y.dtype() == DType.F32 ? y.data().address() : scratch("linear-f32", n * 4);
         if (shape.k() == 0) {
             driver.memsetD32Async(z, 0, n, stream);
         } else {
-            matmul(GemmPlan.rowMajor(false, true, shape), 1f, x, w, 0f, z);
+            matmul(plan, 1f, x, w, 0f, z);
         }
         if (bias != null) {
             kernels.launch1d(Kernel.ADD_BIAS, n, shape.m(), intDim("linear", shape.n()), z, bias.data().address(),
