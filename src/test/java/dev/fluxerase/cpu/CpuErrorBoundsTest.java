@@ -59,6 +59,11 @@ class CpuErrorBoundsTest {
     }
 
     @Test
+    void bf16Activations() {
+        ops.bf16Activations(U_F32);
+    }
+
+    @Test
     void biasAndElementwise() {
         ops.biasAndElementwise();
     }

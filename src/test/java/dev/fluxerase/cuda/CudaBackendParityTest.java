@@ -187,6 +187,12 @@ class CudaBackendParityTest {
         ops(gpu).linear(U_TENSOR_CORE);
     }
 
+    /** BF16 activations in gemm (bf16 × bf16 on tensor cores), the GELU backward and copyStrided. */
+    @Test
+    void bf16Activations() {
+        ops(gpu).bf16Activations(U_TENSOR_CORE);
+    }
+
     @Test
     void biasAndElementwise() {
         ops(gpu).biasAndElementwise();

@@ -105,6 +105,15 @@ public final class BoundedOps {
         return exact(0.5).times(v).times(exact(1).plus(geluTanh(v)));
     }
 
+    /** dx + dy·(0.5·(1 + t) + 0.5·x·(1 − t²)·k·(1 + 3c·x²)): 1 − t² cancels for |x| large. */
+    private static RunningError geluBackward(float x, float dy, float dx) {
+        RunningError v = exact(x);
+        RunningError t = geluTanh(v);
+        RunningError d = exact(0.5).times(exact(1).plus(t)).plus(exact(0.5).times(v).times(exact(1).minus(t.times(t)))
+                .times(GELU_K).times(exact(1).plus(exact(3).times(GELU_C).times(v).times(v))));
+        return exact(dx).plus(exact(dy).times(d));
+    }
+
     private static RunningError[] terms(int n, IntFunction<RunningError> term) {
         RunningError[] t = new RunningError[n];
         for (int i = 0; i < n; i++) {
@@ -194,6 +203,50 @@ public final class BoundedOps {
                 }
             }
         }
+    }
+
+    /**
+     * The other ops a BF16 MLP activation passes through. GEMMs with a BF16 a (the second MLP Linear's x·Wᵀ) and a BF16
+     * b (its dW += dyᵀ·x, dy of bf16 values so that a backend multiplying in bf16 gets the reference's inputs): the GEMM
+     * bound at {@code bf16GemmUnit}. copyStrided into, out of and between BF16 tensors: each side rounds the same f32
+     * values to nearest even, so they agree exactly (bound 0).
+     */
+    public void bf16Activations(double bf16GemmUnit) {
+        int m = 29, k = 96, n = 40;
+        float[] x = roundBf16(g((long) m * k)), w = roundBf16(gaussian(rnd, (long) n * k, 0.1));
+        float[] dy = roundBf16(g((long) m * n)), c = g((long) m * n), dw = g((long) n * k);
+        Tensor hx = hostAs(DType.BF16, x, m, k), hw = hostAs(DType.BF16, w, n, k);
+        Tensor hc = host(c, m, n), dc = dev(c, m, n);
+        ref.gemm(false, true, 1f, hx, hw, 0.5f, hc);
+        be.gemm(false, true, 1f, devAs(DType.BF16, x, m, k), devAs(DType.BF16, w, n, k), 0.5f, dc);
+        // bf16 × bf16 runs on tensor cores with no cast: the stand-in computes it
+        gemms.check("gemm bf16 a", f32(hc), be.download(dc), () -> ErrorBounds.gemm(bf16GemmUnit, k,
+                ErrorBounds.gemmMagnitude(false, true, 1f, hx, hw, 0.5f, c, m, n)));
+        Tensor hdw = host(dw, n, k), ddw = dev(dw, n, k);
+        ref.gemm(true, false, 1f, host(dy, m, n), hx, 1f, hdw);
+        be.gemm(true, false, 1f, dev(dy, m, n), devAs(DType.BF16, x, m, k), 1f, ddw);
+        kernels.check("gemm bf16 b", f32(hdw), be.download(ddw), () -> ErrorBounds.gemm(bf16GemmUnit, m,
+                ErrorBounds.gemmMagnitude(true, false, 1f, host(dy, m, n), hx, 1f, dw, n, k)));
+
+        // split heads of an F32 [L=6, 2·4] into a BF16 [2, 6, 4], copy those back into a BF16 [6, 8], and add them
+        // into an F32 [6, 8]
+        float[] src = g(48), acc = g(48);
+        long[] tok = {4, 8, 1, 0};
+        long[] heads = {24, 4, 1, 0};
+        long[] sizes = {2, 6, 4, 1};
+        Tensor hh = hostAs(DType.BF16, 2, 6, 4), dh = be.toDevice(hostAs(DType.BF16, 2, 6, 4));
+        ref.copyStrided(host(src, 6, 8), 0, tok, hh, 0, heads, sizes, false);
+        be.copyStrided(dev(src, 6, 8), 0, tok, dh, 0, heads, sizes, false);
+        float[] split = f32(hh);
+        kernels.check("copyStrided f32 to bf16", split, be.download(dh), () -> 0);
+        Tensor hb = hostAs(DType.BF16, 6, 8), db = be.toDevice(hostAs(DType.BF16, 6, 8));
+        ref.copyStrided(hh, 0, heads, hb, 0, tok, sizes, false);
+        be.copyStrided(devAs(DType.BF16, split, 2, 6, 4), 0, heads, db, 0, tok, sizes, false);
+        kernels.check("copyStrided bf16 to bf16", f32(hb), be.download(db), () -> 0);
+        Tensor ha = host(acc, 6, 8), da = dev(acc, 6, 8);
+        ref.copyStrided(hh, 0, heads, ha, 0, tok, sizes, true);
+        be.copyStrided(devAs(DType.BF16, split, 2, 6, 4), 0, heads, da, 0, tok, sizes, true);
+        kernels.check("copyStrided bf16 added into f32", f32(ha), be.download(da), () -> 0);
     }
 
     /** A bound D on two f32 results, widened by their roundings to nearest when the output is BF16. */
@@ -296,13 +349,13 @@ public final class BoundedOps {
         ref.geluTanhBackward(host(dy, r, c), host(x, r, c), hgx);
         be.geluTanhBackward(dev(dy, r, c), dev(x, r, c), dgx);
         // dx + dy·(0.5·(1 + t) + 0.5·x·(1 − t²)·k·(1 + 3c·x²)): 1 − t² cancels for |x| large
-        check("gelu backward", hgx, be.download(dgx), i -> {
-            RunningError v = exact(x[i]);
-            RunningError t = geluTanh(v);
-            RunningError d = exact(0.5).times(exact(1).plus(t)).plus(exact(0.5).times(v).times(exact(1).minus(t.times(t)))
-                    .times(GELU_K).times(exact(1).plus(exact(3).times(GELU_C).times(v).times(v))));
-            return exact(dx[i]).plus(exact(dy[i]).times(d));
-        });
+        check("gelu backward", hgx, be.download(dgx), i -> geluBackward(x[i], dy[i], dx[i]));
+        // x as a BF16 activation (an MLP pre-activation saved in BF16), on its bf16 values
+        float[] xb = roundBf16(x);
+        Tensor hgb = host(dx, r, c), dgb = dev(dx, r, c);
+        ref.geluTanhBackward(host(dy, r, c), hostAs(DType.BF16, xb, r, c), hgb);
+        be.geluTanhBackward(dev(dy, r, c), devAs(DType.BF16, xb, r, c), dgb);
+        check("gelu backward bf16 x", hgb, be.download(dgb), i -> geluBackward(xb[i], dy[i], dx[i]));
 
         // y = expf(x − max)·(1/Σ): the sum of c positive terms; an error Δ in the exponents moves y by |Δy/y| ≤ 2·max|Δ|
         Tensor hs = host(x, r, c), ds = dev(x, r, c);
