@@ -364,9 +364,10 @@ public final class CudaBackend implements Backend {
 
     /**
      * One cuBLASLt call with the bias and GELU in its epilogue (CUBLASLT_EPILOGUE_BIAS, _GELU_AUX, _GELU_AUX_BIAS), D
-     * and the aux output in y's dtype, when cuBLASLt can take it: preGelu, if any, of y's dtype (the aux matrix has D's
-     * type) and out divisible by 8 (the aux leading dimension). A bias of another dtype than y is cast to y's first,
-     * the bias vector's type being D's. The GELU is fused only into a BF16 y: cuBLASLt does not document its GELU's
+     * and the aux output in y's dtype, when cuBLASLt can take it: the product runs bf16 × bf16 (x or w is BF16, w not
+     * F16: cuBLASLt's f32 × f32 writes f32 only), preGelu, if any, of y's dtype (the aux matrix has D's type) and out
+     * divisible by 8 (the aux leading dimension). A bias of another dtype than y is cast to y's first, the bias
+     * vector's type being D's. The GELU is fused only into a BF16 y: cuBLASLt does not document its GELU's
      * accuracy, and the rounding to bf16 (2⁻⁸) dwarfs that of any f32 tanh approximation, where an F32 y would be held
      * to our kernel's. Otherwise the unfused path: the GEMM into f32 (y itself when it is F32, else scratch), then the
      * bias and GELU kernels and a cast into each BF16 output.
@@ -380,7 +381,8 @@ public final class CudaBackend implements Backend {
             return;
         }
         GemmPlan plan = GemmPlan.rowMajor(false, true, shape);
-        boolean fusable = shape.k() > 0 && (preGelu == null
+        boolean bf16Product = (x.dtype() == DType.BF16 || w.dtype() == DType.BF16) && w.dtype() != DType.F16;
+        boolean fusable = shape.k() > 0 && bf16Product && (preGelu == null
                 || y.dtype() == DType.BF16 && preGelu.dtype() == DType.BF16 && shape.n() % 8 == 0);
         if (fusable) {
             long b = bias == null ? 0 : converted(bias, y.dtype(), "linear-bias");
