@@ -30,10 +30,11 @@ extern "C" __global__ void gelu_tanh_fwd(long long n, const float* x, float* y) 
     }
 }
 
-// dx += dy * (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2))
-extern "C" __global__ void gelu_tanh_bwd(long long n, const float* dy, const float* x, float* dx) {
+// dx += dy * (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)); x, the saved pre-activation, is F32 or
+// BF16 (xType, a dtype code of common.cuh)
+extern "C" __global__ void gelu_tanh_bwd(long long n, const float* dy, const void* x, int xType, float* dx) {
     GRID_STRIDE(i, n) {
-        const float v = x[i];
+        const float v = load_as_f32(x, xType, i);
         const float t = tanhf(SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
         const float d = 0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * SQRT_2_OVER_PI * (1.f + 3.f * GELU_C * v * v);
         dx[i] += dy[i] * d;

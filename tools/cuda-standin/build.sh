@@ -24,6 +24,6 @@ for lib in cuda.c:libcuda.so.1 cublaslt.c:libcublasLt.so.13; do
   # Built beside and renamed, so that a JVM that has the old file open keeps a whole one. No soname: once a JVM has
   # loaded the stand-in by its path, the loader would hand it out for a later dlopen("libcuda.so.1") by name too
   # (CudaDriver's last resort), and a test asking whether this machine has a real driver would be told yes.
-  "$cc" "${flags[@]}" -shared -o "$out/$name.$$" "$here/$src" -lpthread
+  "$cc" "${flags[@]}" -shared -o "$out/$name.$$" "$here/$src" -lpthread -lm
   mv -f "$out/$name.$$" "$out/$name"
 done

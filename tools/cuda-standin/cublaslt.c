@@ -4,8 +4,10 @@
  * reference GEMM, so that tests of the row-major → column-major mapping (GemmPlan) compare real numbers.
  *
  * It models what dev.fluxerase.cuda.CublasLt asks for and refuses the rest with CUBLAS_STATUS_NOT_SUPPORTED rather
- * than compute something else: compute CUBLAS_COMPUTE_32F with f32 scale, A and B both f32 or both bf16, C and D f32,
- * the transposes, and the workspace and alignment preferences. Every shape and leading dimension is checked as
+ * than compute something else: compute CUBLAS_COMPUTE_32F with f32 scale, A and B both f32 or both bf16, C and D both
+ * f32 or both bf16, the transposes, the bias and GELU epilogues of a fused Linear (bias of D's type, the GELU input
+ * written to the aux matrix in D's type, the tanh GELU computed in double on the f32 result), and the workspace and
+ * alignment preferences. Every shape and leading dimension is checked as
  * cuBLASLt checks it, and cublasLtMatmul checks that its algorithm came from the heuristic for the same problem and
  * that the pointers have the alignment the preference promised.
  *
@@ -13,6 +15,7 @@
  * computed, as kernels are not run: the FLUX-size GEMMs of the timing runs would take this loop hours.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +52,14 @@ enum {
     CUBLAS_COMPUTE_32F = 68,
     CUBLASLT_MATMUL_DESC_TRANSA = 3,
     CUBLASLT_MATMUL_DESC_TRANSB = 4,
+    CUBLASLT_MATMUL_DESC_EPILOGUE = 7,
+    CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8,
+    CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER = 11,
+    CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD = 12,
+    CUBLASLT_EPILOGUE_DEFAULT = 1,
+    CUBLASLT_EPILOGUE_BIAS = 4,
+    CUBLASLT_EPILOGUE_GELU_AUX = 160,
+    CUBLASLT_EPILOGUE_GELU_AUX_BIAS = 164,
     CUBLAS_OP_N = 0,
     CUBLAS_OP_T = 1,
     CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1,
@@ -59,7 +70,8 @@ enum {
 #define ALGO_MAGIC 0x5354414e44494eULL /* "STANDIN" */
 
 struct cublasLtContext { int unused; };
-struct cublasLtMatmulDesc { int trans[2]; };
+/* epilogue 0 stands for the default; bias and aux are device (here host) pointers */
+struct cublasLtMatmulDesc { int trans[2]; int epilogue; const void *bias; void *aux; int64_t aux_ld; };
 struct cublasLtMatrixLayout { int type; uint64_t rows, cols; int64_t ld; };
 /* alignment: the promised alignment of A, B, C, D in bytes */
 struct cublasLtMatmulPreference { uint64_t workspace; uint32_t alignment[4]; };
@@ -118,8 +130,41 @@ cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t desc) {
 
 cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attr,
                                               const void *buf, size_t sizeInBytes) {
-    if (!desc || !buf || sizeInBytes != sizeof(int32_t)) {
+    if (!desc || !buf) {
         return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    if (attr == CUBLASLT_MATMUL_DESC_BIAS_POINTER || attr == CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER) {
+        if (sizeInBytes != sizeof(void *)) {
+            return CUBLAS_STATUS_INVALID_VALUE;
+        }
+        void *ptr;
+        memcpy(&ptr, buf, sizeof ptr);
+        if (attr == CUBLASLT_MATMUL_DESC_BIAS_POINTER) {
+            desc->bias = ptr;
+        } else {
+            desc->aux = ptr;
+        }
+        return CUBLAS_STATUS_SUCCESS;
+    }
+    if (attr == CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD) {
+        if (sizeInBytes != sizeof(int64_t)) {
+            return CUBLAS_STATUS_INVALID_VALUE;
+        }
+        memcpy(&desc->aux_ld, buf, sizeof desc->aux_ld);
+        return desc->aux_ld % 8 == 0 ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_INVALID_VALUE;
+    }
+    if (sizeInBytes != sizeof(int32_t)) {
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    if (attr == CUBLASLT_MATMUL_DESC_EPILOGUE) {
+        int32_t e;
+        memcpy(&e, buf, sizeof e);
+        if (e != CUBLASLT_EPILOGUE_DEFAULT && e != CUBLASLT_EPILOGUE_BIAS && e != CUBLASLT_EPILOGUE_GELU_AUX
+            && e != CUBLASLT_EPILOGUE_GELU_AUX_BIAS) {
+            return CUBLAS_STATUS_NOT_SUPPORTED;
+        }
+        desc->epilogue = e;
+        return CUBLAS_STATUS_SUCCESS;
     }
     if (attr != CUBLASLT_MATMUL_DESC_TRANSA && attr != CUBLASLT_MATMUL_DESC_TRANSB) {
         return CUBLAS_STATUS_NOT_SUPPORTED;
@@ -194,8 +239,14 @@ static cublasStatus_t problem_of(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout
     if (!desc || !a || !b || !c || !d) {
         return CUBLAS_STATUS_INVALID_VALUE;
     }
-    if (a->type != b->type || c->type != CUDA_R_32F || d->type != CUDA_R_32F) {
+    if (a->type != b->type || c->type != d->type) {
         return CUBLAS_STATUS_NOT_SUPPORTED;
+    }
+    int e = desc->epilogue;
+    int bias = e == CUBLASLT_EPILOGUE_BIAS || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+    int gelu = e == CUBLASLT_EPILOGUE_GELU_AUX || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+    if ((bias && !desc->bias) || (gelu && (!desc->aux || (uint64_t) desc->aux_ld < d->rows))) {
+        return CUBLAS_STATUS_INVALID_VALUE; /* an epilogue without its pointers or with too short an aux column */
     }
     p->trans_a = desc->trans[0];
     p->trans_b = desc->trans[1];
@@ -247,6 +298,17 @@ static float element(const void *x, int type, uint64_t i) {
     float f;
     memcpy(&f, &bits, sizeof f);
     return f;
+}
+
+static void store(void *x, int type, uint64_t i, float v) {
+    if (type == CUDA_R_32F) {
+        ((float *) x)[i] = v;
+        return;
+    }
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits += 0x7fff + ((bits >> 16) & 1); /* round to nearest even (no NaNs here) */
+    ((uint16_t *) x)[i] = (uint16_t) (bits >> 16);
 }
 
 static int aligned(const void *p, uint64_t algo, int which) {
@@ -314,8 +376,18 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
                 sum += (double) a[i * p.k + l] * b[j * p.k + l];
             }
             /* with beta = 0, C is not read (it may hold NaN) */
-            double c = be == 0 ? 0 : be * (double) ((const float *) C)[i + j * ldc];
-            ((float *) D)[i + j * ldd] = (float) (al * sum + c);
+            double c = be == 0 ? 0 : be * (double) element(C, Cdesc->type, i + j * ldc);
+            float v = (float) (al * sum + c);
+            int e = desc->epilogue;
+            if (e == CUBLASLT_EPILOGUE_BIAS || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS) {
+                v += element(desc->bias, Ddesc->type, i);
+            }
+            if (e == CUBLASLT_EPILOGUE_GELU_AUX || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS) {
+                store(desc->aux, Ddesc->type, i + j * (uint64_t) desc->aux_ld, v);
+                double x = v;
+                v = (float) (0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))));
+            }
+            store(D, Ddesc->type, i + j * ldd, v);
         }
     }
     free(a);

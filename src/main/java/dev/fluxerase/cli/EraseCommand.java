@@ -263,6 +263,12 @@ public final class EraseCommand implements Callable<Integer> {
             + "in the backward: far less memory, about a third more time per gradient pass. Default: off.")
     Boolean gradientCheckpointing;
 
+    @Option(names = "--activations", paramLabel = "f32|bf16", description = "What the transformer keeps its MLP "
+            + "activations in: f32 (the reference) or bf16, which halves their memory and feeds the GPU's bf16 GEMMs "
+            + "directly (a GPU memory and speed mode; on the CPU it is slower). Residual streams, attention and "
+            + "gradients stay f32. A resumed run may change it. Default: f32.")
+    String activations;
+
     @Option(names = "--cache-dir", paramLabel = "D", description = "Prompt embedding cache. Default: "
             + "~/.cache/flux-erase/prompts.")
     Path cacheDir;
@@ -376,6 +382,7 @@ public final class EraseCommand implements Callable<Integer> {
         if (gradientCheckpointing != null) {
             o.put("gradient_checkpointing", gradientCheckpointing);
         }
+        put(o, "activations", activations);
         return o;
     }
 

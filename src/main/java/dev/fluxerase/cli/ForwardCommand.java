@@ -17,6 +17,7 @@ import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -82,6 +83,9 @@ public final class ForwardCommand implements Callable<Integer> {
     @Option(names = "--checkpointing", description = "Recompute each block's activations in the backward.")
     boolean checkpointing;
 
+    @Mixin
+    ActivationsOption activations;
+
     @Spec
     CommandSpec spec;
 
@@ -108,6 +112,7 @@ public final class ForwardCommand implements Callable<Integer> {
             }
             FluxModel model = new FluxModel(w.to(be), be);
             model.setCheckpointing(checkpointing);
+            model.setMlpActivations(activations.dtype());
             LoraSet loras = lora == null ? null : LoraSet.load(lora, cfg);
             if (loras != null) {
                 model.setLora(loras.modules(), 1f);

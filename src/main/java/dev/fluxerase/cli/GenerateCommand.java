@@ -13,6 +13,7 @@ import dev.fluxerase.pipeline.PipelineException;
 import dev.fluxerase.pipeline.ProgressBar;
 import dev.fluxerase.pipeline.PromptBatch;
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -76,6 +77,9 @@ public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     CacheOptions cache;
 
+    @Mixin
+    ActivationsOption activations;
+
     @Option(names = "--lora", paramLabel = "L[:SCALE]",
             description = "A LoRA file (diffusers/peft or kohya) and its strength (default 1); repeat for several.")
     List<String> loras = new ArrayList<>();
@@ -126,7 +130,9 @@ public final class GenerateCommand implements Callable<Integer> {
         List<LoraStack.Entry> loraEntries = loras.stream().map(LoraStack.Entry::parse).toList();
         List<PromptBatch.Item> batch = input.batch != null ? PromptBatch.read(input.batch) : null;
         PrintWriter stdout = spec.commandLine().getOut();
-        String described = settings.describe(m, loraEntries);
+        DType mlp = activations.dtype();
+        // BF16 activations give other pixels, so a batch resumed with them must not take the F32 images for its own
+        String described = settings.describe(m, loraEntries) + (mlp == DType.F32 ? "" : ", bf16 MLP activations");
         // the batch's folder is locked and checked before the model loads, so a refusal costs nothing
         try (FolderLock lock = batch == null ? null : FolderLock.acquire(outDir, holder -> new PipelineException(
                 "--out-dir " + outDir + " is in use by another generate batch (" + holder + "); wait for it to end, "
@@ -136,6 +142,7 @@ public final class GenerateCommand implements Callable<Integer> {
             Backend be = Backends.open(sampling.backend, System.err::println);
             Generator.requireMemory(m, settings, together, be);
             try (Generator gen = Generator.open(m, be, cache.open(), loraEntries)) {
+                gen.model().setMlpActivations(mlp);
                 gen.warnings().forEach(w -> System.err.println("flux-erase: warning: " + w));
                 if (batch == null) {
                     generateOne(gen, settings, stdout);

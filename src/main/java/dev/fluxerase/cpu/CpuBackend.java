@@ -5,6 +5,7 @@ import dev.fluxerase.tensor.BackendContract;
 import dev.fluxerase.tensor.ConvGeometry;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Device;
+import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
 /**
@@ -66,6 +67,15 @@ public final class CpuBackend implements Backend {
         return t == null ? null : Arr.inOut(t);
     }
 
+    /**
+     * An F32 tensor holding t's values: t itself when it is F32, else a widened copy. BF16 activations take this way
+     * into the f32 kernels; the copy costs a pass over the tensor, which the BF16 mode (a GPU memory and speed mode)
+     * accepts on the CPU, where it exists to run the same model code.
+     */
+    private static Tensor widened(Tensor t) {
+        return t.dtype() == DType.F32 ? t : Tensor.of(Floats.toF32(t), t.shape());
+    }
+
     private static void commit(Arr... outputs) {
         for (Arr a : outputs) {
             if (a != null) {
@@ -108,17 +118,21 @@ public final class CpuBackend implements Backend {
     @Override
     public void copyStrided(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset, long[] dstStrides,
                             long[] sizes, boolean accumulate) {
-        if (!CHECK.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes)) {
+        if (!CHECK.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes, accumulate)) {
             return;
         }
         if (huge(src, dst)) {
             reference.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes, accumulate);
             return;
         }
-        Arr s = Arr.in(src);
-        Arr d = Arr.inOut(dst);
-        Strided.copy(s, srcOffset, srcStrides, d, dstOffset, dstStrides, sizes, accumulate);
+        // a BF16 dst is widened whole, written, and rounded back: its untouched elements are bf16 values already
+        Tensor d32 = widened(dst);
+        Arr d = Arr.inOut(d32);
+        Strided.copy(Arr.in(widened(src)), srcOffset, srcStrides, d, dstOffset, dstStrides, sizes, accumulate);
         d.commit();
+        if (d32 != dst) {
+            HostMemory.copy(d32, dst);
+        }
     }
 
     // ---- GEMM -------------------------------------------------------------------------------------------------------------
@@ -126,7 +140,37 @@ public final class CpuBackend implements Backend {
     @Override
     public void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
         CHECK.gemm(transA, transB, a, b, c);
-        CpuGemm.gemm(transA, transB, alpha, a, b, beta, c, packed);
+        if (huge(a) && a.dtype() != DType.F32) {
+            reference.gemm(transA, transB, alpha, a, b, beta, c);
+            return;
+        }
+        CpuGemm.gemm(transA, transB, alpha, widened(a), b, beta, c, packed);
+    }
+
+    /**
+     * The unfused ops in sequence on f32 values: the GEMM (BF16 x widened), the bias, a copy into preGelu and the GELU
+     * in place, each output rounded once when it is BF16. With F32 tensors these are exactly the bits of gemm, addBias
+     * and geluTanh called one after the other.
+     */
+    @Override
+    public void linear(Tensor x, Tensor w, Tensor bias, Tensor y, Tensor preGelu) {
+        CHECK.linear(x, w, bias, y, preGelu);
+        if (huge(x, y)) {
+            reference.linear(x, w, bias, y, preGelu);
+            return;
+        }
+        Tensor z = y.dtype() == DType.F32 ? y : HostMemory.allocate(DType.F32, y.shape());
+        CpuGemm.gemm(false, true, 1f, widened(x), w, 0f, z, packed);
+        if (bias != null) {
+            addBias(z, bias);
+        }
+        if (preGelu != null) {
+            HostMemory.copy(z, preGelu);
+            geluTanh(z, z);
+        }
+        if (z != y) {
+            HostMemory.copy(z, y);
+        }
     }
 
     @Override
@@ -249,13 +293,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void geluTanhBackward(Tensor dy, Tensor x, Tensor dx) {
-        CHECK.unaryBackward("geluTanhBackward", dy, x, dx);
+        CHECK.geluTanhBackward(dy, x, dx);
         if (huge(x)) {
             reference.geluTanhBackward(dy, x, dx);
             return;
         }
         Arr d = Arr.inOut(dx);
-        Activations.geluTanhBackward(Arr.in(dy), Arr.in(x), d, (int) x.numel());
+        Activations.geluTanhBackward(Arr.in(dy), Arr.in(widened(x)), d, (int) x.numel());
         d.commit();
     }
 

@@ -95,6 +95,8 @@ public final class CpuGemm {
     static void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c, int threads,
                      Blocking blocking, PackedWeights packed) {
         BackendContract.Gemm shape = CHECK.gemm(transA, transB, a, b, c);
+        // PackA reads f32; CpuBackend widens a BF16 activation before it gets here
+        CHECK.f32("gemm", "a", a);
         long m = shape.m();
         long n = shape.n();
         long k = shape.k();

@@ -59,8 +59,8 @@ public final class NaiveBackend implements Backend {
         s.setAtIndex(F32, i, (float) (s.getAtIndex(F32, i) + v));
     }
 
-    /** Element i of a weight tensor (F32, BF16 or F16) as f32. */
-    private static float weight(Tensor t, long i) {
+    /** Element i of a weight (F32, BF16 or F16) or of an activation that may be BF16, as f32. */
+    private static float read(Tensor t, long i) {
         return Floats.read(t.data(), t.dtype(), i);
     }
 
@@ -98,7 +98,7 @@ public final class NaiveBackend implements Backend {
     @Override
     public void copyStrided(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset, long[] dstStrides,
                             long[] sizes, boolean accumulate) {
-        if (!CHECK.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes)) {
+        if (!CHECK.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes, accumulate)) {
             return;
         }
         for (long i0 = 0; i0 < sizes[0]; i0++) {
@@ -109,8 +109,8 @@ public final class NaiveBackend implements Backend {
                                 + i3 * srcStrides[3];
                         long d = dstOffset + i0 * dstStrides[0] + i1 * dstStrides[1] + i2 * dstStrides[2]
                                 + i3 * dstStrides[3];
-                        float v = get(src, s);
-                        set(dst, d, accumulate ? get(dst, d) + v : v);
+                        float v = read(src, s);
+                        HostMemory.store(dst.data(), dst.dtype(), d, accumulate ? get(dst, d) + v : v);
                     }
                 }
             }
@@ -129,12 +129,33 @@ public final class NaiveBackend implements Backend {
             for (long j = 0; j < n; j++) {
                 double s = 0;
                 for (long p = 0; p < k; p++) {
-                    double av = transA ? get(a, p * m + i) : get(a, i * k + p);
-                    double bv = transB ? weight(b, j * k + p) : weight(b, p * n + j);
+                    double av = transA ? read(a, p * m + i) : read(a, i * k + p);
+                    double bv = transB ? read(b, j * k + p) : read(b, p * n + j);
                     s += av * bv;
                 }
                 long ci = i * n + j;
                 set(c, ci, beta == 0 ? alpha * s : alpha * s + (double) beta * get(c, ci));
+            }
+        }
+    }
+
+    /** Each output's f64 sum plus bias; y gets it (through gelu_tanh in f64 when preGelu takes it) rounded once. */
+    @Override
+    public void linear(Tensor x, Tensor w, Tensor bias, Tensor y, Tensor preGelu) {
+        BackendContract.Gemm g = CHECK.linear(x, w, bias, y, preGelu);
+        long k = g.k();
+        for (long i = 0; i < g.m(); i++) {
+            for (long j = 0; j < g.n(); j++) {
+                double s = bias == null ? 0 : read(bias, j);
+                for (long p = 0; p < k; p++) {
+                    s += (double) read(x, i * k + p) * read(w, j * k + p);
+                }
+                long yi = i * g.n() + j;
+                if (preGelu != null) {
+                    HostMemory.store(preGelu.data(), preGelu.dtype(), yi, (float) s);
+                    s = gelu(s);
+                }
+                HostMemory.store(y.data(), y.dtype(), yi, (float) s);
             }
         }
     }
@@ -145,7 +166,7 @@ public final class NaiveBackend implements Backend {
         long cols = y.cols();
         for (long r = 0; r < y.rows(); r++) {
             for (long j = 0; j < cols; j++) {
-                add(y, r * cols + j, weight(bias, j));
+                add(y, r * cols + j, read(bias, j));
             }
         }
     }
@@ -238,16 +259,19 @@ public final class NaiveBackend implements Backend {
     public void geluTanh(Tensor x, Tensor y) {
         CHECK.unary("geluTanh", x, y);
         for (long i = 0; i < x.numel(); i++) {
-            double v = get(x, i);
-            set(y, i, 0.5 * v * (1 + Math.tanh(GELU_K * (v + GELU_C * v * v * v))));
+            set(y, i, gelu(get(x, i)));
         }
+    }
+
+    private static double gelu(double v) {
+        return 0.5 * v * (1 + Math.tanh(GELU_K * (v + GELU_C * v * v * v)));
     }
 
     @Override
     public void geluTanhBackward(Tensor dy, Tensor x, Tensor dx) {
-        CHECK.unaryBackward("geluTanhBackward", dy, x, dx);
+        CHECK.geluTanhBackward(dy, x, dx);
         for (long i = 0; i < x.numel(); i++) {
-            double v = get(x, i);
+            double v = read(x, i);
             double t = Math.tanh(GELU_K * (v + GELU_C * v * v * v));
             double d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_K * (1 + 3 * GELU_C * v * v);
             add(dx, i, get(dy, i) * d);
@@ -364,7 +388,7 @@ public final class NaiveBackend implements Backend {
             }
             double rr = 1 / Math.sqrt(ss / cols + eps);
             for (long j = 0; j < cols; j++) {
-                set(y, base + j, get(x, base + j) * rr * weight(weight, j));
+                set(y, base + j, get(x, base + j) * rr * read(weight, j));
             }
             if (rrms != null) {
                 set(rrms, r, rr);
@@ -385,12 +409,12 @@ public final class NaiveBackend implements Backend {
             for (long j = 0; j < cols; j++) {
                 double g = get(dy, base + j);
                 double v = get(x, base + j);
-                mux += g * weight(weight, j) * v;
+                mux += g * read(weight, j) * v;
                 dw[(int) j] += g * v * rr;
             }
             mux /= cols;
             for (long j = 0; j < cols; j++) {
-                double u = get(dy, base + j) * (double) weight(weight, j);
+                double u = get(dy, base + j) * (double) read(weight, j);
                 add(dx, base + j, rr * (u - get(x, base + j) * rr * rr * mux));
             }
         }
@@ -635,7 +659,7 @@ public final class NaiveBackend implements Backend {
             for (long oy = 0; oy < c.oh(); oy++) {
                 for (long ox = 0; ox < c.ow(); ox++) {
                     for (long co = 0; co < c.cout(); co++, o++) {
-                        double s = bias == null ? 0 : weight(bias, co);
+                        double s = bias == null ? 0 : read(bias, co);
                         for (long ky = 0; ky < c.kh(); ky++) {
                             long vy = oy * g.stride() + ky - g.padBefore();
                             for (long kx = 0; kx < c.kw(); kx++) {
@@ -646,7 +670,7 @@ public final class NaiveBackend implements Backend {
                                 long xi = ((b * c.h() + vy / g.upsample()) * c.w() + vx / g.upsample()) * c.cin();
                                 long wi = ((co * c.kh() + ky) * c.kw() + kx) * c.cin();
                                 for (long ci = 0; ci < c.cin(); ci++) {
-                                    s += (double) weight(w, wi + ci) * get(x, xi + ci);
+                                    s += (double) read(w, wi + ci) * get(x, xi + ci);
                                 }
                             }
                         }
@@ -684,7 +708,7 @@ public final class NaiveBackend implements Backend {
                 for (long p = 0; p < s.pixels(); p++) {
                     for (long j = grp * cg; j < (grp + 1) * cg; j++) {
                         long i = base + p * c + j;
-                        double v = (get(x, i) - mu) * rs * weight(gamma, j) + weight(beta, j);
+                        double v = (get(x, i) - mu) * rs * read(gamma, j) + read(beta, j);
                         set(y, i, swish ? v * sigmoid(v) : v);
                     }
                 }

@@ -12,8 +12,9 @@ import java.util.Map;
 
 /**
  * cuBLASLt ({@code libcublasLt.so.13}, else {@code .so.12}) through FFM: one {@link #matmul} that runs a column-major
- * D = alpha·op(A)·op(B) + beta·C with C = D, f32 accumulation and f32 output, A/B both f32 or both bf16. The heuristic's
- * algorithm, descriptors and layouts are created once per distinct problem and kept until {@link #close}.
+ * D = alpha·op(A)·op(B) + beta·C with C = D, f32 accumulation, A/B both f32 or both bf16, and D f32 or, with the bias
+ * and GELU epilogues of a fused Linear ({@link Output}), bf16. The heuristic's algorithm, descriptors and layouts are
+ * created once per distinct problem and kept until {@link #close}.
  */
 final class CublasLt implements AutoCloseable {
     static final List<String> DECLARATIONS = List.of(
@@ -59,6 +60,15 @@ final class CublasLt implements AutoCloseable {
     // cublasLtMatmulDescAttributes_t, cublasOperation_t, cublasLtMatmulPreferenceAttributes_t (cublasLt.h)
     private static final int DESC_TRANSA = 3;
     private static final int DESC_TRANSB = 4;
+    private static final int DESC_EPILOGUE = 7;
+    private static final int DESC_BIAS_POINTER = 8;
+    private static final int DESC_EPILOGUE_AUX_POINTER = 11;
+    private static final int DESC_EPILOGUE_AUX_LD = 12;
+    // cublasLtEpilogue_t: BIAS adds a bias per row of D; GELU_AUX also writes the GELU's input to the aux matrix
+    static final int EPILOGUE_DEFAULT = 1;
+    static final int EPILOGUE_BIAS = 4;
+    static final int EPILOGUE_GELU_AUX = 160;
+    static final int EPILOGUE_GELU_AUX_BIAS = 164;
     private static final int OP_N = 0;
     private static final int OP_T = 1;
     private static final int PREF_MAX_WORKSPACE_BYTES = 1;
@@ -144,7 +154,18 @@ final class CublasLt implements AutoCloseable {
         throw new CudaException(call + " failed: " + (name == null ? "cublasStatus " + status : name) + " (" + path + ")");
     }
 
-    private record Key(int computeType, int abType, GemmPlan plan, int alignA, int alignB, int alignC) {
+    /**
+     * D's data type and the epilogue that writes it: {@code bias} [m] in D's type, added to every column (0: none), and
+     * for the GELU epilogues {@code aux}, which receives the GELU's input in D's type with leading dimension m (cuBLASLt
+     * wants it divisible by 8). cuBLASLt computes the epilogue in f32 on the accumulator and rounds each output once.
+     */
+    record Output(int type, int epilogue, long bias, long aux) {
+        static final Output F32 = new Output(CUDA_R_32F, EPILOGUE_DEFAULT, 0, 0);
+    }
+
+    /** The alignments of the epilogue's pointers are part of the problem: the heuristic chooses by them. */
+    private record Key(int computeType, int abType, GemmPlan plan, int alignA, int alignB, int alignC, int dType,
+                       int epilogue, int alignBias, int alignAux) {
     }
 
     private record Prepared(MemorySegment desc, MemorySegment layoutA, MemorySegment layoutB, MemorySegment layoutC,
@@ -156,9 +177,23 @@ final class CublasLt implements AutoCloseable {
      * With beta = 0, D is not read.
      */
     void matmul(GemmPlan p, int abType, float alpha, long a, long b, float beta, long d, MemorySegment stream) {
-        Key key = new Key(CUBLAS_COMPUTE_32F, abType, p, alignment(a), alignment(b), alignment(d));
-        Prepared pr = prepared.computeIfAbsent(key, this::prepare);
+        matmul(p, abType, alpha, a, b, beta, d, Output.F32, stream);
+    }
+
+    /** The same with D of {@code out}'s type and its epilogue. */
+    void matmul(GemmPlan p, int abType, float alpha, long a, long b, float beta, long d, Output out,
+                MemorySegment stream) {
+        Key key = new Key(CUBLAS_COMPUTE_32F, abType, p, alignment(a), alignment(b), alignment(d), out.type(),
+                out.epilogue(), alignment(out.bias()), alignment(out.aux()));
+        Prepared pr = prepared.computeIfAbsent(key, k -> prepare(k, out));
         try (Arena call = Arena.ofConfined()) {
+            // the descriptor is shared by every call of its key, and the pointers differ from call to call
+            if (out.bias() != 0) {
+                setPointer(pr.desc(), DESC_BIAS_POINTER, out.bias(), call);
+            }
+            if (out.aux() != 0) {
+                setPointer(pr.desc(), DESC_EPILOGUE_AUX_POINTER, out.aux(), call);
+            }
             MemorySegment al = call.allocateFrom(ValueLayout.JAVA_FLOAT, alpha);
             MemorySegment be = call.allocateFrom(ValueLayout.JAVA_FLOAT, beta);
             MemorySegment dm = MemorySegment.ofAddress(d);
@@ -181,7 +216,7 @@ final class CublasLt implements AutoCloseable {
         return a == 0 || a > 256 ? 256 : (int) a;
     }
 
-    private Prepared prepare(Key key) {
+    private Prepared prepare(Key key, Output output) {
         GemmPlan p = key.plan();
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment out = tmp.allocate(ValueLayout.ADDRESS);
@@ -190,9 +225,21 @@ final class CublasLt implements AutoCloseable {
             MemorySegment desc = out.get(ValueLayout.ADDRESS, 0);
             setDesc(desc, DESC_TRANSA, p.opA() ? OP_T : OP_N, tmp);
             setDesc(desc, DESC_TRANSB, p.opB() ? OP_T : OP_N, tmp);
+            if (output.epilogue() != EPILOGUE_DEFAULT) {
+                setDesc(desc, DESC_EPILOGUE, output.epilogue(), tmp);
+            }
+            if (output.bias() != 0) {
+                setPointer(desc, DESC_BIAS_POINTER, output.bias(), tmp);
+            }
+            if (output.aux() != 0) {
+                setPointer(desc, DESC_EPILOGUE_AUX_POINTER, output.aux(), tmp);
+                MemorySegment ld = tmp.allocateFrom(ValueLayout.JAVA_LONG, p.ldc());
+                check((int) fn("cublasLtMatmulDescSetAttribute").invokeExact(desc, DESC_EPILOGUE_AUX_LD, ld, 8L),
+                        "cublasLtMatmulDescSetAttribute(EPILOGUE_AUX_LD)");
+            }
             MemorySegment la = layout(key.abType(), p.rowsA(), p.colsA(), p.lda(), tmp);
             MemorySegment lb = layout(key.abType(), p.rowsB(), p.colsB(), p.ldb(), tmp);
-            MemorySegment lc = layout(CUDA_R_32F, p.m(), p.n(), p.ldc(), tmp);
+            MemorySegment lc = layout(key.dType(), p.m(), p.n(), p.ldc(), tmp);
 
             check((int) fn("cublasLtMatmulPreferenceCreate").invokeExact(out), "cublasLtMatmulPreferenceCreate");
             MemorySegment pref = out.get(ValueLayout.ADDRESS, 0);
@@ -225,6 +272,13 @@ final class CublasLt implements AutoCloseable {
         } catch (Throwable t) {
             throw CudaDriver.rethrow("cuBLASLt setup", t);
         }
+    }
+
+    /** A device pointer attribute (the bias and aux pointers: 8 bytes). */
+    private void setPointer(MemorySegment desc, int attribute, long address, Arena tmp) throws Throwable {
+        MemorySegment v = tmp.allocateFrom(ValueLayout.JAVA_LONG, address);
+        check((int) fn("cublasLtMatmulDescSetAttribute").invokeExact(desc, attribute, v, 8L),
+                "cublasLtMatmulDescSetAttribute(" + attribute + ")");
     }
 
     private void setDesc(MemorySegment desc, int attribute, int value, Arena tmp) throws Throwable {

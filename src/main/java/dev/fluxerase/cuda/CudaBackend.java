@@ -269,12 +269,13 @@ public final class CudaBackend implements Backend {
     public void copyStrided(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset, long[] dstStrides,
                             long[] sizes, boolean accumulate) {
         enter();
-        if (!CHECK.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes)) {
+        if (!CHECK.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, sizes, accumulate)) {
             return;
         }
         long total = Math.multiplyExact(Math.multiplyExact(sizes[0], sizes[1]), Math.multiplyExact(sizes[2], sizes[3]));
-        kernels.launch1d(Kernel.COPY_STRIDED, total, total, src.data().address(), srcOffset, srcStrides[0], srcStrides[1],
-                srcStrides[2], srcStrides[3], dst.data().address(), dstOffset, dstStrides[0], dstStrides[1], dstStrides[2],
+        kernels.launch1d(Kernel.COPY_STRIDED, total, total, src.data().address(), CudaKernels.dtypeCode(src.dtype()),
+                srcOffset, srcStrides[0], srcStrides[1], srcStrides[2], srcStrides[3], dst.data().address(),
+                CudaKernels.dtypeCode(dst.dtype()), dstOffset, dstStrides[0], dstStrides[1], dstStrides[2],
                 dstStrides[3], sizes[1], sizes[2], sizes[3], accumulate ? 1 : 0);
     }
 
@@ -323,32 +324,115 @@ public final class CudaBackend implements Backend {
             }
             return;
         }
-        matmul(p, alpha, a.data().address(), false, b, beta, c.data().address());
+        matmul(p, alpha, a, b, beta, c.data().address());
     }
 
     /**
-     * c = alpha·op(a)·op(b) + beta·c on cuBLASLt for the plan's shapes, a at device address {@code a}: F32, or already
-     * BF16 when {@code aIsBf16} (then b must be BF16). A BF16 b multiplies bf16-rounded activations on tensor cores; an
-     * F16 b is widened to f32 instead, since F16 activations could overflow.
+     * Column-major D (f32, at {@code d}) = alpha·op(b)·op(a) + beta·D as {@link GemmPlan} lays our row-major product out.
+     * cuBLASLt wants A and B in one dtype: f32 × f32 stays f32; with a BF16 operand the other is cast to bf16 in scratch
+     * and the product runs on tensor cores (a BF16 activation, or a bf16 weight: the f32 activation is rounded, as every
+     * bf16 GEMM here does); an F16 weight, whose products could overflow if the activation were narrowed to f16, is
+     * widened to f32 instead, and a BF16 a with it.
      */
-    private void matmul(GemmPlan p, float alpha, long a, boolean aIsBf16, Tensor b, float beta, long c) {
+    private void matmul(GemmPlan p, float alpha, Tensor a, Tensor b, float beta, long d) {
+        matmul(p, alpha, a, b, beta, d, CublasLt.Output.F32);
+    }
+
+    /** The same with D of {@code out}'s type and its epilogue. */
+    private void matmul(GemmPlan p, float alpha, Tensor a, Tensor b, float beta, long d, CublasLt.Output out) {
+        matmul(p, alpha, a.data().address(), a.dtype(), b, beta, d, out);
+    }
+
+    /**
+     * The same with a given by its device address and dtype (the conv's im2col columns live in scratch, not in a
+     * tensor); a holds the plan's op(a) elements.
+     */
+    private void matmul(GemmPlan p, float alpha, long a, DType aType, Tensor b, float beta, long d,
+                        CublasLt.Output out) {
         long aElements = p.rowsB() * p.colsB();
-        switch (b.dtype()) {
-            case F32 -> cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b.data().address(), a, beta, c, stream);
-            case BF16 -> {
-                long a16 = a;
-                if (!aIsBf16) {
-                    a16 = scratch("gemm-a-bf16", aElements * 2);
-                    kernels.launch1d(Kernel.CAST, aElements, aElements, a, 0, a16, 1);
-                }
-                cublas.matmul(p, CublasLt.CUDA_R_16BF, alpha, b.data().address(), a16, beta, c, stream);
-            }
-            case F16 -> {
-                long b32 = scratch("gemm-b-f32", b.numel() * 4);
-                kernels.launch1d(Kernel.CAST, b.numel(), b.numel(), b.data().address(), 2, b32, 0);
-                cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b32, a, beta, c, stream);
-            }
-            default -> throw new IllegalStateException();
+        if (b.dtype() == DType.F16) {
+            long b32 = converted(b, DType.F32, "gemm-b-f32");
+            cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b32, converted(a, aType, aElements, DType.F32, "gemm-a-f32"),
+                    beta, d, out, stream);
+        } else if (aType == DType.F32 && b.dtype() == DType.F32) {
+            cublas.matmul(p, CublasLt.CUDA_R_32F, alpha, b.data().address(), a, beta, d, out, stream);
+        } else {
+            cublas.matmul(p, CublasLt.CUDA_R_16BF, alpha, converted(b, DType.BF16, "gemm-b-bf16"),
+                    converted(a, aType, aElements, DType.BF16, "gemm-a-bf16"), beta, d, out, stream);
+        }
+    }
+
+    /** t's address when it has dtype {@code to}, else that of a copy cast into the scratch of {@code purpose}. */
+    private long converted(Tensor t, DType to, String purpose) {
+        return converted(t.data().address(), t.dtype(), t.numel(), to, purpose);
+    }
+
+    private long converted(long src, DType from, long n, DType to, String purpose) {
+        if (from == to) {
+            return src;
+        }
+        long dst = scratch(purpose, n * to.byteSize());
+        kernels.launch1d(Kernel.CAST, n, n, src, CudaKernels.dtypeCode(from), dst, CudaKernels.dtypeCode(to));
+        return dst;
+    }
+
+    /**
+     * One cuBLASLt call with the bias and GELU in its epilogue (CUBLASLT_EPILOGUE_BIAS, _GELU_AUX, _GELU_AUX_BIAS), D
+     * and the aux output in y's dtype, when cuBLASLt can take it: the product runs bf16 × bf16 (x or w is BF16, w not
+     * F16: cuBLASLt's f32 × f32 writes f32 only), preGelu, if any, of y's dtype (the aux matrix has D's type) and out
+     * divisible by 8 (the aux leading dimension). A bias of another dtype than y is cast to y's first, the bias
+     * vector's type being D's. The GELU is fused only into a BF16 y: cuBLASLt does not document its GELU's
+     * accuracy, and the rounding to bf16 (2⁻⁸) dwarfs that of any f32 tanh approximation, where an F32 y would be held
+     * to our kernel's. Otherwise the unfused path: the GEMM into f32 (y itself when it is F32, else scratch), then the
+     * bias and GELU kernels and a cast into each BF16 output.
+     */
+    @Override
+    public void linear(Tensor x, Tensor w, Tensor bias, Tensor y, Tensor preGelu) {
+        enter();
+        BackendContract.Gemm shape = CHECK.linear(x, w, bias, y, preGelu);
+        long n = y.numel();
+        if (n == 0) {
+            return;
+        }
+        GemmPlan plan = GemmPlan.rowMajor(false, true, shape);
+        boolean bf16Product = (x.dtype() == DType.BF16 || w.dtype() == DType.BF16) && w.dtype() != DType.F16;
+        boolean fusable = shape.k() > 0 && bf16Product && (preGelu == null
+                || y.dtype() == DType.BF16 && preGelu.dtype() == DType.BF16 && shape.n() % 8 == 0);
+        if (fusable) {
+            long b = bias == null ? 0 : converted(bias, y.dtype(), "linear-bias");
+            int epilogue = preGelu == null ? (b == 0 ? CublasLt.EPILOGUE_DEFAULT : CublasLt.EPILOGUE_BIAS)
+                    : (b == 0 ? CublasLt.EPILOGUE_GELU_AUX : CublasLt.EPILOGUE_GELU_AUX_BIAS);
+            int type = y.dtype() == DType.F32 ? CublasLt.CUDA_R_32F : CublasLt.CUDA_R_16BF;
+            matmul(plan, 1f, x, w, 0f, y.data().address(), new CublasLt.Output(type, epilogue, b,
+                    preGelu == null ? 0 : preGelu.data().address()));
+            return;
+        }
+        long z = y.dtype() == DType.F32 ? y.data().address() : scratch("linear-f32", n * 4);
+        if (shape.k() == 0) {
+            driver.memsetD32Async(z, 0, n, stream);
+        } else {
+            matmul(plan, 1f, x, w, 0f, z);
+        }
+        if (bias != null) {
+            kernels.launch1d(Kernel.ADD_BIAS, n, shape.m(), intDim("linear", shape.n()), z, bias.data().address(),
+                    CudaKernels.dtypeCode(bias.dtype()));
+        }
+        if (preGelu != null) {
+            fromF32(z, preGelu);
+            kernels.launch1d(Kernel.GELU_TANH_FWD, n, n, z, z);
+        }
+        if (z != y.data().address()) {
+            fromF32(z, y);
+        }
+    }
+
+    /** dst = the f32 values at {@code src}, rounded when dst is BF16. */
+    private void fromF32(long src, Tensor dst) {
+        if (dst.dtype() == DType.F32) {
+            driver.copyDtoDAsync(dst.data().address(), src, dst.byteSize(), stream);
+        } else {
+            kernels.launch1d(Kernel.CAST, dst.numel(), dst.numel(), src, 0, dst.data().address(),
+                    CudaKernels.dtypeCode(dst.dtype()));
         }
     }
 
@@ -470,7 +554,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void geluTanhBackward(Tensor dy, Tensor x, Tensor dx) {
-        unaryBackward(Kernel.GELU_TANH_BWD, "geluTanhBackward", dy, x, dx);
+        enter();
+        CHECK.geluTanhBackward(dy, x, dx);
+        kernels.launch1d(Kernel.GELU_TANH_BWD, x.numel(), x.numel(), dy.data().address(), x.data().address(),
+                CudaKernels.dtypeCode(x.dtype()), dx.data().address());
     }
 
     @Override
@@ -758,8 +845,8 @@ public final class CudaBackend implements Backend {
                 fill(y, 0f);
             }
         } else if (c.kh() == 1 && c.kw() == 1 && g.equals(ConvGeometry.POINTWISE)) {
-            matmul(GemmPlan.rowMajor(false, true, new BackendContract.Gemm(m, cout, k)), 1f, x.data().address(), false,
-                    w, beta, yp);
+            matmul(GemmPlan.rowMajor(false, true, new BackendContract.Gemm(m, cout, k)), 1f, x.data().address(),
+                    x.dtype(), w, beta, yp, CublasLt.Output.F32);
         } else {
             boolean bf16 = w.dtype() == DType.BF16;
             // whole multiples of 16 rows keep every tile of y as aligned as y itself for cuBLASLt
@@ -771,8 +858,8 @@ public final class CudaBackend implements Backend {
                 long n = rows * k;
                 kernels.launch1d(Kernel.CONV_IM2COL, n, n, p0, k, x.data().address(), c.h(), c.w(), c.cin(), c.oh(),
                         c.ow(), c.kw(), g.stride(), g.padBefore(), g.upsample(), col, bf16 ? 1 : 0);
-                matmul(GemmPlan.rowMajor(false, true, new BackendContract.Gemm(rows, cout, k)), 1f, col, bf16, w, beta,
-                        yp + p0 * cout * Float.BYTES);
+                matmul(GemmPlan.rowMajor(false, true, new BackendContract.Gemm(rows, cout, k)), 1f, col,
+                        bf16 ? DType.BF16 : DType.F32, w, beta, yp + p0 * cout * Float.BYTES, CublasLt.Output.F32);
             }
         }
         if (bias != null) {

@@ -57,7 +57,7 @@ public record RunConfig(String model, String transformer, String vae, String out
                         double guidanceTrain, int t5Length, int resolution, Crop crop, LatentDraw latents,
                         List<Integer> attentionBlocks, double shuffleP, double synonymP, long seed, int samplingSteps,
                         int checkpointEvery, int saveEvery, String backend, boolean gradientCheckpointing,
-                        int validateEvery, List<String> validatePrompts, long validateSeed) {
+                        Activations activations, int validateEvery, List<String> validatePrompts, long validateSeed) {
 
     public static final double LR_ERASE = 1e-3;
     public static final double WEIGHT_ESD = 1;
@@ -122,6 +122,19 @@ public record RunConfig(String model, String transformer, String vae, String out
     }
 
     /**
+     * The dtype the transformer keeps its MLP activations in ({@link dev.fluxerase.flux.FluxModel#setMlpActivations}):
+     * f32, the reference, or bf16, which halves their memory and feeds the GPU's bf16 GEMMs directly. A resumed run may
+     * change it, as it may change the backend: both change how the same steps are computed, within stated bounds.
+     */
+    public enum Activations implements Choice {
+        F32, BF16;
+
+        public DType dtype() {
+            return this == F32 ? DType.F32 : DType.BF16;
+        }
+    }
+
+    /**
      * Where the square comes from after the shorter-side resize. The released code crops at random, once per image
      * when its dataset is built (lora_dataset.py), so either way each image is encoded once per run.
      */
@@ -163,7 +176,7 @@ public record RunConfig(String model, String transformer, String vae, String out
             "weight_esd", "weight_attn", "weight_lora", "weight_rsc", "eta", "tau", "rank", "alpha", "lora_dtype",
             "weight_decay", "guidance_sample", "guidance_train", "t5_length", "resolution", "crop", "latents",
             "attention_blocks", "shuffle_p", "synonym_p", "seed", "sampling_steps", "checkpoint_every", "save_every",
-            "backend", "gradient_checkpointing", "validate_every", "validate_prompts", "validate_seed");
+            "backend", "gradient_checkpointing", "activations", "validate_every", "validate_prompts", "validate_seed");
 
     /**
      * Keys that may differ when a run is resumed: where things are, how they are computed and what is shown along the
@@ -171,13 +184,13 @@ public record RunConfig(String model, String transformer, String vae, String out
      * {@code steps} may grow (a finished run can be extended).
      */
     public static final Set<String> RESUMABLE_CHANGES = Set.of("model", "transformer", "vae", "output", "steps",
-            "checkpoint_every", "save_every", "backend", "gradient_checkpointing", "validate_every", "validate_prompts",
-            "validate_seed");
+            "checkpoint_every", "save_every", "backend", "gradient_checkpointing", "activations", "validate_every",
+            "validate_prompts", "validate_seed");
 
     /** Keys whose values are text (or lists of text); every other key holds a number or a boolean. */
     private static final Set<String> TEXT_KEYS = Set.of("model", "transformer", "vae", "output", "key_word",
             "instance_prompt", "prompt_b", "instance_images", "synonyms", "irrelevant_concepts", "key_word_sense",
-            "wordnet", "preserve", "crop", "latents", "mode", "sampler", "lora_dtype", "backend",
+            "wordnet", "preserve", "crop", "latents", "mode", "sampler", "lora_dtype", "backend", "activations",
             "pretrained_model_name_or_path", "instance_data_dir", "output_dir", "optimizer", "lr_scheduler",
             "mixed_precision", "report_to", "logging_dir", "weighting_scheme", "devices", "prompt_a", "revision",
             "variant", "validate_prompts");
@@ -301,7 +314,8 @@ public record RunConfig(String model, String transformer, String vae, String out
                 f.number("shuffle_p", SHUFFLE_P), f.number("synonym_p", SYNONYM_P), seed,
                 f.integer("sampling_steps", model.steps(SAMPLING_STEPS)),
                 f.integer("checkpoint_every", CHECKPOINT_EVERY), f.integer("save_every", 0),
-                f.string("backend", "auto"), f.bool("gradient_checkpointing", false), f.integer("validate_every", 0),
+                f.string("backend", "auto"), f.bool("gradient_checkpointing", false),
+                f.choice("activations", Activations.F32, "an activation dtype"), f.integer("validate_every", 0),
                 f.strings("validate_prompts"), f.longInteger("validate_seed", seed));
         c.validate();
         return c;
@@ -416,8 +430,8 @@ public record RunConfig(String model, String transformer, String vae, String out
                 synonyms, irrelevant, keyWordSense, wordnet, preserve, preserveImages, mode, sampler, steps, lrErase,
                 lrPreserve, weightEsd, weightAttn, weightLora, weightRsc, eta, tau, rank, alpha, loraDtype, weightDecay,
                 guidanceSample, guidanceTrain, t5Length, resolution, crop, latents, List.copyOf(blocks), shuffleP,
-                synonymP, seed, samplingSteps, checkpointEvery, saveEvery, backend, gradientCheckpointing, validateEvery,
-                validatePrompts, validateSeed);
+                synonymP, seed, samplingSteps, checkpointEvery, saveEvery, backend, gradientCheckpointing, activations,
+                validateEvery, validatePrompts, validateSeed);
     }
 
     /** Whether preservation steps happen at all (with both of their weights 0 every step is an erasure step). */
@@ -485,6 +499,7 @@ public record RunConfig(String model, String transformer, String vae, String out
         o.put("save_every", saveEvery);
         o.put("backend", backend);
         o.put("gradient_checkpointing", gradientCheckpointing);
+        o.put("activations", activations.id());
         o.put("validate_every", validateEvery);
         putStrings(o, "validate_prompts", validatePrompts);
         o.put("validate_seed", validateSeed);

@@ -24,6 +24,7 @@ import dev.fluxerase.pipeline.PromptCache;
 import dev.fluxerase.pipeline.PromptEncoder;
 import dev.fluxerase.pipeline.StaleTemporaries;
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.text.T5Tokenizer;
@@ -175,6 +176,7 @@ public final class Trainer implements AutoCloseable {
             FluxConfig fc = w.config();
             FluxModel model = new FluxModel(w.to(be), be);
             model.setCheckpointing(cfg.gradientCheckpointing());
+            model.setMlpActivations(cfg.activations().dtype());
             RunConfig rc = cfg.withAttentionBlocks(resolveBlocks(cfg.attentionBlocks(), fc.depth()));
             if (resume != null) {
                 Checkpoint.requireCompatible(resume, rc);
@@ -336,14 +338,15 @@ public final class Trainer implements AutoCloseable {
         int maps = resolveBlocks(c.attentionBlocks(), fc.depth()).size();
         // A, B, their gradients and the two AdamW moments of add_q_proj and add_k_proj on every double block
         long lora = 4L * 6 * 2 * fc.depth() * c.rank() * fc.hiddenSize();
-        long need = fixed + FluxModel.trainingBytes(fc, 1, c.t5Length(), tokens, c.gradientCheckpointing(), maps)
+        DType mlp = c.activations().dtype();
+        long need = fixed + FluxModel.trainingBytes(fc, 1, c.t5Length(), tokens, c.gradientCheckpointing(), maps, mlp)
                 + lora;
         if (MemoryEstimate.fits(need, limit)) {
             return;
         }
         String other = c.gradientCheckpointing() ? "" : " (with " + RunConfig.describe("gradient_checkpointing")
                 + ": about " + MemoryEstimate.bytes(fixed + FluxModel.trainingBytes(fc, 1, c.t5Length(), tokens, true,
-                maps) + lora) + ")";
+                maps, mlp) + lora) + ")";
         throw new EraseException("a " + c.resolution() + "x" + c.resolution() + " run needs about "
                 + MemoryEstimate.bytes(need) + " " + what + other + "; " + (c.gradientCheckpointing() ? ""
                 : "turn gradient checkpointing on, ") + "use a smaller resolution, or " + raise);

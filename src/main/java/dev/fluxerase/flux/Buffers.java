@@ -9,9 +9,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * F32 buffers sized for one shape (a batch, a token count) and given back together when the shape changes: a device
- * backend holds what it allocated until it is freed, so a model that only dropped its references would keep every
- * earlier shape's activations on the GPU. On the host backends {@link Backend#free} does nothing and this is only a list.
+ * Buffers (F32 but for BF16 MLP activations) sized for one shape (a batch, a token count) and given back together
+ * when the shape changes: a device backend holds what it allocated until it is freed, so a model that only dropped its
+ * references would keep every earlier shape's activations on the GPU. On the host backends {@link Backend#free} does nothing and this is only a list.
  */
 final class Buffers {
     private final Backend be;
@@ -23,7 +23,12 @@ final class Buffers {
 
     /** A zeroed F32 tensor that {@link #free} gives back. */
     Tensor f32(long... shape) {
-        Tensor t = be.allocate(DType.F32, shape);
+        return of(DType.F32, shape);
+    }
+
+    /** A zeroed tensor of {@code dtype} (the MLP activations' F32 or BF16) that {@link #free} gives back. */
+    Tensor of(DType dtype, long... shape) {
+        Tensor t = be.allocate(dtype, shape);
         owned.add(t);
         return t;
     }

@@ -1,6 +1,7 @@
 package dev.fluxerase.flux;
 
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
 
 /**
@@ -10,7 +11,7 @@ import dev.fluxerase.tensor.Tensor;
  * <p>Saved for the backward, per stream ({@link StreamActs}): the modulation vector; LN1 mean/rstd, LN1 output and the
  * modulated attention input; q, k before the QK norm with their rrms, v; the merged attention output, its projection,
  * the residual after attention x1; LN2 mean/rstd and output, the modulated MLP input, the MLP hidden before and after
- * GELU and the MLP output. Jointly ({@link Acts}): Q, K after norm and RoPE, V, the attention output O and the row
+ * GELU (F32 or BF16, as the model's MLP activations are) and the MLP output. Jointly ({@link Acts}): Q, K after norm and RoPE, V, the attention output O and the row
  * log-sum-exp. The block input (x of LN1) is owned by the caller, as is the output.
  */
 final class DoubleBlock {
@@ -57,7 +58,8 @@ final class DoubleBlock {
         final Tensor g;
         final Tensor h2;
 
-        StreamActs(Buffers buf, FluxConfig c, long b, long t) {
+        /** mlp: the dtype of h1 and g, the MLP's activations (F32, or BF16 to halve their memory). */
+        StreamActs(Buffers buf, FluxConfig c, long b, long t, DType mlp) {
             long h = c.hiddenSize();
             long m = c.mlpHidden();
             long heads = c.numHeads();
@@ -78,8 +80,8 @@ final class DoubleBlock {
             rstd2 = buf.f32(b * t);
             ln2 = buf.f32(b, t, h);
             xm2 = buf.f32(b, t, h);
-            h1 = buf.f32(b, t, m);
-            g = buf.f32(b, t, m);
+            h1 = buf.of(mlp, b, t, m);
+            g = buf.of(mlp, b, t, m);
             h2 = buf.f32(b, t, h);
         }
     }
@@ -94,9 +96,9 @@ final class DoubleBlock {
         final Tensor oj;
         final Tensor lse;
 
-        Acts(Buffers buf, FluxConfig c, long b, long lTxt, long lImg) {
-            img = new StreamActs(buf, c, b, lImg);
-            txt = new StreamActs(buf, c, b, lTxt);
+        Acts(Buffers buf, FluxConfig c, long b, long lTxt, long lImg, DType mlp) {
+            img = new StreamActs(buf, c, b, lImg, mlp);
+            txt = new StreamActs(buf, c, b, lTxt, mlp);
             long l = lTxt + lImg;
             qj = buf.f32(b, c.numHeads(), l, c.headDim());
             kj = buf.f32(b, c.numHeads(), l, c.headDim());
@@ -209,8 +211,7 @@ final class DoubleBlock {
         be.gateAdd(s.x1, s.proj, s.mod, 2);
         be.layerNorm(s.x1, s.ln2, s.mean2, s.rstd2, EPS);
         be.modulate(s.ln2, s.mod, 3, 4, s.xm2);
-        w.ff0.forward(be, s.xm2, s.h1);
-        be.geluTanh(s.h1, s.g);
+        w.ff0.forwardGelu(be, s.xm2, s.h1, s.g);
         w.ff2.forward(be, s.g, s.h2);
         be.copy(s.x1, out);
         be.gateAdd(out, s.h2, s.mod, 5);

@@ -44,6 +44,8 @@ public final class FluxModel {
     /** Device copies of host LoRA factors (a LoRA file's, for sampling), given back when the LoRAs are replaced. */
     private final Buffers loraCopies;
     private boolean checkpointing;
+    /** The dtype of the MLP activations (see {@link #setMlpActivations}). */
+    private DType mlpActivations = DType.F32;
     private Workspace ws;
     private FluxInputs last;
     private Rope rope;
@@ -136,29 +138,31 @@ public final class FluxModel {
     }
 
     /**
-     * Bytes of the buffers that a checkpointed forward of {@code b} images holds for lTxt + lImg tokens: the inputs,
-     * every block's input, one double and one single block's saved activations, the GELU and the final layer's buffers
-     * (the sizes that Workspace, DoubleBlock.Acts, SingleBlock.Acts and FinalLayer.input allocate). Buffers whose size
-     * does not grow with the token count (modulation vectors, embedders) are left out: a few per cent at 32 tokens, less
-     * beyond (FluxModelTest counts the real allocations).
+     * Bytes of the buffers that a checkpointed forward of {@code b} images holds for lTxt + lImg tokens with the MLP
+     * activations in {@code mlpActivations} ({@link #setMlpActivations}): the inputs, every block's input, one double and
+     * one single block's saved activations, the GELU and the final layer's buffers (the sizes that Workspace,
+     * DoubleBlock.Acts, SingleBlock.Acts and FinalLayer.input allocate). Buffers whose size does not grow with the token
+     * count (modulation vectors, embedders) are left out: a few per cent at 32 tokens, less beyond (FluxModelTest counts
+     * the real allocations).
      */
-    public static long inferenceBytes(FluxConfig c, long b, long lTxt, long lImg) {
-        return workspaceBytes(c, b, lTxt, lImg, true, 0, false);
+    public static long inferenceBytes(FluxConfig c, long b, long lTxt, long lImg, DType mlpActivations) {
+        return workspaceBytes(c, b, lTxt, lImg, true, 0, false, mlpActivations);
     }
 
     /**
      * Bytes a forward and a backward hold, as {@link #inferenceBytes} counts them, with every block's activations kept
      * unless {@code checkpointing}, the probabilities of {@code attentionMaps} recorded double blocks ([B, heads, L, L]
      * each, and one more of that size for their gradient) and the backward's scratch. The gradients themselves (the
-     * LoRA's, or every parameter's) are the caller's to add.
+     * LoRA's, or every parameter's) are the caller's to add, as is the f32 pre-activation scratch that a LoRA on an
+     * MLP's first Linear needs with BF16 MLP activations.
      */
     public static long trainingBytes(FluxConfig c, long b, long lTxt, long lImg, boolean checkpointing,
-                                     int attentionMaps) {
-        return workspaceBytes(c, b, lTxt, lImg, checkpointing, attentionMaps, true);
+                                     int attentionMaps, DType mlpActivations) {
+        return workspaceBytes(c, b, lTxt, lImg, checkpointing, attentionMaps, true, mlpActivations);
     }
 
     private static long workspaceBytes(FluxConfig c, long b, long lTxt, long lImg, boolean checkpointing,
-                                       int attentionMaps, boolean backward) {
+                                       int attentionMaps, boolean backward, DType mlpActivations) {
         long h = c.hiddenSize();
         long m = c.mlpHidden();
         long heads = c.numHeads();
@@ -166,12 +170,18 @@ public final class FluxModel {
         long nd = c.depth();
         long ns = c.depthSingleBlocks();
         long floats = lImg * c.inChannels() + lTxt * c.contextInDim() + (nd + 1) * l * h;
+        // the MLP activations, counted apart because they may be BF16
+        long mlp = 0;
         if (nd > 0) {
             // both streams' StreamActs (mean, rstd twice; eleven [t, h]; rq, rk; h1, g) and the joint q, k, v, o, lse
-            floats += (checkpointing ? 1 : nd) * (l * (4 + 2 * heads + 11 * h + 2 * m) + l * (4 * h + heads));
+            floats += (checkpointing ? 1 : nd) * (l * (4 + 2 * heads + 11 * h) + l * (4 * h + heads));
+            mlp += (checkpointing ? 1 : nd) * l * 2 * m;
         }
         if (ns > 0) {
-            floats += (ns + 1) * l * h + (checkpointing ? 1 : ns) * l * (2 + 3 * heads + 11 * h + 2 * m) + l * m;
+            // every block's input; per block mean, rstd, six [L, h], rq, rk, the four joint tensors and lse; mlp and
+            // cat [L, h + mlp]; the shared GELU
+            floats += (ns + 1) * l * h + (checkpointing ? 1 : ns) * l * (2 + 3 * heads + 10 * h);
+            mlp += (checkpointing ? 1 : ns) * l * (h + 2 * m) + l * m;
         }
         floats += lImg * (5 * h + 2 + c.outChannels());
         floats += attentionMaps * heads * l * l;
@@ -183,7 +193,29 @@ public final class FluxModel {
             // dImg, dTxt, dX, the zero output gradient
             floats += l * h + (ns > 0 ? l * h : 0) + lImg * c.outChannels();
         }
-        return 4 * b * floats;
+        return b * (4 * floats + mlpActivations.byteSize() * mlp);
+    }
+
+    /**
+     * The dtype the MLP activations are kept in: F32 (the default and the reference) or BF16. BF16 holds the double
+     * blocks' MLP hidden before and after the GELU, the single blocks' MLP pre-activation and their linear2 input
+     * [attention | GELU] in half the memory; the first MLP Linear then writes both through one {@link Backend#linear}
+     * (bias and GELU in its epilogue) and the second Linear and the GELU backward read them in BF16. Residual streams,
+     * norm statistics, q, k, v, the attention and every gradient stay F32. A GPU memory and speed mode: the CPU backends
+     * run it through widened copies, slower than F32.
+     */
+    public void setMlpActivations(DType dtype) {
+        if (dtype != DType.F32 && dtype != DType.BF16) {
+            throw new IllegalArgumentException("MLP activations are F32 or BF16, not " + dtype);
+        }
+        if (dtype != mlpActivations) {
+            mlpActivations = dtype;
+            invalidate();
+        }
+    }
+
+    public DType mlpActivations() {
+        return mlpActivations;
     }
 
     /** Per-block activation recomputation: less memory, one extra block forward per block in the backward. */
@@ -309,13 +341,13 @@ public final class FluxModel {
             }
             dActs = new DoubleBlock.Acts[checkpointing ? Math.min(1, doubles.length) : doubles.length];
             for (int i = 0; i < dActs.length; i++) {
-                dActs[i] = new DoubleBlock.Acts(buf, config, b, lTxt, lImg);
+                dActs[i] = new DoubleBlock.Acts(buf, config, b, lTxt, lImg, mlpActivations);
             }
             sActs = new SingleBlock.Acts[checkpointing ? Math.min(1, singles.length) : singles.length];
             for (int i = 0; i < sActs.length; i++) {
-                sActs[i] = new SingleBlock.Acts(buf, config, b, l);
+                sActs[i] = new SingleBlock.Acts(buf, config, b, l, mlpActivations);
             }
-            gelu = singles.length > 0 ? buf.f32(b, l, config.mlpHidden()) : null;
+            gelu = singles.length > 0 ? buf.of(mlpActivations, b, l, config.mlpHidden()) : null;
             probs = new Tensor[doubles.length];
             finalIn = finalLayer.input(be, b, lImg);
         }

@@ -1,6 +1,7 @@
 package dev.fluxerase.flux;
 
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
 
 /**
@@ -8,7 +9,7 @@ import dev.fluxerase.tensor.Tensor;
  *
  * <p>Saved for the backward: the input x (by the caller, who owns the activation); with a LoRA also u = x·Aᵀ
  * [rows, rank], kept here because every Linear runs once per forward. W is read in place (F32, BF16 or F16); A and B
- * are F32.
+ * are F32. x may be a BF16 activation (the MLP's second Linear in the BF16 mode); y and the gradients are F32.
  */
 final class Linear {
     /** diffusers module path: the key LoRAs use. */
@@ -23,7 +24,9 @@ final class Linear {
     /** LoRA activations: u = x·Aᵀ saved by forward, du = dy·B scratch of backward; reallocated when rows change. */
     private Tensor u;
     private Tensor du;
-    /** Holds u and du, so that a new token count or LoRA gives the old ones back. */
+    /** The f32 pre-activation of {@link #forwardGelu} with a LoRA and BF16 outputs; allocated on first use. */
+    private Tensor pre32;
+    /** Holds u, du and pre32, so that a new token count or LoRA gives the old ones back. */
     private Buffers loraScratch;
 
     /** A LoRA as this Linear sees it: A [rank, in], the rows of B [out, rank] that belong here, and the scale. */
@@ -63,6 +66,17 @@ final class Linear {
         }
         u = null;
         du = null;
+        pre32 = null;
+    }
+
+    /** u and du for this many rows, made anew (and the old ones given back) when the rows change. */
+    private void loraScratch(Backend be, long rows) {
+        if (u == null || u.dim(0) != rows) {
+            freeLoraScratch();
+            loraScratch = new Buffers(be);
+            u = loraScratch.f32(rows, lora.a.dim(0));
+            du = loraScratch.f32(rows, lora.a.dim(0));
+        }
     }
 
     // ---- forward: y = x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ; saves u = x·Aᵀ ----------------------------------------------------------
@@ -73,14 +87,33 @@ final class Linear {
             be.addBias(y, bias);
         }
         if (lora != null) {
-            if (u == null || u.dim(0) != x.rows()) {
-                freeLoraScratch();
-                loraScratch = new Buffers(be);
-                u = loraScratch.f32(x.rows(), lora.a.dim(0));
-                du = loraScratch.f32(x.rows(), lora.a.dim(0));
-            }
+            loraScratch(be, x.rows());
             be.gemm(false, true, 1f, x, lora.a, 0f, u);
             be.gemm(false, true, lora.scale, u, lora.b, 1f, y);
+        }
+    }
+
+    /**
+     * The MLP's first Linear and its GELU: pre = x·Wᵀ + b (+ LoRA), y = gelu_tanh(pre), pre and y of one dtype. F32
+     * runs the separate ops as always. BF16 without a LoRA is one {@link Backend#linear} (bias and GELU in the GEMM's
+     * epilogue, each output rounded once); with a LoRA, whose term must join before the GELU, the f32 pre-activation is
+     * formed in scratch held beside u and rounded into both outputs.
+     */
+    void forwardGelu(Backend be, Tensor x, Tensor pre, Tensor y) {
+        if (pre.dtype() == DType.F32) {
+            forward(be, x, pre);
+            be.geluTanh(pre, y);
+        } else if (lora == null) {
+            be.linear(x, weight, bias, y, pre);
+        } else {
+            loraScratch(be, x.rows());
+            if (pre32 == null) {
+                pre32 = loraScratch.f32(x.rows(), out());
+            }
+            forward(be, x, pre32);
+            be.copy(pre32, pre);
+            be.geluTanh(pre32, pre32);
+            be.copy(pre32, y);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.fluxerase.flux;
 
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
 
 /**
@@ -63,7 +64,12 @@ final class SingleBlock {
         final Tensor cat;
         final Tensor o;
 
-        Acts(Buffers buf, FluxConfig c, long b, long l) {
+        /**
+         * mlp: the dtype of the MLP pre-activation and of cat, the linear2 input whose GELU columns are the MLP's
+         * output. A BF16 cat also holds its attention columns rounded to bf16, which linear2's GEMM does to them anyway
+         * on the GPU when its weight is bf16; the attention's own tensors stay F32.
+         */
+        Acts(Buffers buf, FluxConfig c, long b, long l, DType mlp) {
             long h = c.hiddenSize();
             long m = c.mlpHidden();
             mod = buf.f32(b, 3 * h);
@@ -81,8 +87,8 @@ final class SingleBlock {
             vj = buf.f32(b, c.numHeads(), l, c.headDim());
             oj = buf.f32(b, c.numHeads(), l, c.headDim());
             lse = buf.f32(b, c.numHeads(), l);
-            mlp = buf.f32(b, l, m);
-            cat = buf.f32(b, l, h + m);
+            this.mlp = buf.of(mlp, b, l, m);
+            cat = buf.of(mlp, b, l, h + m);
             o = buf.f32(b, l, h);
         }
     }
@@ -128,7 +134,7 @@ final class SingleBlock {
 
     // ---- forward: out = x + gate·linear2(cat(attn(x_m), GELU(mlp(x_m)))), x_m = (1+scale)·LN(x) + shift --------------
 
-    /** x, out [B, L, H]; gelu [B, L, mlp] scratch; probs [B, heads, L, L] receives the attention when not null. */
+    /** x, out [B, L, H]; gelu [B, L, mlp] scratch of the MLP activations' dtype; probs [B, heads, L, L] receives the attention when not null. */
     void forward(Backend be, Tensor x, Tensor svec, Rope rope, Acts a, Tensor gelu, Tensor out, Tensor probs,
                  float attnScale) {
         long h = x.dim(2);
@@ -140,7 +146,7 @@ final class SingleBlock {
         q.forward(be, a.xm, a.q);
         k.forward(be, a.xm, a.k);
         v.forward(be, a.xm, a.v);
-        mlp.forward(be, a.xm, a.mlp);
+        mlp.forwardGelu(be, a.xm, a.mlp, gelu);
         // The normed q and k only live inside the joint tensors; o is free until linear2 and carries them there.
         be.rmsNorm(a.q.view(rows, dh), normQ, a.o.view(rows, dh), a.rq, DoubleBlock.EPS);
         Copies.heads(be, a.o, h, 0, a.qj, 0, true, false);
@@ -151,7 +157,6 @@ final class SingleBlock {
         rope.apply(be, a.kj);
         be.attention(a.qj, a.kj, a.vj, a.oj, a.lse, probs, attnScale);
         Copies.heads(be, a.cat, a.cat.dim(2), 0, a.oj, 0, false, false);
-        be.geluTanh(a.mlp, gelu);
         Copies.columns(be, gelu, 0, a.cat, h, a.mlp.dim(2), false);
         proj.forward(be, a.cat, a.o);
         be.copy(x, out);

@@ -2,6 +2,7 @@ package dev.fluxerase.pipeline;
 
 import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxModel;
+import dev.fluxerase.tensor.DType;
 import dev.fluxerase.vae.LatentCodec;
 
 import java.util.Locale;
@@ -21,8 +22,9 @@ public record MemoryEstimate(long transformerBytes, LatentCodec.Footprint decode
     /** {@code transformerOnHeap}: false when the transformer runs on a GPU, whose buffers are not on the heap. */
     public static MemoryEstimate of(FluxConfig config, LatentCodec codec, Latents geometry, int t5Length, int batch,
                                     boolean transformerOnHeap) {
+        // F32 MLP activations: an upper bound of the BF16 mode's
         return new MemoryEstimate(transformerOnHeap ? FluxModel.inferenceBytes(config, batch, t5Length,
-                geometry.tokens()) : 0, codec.decodeFootprint(batch, geometry.latentHeight(), geometry.latentWidth()));
+                geometry.tokens(), DType.F32) : 0, codec.decodeFootprint(batch, geometry.latentHeight(), geometry.latentWidth()));
     }
 
     public long totalBytes() {

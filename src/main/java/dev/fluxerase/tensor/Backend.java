@@ -11,7 +11,9 @@ import java.util.OptionalLong;
  * <p>Conventions, shared by every implementation:
  * <ul>
  *   <li>Activations, gradients and optimizer state are F32. Weights (the {@code w} of {@link #gemm} and the norm scales) may
- *       be F32, BF16 or F16 and are read in place.</li>
+ *       be F32, BF16 or F16 and are read in place. The ops that a model's MLP activations pass through ({@link #linear},
+ *       gemm's a and b, {@link #geluTanhBackward}'s x, {@link #copy} and {@link #copyStrided}) also take them in
+ *       BF16.</li>
  *   <li>A tensor used as a matrix is viewed as [rows, cols] with cols = its last dimension ({@link Tensor#rows()},
  *       {@link Tensor#cols()}).</li>
  *   <li>Forward ops overwrite their outputs. Backward ops ADD into every gradient they produce (input and parameter
@@ -98,7 +100,8 @@ public interface Backend extends AutoCloseable {
     void fill(Tensor t, float value);
 
     /**
-     * Strided 4-D copy of F32 elements: for every index (i0..i3) below {@code sizes},
+     * Strided 4-D copy between F32 or BF16 tensors (converting, round-to-nearest-even into BF16; accumulating only into
+     * an F32 dst): for every index (i0..i3) below {@code sizes},
      * {@code dst[dstOffset + Σ ik·dstStrides[k]] (+)= src[srcOffset + Σ ik·srcStrides[k]]}, adding when {@code accumulate}.
      * Offsets and strides count elements. This is how heads are split and merged, sequences concatenated (text first) and
      * column ranges of fused projections taken; the adjoint of a copy is the same call with src and dst swapped and
@@ -110,12 +113,21 @@ public interface Backend extends AutoCloseable {
     // ---- GEMM ---------------------------------------------------------------------------------------------------------
 
     /**
-     * c = alpha · op(a) · op(b) + beta · c, where op(x) is x or xᵀ of the [rows, cols] matrix view. a and c are F32; b is
-     * F32, BF16 or F16. With beta = 0, c is overwritten (NaNs in c do not propagate).
+     * c = alpha · op(a) · op(b) + beta · c, where op(x) is x or xᵀ of the [rows, cols] matrix view. a is F32 or BF16 (an
+     * activation), c is F32, b is F32, BF16 or F16 (a weight, or a BF16 activation in dW += dyᵀ·x). With beta = 0, c is overwritten (NaNs in c do not propagate).
      * Linear forward y = x·Wᵀ is {@code gemm(false, true, 1, x, W, 0, y)}; dx += dy·W is
      * {@code gemm(false, false, 1, dy, W, 1, dx)}; dW += dyᵀ·x is {@code gemm(true, false, 1, dy, x, 1, dW)}.
      */
     void gemm(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c);
+
+    /**
+     * A Linear forward with its epilogue in one op, y = x·Wᵀ + bias for x [rows, in] and w [out, in] (F32, BF16 or
+     * F16), bias [out] (any of those; null for none), accumulated in f32. When preGelu is not null it receives
+     * x·Wᵀ + bias and y receives gelu_tanh of that f32 value (what the GELU backward then reads from preGelu): the
+     * cuBLASLt GELU_AUX_BIAS epilogue. x, y and preGelu [rows, out] may each be F32 or BF16; a BF16 output is the f32
+     * result rounded to nearest even, once. This is how a model keeps its MLP activations in BF16.
+     */
+    void linear(Tensor x, Tensor w, Tensor bias, Tensor y, Tensor preGelu);
 
     /** y[r, :] += bias (bias [cols], any float dtype). */
     void addBias(Tensor y, Tensor bias);
@@ -151,7 +163,7 @@ public interface Backend extends AutoCloseable {
     /** y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). y may be x. */
     void geluTanh(Tensor x, Tensor y);
 
-    /** dx += dy · gelu_tanh'(x). */
+    /** dx += dy · gelu_tanh'(x); x may be BF16 (a pre-activation that {@link #linear} saved in BF16). */
     void geluTanhBackward(Tensor dy, Tensor x, Tensor dx);
 
     /** Row-wise softmax over the last dimension. y may be x. */

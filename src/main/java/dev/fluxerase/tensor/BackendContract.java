@@ -114,10 +114,12 @@ public final class BackendContract {
      * false when there is nothing to copy (a size is 0).
      */
     public boolean copyStrided(Tensor src, long srcOffset, long[] srcStrides, Tensor dst, long dstOffset,
-                               long[] dstStrides, long[] sizes) {
+                               long[] dstStrides, long[] sizes, boolean accumulate) {
         String op = "copyStrided";
-        f32(op, "src", src);
-        f32(op, "dst", dst);
+        activation(op, "src", src);
+        activation(op, "dst", dst);
+        // adding into a BF16 tensor would round every partial sum: accumulation is for gradients, which are F32
+        require(!accumulate || dst.dtype() == DType.F32, op + ": accumulate needs an F32 dst, got " + describe(dst));
         require(sizes.length == 4 && srcStrides.length == 4 && dstStrides.length == 4,
                 op + ": sizes and strides must have 4 entries, got sizes " + Arrays.toString(sizes) + ", src strides "
                         + Arrays.toString(srcStrides) + ", dst strides " + Arrays.toString(dstStrides));
@@ -153,7 +155,7 @@ public final class BackendContract {
     // ---- GEMM ---------------------------------------------------------------------------------------------------------
 
     public Gemm gemm(boolean transA, boolean transB, Tensor a, Tensor b, Tensor c) {
-        f32("gemm", "a", a);
+        activation("gemm", "a", a);
         weight("gemm", "b", b);
         f32("gemm", "c", c);
         long m = transA ? a.cols() : leadingRows(a);
@@ -164,6 +166,26 @@ public final class BackendContract {
                 + ", op(b) " + kb + "x" + n + " from b " + shape(b, transB) + " and c " + Arrays.toString(c.shape())
                 + " do not fit (c must be " + m + "x" + n + ")");
         return new Gemm(m, n, k);
+    }
+
+    /** y [rows, out] (and preGelu) = x [rows, in] · w [out, in]ᵀ + bias [out]: m = rows, n = out, k = in. */
+    public Gemm linear(Tensor x, Tensor w, Tensor bias, Tensor y, Tensor preGelu) {
+        String op = "linear";
+        activation(op, "x", x);
+        weight(op, "w", w);
+        activation(op, "y", y);
+        require(w.rank() == 2 && w.dim(1) == x.cols() && leadingRows(y) == leadingRows(x) && y.cols() == w.dim(0),
+                op + ": x " + describe(x) + ", w " + describe(w) + " and y " + describe(y)
+                        + " do not fit (w must be [out, x's columns], y [x's rows, out])");
+        if (bias != null) {
+            weight(op, "bias", bias);
+            numel(op, "bias", bias, w.dim(0));
+        }
+        if (preGelu != null) {
+            activation(op, "preGelu", preGelu);
+            sameNumel(op, "y", y, "preGelu", preGelu);
+        }
+        return new Gemm(leadingRows(x), w.dim(0), x.cols());
     }
 
     /** Rows of the matrix view, also when the last dimension is 0 (a GEMM over k = 0 still scales c by beta). */
@@ -220,9 +242,17 @@ public final class BackendContract {
         same(op, "x", x, "y", y);
     }
 
-    /** siluBackward and geluTanhBackward. */
+    /** siluBackward. */
     public void unaryBackward(String op, Tensor dy, Tensor x, Tensor dx) {
         same(op, "dy", dy, "x", x, "dx", dx);
+    }
+
+    /** geluTanhBackward: x, the saved pre-activation, may be BF16 (a BF16 MLP activation). */
+    public void geluTanhBackward(Tensor dy, Tensor x, Tensor dx) {
+        String op = "geluTanhBackward";
+        same(op, "dy", dy, "dx", dx);
+        activation(op, "x", x);
+        sameNumel(op, "dy", dy, "x", x);
     }
 
     public void softmaxBackward(Tensor dy, Tensor y, Tensor dx) {
@@ -491,6 +521,13 @@ public final class BackendContract {
     public void f32(String op, String what, Tensor t) {
         resident(op, what, t);
         require(t.dtype() == DType.F32, op + ": " + what + " must be F32, got " + describe(t));
+    }
+
+    /** An F32 or BF16 tensor of this device: an activation, which a model may keep in BF16 to halve its memory. */
+    public void activation(String op, String what, Tensor t) {
+        resident(op, what, t);
+        require(t.dtype() == DType.F32 || t.dtype() == DType.BF16,
+                op + ": " + what + " must be F32 or BF16, got " + describe(t));
     }
 
     /** An F32, BF16 or F16 tensor of this device (weights, read in their own dtype). */

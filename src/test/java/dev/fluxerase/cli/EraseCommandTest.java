@@ -354,6 +354,26 @@ class EraseCommandTest {
         }
     }
 
+    /**
+     * --activations bf16 trains with BF16 MLP activations and the run configuration records it; a resumed run may go
+     * back to f32 (like the backend, it changes how the same steps are computed, not what), and records that.
+     */
+    @Test
+    void bf16ActivationsAreRecordedAndMayChangeOnResume() throws Exception {
+        String[] small = {"--resolution", "16", "--t5-length", "16", "--backend", "cpu"};
+        Path out = tmp.resolve("bf16");
+        CliRun r = erase(out, concat(small, "--steps", "1", "--activations", "bf16"));
+        assertEquals(0, r.exit(), r.err());
+        assertEquals("bf16", recordedConfig(out).get("activations").asText());
+        CliRun resumed = CliRun.of("erase", "--output", out.toString(), "--resume", "--steps", "2", "--activations",
+                "f32", "--cache-dir", tmp.resolve("cache").toString());
+        assertEquals(0, resumed.exit(), resumed.err());
+        assertEquals("f32", recordedConfig(out).get("activations").asText());
+        CliRun bad = erase(tmp.resolve("bad"), concat(small, "--activations", "f16"));
+        assertEquals(1, bad.exit());
+        assertTrue(bad.err().contains("activations (--activations)"), bad.err());
+    }
+
     private static JsonNode recordedConfig(Path out) throws Exception {
         return new ObjectMapper().readTree(out.resolve("run.json").toFile()).get("config");
     }

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeSet;
@@ -61,6 +62,29 @@ class ForwardCommandTest {
         expected.add("out");
         assertEquals(expected, new TreeSet<>(got.keySet()));
         assertFalse(Files.exists(tmp.resolve("out.safetensors.tmp")));
+    }
+
+    /**
+     * --activations bf16 runs the MLP in BF16: the output within FluxModelGoldenTest's bf16 estimate (2·√4·2⁻⁸) of
+     * the reference, not equal to the F32 run's; an unknown value is refused in one line.
+     */
+    @Test
+    void bf16ActivationsStayWithinTheirEstimate() {
+        Path f32 = tmp.resolve("f32.safetensors");
+        Path bf16 = tmp.resolve("bf16.safetensors");
+        assertEquals(0, CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output",
+                f32.toString()).exit());
+        CliRun r = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output",
+                bf16.toString(), "--activations", "bf16");
+        assertEquals(0, r.exit(), r.err());
+        float[] ref = read(DIR.resolve("outputs.safetensors")).get("out_f64");
+        float[] ours = read(bf16).get("out");
+        assertTrue(relToMax(ours, ref) < 2 * Math.sqrt(4) * 0x1p-8, "rel_to_max " + relToMax(ours, ref));
+        assertFalse(Arrays.equals(read(f32).get("out"), ours), "bf16 activations change the bits");
+        CliRun bad = CliRun.of("forward", "--weights", WEIGHTS, "--config", CONFIG, "--inputs", INPUTS, "--output",
+                bf16.toString(), "--activations", "f16");
+        assertEquals(1, bad.exit());
+        assertEquals("flux-erase: --activations must be f32 or bf16, got \"f16\"", bad.err().strip());
     }
 
     @Test

@@ -153,6 +153,25 @@ class GenerateCommandTest {
         assertTrue(both.get(2).startsWith("img2,a blue circle,1,img2.png,"), both.get(2));
     }
 
+    /**
+     * --activations bf16 samples with BF16 MLP activations; its settings say so in index.csv, so the same batch in f32
+     * is another image, refused in a folder that holds the bf16 one.
+     */
+    @Test
+    void bf16ActivationsAreOtherSettingsOfABatch() throws Exception {
+        Path out = tmp.resolve("bf16");
+        String[] size = {"--steps", "1", "--width", "16", "--height", "16", "--t5-length", "16"};
+        Path csv = Files.writeString(tmp.resolve("b.csv"), "a red square,1,img\n");
+        CliRun r = generate(concat(new String[]{"--batch", csv.toString(), "--out-dir", out.toString(), "--activations",
+                "bf16"}, size));
+        assertEquals(0, r.exit(), r.err());
+        List<String> index = Files.readAllLines(out.resolve("index.csv"));
+        assertTrue(index.get(1).contains("bf16 MLP activations"), index.get(1));
+        CliRun f32 = generate(concat(new String[]{"--batch", csv.toString(), "--out-dir", out.toString()}, size));
+        assertEquals(1, f32.exit());
+        assertTrue(f32.err().contains("holds another image"), f32.err());
+    }
+
     @Test
     void aSecondBatchIntoALockedFolderIsRefused() throws Exception {
         Path out = tmp.resolve("locked");

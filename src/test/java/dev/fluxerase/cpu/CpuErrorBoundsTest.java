@@ -52,6 +52,17 @@ class CpuErrorBoundsTest {
                 ErrorBounds.gemm(U_F32, k, ErrorBounds.gemmMagnitude(false, true, 1, a, w, 0, zero, m, n)));
     }
 
+    /** The CPU's linear runs its f32 GEMM on the widened bf16 operands: unit 2⁻²⁴. */
+    @Test
+    void linear() {
+        ops.linear(U_F32);
+    }
+
+    @Test
+    void bf16Activations() {
+        ops.bf16Activations(U_F32);
+    }
+
     @Test
     void biasAndElementwise() {
         ops.biasAndElementwise();

@@ -181,6 +181,18 @@ class CudaBackendParityTest {
                 ErrorBounds.gemmMagnitude(false, true, 1, host(a, m, k), host(w16, n, k), 0, zero, m, n)));
     }
 
+    /** linear's GEMM runs bf16 × bf16 on tensor cores (the weight is bf16): unit U_TENSOR_CORE. */
+    @Test
+    void linear() {
+        ops(gpu).linear(U_TENSOR_CORE);
+    }
+
+    /** BF16 activations in gemm (bf16 × bf16 on tensor cores), the GELU backward and copyStrided. */
+    @Test
+    void bf16Activations() {
+        ops(gpu).bf16Activations(U_TENSOR_CORE);
+    }
+
     @Test
     void biasAndElementwise() {
         ops(gpu).biasAndElementwise();

@@ -50,6 +50,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class CudaFluxGoldenTest {
     private static final double BF16_OUT = CudaGpu.SAFETY * Math.sqrt(10) * ErrorBounds.U_BF16;
     private static final double BF16_GRADIENTS = CudaGpu.SAFETY * Math.sqrt(20) * ErrorBounds.U_BF16;
+    /**
+     * BF16 MLP activations (FluxModelGoldenTest derives the CPU's 2·√4·u): on the GPU every GEMM that reads one (the
+     * second MLP Linear, the single blocks' linear2) runs bf16 × bf16 and rounds its F32 golden weight as well, so the
+     * forward path holds 4 + 4 roundings, SAFETY·√8·u, and the gradients twice that many, SAFETY·√16·u.
+     */
+    private static final double BF16_MLP_OUT = CudaGpu.SAFETY * Math.sqrt(8) * ErrorBounds.U_BF16;
+    private static final double BF16_MLP_GRADIENTS = CudaGpu.SAFETY * Math.sqrt(16) * ErrorBounds.U_BF16;
     @CudaGpu.Open
     private static CudaBackend gpu;
 
@@ -126,6 +133,18 @@ class CudaFluxGoldenTest {
                 held.add(gpu.allocatedBytes());
             }
             assertEquals(held.get(1), held.get(2), "sampling: " + held);
+        }
+    }
+
+    /**
+     * The GPU twin of FluxModelGoldenTest's BF16 MLP activation check (GoldenChecks.bf16MlpActivations): BF16
+     * activations on the GPU, through cuBLASLt's bias and GELU epilogue, against the F32 model on the CPU.
+     */
+    @Test
+    void bf16MlpActivationsStayWithinBf16RoundingOfTheCpu() {
+        try (FluxWeights host = FluxWeights.open(Golden.WEIGHTS_BFL, Golden.config())) {
+            GoldenChecks.bf16MlpActivations(gpu, host.to(gpu), host, BF16_MLP_OUT, BF16_MLP_GRADIENTS,
+                    CudaFluxGoldenTest::assertClose);
         }
     }
 

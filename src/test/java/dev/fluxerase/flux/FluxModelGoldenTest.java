@@ -5,6 +5,7 @@ import dev.fluxerase.cpu.NaiveBackend;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.tensor.Backend;
 import dev.fluxerase.testing.Compare;
+import dev.fluxerase.testing.ErrorBounds;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
@@ -32,6 +33,10 @@ class FluxModelGoldenTest {
     }
 
     /** Worst rel_to_max of the current test, printed at its end for the record (bench/README numbers). */
+    /** 2·√(2 + 2)·u: four bf16 roundings in a row on the forward path (see the test). */
+    static final double BF16_MLP_OUT = 2 * Math.sqrt(4) * ErrorBounds.U_BF16;
+    /** 2·√8·u: the backward's roundings as many again. */
+    static final double BF16_MLP_GRADIENTS = 2 * Math.sqrt(8) * ErrorBounds.U_BF16;
     private double worst;
     private String worstName;
 
@@ -75,6 +80,23 @@ class FluxModelGoldenTest {
             for (boolean checkpointing : new boolean[]{false, true}) {
                 GoldenChecks.lora(backend(backend), w, checkpointing, this::assertClose);
             }
+        }
+    }
+
+    /**
+     * BF16 MLP activations on the CPU against F32. Each stored MLP activation
+     * is rounded once to nearest bf16, relative error at most u = 2⁻⁸; the forward path of the flux-tiny model passes
+     * one rounded activation per block into the residual stream (a double stream's GELU output, a single block's
+     * linear2 input), 2 + 2 = 4 in a row. Independent roundings add like a random walk, √4·u = 7.8e-3 relative to what
+     * they are added to if no layer amplified them; how much the layers do is not analysed, so a factor 2 covers it, as
+     * for the GPU's bf16 GEMM inputs (CudaFluxGoldenTest). The LoRA gradients also go back through the GELU derivative
+     * at the rounded pre-activations and the rounded second-Linear inputs: twice the roundings, 2·√8·u. Estimates from a
+     * model of the error, not bounds proven for the network.
+     */
+    @Test
+    void bf16MlpActivationsStayWithinBf16RoundingOfF32() {
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, Golden.config())) {
+            GoldenChecks.bf16MlpActivations(new CpuBackend(), w, w, BF16_MLP_OUT, BF16_MLP_GRADIENTS, this::assertClose);
         }
     }
 

@@ -23,6 +23,7 @@ import java.lang.reflect.Proxy;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -207,30 +208,84 @@ class FluxModelTest {
             Tensor gradProbs = Tensor.of(RandomData.gaussian(rng, (long) b * c.numHeads() * l * l, 1), b,
                     c.numHeads(), l, l);
             for (boolean checkpointing : new boolean[]{true, false}) {
-                try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
-                    String what = lTxt + "+" + lImg + " tokens, checkpointing " + checkpointing;
-                    if (checkpointing) {
-                        FluxModel sampling = new FluxModel(w, counting);
-                        sampling.setCheckpointing(true);
+                for (DType mlp : new DType[]{DType.F32, DType.BF16}) {
+                    try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+                        String what = lTxt + "+" + lImg + " tokens, checkpointing " + checkpointing + ", " + mlp
+                                + " MLP activations";
+                        if (checkpointing) {
+                            FluxModel sampling = new FluxModel(w, counting);
+                            sampling.setCheckpointing(true);
+                            sampling.setMlpActivations(mlp);
+                            allocated[0] = 0;
+                            sampling.forward(in, false);
+                            assertWithin(allocated[0], FluxModel.inferenceBytes(c, b, lTxt, lImg, mlp), lImg,
+                                    "forward, " + what);
+                        }
+                        // the trainer's LoRA, on every double block, so that the backward runs through all of them
+                        FluxModel m = new FluxModel(w, counting);
+                        m.setLora(LoraSet.create(c, LoraSet.DEFAULT_TARGETS, 2, 2f, 1, LoraSet.Init.GAUSSIAN).modules(),
+                                1f);
+                        m.setCheckpointing(checkpointing);
+                        m.setMlpActivations(mlp);
                         allocated[0] = 0;
-                        sampling.forward(in, false);
-                        assertWithin(allocated[0], FluxModel.inferenceBytes(c, b, lTxt, lImg), lImg, "forward, " + what);
+                        m.forward(in, List.of(block));
+                        long forward = allocated[0];
+                        FluxGradients g = m.newGradients(false, false);
+                        allocated[0] = forward;
+                        m.backward(gradOut, Map.of(block, gradProbs), g);
+                        assertWithin(allocated[0], FluxModel.trainingBytes(c, b, lTxt, lImg, checkpointing, 1, mlp),
+                                lImg, "forward and backward, " + what);
                     }
-                    // the trainer's LoRA, on every double block, so that the backward runs through all of them
-                    FluxModel m = new FluxModel(w, counting);
-                    m.setLora(LoraSet.create(c, LoraSet.DEFAULT_TARGETS, 2, 2f, 1, LoraSet.Init.GAUSSIAN).modules(), 1f);
-                    m.setCheckpointing(checkpointing);
-                    allocated[0] = 0;
-                    m.forward(in, List.of(block));
-                    long forward = allocated[0];
-                    FluxGradients g = m.newGradients(false, false);
-                    allocated[0] = forward;
-                    m.backward(gradOut, Map.of(block, gradProbs), g);
-                    assertWithin(allocated[0], FluxModel.trainingBytes(c, b, lTxt, lImg, checkpointing, 1), lImg,
-                            "forward and backward, " + what);
                 }
             }
         }
+    }
+
+    /**
+     * LoRAs on both MLP Linears of every block with BF16 MLP activations: the first Linear's LoRA term joins before
+     * the GELU (Linear.forwardGelu's f32 scratch), the second reads the BF16 GELU output (u = x·Aᵀ, dA += duᵀ·x). Output
+     * and every LoRA gradient stay within FluxModelGoldenTest's bf16 estimates of the F32 model's, also on a second
+     * step at another token count (the scratch follows the rows).
+     */
+    @Test
+    void loraOnTheMlpLinearsWithBf16Activations() {
+        Random rng = new Random(11);
+        Collection<LoraModule> modules = LoraSet.create(c, List.of("ff.net.0.proj", "ff_context.net.0.proj", "proj_mlp",
+                "ff.net.2", "ff_context.net.2", "proj_out"), 2, 2f, 3, LoraSet.Init.GAUSSIAN).modules();
+        for (LoraModule mod : modules) {
+            float[] b = RandomData.gaussian(rng, mod.b().numel(), 0.1);
+            MemorySegment.copy(MemorySegment.ofArray(b), 0, mod.b().data(), 0, 4L * b.length);
+        }
+        try (FluxWeights w = FluxWeights.open(Golden.WEIGHTS_BFL, c)) {
+            FluxModel f32 = new FluxModel(w, be);
+            FluxModel bf16 = new FluxModel(w, be);
+            bf16.setMlpActivations(DType.BF16);
+            f32.setLora(modules, 1f);
+            bf16.setLora(modules, 1f);
+            for (int[] lengths : new int[][]{{8, 24}, {16, 40}}) {
+                FluxInputs in = randomInputs(be, rng, lengths[0], lengths[1]);
+                Tensor gradOut = Tensor.of(RandomData.gaussian(rng, 2L * lengths[1] * c.outChannels(), 1), 2,
+                        lengths[1], c.outChannels());
+                float[] expected = be.download(f32.forward(in, false));
+                float[] actual = be.download(bf16.forward(in, false));
+                assertCloseRel("out", actual, expected, FluxModelGoldenTest.BF16_MLP_OUT);
+                FluxGradients g32 = f32.newGradients(false, false);
+                FluxGradients g16 = bf16.newGradients(false, false);
+                f32.backward(gradOut, g32);
+                bf16.backward(gradOut, g16);
+                for (LoraModule mod : modules) {
+                    assertCloseRel(mod.module() + " A", be.download(g16.loraA(mod.module())),
+                            be.download(g32.loraA(mod.module())), FluxModelGoldenTest.BF16_MLP_GRADIENTS);
+                    assertCloseRel(mod.module() + " B", be.download(g16.loraB(mod.module())),
+                            be.download(g32.loraB(mod.module())), FluxModelGoldenTest.BF16_MLP_GRADIENTS);
+                }
+            }
+        }
+    }
+
+    private static void assertCloseRel(String what, float[] actual, float[] expected, double bound) {
+        double r = Compare.relToMax(actual, expected);
+        assertTrue(r <= bound, what + ": rel_to_max " + r + " > " + bound);
     }
 
     /** Random inputs for a batch of 2 with lTxt text and lImg image tokens (image ids on a grid 4 wide). */

@@ -1,8 +1,10 @@
 package dev.fluxerase.flux;
 
+import dev.fluxerase.cpu.CpuBackend;
 import dev.fluxerase.lora.LoraModule;
 import dev.fluxerase.lora.LoraSet;
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
 
@@ -74,6 +76,36 @@ public final class GoldenChecks {
         close.check("inputs.img", be.download(g.img()), ref.get("inputs.img"), INTERMEDIATES);
         close.check("inputs.txt", be.download(g.txt()), ref.get("inputs.txt"), INTERMEDIATES);
         close.check("inputs.y", be.download(g.y()), ref.get("inputs.y"), INTERMEDIATES);
+    }
+
+    /**
+     * The golden LoRA attached and the MLP activations in BF16 on {@code be}, against the F32 model on the CPU on the
+     * same (host) weights: the output within {@code outBound} and the LoRA factors' gradients within {@code gradBound}
+     * (rel_to_max); the caller states how they are derived.
+     */
+    public static void bf16MlpActivations(Backend be, FluxWeights onDevice, FluxWeights host, double outBound,
+                                          double gradBound, Close close) {
+        FluxConfig c = Golden.config();
+        Backend cpu = new CpuBackend();
+        LoraSet lora = LoraSet.load(Golden.DIR.resolve("lora_weights.safetensors"));
+        FluxModel f32 = new FluxModel(host, cpu);
+        FluxModel bf16 = new FluxModel(onDevice, be);
+        bf16.setMlpActivations(DType.BF16);
+        f32.setLora(lora.modules(), 1f);
+        bf16.setLora(lora.modules(), 1f);
+        float[] expected = cpu.download(f32.forward(Golden.inputs(cpu, c), false));
+        close.check("bf16 MLP activations out", be.download(bf16.forward(Golden.inputs(be, c), false)), expected,
+                outBound);
+        FluxGradients g32 = f32.newGradients(false, false);
+        FluxGradients g16 = bf16.newGradients(false, false);
+        f32.backward(Golden.gradOutput(cpu), g32);
+        bf16.backward(Golden.gradOutput(be), g16);
+        for (LoraModule mod : lora.modules()) {
+            close.check("bf16 MLP activations " + mod.keyA(), be.download(g16.loraA(mod.module())),
+                    cpu.download(g32.loraA(mod.module())), gradBound);
+            close.check("bf16 MLP activations " + mod.keyB(), be.download(g16.loraB(mod.module())),
+                    cpu.download(g32.loraB(mod.module())), gradBound);
+        }
     }
 
     /** The golden LoRA attached: output, attention probabilities and the LoRA factors' gradients. */

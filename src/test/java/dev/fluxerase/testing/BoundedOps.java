@@ -50,6 +50,10 @@ public final class BoundedOps {
         }
     }
 
+    /** The kernels' f32 constants for √(2/π) and 0.044715. */
+    private static final RunningError GELU_K = constant(0.7978845608028654f, Math.sqrt(2 / Math.PI));
+    private static final RunningError GELU_C = constant(0.044715f, 0.044715);
+
     private final Backend be;
     private final Checker kernels;
     private final Checker gemms;
@@ -94,6 +98,25 @@ public final class BoundedOps {
         kernels.check(what, e, actual, () -> max(RunningError.againstF64Reference(e.length, element)));
     }
 
+    /** t = tanhf(k·(x + c·x³)) as the GELU kernels compute it; 1 + t cancels for x ≪ 0. */
+    private static RunningError geluTanh(RunningError v) {
+        return GELU_K.times(v.plus(GELU_C.times(v).times(v).times(v))).monotone(Math::tanh, 2);
+    }
+
+    /** 0.5·x·(1 + t). */
+    private static RunningError gelu(RunningError v) {
+        return exact(0.5).times(v).times(exact(1).plus(geluTanh(v)));
+    }
+
+    /** dx + dy·(0.5·(1 + t) + 0.5·x·(1 − t²)·k·(1 + 3c·x²)): 1 − t² cancels for |x| large. */
+    private static RunningError geluBackward(float x, float dy, float dx) {
+        RunningError v = exact(x);
+        RunningError t = geluTanh(v);
+        RunningError d = exact(0.5).times(exact(1).plus(t)).plus(exact(0.5).times(v).times(exact(1).minus(t.times(t)))
+                .times(GELU_K).times(exact(1).plus(exact(3).times(GELU_C).times(v).times(v))));
+        return exact(dx).plus(exact(dy).times(d));
+    }
+
     private static RunningError[] terms(int n, IntFunction<RunningError> term) {
         RunningError[] t = new RunningError[n];
         for (int i = 0; i < n; i++) {
@@ -129,6 +152,122 @@ public final class BoundedOps {
                         ErrorBounds.gemmMagnitude(ta, tb, 0.75f, host(a, as), host(b, bs), 0.5f, c, m, n)));
             }
         }
+    }
+
+    /**
+     * linear for every mix of F32 and BF16 x, y and preGelu, with and without bias and GELU, on a bf16 weight and bf16
+     * values of x (so that a backend that multiplies in bf16 gets the reference's inputs exactly). The pre-activation is
+     * a GEMM whose k-term sums have unit {@code bf16GemmUnit} (the backend's bf16 GEMM: f32 on the CPU, tensor cores on
+     * the GPU) with the bias as its beta·c term: E = ErrorBounds.gemm. The GELU moves an error E by at most
+     * max|gelu_tanh'| · E < 1.13·E and adds its own f32 error (the kernel's expression, as the gelu check bounds it). A
+     * BF16 output is each side's value rounded to nearest even, |bf16(v) − v| ≤ 2⁻⁸·|v| (U_BF16: 8 significant bits),
+     * so two results within D of each other round to values within D + 2⁻⁸·(2·max|v| + D).
+     */
+    public void linear(double bf16GemmUnit) {
+        int m = 37, k = 300, n = 72;
+        float[] x = roundBf16(g((long) m * k)), w = roundBf16(gaussian(rnd, (long) n * k, 0.1)), bias = roundBf16(g(n));
+        Tensor hw = Floats.toBf16(host(w, n, k)), hb = Floats.toBf16(host(bias, n));
+        // BF16 operands reach the device as bytes (toDevice), not through a cast kernel
+        Tensor dw = be.toDevice(hw), db = be.toDevice(hb);
+        for (DType xd : new DType[]{DType.F32, DType.BF16}) {
+            for (DType yd : new DType[]{DType.F32, DType.BF16}) {
+                for (boolean withBias : new boolean[]{false, true}) {
+                    for (boolean withGelu : new boolean[]{false, true}) {
+                        String what = "linear x " + xd + " y " + yd + (withBias ? " bias" : "") + (withGelu ? " gelu" : "");
+                        float[] c = new float[m * n];
+                        for (int i = 0; withBias && i < c.length; i++) {
+                            c[i] = bias[i % n];
+                        }
+                        double e = ErrorBounds.gemm(bf16GemmUnit, k, ErrorBounds.gemmMagnitude(false, true, 1f,
+                                host(x, m, k), hw, 1f, c, m, n));
+                        Tensor hy = hostAs(yd, m, n), hp = withGelu ? hostAs(yd, m, n) : null;
+                        Tensor dy = be.allocate(yd, m, n), dp = withGelu ? be.allocate(yd, m, n) : null;
+                        ref.linear(hostAs(xd, x, m, k), hw, withBias ? hb : null, hy, hp);
+                        be.linear(devAs(xd, x, m, k), dw, withBias ? db : null, dy, dp);
+                        // CudaBackend runs a bf16 x with no bias, or one of y's dtype, and a GELU into a bf16 y as
+                        // a single cuBLASLt call with its epilogue, which the stand-in computes; the other cases
+                        // cast, add or apply the GELU in kernels
+                        boolean oneCall = xd == DType.BF16 && (!withBias || yd == DType.BF16)
+                                && (!withGelu || yd == DType.BF16);
+                        Checker checker = oneCall ? gemms : kernels;
+                        if (!withGelu) {
+                            float[] ey = f32(hy);
+                            checker.check(what, ey, be.download(dy), () -> rounded(yd, e, ey));
+                            continue;
+                        }
+                        float[] ep = f32(hp), ey = f32(hy);
+                        checker.check(what + " preGelu", ep, be.download(dp), () -> rounded(yd, e, ep));
+                        Tensor exactPre = Tensor.of(new float[m * n], m, n);
+                        ref.linear(host(x, m, k), hw, withBias ? hb : null, exactPre, null);
+                        float[] pre = f32(exactPre);
+                        checker.check(what + " y", ey, be.download(dy), () -> rounded(yd, 1.13 * e
+                                + max(RunningError.againstF64Reference(pre.length, i -> gelu(exact(pre[i])))), ey));
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The other ops a BF16 MLP activation passes through. GEMMs with a BF16 a (the second MLP Linear's x·Wᵀ) and a BF16
+     * b (its dW += dyᵀ·x, dy of bf16 values so that a backend multiplying in bf16 gets the reference's inputs): the GEMM
+     * bound at {@code bf16GemmUnit}. copyStrided into, out of and between BF16 tensors: each side rounds the same f32
+     * values to nearest even, so they agree exactly (bound 0).
+     */
+    public void bf16Activations(double bf16GemmUnit) {
+        int m = 29, k = 96, n = 40;
+        float[] x = roundBf16(g((long) m * k)), w = roundBf16(gaussian(rnd, (long) n * k, 0.1));
+        float[] dy = roundBf16(g((long) m * n)), c = g((long) m * n), dw = g((long) n * k);
+        Tensor hx = hostAs(DType.BF16, x, m, k), hw = hostAs(DType.BF16, w, n, k);
+        Tensor hc = host(c, m, n), dc = dev(c, m, n);
+        ref.gemm(false, true, 1f, hx, hw, 0.5f, hc);
+        be.gemm(false, true, 1f, devAs(DType.BF16, x, m, k), devAs(DType.BF16, w, n, k), 0.5f, dc);
+        // bf16 × bf16 runs on tensor cores with no cast: the stand-in computes it
+        gemms.check("gemm bf16 a", f32(hc), be.download(dc), () -> ErrorBounds.gemm(bf16GemmUnit, k,
+                ErrorBounds.gemmMagnitude(false, true, 1f, hx, hw, 0.5f, c, m, n)));
+        Tensor hdw = host(dw, n, k), ddw = dev(dw, n, k);
+        ref.gemm(true, false, 1f, host(dy, m, n), hx, 1f, hdw);
+        be.gemm(true, false, 1f, dev(dy, m, n), devAs(DType.BF16, x, m, k), 1f, ddw);
+        kernels.check("gemm bf16 b", f32(hdw), be.download(ddw), () -> ErrorBounds.gemm(bf16GemmUnit, m,
+                ErrorBounds.gemmMagnitude(true, false, 1f, host(dy, m, n), hx, 1f, dw, n, k)));
+
+        // split heads of an F32 [L=6, 2·4] into a BF16 [2, 6, 4], copy those back into a BF16 [6, 8], and add them
+        // into an F32 [6, 8]
+        float[] src = g(48), acc = g(48);
+        long[] tok = {4, 8, 1, 0};
+        long[] heads = {24, 4, 1, 0};
+        long[] sizes = {2, 6, 4, 1};
+        Tensor hh = hostAs(DType.BF16, 2, 6, 4), dh = be.toDevice(hostAs(DType.BF16, 2, 6, 4));
+        ref.copyStrided(host(src, 6, 8), 0, tok, hh, 0, heads, sizes, false);
+        be.copyStrided(dev(src, 6, 8), 0, tok, dh, 0, heads, sizes, false);
+        float[] split = f32(hh);
+        kernels.check("copyStrided f32 to bf16", split, be.download(dh), () -> 0);
+        Tensor hb = hostAs(DType.BF16, 6, 8), db = be.toDevice(hostAs(DType.BF16, 6, 8));
+        ref.copyStrided(hh, 0, heads, hb, 0, tok, sizes, false);
+        be.copyStrided(devAs(DType.BF16, split, 2, 6, 4), 0, heads, db, 0, tok, sizes, false);
+        kernels.check("copyStrided bf16 to bf16", f32(hb), be.download(db), () -> 0);
+        Tensor ha = host(acc, 6, 8), da = dev(acc, 6, 8);
+        ref.copyStrided(hh, 0, heads, ha, 0, tok, sizes, true);
+        be.copyStrided(devAs(DType.BF16, split, 2, 6, 4), 0, heads, da, 0, tok, sizes, true);
+        kernels.check("copyStrided bf16 added into f32", f32(ha), be.download(da), () -> 0);
+    }
+
+    /** A bound D on two f32 results, widened by their roundings to nearest when the output is BF16. */
+    private static double rounded(DType dtype, double d, float[] expected) {
+        return dtype == DType.F32 ? d : d + ErrorBounds.U_BF16 * (2 * Compare.maxAbs(expected) + d);
+    }
+
+    private static Tensor hostAs(DType dtype, long... shape) {
+        return dtype == DType.F32 ? Tensor.of(new float[(int) Tensor.numel(shape)], shape)
+                : Floats.toBf16(Tensor.of(new float[(int) Tensor.numel(shape)], shape));
+    }
+
+    private static Tensor hostAs(DType dtype, float[] v, long... shape) {
+        return dtype == DType.F32 ? host(v, shape) : Floats.toBf16(host(v, shape));
+    }
+
+    private Tensor devAs(DType dtype, float[] v, long... shape) {
+        return be.toDevice(hostAs(dtype, v, shape));
     }
 
     /** Bias, column sums, axpy, mul, scale: one rounding each (the sums: γ of their length); sum and dot in double. */
@@ -205,28 +344,21 @@ public final class BoundedOps {
             return exact(dx[i]).plus(exact(dy[i]).times(s).times(exact(1).plus(exact(x[i]).times(exact(1).minus(s)))));
         });
 
-        // t = tanhf(k·(x + c·x³)) with the kernel's f32 constants for √(2/π) and 0.044715; 1 + t cancels for x ≪ 0
-        RunningError k = constant(0.7978845608028654f, Math.sqrt(2 / Math.PI));
-        RunningError c3 = constant(0.044715f, 0.044715);
-        IntFunction<RunningError> tanh = i -> {
-            RunningError v = exact(x[i]);
-            return k.times(v.plus(c3.times(v).times(v).times(v))).monotone(Math::tanh, 2);
-        };
         Tensor hg = host(new float[n], r, c), dg = dev(new float[n], r, c);
         ref.geluTanh(host(x, r, c), hg);
         be.geluTanh(dev(x, r, c), dg);
-        check("gelu", hg, be.download(dg), i -> exact(0.5).times(exact(x[i])).times(exact(1).plus(tanh.apply(i))));
+        check("gelu", hg, be.download(dg), i -> gelu(exact(x[i])));
         Tensor hgx = host(dx, r, c), dgx = dev(dx, r, c);
         ref.geluTanhBackward(host(dy, r, c), host(x, r, c), hgx);
         be.geluTanhBackward(dev(dy, r, c), dev(x, r, c), dgx);
         // dx + dy·(0.5·(1 + t) + 0.5·x·(1 − t²)·k·(1 + 3c·x²)): 1 − t² cancels for |x| large
-        check("gelu backward", hgx, be.download(dgx), i -> {
-            RunningError v = exact(x[i]);
-            RunningError t = tanh.apply(i);
-            RunningError d = exact(0.5).times(exact(1).plus(t)).plus(exact(0.5).times(v).times(exact(1).minus(t.times(t)))
-                    .times(k).times(exact(1).plus(exact(3).times(c3).times(v).times(v))));
-            return exact(dx[i]).plus(exact(dy[i]).times(d));
-        });
+        check("gelu backward", hgx, be.download(dgx), i -> geluBackward(x[i], dy[i], dx[i]));
+        // x as a BF16 activation (an MLP pre-activation saved in BF16), on its bf16 values
+        float[] xb = roundBf16(x);
+        Tensor hgb = host(dx, r, c), dgb = dev(dx, r, c);
+        ref.geluTanhBackward(host(dy, r, c), hostAs(DType.BF16, xb, r, c), hgb);
+        be.geluTanhBackward(dev(dy, r, c), devAs(DType.BF16, xb, r, c), dgb);
+        check("gelu backward bf16 x", hgb, be.download(dgb), i -> geluBackward(xb[i], dy[i], dx[i]));
 
         // y = expf(x − max)·(1/Σ): the sum of c positive terms; an error Δ in the exponents moves y by |Δy/y| ≤ 2·max|Δ|
         Tensor hs = host(x, r, c), ds = dev(x, r, c);
