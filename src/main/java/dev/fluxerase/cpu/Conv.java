@@ -7,6 +7,8 @@ import dev.fluxerase.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.Map;
+import java.util.WeakHashMap;
 
 /**
  * The VAE's conv as GEMMs: y [B·OH·OW, Cout] = col · Wᵀ, with W viewed in place as [Cout, kh·kw·Cin] and row p of col the
@@ -19,18 +21,21 @@ import java.util.Arrays;
 final class Conv {
     /** 16 MB of columns: large enough that a tile's GEMM keeps all cores busy, small enough to stay cache-friendly. */
     private static final int COL_FLOATS = 1 << 22;
+    /** Frozen weight → its frozen GEMM view, weakly keyed (the view holds the memory, not the weight object). */
+    private static final Map<Tensor, Tensor> FROZEN_VIEWS = new WeakHashMap<>();
 
     private Conv() {
     }
 
+    /** {@code packed}: the backend's cache of frozen weights' panels, or null to pack the weight per GEMM. */
     static void conv2d(Tensor x, Tensor w, Tensor bias, Tensor y, ConvGeometry g, boolean accumulate,
-                       BackendContract.Conv c) {
-        conv2d(x, w, bias, y, g, accumulate, c, COL_FLOATS);
+                       BackendContract.Conv c, PackedWeights packed) {
+        conv2d(x, w, bias, y, g, accumulate, c, packed, COL_FLOATS);
     }
 
     /** The same with at most {@code colFloats} floats of columns per tile (tests cut tiles anywhere). */
     static void conv2d(Tensor x, Tensor w, Tensor bias, Tensor y, ConvGeometry g, boolean accumulate,
-                       BackendContract.Conv c, int colFloats) {
+                       BackendContract.Conv c, PackedWeights packed, int colFloats) {
         long m = c.outPixels();
         long k = c.taps();
         if (m == 0 || c.cout() == 0) {
@@ -41,9 +46,9 @@ final class Conv {
         }
         float beta = accumulate || bias != null ? 1f : 0f;
         Tensor ym = y.view(m, c.cout());
-        Tensor wm = w.view(c.cout(), k);
+        Tensor wm = matrix(w, c.cout(), k);
         if (k == 0 || c.kh() == 1 && c.kw() == 1 && g.equals(ConvGeometry.POINTWISE)) {
-            CpuGemm.gemm(false, true, 1f, x.view(m, k), wm, beta, ym);
+            CpuGemm.gemm(false, true, 1f, x.view(m, k), wm, beta, ym, packed);
             return;
         }
         Arr xa = Arr.in(x);
@@ -55,7 +60,21 @@ final class Conv {
             long start = p0;
             Parallel.forRange(n, k, (chunk, lo, hi) -> im2col(xa, g, c, col, start, lo, hi));
             Tensor cols = Tensor.wrap(DType.F32, colSegment.asSlice(0, n * k * Float.BYTES), n, k);
-            CpuGemm.gemm(false, true, 1f, cols, wm, beta, ym.sliceRows(p0, n));
+            CpuGemm.gemm(false, true, 1f, cols, wm, beta, ym.sliceRows(p0, n), packed);
+        }
+    }
+
+    /**
+     * w viewed as the GEMM's [Cout, taps]. A frozen weight's view is made once and kept, itself frozen, for as long as
+     * the weight lives: the GEMM caches packed panels by the weight object, and a new view per call (per tile, even)
+     * would repack the weight every time, a fifth of a VAE decode's time.
+     */
+    private static Tensor matrix(Tensor w, long cout, long taps) {
+        if (!w.isFrozen()) {
+            return w.view(cout, taps);
+        }
+        synchronized (FROZEN_VIEWS) {
+            return FROZEN_VIEWS.computeIfAbsent(w, f -> f.view(cout, taps).frozen());
         }
     }
 

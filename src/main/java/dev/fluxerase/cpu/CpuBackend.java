@@ -501,7 +501,7 @@ public final class CpuBackend implements Backend {
             reference.conv2d(x, w, bias, y, g, accumulate);
             return;
         }
-        Conv.conv2d(x, w, bias, y, g, accumulate, c);
+        Conv.conv2d(x, w, bias, y, g, accumulate, c, packed);
     }
 
     @Override

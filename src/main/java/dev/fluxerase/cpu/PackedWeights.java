@@ -69,6 +69,11 @@ final class PackedWeights {
         return p;
     }
 
+    /** How many weights have panels here (tests: a weight is packed once, not once per view or call). */
+    synchronized int size() {
+        return byWeight.size();
+    }
+
     /**
      * Copies element (j, p) of b to its panel position, each sliver on one thread of {@link Parallel}: a plain copy of the
      * stored bits, once per weight, so the panels hold exactly what {@link PackB} would read.

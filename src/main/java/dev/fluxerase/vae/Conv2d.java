@@ -30,8 +30,9 @@ final class Conv2d {
         this.cout = cout;
         this.k = k;
         this.be = placed.backend();
-        // the converted arrays themselves on a host backend (no second copy of the VAE's 335 MB), copies on a device
-        this.weight = placed.toDevice(Tensor.of(weight, cout, k, k, cin));
+        // the converted arrays themselves on a host backend (no second copy of the VAE's 335 MB), copies on a device;
+        // frozen, as nothing writes them while the model is open, so the CPU GEMM packs each once
+        this.weight = placed.toDevice(Tensor.of(weight, cout, k, k, cin)).frozen();
         this.bias = placed.toDevice(Tensor.of(bias, cout));
     }
 

@@ -300,7 +300,10 @@ class CpuBackendTest {
         }
     }
 
-    /** Column tiles of one row, of a few rows that end mid-image, and of whole images give the reference's result. */
+    /**
+     * Column tiles of one row, of a few rows that end mid-image, and of whole images give the reference's result, with the
+     * weight packed per GEMM or, frozen, packed once for every tile and call.
+     */
     @Test
     void conv2dTilesOfAnySize() {
         ConvCase cc = new ConvCase(2, 9, 7, 19, 11, 3, 3, ConvGeometry.SAME);
@@ -311,11 +314,19 @@ class CpuBackendTest {
         Tensor start = TestTensors.copyOf(expected);
         ref.conv2d(x, w, bias, expected, cc.g(), true);
         int taps = 9 * cc.cin();
+        Tensor frozen = w.frozen();
+        PackedWeights cache = new PackedWeights();
         for (int colFloats : new int[]{1, taps, 5 * taps + 3, 63 * taps, 1 << 22}) {
-            Tensor y = TestTensors.copyOf(start);
-            Conv.conv2d(x, w, bias, y, cc.g(), true, CHECK.conv2d(x, w, bias, y, cc.g()), colFloats);
-            assertClose(cc + " with " + colFloats + " column floats", expected, y, REDUCTION);
+            for (boolean packOnce : new boolean[]{false, true}) {
+                Tensor weight = packOnce ? frozen : w;
+                Tensor y = TestTensors.copyOf(start);
+                Conv.conv2d(x, weight, bias, y, cc.g(), true, CHECK.conv2d(x, weight, bias, y, cc.g()),
+                        packOnce ? cache : null, colFloats);
+                assertClose(cc + " with " + colFloats + " column floats" + (packOnce ? ", packed once" : ""), expected,
+                        y, REDUCTION);
+            }
         }
+        assertEquals(1, cache.size(), "the frozen weight's panels, made once for every tile and call");
     }
 
     /** x, y [B, P, C] and the group count. */

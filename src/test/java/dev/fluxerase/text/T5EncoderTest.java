@@ -34,6 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** T5 encoder against transformers' T5EncoderModel goldens (text-vae-tiny/t5_encoder_tiny and the pipeline's BF16 model). */
 class T5EncoderTest {
@@ -144,6 +145,45 @@ class T5EncoderTest {
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Every Linear's weight reaches the GEMM frozen, and as the same object at every encode, so the CPU backend packs it
+     * once for the model's life (before, a file's encoder weights were not frozen and every encode repacked them all).
+     */
+    @Test
+    void weightsReachTheGemmFrozenAndTheSameAtEveryEncode() {
+        java.util.List<java.util.List<Tensor>> perEncode = new java.util.ArrayList<>();
+        Backend cpu = new CpuBackend();
+        Backend watching = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
+                new Class<?>[]{Backend.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("gemm") && (boolean) args[1] && !perEncode.isEmpty()) {
+                        perEncode.getLast().add((Tensor) args[4]);
+                    }
+                    try {
+                        return method.invoke(cpu, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        try (T5Encoder model = T5Encoder.load(resource("t5-tiny"), watching);
+             SafetensorsFile golden = SafetensorsFile.open(resource("t5-tiny-golden.safetensors"))) {
+            int[][] ids = ids(golden.tensor("input_ids"));
+            for (int encode = 0; encode < 2; encode++) {
+                perEncode.add(new java.util.ArrayList<>());
+                model.encode(ids);
+            }
+        }
+        T5Config c = T5Config.read(resource("t5-tiny/config.json"));
+        java.util.List<Tensor> weights = perEncode.get(0).stream()
+                .filter(b -> b.dim(1) == c.dModel() || b.dim(1) == c.innerDim() || b.dim(1) == c.dFf()).toList();
+        // q, k, v, o, wi_0, wi_1, wo per layer; the attention's q·kᵀ per head has k = d_kv, which no weight has here
+        assertEquals(7 * c.numLayers(), weights.size(), "weight GEMMs per encode");
+        for (Tensor w : weights) {
+            assertTrue(w.isFrozen(), "a weight " + Arrays.toString(w.shape()) + " reached the GEMM unfrozen");
+        }
+        java.util.List<Tensor> again = perEncode.get(1).stream().filter(weights::contains).toList();
+        assertEquals(weights.size(), again.size(), "the second encode's weights are the first one's objects");
     }
 
     @Test

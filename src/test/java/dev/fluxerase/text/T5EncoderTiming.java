@@ -27,7 +27,7 @@ import java.util.SplittableRandom;
  * (target/cp.txt from {@code mvn dependency:build-classpath -Dmdep.outputFile=target/cp.txt}).
  */
 public final class T5EncoderTiming {
-    static final T5Config MID = new T5Config(1000, 1024, 64, 2816, 8, 16, 32, 128, 1e-6, "gelu_new");
+    public static final T5Config MID = new T5Config(1000, 1024, 64, 2816, 8, 16, 32, 128, 1e-6, "gelu_new");
     static final T5Config XXL = new T5Config(32128, 4096, 64, 10240, 24, 64, 32, 128, 1e-6, "gelu_new");
 
     private T5EncoderTiming() {
@@ -76,7 +76,7 @@ public final class T5EncoderTiming {
     }
 
     /** Every tensor of a T5 encoder as heap BF16, N(0, 1/fan_in) for Linears, 1 + 0.1·N for norms, N(0, 1) elsewhere. */
-    static TensorSource randomWeights(T5Config c, long seed) {
+    public static TensorSource randomWeights(T5Config c, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         Map<String, Tensor> t = new LinkedHashMap<>();
         long d = c.dModel();
@@ -146,9 +146,7 @@ public final class T5EncoderTiming {
         for (int i = 0; i < v.length; i++) {
             v[i] = Floats.f32ToBf16((float) (mean + std * gaussian(r)));
         }
-        // frozen as the safetensors reader marks a file's weights, so the CPU backend packs each once, as it does for
-        // a real T5 (without it every encode repacked every weight, which is not what users run)
-        return Tensor.wrap(DType.BF16, MemorySegment.ofArray(v), shape).frozen();
+        return Tensor.wrap(DType.BF16, MemorySegment.ofArray(v), shape);
     }
 
     private static double gaussian(SplittableRandom r) {
