@@ -2,25 +2,23 @@ package dev.fluxerase.cpu;
 
 import dev.fluxerase.tensor.BackendContract;
 import dev.fluxerase.tensor.ConvGeometry;
-import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Tensor;
 
-import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.WeakHashMap;
 
 /**
- * The VAE's conv as GEMMs: y [B·OH·OW, Cout] = col · Wᵀ, with W viewed in place as [Cout, kh·kw·Cin] and row p of col the
- * taps of output pixel p in (ky, kx, ci) order, which is W's own order, so the weight is never reordered. col is built
- * (im2col) for a tile of output pixels at a time, at most {@link #COL_FLOATS} floats, so memory stays bounded at any
- * resolution (a 1024² map with 512 channels would need 19 GB of columns at once). Bias (and, when accumulating, y's
- * old contents) are in y before the GEMMs, which add into it with beta 1. A 1×1 conv that reads every pixel once is a
- * GEMM straight on x, and so is one over no input channels (k = 0), which leaves beta·y.
+ * The VAE's conv as one GEMM: y [B·OH·OW, Cout] = col · Wᵀ, with W viewed in place as [Cout, kh·kw·Cin] and row p of col
+ * the taps of output pixel p in (ky, kx, ci) order, which is W's own order, so the weight is never reordered. col is
+ * never built: the GEMM asks for its rows panel by panel ({@link CpuGemm.PanelSource}) and {@link Im2col} writes them
+ * from x straight into the kernel's MR-row slivers, so memory stays bounded at any resolution (a 1024² map with 512
+ * channels would need 19 GB of columns at once) and the columns are not written, read back and transposed a second
+ * time. Bias (and, when accumulating, y's old contents) are in y before the GEMM, which adds into it with beta 1. A 1×1
+ * conv that reads every pixel once is a GEMM straight on x, and so is one over no input channels (k = 0), which leaves
+ * beta·y.
  */
 final class Conv {
-    /** 16 MB of columns: large enough that a tile's GEMM keeps all cores busy, small enough to stay cache-friendly. */
-    private static final int COL_FLOATS = 1 << 22;
+    private static final int MR = GemmKernel.MR;
     /** Frozen weight → its frozen GEMM view, weakly keyed (the view holds the memory, not the weight object). */
     private static final Map<Tensor, Tensor> FROZEN_VIEWS = new WeakHashMap<>();
 
@@ -30,12 +28,12 @@ final class Conv {
     /** {@code packed}: the backend's cache of frozen weights' panels, or null to pack the weight per GEMM. */
     static void conv2d(Tensor x, Tensor w, Tensor bias, Tensor y, ConvGeometry g, boolean accumulate,
                        BackendContract.Conv c, PackedWeights packed) {
-        conv2d(x, w, bias, y, g, accumulate, c, packed, COL_FLOATS);
+        conv2d(x, w, bias, y, g, accumulate, c, packed, CpuGemm.DEFAULT);
     }
 
-    /** The same with at most {@code colFloats} floats of columns per tile (tests cut tiles anywhere). */
+    /** The same with the GEMM's blocking (tests cut panels and k blocks anywhere in the taps). */
     static void conv2d(Tensor x, Tensor w, Tensor bias, Tensor y, ConvGeometry g, boolean accumulate,
-                       BackendContract.Conv c, PackedWeights packed, int colFloats) {
+                       BackendContract.Conv c, PackedWeights packed, CpuGemm.Blocking blocking) {
         long m = c.outPixels();
         long k = c.taps();
         if (m == 0 || c.cout() == 0) {
@@ -48,20 +46,11 @@ final class Conv {
         Tensor ym = y.view(m, c.cout());
         Tensor wm = matrix(w, c.cout(), k);
         if (k == 0 || c.kh() == 1 && c.kw() == 1 && g.equals(ConvGeometry.POINTWISE)) {
-            CpuGemm.gemm(false, true, 1f, x.view(m, k), wm, beta, ym, packed);
+            CpuGemm.gemm(false, true, 1f, x.view(m, k), wm, beta, ym, 0, blocking, packed);
             return;
         }
         Arr xa = Arr.in(x);
-        int tile = (int) Math.max(1, Math.min(m, colFloats / k));
-        float[] col = new float[Math.toIntExact(tile * k)];
-        MemorySegment colSegment = MemorySegment.ofArray(col);
-        for (long p0 = 0; p0 < m; p0 += tile) {
-            int n = (int) Math.min(tile, m - p0);
-            long start = p0;
-            Parallel.forRange(n, k, (chunk, lo, hi) -> im2col(xa, g, c, col, start, lo, hi));
-            Tensor cols = Tensor.wrap(DType.F32, colSegment.asSlice(0, n * k * Float.BYTES), n, k);
-            CpuGemm.gemm(false, true, 1f, cols, wm, beta, ym.sliceRows(p0, n), packed);
-        }
+        CpuGemm.gemm(new Im2col(xa.a, xa.off, g, c), m, k, true, wm, beta, ym, blocking, packed);
     }
 
     /**
@@ -94,30 +83,60 @@ final class Conv {
         ya.commit();
     }
 
-    /** Column rows [lo, hi) of the tile that starts at output pixel {@code start}; taps outside the map are zeros. */
-    private static void im2col(Arr x, ConvGeometry g, BackendContract.Conv c, float[] col, long start, int lo, int hi) {
-        int cin = c.cin();
-        int up = g.upsample();
-        int vh = up * c.h();
-        int vw = up * c.w();
-        int perImage = c.oh() * c.ow();
-        for (int r = lo; r < hi; r++) {
-            long p = start + r;
-            int b = (int) (p / perImage);
-            int rem = (int) (p % perImage);
-            int oy = rem / c.ow();
-            int ox = rem % c.ow();
-            int dst = Math.toIntExact((long) r * c.taps());
-            for (int ky = 0; ky < c.kh(); ky++) {
-                int vy = oy * g.stride() + ky - g.padBefore();
-                for (int kx = 0; kx < c.kw(); kx++, dst += cin) {
-                    int vx = ox * g.stride() + kx - g.padBefore();
-                    if (vy < 0 || vy >= vh || vx < 0 || vx >= vw) {
-                        Arrays.fill(col, dst, dst + cin, 0f);
-                    } else {
-                        long src = (((long) b * c.h() + vy / up) * c.w() + vx / up) * cin;
-                        System.arraycopy(x.a, x.off + (int) src, col, dst, cin);
+    /**
+     * The columns of a conv as GEMM panels: row p of col is output pixel p's taps, tap t = (ky·kw + kx)·cin + ci, zero
+     * where the tap falls outside the (upsampled) map. A sliver is written one k at a time, its MR values adjacent, so
+     * the stores are contiguous and each of the MR rows reads its own run of cin contiguous channels of x.
+     */
+    private record Im2col(float[] x, int xOff, ConvGeometry g, BackendContract.Conv c) implements CpuGemm.PanelSource {
+        @Override
+        public void pack(long i0, int mc, long p0, int kc, int s0, int s1, float[] dst, int off) {
+            int cin = c.cin();
+            int up = g.upsample();
+            int vh = up * c.h();
+            int vw = up * c.w();
+            int perImage = c.oh() * c.ow();
+            int[] img = new int[MR];
+            int[] oy = new int[MR];
+            int[] ox = new int[MR];
+            int[] src = new int[MR];
+            for (int s = s0; s < s1; s++) {
+                int d = off + s * MR * kc;
+                int rows = Math.min(MR, mc - s * MR);
+                long row0 = i0 + (long) s * MR;
+                for (int r = 0; r < rows; r++) {
+                    long p = row0 + r;
+                    img[r] = (int) (p / perImage);
+                    int rem = (int) (p % perImage);
+                    oy[r] = rem / c.ow();
+                    ox[r] = rem % c.ow();
+                }
+                long end = p0 + kc;
+                for (long t = p0; t < end; ) {
+                    int tap = (int) (t / cin);
+                    int ci = (int) (t % cin);
+                    int ky = tap / c.kw();
+                    int kx = tap % c.kw();
+                    int run = (int) Math.min(cin - ci, end - t);
+                    for (int r = 0; r < MR; r++) {
+                        src[r] = -1;
+                        if (r < rows) {
+                            int vy = oy[r] * g.stride() + ky - g.padBefore();
+                            int vx = ox[r] * g.stride() + kx - g.padBefore();
+                            if (vy >= 0 && vy < vh && vx >= 0 && vx < vw) {
+                                src[r] = xOff + Math.toIntExact((((long) img[r] * c.h() + vy / up) * c.w() + vx / up)
+                                        * cin + ci);
+                            }
+                        }
                     }
+                    int o = d + (int) (t - p0) * MR;
+                    for (int j = 0; j < run; j++, o += MR) {
+                        for (int r = 0; r < MR; r++) {
+                            int at = src[r];
+                            dst[o + r] = at < 0 ? 0f : x[at + j];
+                        }
+                    }
+                    t += run;
                 }
             }
         }

@@ -20,8 +20,8 @@ import dev.fluxerase.tensor.Tensor;
  * op(B) (converted to f32, L2-resident) and runs the micro-kernel over it, one A sliver staying in L1 while the B
  * slivers stream from L2. Threads take packing runs and items from a shared counter, so when another process slows
  * one core the other simply takes more, and the caller never waits for a helper that has not started yet. A frozen
- * weight kept by {@link PackedWeights} is not packed again: an item widens its block of the stored panels, or, for at
- * most {@link #ROWWISE_ROWS} rows, the kernel reads the panels itself.
+ * weight kept by {@link PackedWeights} is not packed again: an item widens its block of the stored panels (BF16, F16),
+ * or the kernel reads them in place (f32, and for at most {@link #ROWWISE_ROWS} rows any dtype).
  */
 public final class CpuGemm {
     /** Checked here rather than by CpuBackend alone, since the VAE calls this GEMM directly. */
@@ -112,8 +112,47 @@ public final class CpuGemm {
         }
         boolean sharable = sharable(a.data()) && sharable(b.data()) && sharable(c.data());
         PackedWeights.Packed panels = packed != null && transB && sharable ? packed.get(b, n, k, blocking.kc()) : null;
-        new Call(transA, transB, alpha, a, b, beta, c, m, n, k, sharable ? Math.max(1, threads) : 1, blocking, panels)
+        MemorySegment as = a.data();
+        long lda = a.cols();
+        PanelSource source = (i0, mc, p0, kc, s0, s1, dst, off) -> PackA.pack(as, transA, lda, i0, mc, p0, kc, s0, s1,
+                dst, off);
+        new Call(source, transB, alpha, b, beta, c, m, n, k, sharable ? Math.max(1, threads) : 1, blocking, panels)
                 .run();
+    }
+
+    /**
+     * Rows of op(A) as the kernel reads them, written by whoever can make them straight away: {@link PackA} from a
+     * stored A, or the conv's im2col, which so never builds its column matrix. Packs slivers [s0, s1) of the block rows
+     * [i0, i0 + mc) × k [p0, p0 + kc) into dst, sliver s at dst[off + s·MR·kc], each k-major (the MR values of one k
+     * adjacent), rows past mc zero. Called from several threads at once, for disjoint slivers.
+     */
+    @FunctionalInterface
+    interface PanelSource {
+        void pack(long i0, int mc, long p0, int kc, int s0, int s1, float[] dst, int off);
+    }
+
+    /**
+     * c = A·bᵀ + beta·c with the m × k matrix A given by {@code a} rather than stored (b stored [n, k], F32, BF16 or F16;
+     * c F32 [m, n]); {@code aSharable}: whether what {@code a} reads may be read by other threads. The blocking's
+     * panel limit bounds the rows made at once, so A never exists whole.
+     */
+    static void gemm(PanelSource a, long m, long k, boolean aSharable, Tensor b, float beta, Tensor c, Blocking blocking,
+                     PackedWeights packed) {
+        long n = b.dim(0);
+        BackendContract.require(b.rank() == 2 && b.dim(1) == k && c.rank() == 2 && c.dim(0) == m && c.dim(1) == n
+                && c.dtype() == DType.F32, "gemm: b " + java.util.Arrays.toString(b.shape()) + " and c "
+                + java.util.Arrays.toString(c.shape()) + " for A of " + m + " x " + k);
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (k == 0) {
+            scale(c.data(), m * n, beta);
+            return;
+        }
+        int threads = 2.0 * m * n * k < PARALLEL_FLOPS ? 1 : THREADS;
+        boolean sharable = aSharable && sharable(b.data()) && sharable(c.data());
+        PackedWeights.Packed panels = packed != null && sharable ? packed.get(b, n, k, blocking.kc()) : null;
+        new Call(a, true, 1f, b, beta, c, m, n, k, sharable ? threads : 1, blocking, panels).run();
     }
 
     /** False for memory of a confined arena, which only its owner thread may touch: such a GEMM stays on the caller. */
@@ -159,15 +198,13 @@ public final class CpuGemm {
 
     /** One GEMM: its operands, the shared A panel, and how its work is cut into items. */
     private static final class Call {
-        private final boolean transA;
+        private final PanelSource a;
         private final boolean transB;
         private final float alpha;
         private final float beta;
-        private final MemorySegment a;
         private final MemorySegment b;
         private final MemorySegment c;
         private final DType bType;
-        private final long lda;
         private final long ldb;
         private final long m;
         private final long n;
@@ -196,19 +233,17 @@ public final class CpuGemm {
         private int rowSplits;
         private float[] panel;
 
-        Call(boolean transA, boolean transB, float alpha, Tensor a, Tensor b, float beta, Tensor c, long m, long n, long k,
+        Call(PanelSource a, boolean transB, float alpha, Tensor b, float beta, Tensor c, long m, long n, long k,
              int threads, Blocking blocking, PackedWeights.Packed packed) {
-            this.transA = transA;
+            this.a = a;
             this.transB = transB;
             this.alpha = alpha;
             this.beta = beta;
-            this.a = a.data();
             this.b = b.data();
             this.c = c.data();
             this.cArray = this.c.heapBase().orElse(null) instanceof float[] f ? f : null;
             this.cBase = this.c.address() / Float.BYTES;
             this.bType = b.dtype();
-            this.lda = a.cols();
             this.ldb = b.cols();
             this.m = m;
             this.n = n;
@@ -289,7 +324,7 @@ public final class CpuGemm {
             int padded = panelSlivers * MR;
             for (long p0 = 0; p0 < k; p0 += kcMax) {
                 int kc = (int) Math.min(kcMax, k - p0);
-                PackA.pack(a, transA, lda, i0, mc, p0, kc, s0, s1, panel, Math.toIntExact(p0 * padded));
+                a.pack(i0, mc, p0, kc, s0, s1, panel, Math.toIntExact(p0 * padded));
             }
         }
 
@@ -306,12 +341,13 @@ public final class CpuGemm {
             long j0 = (long) t0 * NR;
             int nc = (int) (Math.min(n, (long) t1 * NR) - j0);
             int padded = panelSlivers * MR;
+            float[] inPlace = packed == null || rowwise ? null : packed.f32Array();
             for (long p0 = 0; p0 < k; p0 += kcMax) {
                 int kc = (int) Math.min(kcMax, k - p0);
                 boolean first = p0 == 0;
                 if (packed == null) {
                     PackB.pack(b, bType, transB, ldb, p0, kc, j0, nc, block);
-                } else if (!rowwise) {
+                } else if (!rowwise && inPlace == null) {
                     packed.widen(p0, kc, t0, t1, block);
                 }
                 int base = Math.toIntExact(p0 * padded);
@@ -326,6 +362,9 @@ public final class CpuGemm {
                                 GemmKernel.row(panel, ao + i, packed.panels(), packed.dtype(),
                                         packed.offset(p0, t0 + t, kc), kc, tile, i * NR);
                             }
+                        } else if (inPlace != null) {
+                            int bo = Math.toIntExact(packed.offset(p0, t0 + t, kc) / Float.BYTES);
+                            GemmKernel.tile(panel, ao, inPlace, bo, kc, tile);
                         } else {
                             GemmKernel.tile(panel, ao, block, t * NR * kc, kc, tile);
                         }

@@ -20,7 +20,9 @@ import dev.fluxerase.tensor.Tensor;
  * <p>The panels keep the weight's dtype (BF16 stays BF16): the widening to f32 is exact and costs far less than the
  * transpose, done as a contiguous vector pass per column block, while f32 panels would double the memory. So the cache
  * costs as many bytes per parameter as the weight's dtype, plus the padding of n to whole NR-column slivers, in native
- * memory (FLUX.1-dev in BF16: about 11.9 billion parameters, 24 GB).
+ * memory (FLUX.1-dev in BF16: about 11.9 billion parameters, 24 GB). F32 panels, which need no widening, are a float[]
+ * on the Java heap instead, so the micro-kernel reads them in place rather than copying each block out (the VAE's
+ * decoder: 0.2 GB of heap).
  */
 final class PackedWeights {
     /** System property that turns the cache off for backends made with {@link CpuBackend#CpuBackend()}. */
@@ -43,6 +45,11 @@ final class PackedWeights {
         /** Byte offset of sliver t of the k block that starts at p0 (kc rows). */
         long offset(long p0, int t, int kc) {
             return (p0 * slivers * NR + (long) t * NR * kc) * dtype.byteSize();
+        }
+
+        /** The f32 panels as an array the kernel can read in place, or null when they are BF16, F16 or native. */
+        float[] f32Array() {
+            return panels.heapBase().orElse(null) instanceof float[] f ? f : null;
         }
 
         /** Slivers [t0, t1) of the k block at p0 widened to f32 into dst[0 ...], as {@link PackB#pack} would lay them. */
@@ -82,7 +89,9 @@ final class PackedWeights {
         int nr = GemmKernel.NR;
         int slivers = Math.toIntExact((n + nr - 1) / nr);
         int es = dtype.byteSize();
-        MemorySegment panels = Arena.ofAuto().allocate((long) slivers * nr * k * es, 64);
+        long elements = (long) slivers * nr * k;
+        MemorySegment panels = dtype == DType.F32 && elements <= Integer.MAX_VALUE - 8
+                ? MemorySegment.ofArray(new float[(int) elements]) : Arena.ofAuto().allocate(elements * es, 64);
         Packed packed = new Packed(panels, dtype, kcMax, n, k, slivers);
         ValueLayout.OfShort s16 = ValueLayout.JAVA_SHORT_UNALIGNED;
         ValueLayout.OfInt s32 = ValueLayout.JAVA_INT_UNALIGNED;

@@ -301,11 +301,12 @@ class CpuBackendTest {
     }
 
     /**
-     * Column tiles of one row, of a few rows that end mid-image, and of whole images give the reference's result, with the
-     * weight packed per GEMM or, frozen, packed once for every tile and call.
+     * The conv's GEMM with its column panels cut anywhere (one sliver, a few rows that end mid-image, whole images) and
+     * its k blocks ending inside a tap's channels give the reference's result, with the weight packed per GEMM or,
+     * frozen, packed once for every panel and call.
      */
     @Test
-    void conv2dTilesOfAnySize() {
+    void conv2dPanelsAndKBlocksOfAnySize() {
         ConvCase cc = new ConvCase(2, 9, 7, 19, 11, 3, 3, ConvGeometry.SAME);
         Tensor x = randn(rnd, 1, cc.x());
         Tensor w = randn(rnd, 0.3, cc.weight());
@@ -316,17 +317,21 @@ class CpuBackendTest {
         int taps = 9 * cc.cin();
         Tensor frozen = w.frozen();
         PackedWeights cache = new PackedWeights();
-        for (int colFloats : new int[]{1, taps, 5 * taps + 3, 63 * taps, 1 << 22}) {
-            for (boolean packOnce : new boolean[]{false, true}) {
-                Tensor weight = packOnce ? frozen : w;
-                Tensor y = TestTensors.copyOf(start);
-                Conv.conv2d(x, weight, bias, y, cc.g(), true, CHECK.conv2d(x, weight, bias, y, cc.g()),
-                        packOnce ? cache : null, colFloats);
-                assertClose(cc + " with " + colFloats + " column floats" + (packOnce ? ", packed once" : ""), expected,
-                        y, REDUCTION);
+        for (int kc : new int[]{7, 19, 64, CpuGemm.DEFAULT.kc()}) {
+            for (int panelFloats : new int[]{1, 5 * taps * GemmKernel.MR, 1 << 22}) {
+                CpuGemm.Blocking blocking = new CpuGemm.Blocking(kc, 2, panelFloats, 3);
+                for (boolean packOnce : new boolean[]{false, true}) {
+                    Tensor weight = packOnce ? frozen : w;
+                    Tensor y = TestTensors.copyOf(start);
+                    Conv.conv2d(x, weight, bias, y, cc.g(), true, CHECK.conv2d(x, weight, bias, y, cc.g()),
+                            packOnce ? cache : null, blocking);
+                    assertClose(cc + " with kc " + kc + ", panels of " + panelFloats + " floats"
+                            + (packOnce ? ", packed once" : ""), expected, y, REDUCTION);
+                }
             }
         }
-        assertEquals(1, cache.size(), "the frozen weight's panels, made once for every tile and call");
+        // one view of the frozen kernel for every call, so one entry (its panels remade only when kc changes)
+        assertEquals(1, cache.size(), "the frozen weight's panels");
     }
 
     /** x, y [B, P, C] and the group count. */
