@@ -21,14 +21,30 @@ import dev.fluxerase.tensor.Tensor;
  * transpose, done as a contiguous vector pass per column block, while f32 panels would double the memory. So the cache
  * costs as many bytes per parameter as the weight's dtype, plus the padding of n to whole NR-column slivers, in native
  * memory (FLUX.1-dev in BF16: about 11.9 billion parameters, 24 GB). F32 panels, which need no widening, are a float[]
- * on the Java heap instead, so the micro-kernel reads them in place rather than copying each block out (the VAE's
- * decoder: 0.2 GB of heap).
+ * on the Java heap instead, up to a quarter of the heap's limit, so the micro-kernel reads them in place rather than
+ * copying each block out (the VAE's decoder: 0.2 GB of heap); past that they are native too.
  */
 final class PackedWeights {
     /** System property that turns the cache off for backends made with {@link CpuBackend#CpuBackend()}. */
     static final String PROPERTY = "flux.erase.cpu.pack.cache";
 
     private final Map<Tensor, Packed> byWeight = new WeakHashMap<>();
+    /**
+     * F32 panels go on the heap only while those made so far take at most this many bytes (counted as made, never as
+     * freed), so that an f32 checkpoint of many GB falls back to native panels instead of filling the heap.
+     */
+    private final long heapLimit;
+    private long heapBytes;
+
+    /** A cache whose f32 panels may take a quarter of the heap's limit. */
+    PackedWeights() {
+        this(Runtime.getRuntime().maxMemory() / 4);
+    }
+
+    /** A cache whose f32 panels may take {@code heapLimit} bytes of heap (tests: 0 puts every panel in native memory). */
+    PackedWeights(long heapLimit) {
+        this.heapLimit = heapLimit;
+    }
 
     /** Whether backends cache frozen weights unless told otherwise: yes, unless the property is "false". */
     static boolean enabledByDefault() {
@@ -70,7 +86,13 @@ final class PackedWeights {
         }
         Packed p = byWeight.get(b);
         if (p == null || p.kcMax != kcMax) {
-            p = pack(b.data(), b.dtype(), n, k, kcMax);
+            long bytes = (n + GemmKernel.NR - 1) / GemmKernel.NR * GemmKernel.NR * k * Float.BYTES;
+            boolean onHeap = b.dtype() == DType.F32 && bytes / Float.BYTES <= Integer.MAX_VALUE - 8
+                    && heapBytes + bytes <= heapLimit;
+            if (onHeap) {
+                heapBytes += bytes;
+            }
+            p = pack(b.data(), b.dtype(), n, k, kcMax, onHeap);
             byWeight.put(b, p);
         }
         return p;
@@ -85,13 +107,13 @@ final class PackedWeights {
      * Copies element (j, p) of b to its panel position, each sliver on one thread of {@link Parallel}: a plain copy of the
      * stored bits, once per weight, so the panels hold exactly what {@link PackB} would read.
      */
-    private static Packed pack(MemorySegment b, DType dtype, long n, long k, int kcMax) {
+    private static Packed pack(MemorySegment b, DType dtype, long n, long k, int kcMax, boolean onHeap) {
         int nr = GemmKernel.NR;
         int slivers = Math.toIntExact((n + nr - 1) / nr);
         int es = dtype.byteSize();
         long elements = (long) slivers * nr * k;
-        MemorySegment panels = dtype == DType.F32 && elements <= Integer.MAX_VALUE - 8
-                ? MemorySegment.ofArray(new float[(int) elements]) : Arena.ofAuto().allocate(elements * es, 64);
+        MemorySegment panels = onHeap ? MemorySegment.ofArray(new float[(int) elements])
+                : Arena.ofAuto().allocate(elements * es, 64);
         Packed packed = new Packed(panels, dtype, kcMax, n, k, slivers);
         ValueLayout.OfShort s16 = ValueLayout.JAVA_SHORT_UNALIGNED;
         ValueLayout.OfInt s32 = ValueLayout.JAVA_INT_UNALIGNED;

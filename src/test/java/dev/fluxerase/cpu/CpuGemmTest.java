@@ -12,6 +12,8 @@ import java.util.Random;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
@@ -121,13 +123,16 @@ class CpuGemmTest {
     /**
      * A frozen weight served from its packed panels gives the bits of packing it per call, for every dtype, few rows (the
      * row-by-row path) and many, several k blocks and an n that leaves a part sliver; a repeated call reuses the panels.
+     * F32 panels are read in place from the heap, or, with no heap allowed them, widened from native memory as the
+     * others are.
      */
-    @Test
-    void packedFrozenWeightsGiveTheSameBits() {
+    @ParameterizedTest
+    @ValueSource(longs = {0, Long.MAX_VALUE})
+    void packedFrozenWeightsGiveTheSameBits(long heapLimit) {
         Random rnd = new Random(17);
         int k = 2 * CpuGemm.DEFAULT.kc() + 9;
         int n = 2 * GemmKernel.NR + 5;
-        PackedWeights cache = new PackedWeights();
+        PackedWeights cache = new PackedWeights(heapLimit);
         for (DType bt : B_TYPES) {
             Tensor w = random(rnd, bt, true, n, k).frozen();
             for (int m : new int[]{1, CpuGemm.ROWWISE_ROWS, CpuGemm.ROWWISE_ROWS + 1, GemmKernel.MR + 1, 16, 40}) {
@@ -142,6 +147,10 @@ class CpuGemmTest {
                         assertArrayEquals(Floats.toF32(want), got);
                     }
                 }
+            }
+            if (bt == DType.F32) {
+                assertEquals(heapLimit > 0, cache.get(w, n, k, CpuGemm.DEFAULT.kc()).f32Array() != null,
+                        "f32 panels on the heap");
             }
         }
     }
