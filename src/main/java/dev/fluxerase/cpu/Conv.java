@@ -4,6 +4,9 @@ import dev.fluxerase.tensor.BackendContract;
 import dev.fluxerase.tensor.ConvGeometry;
 import dev.fluxerase.tensor.Tensor;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+
 import java.util.Map;
 import java.util.WeakHashMap;
 
@@ -99,7 +102,8 @@ final class Conv {
             int[] img = new int[MR];
             int[] oy = new int[MR];
             int[] ox = new int[MR];
-            int[] src = new int[MR];
+            int[] src = new int[PackA.ROW.length()];
+            boolean[] inside = new boolean[PackA.ROW.length()];
             for (int s = s0; s < s1; s++) {
                 int d = off + s * MR * kc;
                 int rows = Math.min(MR, mc - s * MR);
@@ -118,23 +122,22 @@ final class Conv {
                     int ky = tap / c.kw();
                     int kx = tap % c.kw();
                     int run = (int) Math.min(cin - ci, end - t);
-                    for (int r = 0; r < MR; r++) {
-                        src[r] = -1;
-                        if (r < rows) {
-                            int vy = oy[r] * g.stride() + ky - g.padBefore();
-                            int vx = ox[r] * g.stride() + kx - g.padBefore();
-                            if (vy >= 0 && vy < vh && vx >= 0 && vx < vw) {
-                                src[r] = xOff + Math.toIntExact((((long) img[r] * c.h() + vy / up) * c.w() + vx / up)
-                                        * cin + ci);
-                            }
-                        }
+                    for (int r = 0; r < rows; r++) {
+                        int vy = oy[r] * g.stride() + ky - g.padBefore();
+                        int vx = ox[r] * g.stride() + kx - g.padBefore();
+                        inside[r] = vy >= 0 && vy < vh && vx >= 0 && vx < vw;
+                        src[r] = inside[r] ? xOff + Math.toIntExact((((long) img[r] * c.h() + vy / up) * c.w()
+                                + vx / up) * cin + ci) : 0;
                     }
+                    for (int r = rows; r < inside.length; r++) {
+                        inside[r] = false;
+                        src[r] = 0;
+                    }
+                    // one k of the sliver: a gather of the MR rows' channel, zero where a row reads outside the map
+                    VectorMask<Float> read = VectorMask.fromArray(PackA.ROW, inside, 0);
                     int o = d + (int) (t - p0) * MR;
                     for (int j = 0; j < run; j++, o += MR) {
-                        for (int r = 0; r < MR; r++) {
-                            int at = src[r];
-                            dst[o + r] = at < 0 ? 0f : x[at + j];
-                        }
+                        FloatVector.fromArray(PackA.ROW, x, j, src, 0, read).intoArray(dst, o, PackA.ROW_MASK);
                     }
                     t += run;
                 }

@@ -18,9 +18,9 @@ final class PackA {
     private static final int VL = GemmKernel.VL;
     private static final int MR = GemmKernel.MR;
     /** The fewest lanes that hold MR floats, with a mask of the first MR: one k of a transposed A in one move. */
-    private static final VectorSpecies<Float> ROW =
+    static final VectorSpecies<Float> ROW =
             VectorSpecies.of(float.class, VectorShape.forBitSize(Integer.highestOneBit(MR * 2 - 1) * Float.SIZE));
-    private static final VectorMask<Float> ROW_MASK = ROW.indexInRange(0, MR);
+    static final VectorMask<Float> ROW_MASK = ROW.indexInRange(0, MR);
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
