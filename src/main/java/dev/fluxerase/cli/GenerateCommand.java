@@ -139,17 +139,19 @@ public final class GenerateCommand implements Callable<Integer> {
                         + "or choose another folder"))) {
             BatchRun run = batch == null ? null : BatchRun.plan(outDir, batch, described,
                     it -> "line " + it.line() + " of the batch", "use another --out-dir or another name");
-            Backend be = Backends.open(sampling.backend, System.err::println);
-            Generator.requireMemory(m, settings, together, be);
-            try (Generator gen = Generator.open(m, be, cache.open(), loraEntries)) {
-                gen.model().setMlpActivations(mlp);
-                gen.warnings().forEach(w -> System.err.println("flux-erase: warning: " + w));
-                if (batch == null) {
-                    generateOne(gen, settings, stdout);
-                } else {
-                    int made = run.run(gen, settings, together, "");
-                    stdout.printf(Locale.ROOT, "%d image%s written, %d already there, to %s (index: %s)%n", made,
-                            made == 1 ? "" : "s", run.skipped(), outDir, outDir.resolve(PromptBatch.INDEX));
+            // the backend is closed after the generator, which frees its tensors on it first
+            try (Backend be = Backends.open(sampling.backend, System.err::println)) {
+                Generator.requireMemory(m, settings, together, be);
+                try (Generator gen = Generator.open(m, be, cache.open(), loraEntries)) {
+                    gen.model().setMlpActivations(mlp);
+                    gen.warnings().forEach(w -> System.err.println("flux-erase: warning: " + w));
+                    if (batch == null) {
+                        generateOne(gen, settings, stdout);
+                    } else {
+                        int made = run.run(gen, settings, together, "");
+                        stdout.printf(Locale.ROOT, "%d image%s written, %d already there, to %s (index: %s)%n",
+                                made, made == 1 ? "" : "s", run.skipped(), outDir, outDir.resolve(PromptBatch.INDEX));
+                    }
                 }
             }
         }
