@@ -42,9 +42,12 @@ public final class CpuGemm {
     /**
      * 512 × 8·48 floats of B is 0.8 MB of a 2 MB L2 (and a 7 × 512 A sliver 14 KB of a 48 KB L1); 16 MB of A panel holds
      * all rows of FLUX's GEMMs at 512² (k ≤ 3072 for 1365 rows). Within the range where the B block fits L2 the speed
-     * was flat (kc 384–768, 4–11 slivers).
+     * was flat (kc 384–768, 4–11 slivers). Two items per thread, not eight: each row split packs or widens its column
+     * block of B again, from memory for a large weight, and a T5 encode (d_model 1024: few column blocks, so four row
+     * splits at eight) ran 20-25 % faster with two, on a quiet machine and with another process busy on one of the two
+     * cores alike (2026-12-04, bench/README.md); the VAE's and FLUX's GEMMs were unchanged.
      */
-    static final Blocking DEFAULT = new Blocking(512, 8, 1 << 22, 8);
+    static final Blocking DEFAULT = new Blocking(512, 8, 1 << 22, 2);
     /** Below this many flops (about 50 µs of one core) handing work to another thread costs more than it saves. */
     static final double PARALLEL_FLOPS = 8e6;
     /**
