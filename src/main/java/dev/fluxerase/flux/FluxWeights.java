@@ -265,6 +265,14 @@ public final class FluxWeights implements AutoCloseable {
         return t;
     }
 
+    /**
+     * The bytes of every tensor of the transformer at {@code path} (a file, or a folder as {@link #open} takes it), from
+     * the headers: about {@link #byteSize} of the opened weights, without mapping and scanning them.
+     */
+    public static long fileBytes(Path path) {
+        return Safetensors.tensorBytes(transformerPath(path));
+    }
+
     /** The parameters' bytes in their own dtypes: what {@link #to} puts on a device. */
     public long byteSize() {
         return params.values().stream().mapToLong(Tensor::byteSize).sum();

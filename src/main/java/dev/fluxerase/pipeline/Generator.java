@@ -1,10 +1,12 @@
 package dev.fluxerase.pipeline;
 
+import dev.fluxerase.flux.FluxConfig;
 import dev.fluxerase.flux.FluxModel;
 import dev.fluxerase.flux.FluxWeights;
 import dev.fluxerase.image.RgbImage;
 import dev.fluxerase.pipeline.ModelFolder.Component;
 import dev.fluxerase.tensor.Backend;
+import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Device;
 import dev.fluxerase.tensor.Tensor;
 import dev.fluxerase.vae.LatentCodec;
@@ -13,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.OptionalLong;
 
 /**
  * Text to image with FLUX.1, as diffusers' FluxPipeline does it: encode the prompt (CLIP pooled + T5 states), start
@@ -90,16 +93,57 @@ public final class Generator implements AutoCloseable {
     }
 
     /**
-     * Refuses, from the configs alone and before the model loads, a size whose sampling of {@code images} at once the
-     * heap cannot hold: on a host backend the transformer's buffers and the decoder's maps, on a device only the images
-     * that come back (device memory is not checked here).
+     * Refuses, from the configs and file headers alone and before the model loads, a size whose sampling of
+     * {@code images} at once does not fit: on the heap, the transformer's buffers and the decoder's maps on a host
+     * backend, only the images that come back on a device; on a device, also its free memory ({@link #requireDevice}).
      */
     public static void requireMemory(ModelFolder m, Settings s, int images, Backend backend) {
         LatentCodec codec = m.openCodec(backend);
         Latents g = new Latents(s.width(), s.height(), codec.downsampleFactor(), codec.latentChannels());
-        MemoryEstimate.of(m.transformerConfig(), codec, g, s.t5Length(), images, backend.device() == Device.CPU)
-                .require("a " + s.width() + "x" + s.height() + (images == 1 ? " image" : " batch of " + images
-                        + " images"), Runtime.getRuntime().maxMemory());
+        FluxConfig fc = m.transformerConfig();
+        MemoryEstimate.of(fc, codec, g, s.t5Length(), images, backend.device() == Device.CPU)
+                .require(describe(s, images), Runtime.getRuntime().maxMemory());
+        OptionalLong free = backend.freeMemory();
+        if (free.isPresent()) {
+            long weights = FluxWeights.fileBytes(m.require(Component.TRANSFORMER)) + PromptEncoder.weightBytes(m);
+            requireDevice(fc, codec, g, s, images, weights, free.getAsLong(), backend.name());
+        }
+    }
+
+    private static String describe(Settings s, int images) {
+        return "a " + s.width() + "x" + s.height() + (images == 1 ? " image" : " batch of " + images + " images");
+    }
+
+    /**
+     * Refuses sampling {@code images} at once on a device with {@code free} bytes free ({@code device} names it): the
+     * weights ({@code weightBytes}: the transformer's and the text encoders', which sit beside it once a prompt misses
+     * the cache), the transformer's buffers (F32 MLP activations, an upper bound of BF16's) and the VAE's parameters
+     * and maps while it decodes, with a tenth to spare ({@link MemoryEstimate#fits}) for what is not counted (the
+     * backend's scratch, the GEMM workspace). The message gives the largest batch that would fit, if any.
+     */
+    static void requireDevice(FluxConfig fc, LatentCodec codec, Latents g, Settings s, int images, long weightBytes,
+                              long free, String device) {
+        long need = deviceBytes(fc, codec, g, s, images, weightBytes);
+        if (MemoryEstimate.fits(need, free)) {
+            return;
+        }
+        int fits = images - 1;
+        while (fits > 0 && !MemoryEstimate.fits(deviceBytes(fc, codec, g, s, fits, weightBytes), free)) {
+            fits--;
+        }
+        long activations = FluxModel.inferenceBytes(fc, images, s.t5Length(), g.tokens(), DType.F32);
+        throw new PipelineException(describe(s, images) + " needs about " + MemoryEstimate.bytes(need) + " of device "
+                + "memory (weights " + MemoryEstimate.bytes(weightBytes) + ", transformer buffers "
+                + MemoryEstimate.bytes(activations) + ", VAE decode " + MemoryEstimate.bytes(codec.deviceDecodeBytes(
+                images, g.latentHeight(), g.latentWidth())) + "), more than the " + MemoryEstimate.bytes(free)
+                + " free on " + device + "; " + (fits > 0 ? "--batch-size " + fits + " would fit, or " : "")
+                + "use a smaller size, or free memory on the GPU (nvidia-smi lists the processes that hold it)");
+    }
+
+    private static long deviceBytes(FluxConfig fc, LatentCodec codec, Latents g, Settings s, int images,
+                                    long weightBytes) {
+        return weightBytes + FluxModel.inferenceBytes(fc, images, s.t5Length(), g.tokens(), DType.F32)
+                + codec.deviceDecodeBytes(images, g.latentHeight(), g.latentWidth());
     }
 
     /**

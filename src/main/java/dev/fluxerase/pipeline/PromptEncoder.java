@@ -62,11 +62,7 @@ public final class PromptEncoder implements AutoCloseable {
     public static long weightBytes(ModelFolder model) {
         long bytes = 0;
         for (Component c : List.of(Component.TEXT_ENCODER, Component.TEXT_ENCODER_2)) {
-            try (TensorSource s = Safetensors.open(model.require(c))) {
-                for (String name : s.names()) {
-                    bytes += s.info(name).byteSize();
-                }
-            }
+            bytes += Safetensors.tensorBytes(model.require(c));
         }
         return bytes;
     }

@@ -28,6 +28,17 @@ public final class Safetensors {
         return SafetensorsFile.open(path);
     }
 
+    /** The bytes of every tensor that {@link #open} finds at {@code path}, from the headers alone. */
+    public static long tensorBytes(Path path) {
+        try (TensorSource s = open(path)) {
+            long bytes = 0;
+            for (String name : s.names()) {
+                bytes += s.info(name).byteSize();
+            }
+            return bytes;
+        }
+    }
+
     private static TensorSource openFolder(Path folder) {
         List<String> files;
         try (Stream<Path> s = Files.list(folder)) {

@@ -106,6 +106,15 @@ public final class AutoencoderCodec implements LatentCodec {
         return new Footprint(4 * (images + 2 * latents), images);
     }
 
+    /** On a device: the decoder's f32 parameters and its feature maps, as {@link VaeDecoder#footprint} counts them. */
+    @Override
+    public long deviceDecodeBytes(int batch, int h, int w) {
+        if (backend == null || backend.device() == Device.CPU) {
+            return 0;
+        }
+        return 4 * VaeDecoder.parameterCount(config) + VaeDecoder.footprint(config, batch, h, w).peakBytes();
+    }
+
     @Override
     public void close() {
         if (encoder != null) {

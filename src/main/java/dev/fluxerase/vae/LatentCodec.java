@@ -58,6 +58,14 @@ public interface LatentCodec extends AutoCloseable {
     record Footprint(long peakBytes, long largestArray) {
     }
 
+    /**
+     * What {@link #decode} of {@code batch} latents of h × w holds in its backend's device memory at its peak, the
+     * codec's parameters included; 0 for a codec that computes on the host.
+     */
+    default long deviceDecodeBytes(int batch, int h, int w) {
+        return 0;
+    }
+
     /** Gives back what the codec placed on a device (nothing for a host backend or a weightless codec). */
     @Override
     default void close() {

@@ -26,4 +26,18 @@ class FluxSizeVaeTest {
             }
         }
     }
+
+    /**
+     * The decoder's parameter count, which sizes a device's share of a decode, equals the decoder tensors of the
+     * checkpoint enumerated from BFL's module structure (and the PyTorch decoder of bench/torch_cpu_codecs.py: 49,545,475).
+     */
+    @Test
+    void decoderParameterCountMatchesTheCheckpoint() {
+        try (FluxVaeCheckpoint ckpt = new FluxVaeCheckpoint(null)) {
+            long decoder = ckpt.tensors().entrySet().stream().filter(e -> e.getKey().startsWith("decoder."))
+                    .mapToLong(e -> e.getValue().numel()).sum();
+            assertEquals(49_545_475L, decoder);
+            assertEquals(decoder, VaeDecoder.parameterCount(AutoencoderConfig.FLUX));
+        }
+    }
 }
