@@ -9,7 +9,6 @@ dev.fluxerase.vae.CodecTorchSide in one warm JVM; the sides alternate round afte
 the ratio torch / ours is taken within a round (ours faster = above 1). Run through torch_cpu_codecs.sh.
 """
 import argparse
-import datetime
 import math
 import os
 import statistics
@@ -20,7 +19,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from torch_cpu_compare import cpu_info
+from torch_cpu_compare import print_header
 
 gen = torch.Generator().manual_seed(0)
 
@@ -150,13 +149,7 @@ def main():
                     help="'t5 TOKENS' or 'vae LATENT_SIDE' (32 = a 256x256 image)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    model, avx512 = cpu_info()
-    java_version = subprocess.run([args.java, "-version"], capture_output=True, text=True).stderr.splitlines()[0]
-    print(f"date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}")
-    print(f"cpu: {model}, {os.cpu_count()} logical CPUs, avx512f {'yes' if avx512 else 'no'}; "
-          f"load average at start {os.getloadavg()}")
-    print(f"java: {java_version}, options [{args.jvm_opts}]; torch {torch.__version__}, {torch.get_num_threads()} threads",
-          flush=True)
+    print_header(args.java, args.jvm_opts)
     jvm = subprocess.Popen([args.java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                             "-Xmx8g", *args.jvm_opts.split(), "-cp", args.classpath, "dev.fluxerase.vae.CodecTorchSide"],
                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

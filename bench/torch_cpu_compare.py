@@ -91,6 +91,17 @@ def cpu_info():
     return model, "avx512f" in flags.split()
 
 
+def print_header(java, options=None):
+    """The run's date, machine (load included), Java and torch, first in every same-run comparison's output."""
+    model, avx512 = cpu_info()
+    java_version = subprocess.run([java, "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    print(f"date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}")
+    print(f"cpu: {model}, {os.cpu_count()} logical CPUs, avx512f {'yes' if avx512 else 'no'}; "
+          f"load average at start {os.getloadavg()}")
+    print(f"java: {java_version}{'' if options is None else f', options [{options}]'}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--jar", required=True)
@@ -103,12 +114,7 @@ def main():
     args = ap.parse_args()
     variants = args.jvm_opts or [""]
     torch.set_num_threads(args.threads)
-    model, avx512 = cpu_info()
-    java_version = subprocess.run([args.java, "-version"], capture_output=True, text=True).stderr.splitlines()[0]
-    print(f"date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}")
-    print(f"cpu: {model}, {os.cpu_count()} logical CPUs, avx512f {'yes' if avx512 else 'no'}; "
-          f"load average at start {os.getloadavg()}")
-    print(f"java: {java_version}; torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
+    print_header(args.java)
 
     jvms = []
     for opts in variants:
