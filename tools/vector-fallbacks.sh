@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Finds Vector API operations that C2 leaves to their scalar Java fallback in the CPU backend's hot loops: runs one
-# FluxModelBench benchmark (the mid config, CpuBackend) under JFR once per JVM setting and counts the execution samples
-# that fall in a fallback (tools/VectorFallbacks.java), naming the project lines that called it. From the repository
-# root:
+# FluxModelBench benchmark (the mid config, CpuBackend), then FLUX's VAE decoder and a mid-size T5 encoder (the conv's
+# im2col gathers and the encoders' GEMMs; dev.fluxerase.vae.CodecTorchSide from the test classes), under JFR once per JVM
+# setting and counts the execution samples that fall in a fallback (tools/VectorFallbacks.java), naming the project
+# lines that called it. From the repository root:
 #   bash tools/vector-fallbacks.sh [BENCHMARK]     (default forwardBackward: forward and every gradient; one benchmark,
 #                                                   since each JMH fork writes the same recording)
 # Settings: -XX:MaxVectorSize=64 (AVX-512), =32 (256-bit vectors with AVX-512's instructions) and -XX:UseAVX=2 (an AVX2
@@ -17,6 +18,8 @@ bench="FluxModelBench.${1:-forwardBackward}\$"
 out="${OUT:-$root/target}/vector-fallbacks"
 mkdir -p "$out"
 mvn -q -B -f bench/pom.xml package || exit 2
+mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile="$root/target/cp.txt" || exit 2
+codecs="$root/target/classes:$root/target/test-classes:$(cat "$root/target/cp.txt")"
 settings=("-XX:MaxVectorSize=64" "-XX:MaxVectorSize=32" "-XX:UseAVX=2")
 status=0
 for s in "${settings[@]}"; do
@@ -28,6 +31,16 @@ for s in "${settings[@]}"; do
         || { echo "$s: benchmark failed, see $out/$name.jmh.txt"; status=1; continue; }
     echo "== $s"
     java tools/VectorFallbacks.java "$jfr" 20 | tee "$out/$name.txt"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+    # a decode of a 128x128 image and two 256-token encodes, 14 times over, about 40 s: both paths are compiled within
+    # the first 10 s, which are left out
+    jfr="$out/$name-codecs.jfr"
+    for i in $(seq 14); do printf 'vae 16\nt5 256\nt5 256\n'; done \
+        | java $jvm -XX:StartFlightRecording=filename="$jfr",settings=profile -cp "$codecs" \
+            dev.fluxerase.vae.CodecTorchSide > "$out/$name-codecs.log" 2>&1 \
+        || { echo "$s: the VAE and T5 run failed, see $out/$name-codecs.log"; status=1; continue; }
+    echo "== $s, VAE decode and T5 encode"
+    java tools/VectorFallbacks.java "$jfr" 10 | tee "$out/$name-codecs.txt"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
 exit $status

@@ -133,11 +133,15 @@ final class Conv {
                         inside[r] = false;
                         src[r] = 0;
                     }
-                    // one k of the sliver: a gather of the MR rows' channel, zero where a row reads outside the map
-                    VectorMask<Float> read = VectorMask.fromArray(PackA.ROW, inside, 0);
+                    // one k of the sliver: a gather of the MR rows' channel, then zeros where a row reads outside the
+                    // map (those lanes gathered x[j], a valid index); unmasked, as AVX2 has no masked gather that C2
+                    // intrinsifies (a masked one ran its scalar fallback there)
+                    VectorMask<Float> outside = VectorMask.fromArray(PackA.ROW, inside, 0).not();
+                    boolean anyOutside = outside.anyTrue();
                     int o = d + (int) (t - p0) * MR;
                     for (int j = 0; j < run; j++, o += MR) {
-                        FloatVector.fromArray(PackA.ROW, x, j, src, 0, read).intoArray(dst, o, PackA.ROW_MASK);
+                        FloatVector v = FloatVector.fromArray(PackA.ROW, x, j, src, 0);
+                        (anyOutside ? v.blend(0f, outside) : v).intoArray(dst, o, PackA.ROW_MASK);
                     }
                     t += run;
                 }
