@@ -2,6 +2,7 @@ package dev.fluxerase.cpu;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
@@ -100,27 +101,11 @@ public final class CpuGemm {
         BackendContract.Gemm shape = CHECK.gemm(transA, transB, a, b, c);
         // PackA reads f32; CpuBackend widens a BF16 activation before it gets here
         CHECK.f32("gemm", "a", a);
-        long m = shape.m();
-        long n = shape.n();
-        long k = shape.k();
-        if (m == 0 || n == 0) {
-            return;
-        }
-        if (k == 0) {
-            scale(c.data(), m * n, beta);
-            return;
-        }
-        if (threads == 0) {
-            threads = 2.0 * m * n * k < PARALLEL_FLOPS ? 1 : THREADS;
-        }
-        boolean sharable = sharable(a.data()) && sharable(b.data()) && sharable(c.data());
-        PackedWeights.Packed panels = packed != null && transB && sharable ? packed.get(b, n, k, blocking.kc()) : null;
         MemorySegment as = a.data();
         long lda = a.cols();
         PanelSource source = (i0, mc, p0, kc, s0, s1, dst, off) -> PackA.pack(as, transA, lda, i0, mc, p0, kc, s0, s1,
                 dst, off);
-        new Call(source, transB, alpha, b, beta, c, m, n, k, sharable ? Math.max(1, threads) : 1, blocking, panels)
-                .run();
+        run(source, sharable(as), transB, alpha, b, beta, c, shape.m(), shape.n(), shape.k(), threads, blocking, packed);
     }
 
     /**
@@ -143,8 +128,18 @@ public final class CpuGemm {
                      PackedWeights packed) {
         long n = b.dim(0);
         BackendContract.require(b.rank() == 2 && b.dim(1) == k && c.rank() == 2 && c.dim(0) == m && c.dim(1) == n
-                && c.dtype() == DType.F32, "gemm: b " + java.util.Arrays.toString(b.shape()) + " and c "
-                + java.util.Arrays.toString(c.shape()) + " for A of " + m + " x " + k);
+                && c.dtype() == DType.F32, "gemm: b " + Arrays.toString(b.shape()) + " and c "
+                + Arrays.toString(c.shape()) + " for A of " + m + " x " + k);
+        run(a, aSharable, true, 1f, b, beta, c, m, n, k, 0, blocking, packed);
+    }
+
+    /**
+     * Both entry points past their checks: nothing for an empty c, beta·c for k = 0, else the blocked product on
+     * {@code threads} threads (0: one below {@link #PARALLEL_FLOPS}, else all), on the caller alone when an operand's
+     * memory may not be touched by other threads.
+     */
+    private static void run(PanelSource a, boolean aSharable, boolean transB, float alpha, Tensor b, float beta,
+                            Tensor c, long m, long n, long k, int threads, Blocking blocking, PackedWeights packed) {
         if (m == 0 || n == 0) {
             return;
         }
@@ -152,10 +147,12 @@ public final class CpuGemm {
             scale(c.data(), m * n, beta);
             return;
         }
-        int threads = 2.0 * m * n * k < PARALLEL_FLOPS ? 1 : THREADS;
+        if (threads == 0) {
+            threads = 2.0 * m * n * k < PARALLEL_FLOPS ? 1 : THREADS;
+        }
         boolean sharable = aSharable && sharable(b.data()) && sharable(c.data());
-        PackedWeights.Packed panels = packed != null && sharable ? packed.get(b, n, k, blocking.kc()) : null;
-        new Call(a, true, 1f, b, beta, c, m, n, k, sharable ? threads : 1, blocking, panels).run();
+        PackedWeights.Packed panels = packed != null && transB && sharable ? packed.get(b, n, k, blocking.kc()) : null;
+        new Call(a, transB, alpha, b, beta, c, m, n, k, sharable ? Math.max(1, threads) : 1, blocking, panels).run();
     }
 
     /** False for memory of a confined arena, which only its owner thread may touch: such a GEMM stays on the caller. */

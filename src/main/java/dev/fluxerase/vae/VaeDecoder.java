@@ -140,15 +140,6 @@ public final class VaeDecoder implements AutoCloseable {
     }
 
     /**
-     * What {@link #run} holds on the Java heap at once when it computes on a host backend, stage by stage, for one image
-     * at a time plus the batch's output: a ResNet block from c_in to c channels keeps its input beside the first norm
-     * (c_in) and h (c), then beside h and the skip (c), so c_in + c + max(c_in, c) maps of its resolution; an upsampler
-     * its input and the ×2 output; the end its last map (normed in place), the 3-channel result and the batch's output.
-     * The mid block, at the latent resolution, is never the largest for FLUX's channel counts and is counted as a ResNet
-     * block. On a device backend the maps live in device memory and the heap holds only the latents and images that
-     * cross ({@link AutoencoderCodec#decodeFootprint}).
-     */
-    /**
      * The decoder's parameters (conv_in, the mid block, the up blocks with their upsamplers, norm_out, conv_out), which
      * a device backend holds as f32 while the codec is open: 49,545,475 for FLUX.1's VAE.
      */
@@ -179,6 +170,15 @@ public final class VaeDecoder implements AutoCloseable {
         return 2 * cin + conv(cin, cout, 3) + 2 * cout + conv(cout, cout, 3) + (cin == cout ? 0 : conv(cin, cout, 1));
     }
 
+    /**
+     * What {@link #run} holds on the Java heap at once when it computes on a host backend, stage by stage, for one image
+     * at a time plus the batch's output: a ResNet block from c_in to c channels keeps its input beside the first norm
+     * (c_in) and h (c), then beside h and the skip (c), so c_in + c + max(c_in, c) maps of its resolution; an upsampler
+     * its input and the ×2 output; the end its last map (normed in place), the 3-channel result and the batch's output.
+     * The mid block, at the latent resolution, is never the largest for FLUX's channel counts and is counted as a ResNet
+     * block. On a device backend the maps live in device memory and the heap holds only the latents and images that
+     * cross ({@link AutoencoderCodec#decodeFootprint}).
+     */
     static LatentCodec.Footprint footprint(AutoencoderConfig config, int batch, int h, int w) {
         int levels = config.levels();
         int f = config.downsampleFactor();
