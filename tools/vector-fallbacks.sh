@@ -14,6 +14,9 @@
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# every java and mvn below is JDK 25's (a JDK 17 on the PATH ran none of the recordings and reported 0 samples)
+export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+export PATH="$JAVA_HOME/bin:$PATH"
 bench="FluxModelBench.${1:-forwardBackward}\$"
 out="${OUT:-$root/target}/vector-fallbacks"
 mkdir -p "$out"
@@ -32,15 +35,16 @@ for s in "${settings[@]}"; do
     echo "== $s"
     java tools/VectorFallbacks.java "$jfr" 20 | tee "$out/$name.txt"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-    # a decode of a 128x128 image and two 256-token encodes, 14 times over, about 40 s: both paths are compiled within
-    # the first 10 s, which are left out
+    # a decode of a 128x128 image and two 256-token encodes, 20 times over, 30 to 60 s: both paths are compiled within
+    # the first 15 s, which are left out (on a fast machine T5's element-wise ops still ran C1 code, and so the
+    # fallbacks, 10 to 15 s in: 70 of 3250 samples after 10 s, 1 of 2610 after 15)
     jfr="$out/$name-codecs.jfr"
-    for i in $(seq 14); do printf 'vae 16\nt5 256\nt5 256\n'; done \
+    for i in $(seq 20); do printf 'vae 16\nt5 256\nt5 256\n'; done \
         | java $jvm -XX:StartFlightRecording=filename="$jfr",settings=profile -cp "$codecs" \
             dev.fluxerase.vae.CodecTorchSide > "$out/$name-codecs.log" 2>&1 \
         || { echo "$s: the VAE and T5 run failed, see $out/$name-codecs.log"; status=1; continue; }
     echo "== $s, VAE decode and T5 encode"
-    java tools/VectorFallbacks.java "$jfr" 10 | tee "$out/$name-codecs.txt"
+    java tools/VectorFallbacks.java "$jfr" 15 | tee "$out/$name-codecs.txt"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
 exit $status
