@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
 import java.util.Random;
 
 import org.junit.jupiter.api.AfterEach;
@@ -15,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import com.sun.management.HotSpotDiagnosticMXBean;
 import dev.fluxerase.tensor.DType;
 import dev.fluxerase.tensor.Floats;
 import dev.fluxerase.tensor.Tensor;
@@ -371,5 +374,18 @@ class CpuGemmTest {
 
     private static void assertArrayEquals(float[] want, Tensor got) {
         org.junit.jupiter.api.Assertions.assertArrayEquals(want, Floats.toF32(got), got.toString());
+    }
+
+    /**
+     * The tile's row count follows the register file, not the vector width: 7 rows whenever C2 has AVX-512's 32
+     * registers (also with -XX:MaxVectorSize=32), 3 with AVX2's 16, where a larger tile spills (bench/README.md).
+     */
+    @Test
+    void tileRowsFollowTheRegisterFile() {
+        assumeTrue(System.getProperty("os.arch").matches("amd64|x86_64"), "UseAVX is an x86 HotSpot flag");
+        String avx = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class).getVMOption("UseAVX")
+                .getValue();
+        assertEquals(Integer.parseInt(avx) >= 3 ? 7 : 3, GemmKernel.MR, "UseAVX=" + avx + ", " + GemmKernel.VL
+                + " lanes");
     }
 }
