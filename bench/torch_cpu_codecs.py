@@ -5,7 +5,7 @@ The models: the mid-size T5 encoder of T5EncoderTiming (d_model 1024, 8 layers, 
 relative position buckets 32 / distance 128), one prompt of N tokens; FLUX.1's VAE decoder (ch 128, mult [1, 2, 4, 4], 3
 res blocks per level, z 16, one mid attention), one latent of S x S. f32 compute on both sides (our T5 reads BF16
 weights, widened in its GEMM), random weights (not the same values: the time does not depend on them). Our side is
-dev.fluxerase.vae.CodecTorchSide in one warm JVM; the sides alternate round after round, each measurement one call, and
+dev.fluxerase.vae.CodecTorchSide in one warm JVM per --jvm-opts; the sides alternate round after round, each measurement one call, and
 the ratio torch / ours is taken within a round (ours faster = above 1). Run through torch_cpu_codecs.sh.
 """
 import argparse
@@ -144,25 +144,30 @@ def main():
     ap.add_argument("--java", required=True)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--jvm-opts", default="")
+    ap.add_argument("--jvm-opts", action="append", default=None,
+                    help="extra JVM options for our side; give it several times for one Java side each, same rounds")
     ap.add_argument("--ops", nargs="*", default=["t5 256", "t5 512", "vae 32"],
                     help="'t5 TOKENS' or 'vae LATENT_SIDE' (32 = a 256x256 image)")
     args = ap.parse_args()
+    variants = args.jvm_opts or [""]
     torch.set_num_threads(args.threads)
-    print_header(args.java, args.jvm_opts)
-    jvm = subprocess.Popen([args.java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                            "-Xmx8g", *args.jvm_opts.split(), "-cp", args.classpath, "dev.fluxerase.vae.CodecTorchSide"],
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    print("java side:", jvm.stdout.readline().strip(), flush=True)
+    print_header(args.java)
+    jvms = []
+    for opts in variants:
+        jvm = subprocess.Popen([args.java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                                "-Xmx8g", *opts.split(), "-cp", args.classpath, "dev.fluxerase.vae.CodecTorchSide"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        print(f"java side [{opts or 'default JVM options'}]:", jvm.stdout.readline().strip(), flush=True)
+        jvms.append(jvm)
     t5, vae = T5(), VaeDecoder()
     print(f"torch VAE decoder: {sum(p.numel() for p in vae.params)} parameters", flush=True)
 
-    def ours(op):
-        jvm.stdin.write(op + "\n")
-        jvm.stdin.flush()
-        reply = jvm.stdout.readline().split()
+    def ours(v, op):
+        jvms[v].stdin.write(op + "\n")
+        jvms[v].stdin.flush()
+        reply = jvms[v].stdout.readline().split()
         if len(reply) != 2:
-            sys.exit(f"java side failed on {op}: {' '.join(reply)}")
+            sys.exit(f"java side [{variants[v]}] failed on {op}: {' '.join(reply)}")
         return float(reply[0])
 
     def torch_op(op):
@@ -175,27 +180,36 @@ def main():
         return time.perf_counter() - start
 
     for op in args.ops:  # warm-up: JIT and weight packing on our side, allocator and page faults on both
-        ours(op)
+        for v in range(len(jvms)):
+            ours(v, op)
         torch_op(op)
-    times = {(op, s): [] for op in args.ops for s in ("ours", "torch")}
+    # one (ours, torch) pair per op, Java side and round; the pair's order alternates from round to round
+    times = {(op, v, s): [] for op in args.ops for v in range(len(jvms)) for s in ("ours", "torch")}
     for r in range(args.rounds):
         for op in args.ops:
-            first, second = (ours, torch_op) if r % 2 == 0 else (torch_op, ours)
-            a, b = first(op), second(op)
-            o, t = (a, b) if r % 2 == 0 else (b, a)
-            times[(op, "ours")].append(o)
-            times[(op, "torch")].append(t)
-            print(f"round {r + 1} {op}: ours {o:.2f} s, torch {t:.2f} s; load {os.getloadavg()[0]:.2f}", flush=True)
+            line = []
+            for v in range(len(jvms)):
+                if r % 2 == 0:
+                    o, t = ours(v, op), torch_op(op)
+                else:
+                    t, o = torch_op(op), ours(v, op)
+                times[(op, v, "ours")].append(o)
+                times[(op, v, "torch")].append(t)
+                line.append(f"ours[{v}] {o:.2f} s, torch {t:.2f} s")
+            print(f"round {r + 1} {op}: {'; '.join(line)}; load {os.getloadavg()[0]:.2f}", flush=True)
     print(f"load average at end {os.getloadavg()}")
-    print("| op | ours s, median | torch s, median | torch / ours, median [lowest-highest] |")
-    print("|---|---|---|---|")
-    for op in args.ops:
-        o, t = times[(op, "ours")], times[(op, "torch")]
-        ratio = [b / a for a, b in zip(o, t)]
-        print(f"| {op} | {statistics.median(o):.2f} | {statistics.median(t):.2f} | "
-              f"{statistics.median(ratio):.2f} [{min(ratio):.2f}-{max(ratio):.2f}] |")
-    jvm.stdin.close()
-    jvm.wait()
+    for v, opts in enumerate(variants):
+        print(f"\nour JVM options: {opts or '(default)'}")
+        print("| op | ours s, median | torch s, median | torch / ours, median [lowest-highest] |")
+        print("|---|---|---|---|")
+        for op in args.ops:
+            o, t = times[(op, v, "ours")], times[(op, v, "torch")]
+            ratio = [b / a for a, b in zip(o, t)]
+            print(f"| {op} | {statistics.median(o):.2f} | {statistics.median(t):.2f} | "
+                  f"{statistics.median(ratio):.2f} [{min(ratio):.2f}-{max(ratio):.2f}] |")
+    for jvm in jvms:
+        jvm.stdin.close()
+        jvm.wait()
 
 
 if __name__ == "__main__":

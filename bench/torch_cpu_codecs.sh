@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the test classes and times our T5 encoder and VAE decoder against PyTorch on the CPU in alternating rounds
 # (bench/README.md). Extra arguments go to torch_cpu_codecs.py (--rounds N, --jvm-opts=-XX:MaxVectorSize=32 (with the
-# "=": the value starts with a dash), --ops "t5 512" "vae 32", --threads N). Needs what torch_cpu_compare.sh needs: Debian's python3-torch and libopenblas0-pthread.
+# "=": the value starts with a dash; give it several times for one Java side each), --ops "t5 512" "vae 32", --threads N).
+# Needs what torch_cpu_compare.sh needs: Debian's python3-torch and libopenblas0-pthread.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"

@@ -12,9 +12,11 @@ within a round (ours faster = above 1).
 Run through torch_cpu_compare.sh, which builds the jar and picks Debian's python3 with python3-torch.
 """
 import argparse
+import ctypes
 import datetime
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -91,15 +93,41 @@ def cpu_info():
     return model, "avx512f" in flags.split()
 
 
+def blas_core():
+    """The BLAS library this process loaded (Debian's torch calls the system libblas) and, for OpenBLAS, the kernel it
+    chose for this CPU: OpenBLAS 0.3.21 takes its AVX2 kernel on CPUs it does not know (Zen 5), whatever they have."""
+    with open("/proc/self/maps") as f:
+        libs = sorted({line.split()[-1] for line in f if "blas" in line.rsplit("/", 1)[-1]})
+    for lib in libs:
+        try:
+            fn = ctypes.CDLL(lib).openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        fn.restype = ctypes.c_char_p
+        return f"{lib} (OpenBLAS, kernel {fn().decode()})"
+    return ", ".join(libs) or "none loaded"
+
+
+def torch_kernels():
+    """Which instruction sets PyTorch's CPU kernels may use: ATen's own, the BLAS's (linear layers), oneDNN's
+    (convolutions; ONEDNN_MAX_CPU_ISA caps it, else it takes the best the CPU has)."""
+    torch.mm(torch.ones(2, 2), torch.ones(2, 2))  # loads the BLAS
+    aten = re.search(r"CPU capability usage: (\S+)", torch.__config__.show())
+    onednn = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "the CPU's best"
+    return f"ATen {aten.group(1) if aten else '?'}, BLAS {blas_core()}, oneDNN up to {onednn}"
+
+
 def print_header(java, options=None):
-    """The run's date, machine (load included), Java and torch, first in every same-run comparison's output."""
+    """The run's date, machine (load included), Java and torch with the kernels it picked, first in every same-run
+    comparison's output."""
     model, avx512 = cpu_info()
     java_version = subprocess.run([java, "-version"], capture_output=True, text=True).stderr.splitlines()[0]
     print(f"date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}")
     print(f"cpu: {model}, {os.cpu_count()} logical CPUs, avx512f {'yes' if avx512 else 'no'}; "
           f"load average at start {os.getloadavg()}")
     print(f"java: {java_version}{'' if options is None else f', options [{options}]'}; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads", flush=True)
+          f"{torch.get_num_threads()} threads")
+    print(f"torch kernels: {torch_kernels()}", flush=True)
 
 
 def main():
