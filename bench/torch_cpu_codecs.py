@@ -19,7 +19,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from torch_cpu_compare import print_header
+from torch_cpu_compare import SETTLE_HELP, print_header, settled
 
 gen = torch.Generator().manual_seed(0)
 
@@ -148,10 +148,14 @@ def main():
                     help="extra JVM options for our side; give it several times for one Java side each, same rounds")
     ap.add_argument("--ops", nargs="*", default=["t5 256", "t5 512", "vae 32"],
                     help="'t5 TOKENS' or 'vae LATENT_SIDE' (32 = a 256x256 image)")
+    ap.add_argument("--settle", type=float, default=0.5, help=SETTLE_HELP)
+    ap.add_argument("--warmup", type=int, default=3, help="unmeasured calls of each op on each side first (our JIT "
+                    "had not finished after one: a first measured T5 round took 1.47 s against 0.29-0.38 s after)")
     args = ap.parse_args()
     variants = args.jvm_opts or [""]
     torch.set_num_threads(args.threads)
     print_header(args.java)
+    print(f"settle: {args.settle} s before each measurement; {args.warmup} warm-up calls of each op on each side")
     jvms = []
     for opts in variants:
         jvm = subprocess.Popen([args.java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
@@ -180,9 +184,10 @@ def main():
         return time.perf_counter() - start
 
     for op in args.ops:  # warm-up: JIT and weight packing on our side, allocator and page faults on both
-        for v in range(len(jvms)):
-            ours(v, op)
-        torch_op(op)
+        for _ in range(args.warmup):
+            for v in range(len(jvms)):
+                ours(v, op)
+            torch_op(op)
     # one (ours, torch) pair per op, Java side and round; the pair's order alternates from round to round
     times = {(op, v, s): [] for op in args.ops for v in range(len(jvms)) for s in ("ours", "torch")}
     for r in range(args.rounds):
@@ -190,9 +195,9 @@ def main():
             line = []
             for v in range(len(jvms)):
                 if r % 2 == 0:
-                    o, t = ours(v, op), torch_op(op)
+                    o, t = settled(ours, v, op, settle=args.settle), settled(torch_op, op, settle=args.settle)
                 else:
-                    t, o = torch_op(op), ours(v, op)
+                    t, o = settled(torch_op, op, settle=args.settle), settled(ours, v, op, settle=args.settle)
                 times[(op, v, "ours")].append(o)
                 times[(op, v, "torch")].append(t)
                 line.append(f"ours[{v}] {o:.2f} s, torch {t:.2f} s")

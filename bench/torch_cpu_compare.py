@@ -117,6 +117,17 @@ def torch_kernels():
     return f"ATen {aten.group(1) if aten else '?'}, BLAS {blas_core()}, oneDNN up to {onednn}"
 
 
+SETTLE_HELP = ("seconds to wait before each measurement, so that the side measured before has gone idle: OpenBLAS's "
+               "worker threads spin on for about 0.13 s after a call returns (measured 2026-12-04), taking one of two "
+               "cores from whatever runs next")
+
+
+def settled(call, *args, settle):
+    """call(*args) after settle seconds of nothing on our part."""
+    time.sleep(settle)
+    return call(*args)
+
+
 def print_header(java, options=None):
     """The run's date, machine (load included), Java and torch with the kernels it picked, first in every same-run
     comparison's output."""
@@ -139,10 +150,14 @@ def main():
     ap.add_argument("--jvm-opts", action="append", default=None,
                     help="extra JVM options for our side; give it several times for one Java side each, same rounds")
     ap.add_argument("--ops", nargs="*", default=["forward", "forwardBackward"])
+    ap.add_argument("--settle", type=float, default=0.5, help=SETTLE_HELP)
+    ap.add_argument("--warmup", type=int, default=3, help="unmeasured calls of each op on each side first (our JIT "
+                    "had not finished after one: a first measured T5 round took 1.47 s against 0.29-0.38 s after)")
     args = ap.parse_args()
     variants = args.jvm_opts or [""]
     torch.set_num_threads(args.threads)
     print_header(args.java)
+    print(f"settle: {args.settle} s before each measurement; {args.warmup} warm-up calls of each op on each side")
 
     jvms = []
     for opts in variants:
@@ -183,17 +198,18 @@ def main():
         return time.perf_counter() - start
 
     for op in args.ops:  # warm-up: JIT on our side, allocator and page faults on both
-        for v in range(len(jvms)):
-            ours(v, op)
-        torch_op(op)
+        for _ in range(args.warmup):
+            for v in range(len(jvms)):
+                ours(v, op)
+            torch_op(op)
 
     times = {(op, s): [] for op in args.ops for s in ["torch"] + list(range(len(jvms)))}
     for r in range(args.rounds):
         for op in args.ops:
             line = []
             for v in range(len(jvms)):
-                times[(op, v)].append(ours(v, op))
-                times[(op, "torch")].append(torch_op(op))
+                times[(op, v)].append(settled(ours, v, op, settle=args.settle))
+                times[(op, "torch")].append(settled(torch_op, op, settle=args.settle))
                 line.append(f"ours[{v}] {times[(op, v)][-1]:.2f} s, torch {times[(op, 'torch')][-1]:.2f} s")
             print(f"round {r + 1} {op}: {'; '.join(line)}; load {os.getloadavg()[0]:.2f}", flush=True)
 

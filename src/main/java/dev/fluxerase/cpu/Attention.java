@@ -15,7 +15,10 @@ import static dev.fluxerase.cpu.Vec.S;
  *
  * <p>Forward: one task per (head, block of BQ queries) keeps a running max m, running sum l and unnormalised output; each
  * key block of BK keys is transposed into scratch so that a score row is a sum of broadcast(q[e])·kᵀ[e, :] vectors (no
- * horizontal reductions), then P·V is a sum of broadcast(p[j])·v[j, :] vectors.
+ * horizontal reductions), then P·V is a sum of broadcast(p[j])·v[j, :] vectors. Rows go in pairs through both, so that
+ * every key and value vector loaded serves two rows: one row at a time, the loads (five per four FMAs) and four
+ * dependent FMA chains bounded the rate. Each output element keeps its own chain in the same order, so pairing changes
+ * no bit of the result; the backward's dS, dV, dK and dQ rows are paired the same way.
  *
  * <p>Backward, in two passes so that every task owns the gradient rows it writes: pass 1, one task per (head, key block),
  * walks all query blocks and accumulates dV = Pᵀ·dO and dK = scale·dSᵀ·Q; pass 2, one task per (head, query block), walks
@@ -59,18 +62,17 @@ final class Attention {
                 for (int j0 = 0; j0 < lk; j0 += BK) {
                     int nk = Math.min(BK, lk - j0);
                     transpose(k.a, ko + j0 * d, d, nk, kt);
-                    for (int ii = 0; ii < nq; ii++) {
-                        int srow = ii * BK;
-                        rowTimesT(q.a, qo + ii * d, kt, d, nk, sc, srow, scale);
-                        float mNew = Math.max(m[ii], Vec.max(sc, srow, nk));
-                        float rowSum = expShift(sc, srow, nk, mNew);
-                        float alpha = DetMath.exp(m[ii] - mNew);
-                        l[ii] = l[ii] * alpha + rowSum;
-                        if (alpha != 1f) {
-                            Vec.scale(o, ii * d, d, alpha);
-                        }
-                        accumRows(sc, srow, 1, nk, v.a, vo + j0 * d, d, o, ii * d, d);
-                        m[ii] = mNew;
+                    int ii = 0;
+                    for (; ii + 1 < nq; ii += 2) {
+                        rowPairTimesT(q.a, qo + ii * d, qo + (ii + 1) * d, kt, d, nk, sc, ii * BK, (ii + 1) * BK, scale);
+                        online(sc, ii, nk, m, l, o, d);
+                        online(sc, ii + 1, nk, m, l, o, d);
+                        accumRowPair(sc, ii * BK, (ii + 1) * BK, 1, nk, v.a, vo + j0 * d, d, o, ii * d, (ii + 1) * d, d);
+                    }
+                    if (ii < nq) {
+                        rowTimesT(q.a, qo + ii * d, kt, d, nk, sc, ii * BK, scale);
+                        online(sc, ii, nk, m, l, o, d);
+                        accumRows(sc, ii * BK, 1, nk, v.a, vo + j0 * d, d, o, ii * d, d);
                     }
                 }
                 int oo = out.off + (h * lq + i0) * d;
@@ -89,6 +91,22 @@ final class Attention {
                 }
             }
         });
+    }
+
+    /**
+     * Query row ii's running softmax after its scores against one key block are in sc[ii·BK ...]: the scores become
+     * exp(s − m) with the new running max m, and l and the unnormalised output row o are rescaled to it.
+     */
+    private static void online(float[] sc, int ii, int nk, float[] m, float[] l, float[] o, int d) {
+        int srow = ii * BK;
+        float mNew = Math.max(m[ii], Vec.max(sc, srow, nk));
+        float rowSum = expShift(sc, srow, nk, mNew);
+        float alpha = DetMath.exp(m[ii] - mNew);
+        l[ii] = l[ii] * alpha + rowSum;
+        if (alpha != 1f) {
+            Vec.scale(o, ii * d, d, alpha);
+        }
+        m[ii] = mNew;
     }
 
     /** probs rows of one query block: exp(scale·q·k − lse), a second sweep over the key blocks. */
@@ -138,7 +156,12 @@ final class Attention {
                     int nq = Math.min(BQ, lq - i0);
                     int row0 = h * lq + i0;
                     scoresAndGrads(w, q, dO, lse, delta, row0, nq, nk, d, scale);
-                    for (int jj = 0; jj < nk; jj++) {
+                    int jj = 0;
+                    for (; jj + 1 < nk; jj += 2) {
+                        accumRowPair(w.p, jj, jj + 1, BK, nq, dO.a, dO.off + row0 * d, d, dvAcc, jj * d, (jj + 1) * d, d);
+                        accumRowPair(w.ds, jj, jj + 1, BK, nq, q.a, q.off + row0 * d, d, dkAcc, jj * d, (jj + 1) * d, d);
+                    }
+                    if (jj < nk) {
                         accumRows(w.p, jj, BK, nq, dO.a, dO.off + row0 * d, d, dvAcc, jj * d, d);
                         accumRows(w.ds, jj, BK, nq, q.a, q.off + row0 * d, d, dkAcc, jj * d, d);
                     }
@@ -163,7 +186,11 @@ final class Attention {
                     transpose(k.a, ko, d, nk, w.kt);
                     transpose(v.a, v.off + (h * lk + j0) * d, d, nk, w.vt);
                     scoresAndGrads(w, q, dO, lse, delta, row0, nq, nk, d, scale);
-                    for (int ii = 0; ii < nq; ii++) {
+                    int ii = 0;
+                    for (; ii + 1 < nq; ii += 2) {
+                        accumRowPair(w.ds, ii * BK, (ii + 1) * BK, 1, nk, k.a, ko, d, dqAcc, ii * d, (ii + 1) * d, d);
+                    }
+                    if (ii < nq) {
                         accumRows(w.ds, ii * BK, 1, nk, k.a, ko, d, dqAcc, ii * d, d);
                     }
                 }
@@ -191,21 +218,35 @@ final class Attention {
      */
     private static void scoresAndGrads(Scratch w, Arr q, Arr dO, Arr lse, float[] delta, int row0, int nq, int nk, int d,
                                        float scale) {
-        for (int ii = 0; ii < nq; ii++) {
+        int ii = 0;
+        for (; ii + 1 < nq; ii += 2) {
             int r = row0 + ii;
-            int srow = ii * BK;
-            rowTimesT(q.a, q.off + r * d, w.kt, d, nk, w.p, srow, scale);
-            expShift(w.p, srow, nk, lse.a[lse.off + r]);
-            rowTimesT(dO.a, dO.off + r * d, w.vt, d, nk, w.ds, srow, 1f);
-            FloatVector dl = FloatVector.broadcast(S, delta[r]);
-            int j = 0;
-            for (int upper = S.loopBound(nk); j < upper; j += N) {
-                FloatVector pv = FloatVector.fromArray(S, w.p, srow + j);
-                pv.mul(FloatVector.fromArray(S, w.ds, srow + j).sub(dl)).intoArray(w.ds, srow + j);
-            }
-            for (; j < nk; j++) {
-                w.ds[srow + j] = w.p[srow + j] * (w.ds[srow + j] - delta[r]);
-            }
+            rowPairTimesT(q.a, q.off + r * d, q.off + (r + 1) * d, w.kt, d, nk, w.p, ii * BK, (ii + 1) * BK, scale);
+            expShift(w.p, ii * BK, nk, lse.a[lse.off + r]);
+            expShift(w.p, (ii + 1) * BK, nk, lse.a[lse.off + r + 1]);
+            rowPairTimesT(dO.a, dO.off + r * d, dO.off + (r + 1) * d, w.vt, d, nk, w.ds, ii * BK, (ii + 1) * BK, 1f);
+            softmaxGrad(w, ii * BK, nk, delta[r]);
+            softmaxGrad(w, (ii + 1) * BK, nk, delta[r + 1]);
+        }
+        if (ii < nq) {
+            int r = row0 + ii;
+            rowTimesT(q.a, q.off + r * d, w.kt, d, nk, w.p, ii * BK, scale);
+            expShift(w.p, ii * BK, nk, lse.a[lse.off + r]);
+            rowTimesT(dO.a, dO.off + r * d, w.vt, d, nk, w.ds, ii * BK, 1f);
+            softmaxGrad(w, ii * BK, nk, delta[r]);
+        }
+    }
+
+    /** One row of dS = P⊙(dP − delta), dP given in w.ds and overwritten. */
+    private static void softmaxGrad(Scratch w, int srow, int nk, float delta) {
+        FloatVector dl = FloatVector.broadcast(S, delta);
+        int j = 0;
+        for (int upper = S.loopBound(nk); j < upper; j += N) {
+            FloatVector pv = FloatVector.fromArray(S, w.p, srow + j);
+            pv.mul(FloatVector.fromArray(S, w.ds, srow + j).sub(dl)).intoArray(w.ds, srow + j);
+        }
+        for (; j < nk; j++) {
+            w.ds[srow + j] = w.p[srow + j] * (w.ds[srow + j] - delta);
         }
     }
 
@@ -260,12 +301,108 @@ final class Attention {
     }
 
     /**
+     * Two rows of a·Bᵀ at once, rows ao0 and ao1 of a into out[oo0 ...] and out[oo1 ...], each B vector loaded once for
+     * both: half the loads per FMA of {@link #rowTimesT}, and eight independent FMA chains instead of four. Each output
+     * element's chain (over e, in order) is the one rowTimesT computes, so the result is the same bit for bit.
+     */
+    private static void rowPairTimesT(float[] a, int ao0, int ao1, float[] bt, int d, int nk, float[] out, int oo0, int oo1,
+                                   float mul) {
+        if (nk != BK) {
+            rowTimesT(a, ao0, bt, d, nk, out, oo0, mul);
+            rowTimesT(a, ao1, bt, d, nk, out, oo1, mul);
+            return;
+        }
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        for (int e = 0; e < d; e++) {
+            int b = e * BK;
+            FloatVector b0 = FloatVector.fromArray(S, bt, b);
+            FloatVector b1 = FloatVector.fromArray(S, bt, b + N);
+            FloatVector b2 = FloatVector.fromArray(S, bt, b + 2 * N);
+            FloatVector b3 = FloatVector.fromArray(S, bt, b + 3 * N);
+            FloatVector x = FloatVector.broadcast(S, a[ao0 + e]);
+            c00 = b0.fma(x, c00);
+            c01 = b1.fma(x, c01);
+            c02 = b2.fma(x, c02);
+            c03 = b3.fma(x, c03);
+            x = FloatVector.broadcast(S, a[ao1 + e]);
+            c10 = b0.fma(x, c10);
+            c11 = b1.fma(x, c11);
+            c12 = b2.fma(x, c12);
+            c13 = b3.fma(x, c13);
+        }
+        c00.mul(mul).intoArray(out, oo0);
+        c01.mul(mul).intoArray(out, oo0 + N);
+        c02.mul(mul).intoArray(out, oo0 + 2 * N);
+        c03.mul(mul).intoArray(out, oo0 + 3 * N);
+        c10.mul(mul).intoArray(out, oo1);
+        c11.mul(mul).intoArray(out, oo1 + N);
+        c12.mul(mul).intoArray(out, oo1 + 2 * N);
+        c13.mul(mul).intoArray(out, oo1 + 3 * N);
+    }
+
+    /**
+     * {@link #accumRows} for two accumulator rows at once (acc[ao0 ...] with weights p[po0 + c·pStride], acc[ao1 ...] with
+     * p[po1 + c·pStride]) over the same rows of v, each v vector loaded once for both; per element the same chain, so the
+     * same bits, as two calls of accumRows.
+     */
+    private static void accumRowPair(float[] p, int po0, int po1, int pStride, int count, float[] v, int vo, int vStride,
+                                  float[] acc, int ao0, int ao1, int d) {
+        int e = 0;
+        for (; e + 4 * N <= d; e += 4 * N) {
+            FloatVector a0 = FloatVector.fromArray(S, acc, ao0 + e);
+            FloatVector a1 = FloatVector.fromArray(S, acc, ao0 + e + N);
+            FloatVector a2 = FloatVector.fromArray(S, acc, ao0 + e + 2 * N);
+            FloatVector a3 = FloatVector.fromArray(S, acc, ao0 + e + 3 * N);
+            FloatVector b0 = FloatVector.fromArray(S, acc, ao1 + e);
+            FloatVector b1 = FloatVector.fromArray(S, acc, ao1 + e + N);
+            FloatVector b2 = FloatVector.fromArray(S, acc, ao1 + e + 2 * N);
+            FloatVector b3 = FloatVector.fromArray(S, acc, ao1 + e + 3 * N);
+            for (int c = 0; c < count; c++) {
+                int r = vo + c * vStride + e;
+                FloatVector v0 = FloatVector.fromArray(S, v, r);
+                FloatVector v1 = FloatVector.fromArray(S, v, r + N);
+                FloatVector v2 = FloatVector.fromArray(S, v, r + 2 * N);
+                FloatVector v3 = FloatVector.fromArray(S, v, r + 3 * N);
+                FloatVector x = FloatVector.broadcast(S, p[po0 + c * pStride]);
+                a0 = v0.fma(x, a0);
+                a1 = v1.fma(x, a1);
+                a2 = v2.fma(x, a2);
+                a3 = v3.fma(x, a3);
+                x = FloatVector.broadcast(S, p[po1 + c * pStride]);
+                b0 = v0.fma(x, b0);
+                b1 = v1.fma(x, b1);
+                b2 = v2.fma(x, b2);
+                b3 = v3.fma(x, b3);
+            }
+            a0.intoArray(acc, ao0 + e);
+            a1.intoArray(acc, ao0 + e + N);
+            a2.intoArray(acc, ao0 + e + 2 * N);
+            a3.intoArray(acc, ao0 + e + 3 * N);
+            b0.intoArray(acc, ao1 + e);
+            b1.intoArray(acc, ao1 + e + N);
+            b2.intoArray(acc, ao1 + e + 2 * N);
+            b3.intoArray(acc, ao1 + e + 3 * N);
+        }
+        if (e < d) {
+            accumRows(p, po0, pStride, count, v, vo, vStride, acc, ao0, d, e);
+            accumRows(p, po1, pStride, count, v, vo, vStride, acc, ao1, d, e);
+        }
+    }
+
+    /**
      * acc[ao + e] += Σ_c p[po + c·pStride]·v[vo + c·vStride + e] for e < d: a weighted sum of {@code count} rows, with the
      * weights a row (pStride 1) or a column (pStride BK) of a tile.
      */
     private static void accumRows(float[] p, int po, int pStride, int count, float[] v, int vo, int vStride, float[] acc,
                                   int ao, int d) {
-        int e = 0;
+        accumRows(p, po, pStride, count, v, vo, vStride, acc, ao, d, 0);
+    }
+
+    /** The same for the elements e from e0 on. */
+    private static void accumRows(float[] p, int po, int pStride, int count, float[] v, int vo, int vStride, float[] acc,
+                                  int ao, int d, int e0) {
+        int e = e0;
         for (; e + 4 * N <= d; e += 4 * N) {
             FloatVector a0 = FloatVector.fromArray(S, acc, ao + e);
             FloatVector a1 = FloatVector.fromArray(S, acc, ao + e + N);
