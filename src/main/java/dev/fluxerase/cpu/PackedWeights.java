@@ -105,7 +105,10 @@ final class PackedWeights {
 
     /**
      * Copies element (j, p) of b to its panel position, each sliver on one thread of {@link Parallel}: a plain copy of the
-     * stored bits, once per weight, so the panels hold exactly what {@link PackB} would read.
+     * stored bits, once per weight, so the panels hold exactly what {@link PackB} would read. Per sliver and k block the NR
+     * rows' runs of kc values come over in bulk copies to a heap array, are transposed there and go back in one bulk copy:
+     * element by element through the segments this ran at about 75 million values a second on two cores (FLUX.1-dev's
+     * 11.9 billion parameters: over two minutes before the first step).
      */
     private static Packed pack(MemorySegment b, DType dtype, long n, long k, int kcMax, boolean onHeap) {
         int nr = GemmKernel.NR;
@@ -115,27 +118,58 @@ final class PackedWeights {
         MemorySegment panels = onHeap ? MemorySegment.ofArray(new float[(int) elements])
                 : Arena.ofAuto().allocate(elements * es, 64);
         Packed packed = new Packed(panels, dtype, kcMax, n, k, slivers);
-        ValueLayout.OfShort s16 = ValueLayout.JAVA_SHORT_UNALIGNED;
-        ValueLayout.OfInt s32 = ValueLayout.JAVA_INT_UNALIGNED;
+        ValueLayout bits = es == 2 ? ValueLayout.JAVA_SHORT_UNALIGNED : ValueLayout.JAVA_INT_UNALIGNED;
+        int block = nr * (int) Math.min(kcMax, k);
         Parallel.forRange(slivers, (long) nr * k, (chunk, from, to) -> {
+            short[] rows16 = es == 2 ? new short[block] : null;
+            short[] kMajor16 = es == 2 ? new short[block] : null;
+            int[] rows32 = es == 2 ? null : new int[block];
+            int[] kMajor32 = es == 2 ? null : new int[block];
             for (int t = from; t < to; t++) {
+                int cols = (int) Math.min(nr, n - (long) t * nr);
                 for (long p0 = 0; p0 < k; p0 += kcMax) {
                     int kc = (int) Math.min(kcMax, k - p0);
-                    long base = packed.offset(p0, t, kc);
-                    for (int c = 0; c < nr && (long) t * nr + c < n; c++) {
+                    for (int c = 0; c < cols; c++) {
                         long src = (((long) t * nr + c) * k + p0) * es;
-                        long dst = base + (long) c * es;
-                        for (int q = 0; q < kc; q++, src += es, dst += (long) nr * es) {
-                            if (es == 2) {
-                                panels.set(s16, dst, b.get(s16, src));
-                            } else {
-                                panels.set(s32, dst, b.get(s32, src));
-                            }
-                        }
+                        MemorySegment.copy(b, bits, src, es == 2 ? rows16 : rows32, c * kc, kc);
+                    }
+                    long dst = packed.offset(p0, t, kc);
+                    if (es == 2) {
+                        transpose(rows16, cols, kc, nr, kMajor16);
+                        MemorySegment.copy(kMajor16, 0, panels, bits, dst, nr * kc);
+                    } else {
+                        transpose(rows32, cols, kc, nr, kMajor32);
+                        MemorySegment.copy(kMajor32, 0, panels, bits, dst, nr * kc);
                     }
                 }
             }
         });
         return packed;
+    }
+
+    /** kMajor[q·nr + c] = rows[c·kc + q] for c < cols, zero for the columns past them, q < kc. */
+    private static void transpose(short[] rows, int cols, int kc, int nr, short[] kMajor) {
+        for (int q = 0; q < kc; q++) {
+            int o = q * nr;
+            for (int c = 0; c < cols; c++) {
+                kMajor[o + c] = rows[c * kc + q];
+            }
+            for (int c = cols; c < nr; c++) {
+                kMajor[o + c] = 0;
+            }
+        }
+    }
+
+    /** The same for 32-bit values. */
+    private static void transpose(int[] rows, int cols, int kc, int nr, int[] kMajor) {
+        for (int q = 0; q < kc; q++) {
+            int o = q * nr;
+            for (int c = 0; c < cols; c++) {
+                kMajor[o + c] = rows[c * kc + q];
+            }
+            for (int c = cols; c < nr; c++) {
+                kMajor[o + c] = 0;
+            }
+        }
     }
 }
