@@ -11,15 +11,12 @@ the ratio torch / ours is taken within a round (ours faster = above 1). Run thro
 import argparse
 import math
 import os
-import statistics
-import subprocess
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-from torch_cpu_compare import SETTLE_HELP, print_header, settled
+from torch_cpu_compare import JavaSides, add_run_arguments, print_header, print_ratios, settled
 
 gen = torch.Generator().manual_seed(0)
 
@@ -141,38 +138,17 @@ class VaeDecoder:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--classpath", required=True)
-    ap.add_argument("--java", required=True)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--jvm-opts", action="append", default=None,
-                    help="extra JVM options for our side; give it several times for one Java side each, same rounds")
+    add_run_arguments(ap)
     ap.add_argument("--ops", nargs="*", default=["t5 256", "t5 512", "vae 32"],
                     help="'t5 TOKENS' or 'vae LATENT_SIDE' (32 = a 256x256 image)")
-    ap.add_argument("--settle", type=float, default=0.5, help=SETTLE_HELP)
-    ap.add_argument("--warmup", type=int, default=3, help="unmeasured calls of each op on each side first (our JIT "
-                    "had not finished after one: a first measured T5 round took 1.47 s against 0.29-0.38 s after)")
     args = ap.parse_args()
     variants = args.jvm_opts or [""]
     torch.set_num_threads(args.threads)
-    print_header(args.java)
-    print(f"settle: {args.settle} s before each measurement; {args.warmup} warm-up calls of each op on each side")
-    jvms = []
-    for opts in variants:
-        jvm = subprocess.Popen([args.java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                                "-Xmx8g", *opts.split(), "-cp", args.classpath, "dev.fluxerase.vae.CodecTorchSide"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        print(f"java side [{opts or 'default JVM options'}]:", jvm.stdout.readline().strip(), flush=True)
-        jvms.append(jvm)
+    print_header(args)
+    java = JavaSides(args.java, variants, args.classpath, "dev.fluxerase.vae.CodecTorchSide")
+    ours = java.run
     t5, vae = T5(), VaeDecoder()
     print(f"torch VAE decoder: {sum(p.numel() for p in vae.params)} parameters", flush=True)
-
-    def ours(v, op):
-        jvms[v].stdin.write(op + "\n")
-        jvms[v].stdin.flush()
-        reply = jvms[v].stdout.readline().split()
-        if len(reply) != 2:
-            sys.exit(f"java side [{variants[v]}] failed on {op}: {' '.join(reply)}")
-        return float(reply[0])
 
     def torch_op(op):
         kind, n = op.split()
@@ -185,15 +161,15 @@ def main():
 
     for op in args.ops:  # warm-up: JIT and weight packing on our side, allocator and page faults on both
         for _ in range(args.warmup):
-            for v in range(len(jvms)):
+            for v in range(len(variants)):
                 ours(v, op)
             torch_op(op)
     # one (ours, torch) pair per op, Java side and round; the pair's order alternates from round to round
-    times = {(op, v, s): [] for op in args.ops for v in range(len(jvms)) for s in ("ours", "torch")}
+    times = {(op, v, s): [] for op in args.ops for v in range(len(variants)) for s in ("ours", "torch")}
     for r in range(args.rounds):
         for op in args.ops:
             line = []
-            for v in range(len(jvms)):
+            for v in range(len(variants)):
                 if r % 2 == 0:
                     o, t = settled(ours, v, op, settle=args.settle), settled(torch_op, op, settle=args.settle)
                 else:
@@ -202,19 +178,8 @@ def main():
                 times[(op, v, "torch")].append(t)
                 line.append(f"ours[{v}] {o:.2f} s, torch {t:.2f} s")
             print(f"round {r + 1} {op}: {'; '.join(line)}; load {os.getloadavg()[0]:.2f}", flush=True)
-    print(f"load average at end {os.getloadavg()}")
-    for v, opts in enumerate(variants):
-        print(f"\nour JVM options: {opts or '(default)'}")
-        print("| op | ours s, median | torch s, median | torch / ours, median [lowest-highest] |")
-        print("|---|---|---|---|")
-        for op in args.ops:
-            o, t = times[(op, v, "ours")], times[(op, v, "torch")]
-            ratio = [b / a for a, b in zip(o, t)]
-            print(f"| {op} | {statistics.median(o):.2f} | {statistics.median(t):.2f} | "
-                  f"{statistics.median(ratio):.2f} [{min(ratio):.2f}-{max(ratio):.2f}] |")
-    for jvm in jvms:
-        jvm.stdin.close()
-        jvm.wait()
+    print_ratios(variants, args.ops, lambda op, v: times[(op, v, "ours")], lambda op, v: times[(op, v, "torch")])
+    java.close()
 
 
 if __name__ == "__main__":

@@ -128,52 +128,89 @@ def settled(call, *args, settle):
     return call(*args)
 
 
-def print_header(java, options=None):
-    """The run's date, machine (load included), Java and torch with the kernels it picked, first in every same-run
-    comparison's output."""
+def print_header(args):
+    """The run's date, machine (load included), Java and torch with the kernels it picked, and the pauses: first in
+    every same-run comparison's output. args: what add_run_arguments parsed."""
     model, avx512 = cpu_info()
-    java_version = subprocess.run([java, "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    java_version = subprocess.run([args.java, "-version"], capture_output=True, text=True).stderr.splitlines()[0]
     print(f"date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}")
     print(f"cpu: {model}, {os.cpu_count()} logical CPUs, avx512f {'yes' if avx512 else 'no'}; "
           f"load average at start {os.getloadavg()}")
-    print(f"java: {java_version}{'' if options is None else f', options [{options}]'}; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
-    print(f"torch kernels: {torch_kernels()}", flush=True)
+    print(f"java: {java_version}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"torch kernels: {torch_kernels()}")
+    print(f"settle: {args.settle} s before each measurement; {args.warmup} warm-up calls of each op on each side",
+          flush=True)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--jar", required=True)
+def add_run_arguments(ap):
+    """The options both same-run comparisons take besides their own: Java, rounds, threads, Java sides, pauses."""
     ap.add_argument("--java", required=True)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--jvm-opts", action="append", default=None,
                     help="extra JVM options for our side; give it several times for one Java side each, same rounds")
-    ap.add_argument("--ops", nargs="*", default=["forward", "forwardBackward"])
     ap.add_argument("--settle", type=float, default=0.5, help=SETTLE_HELP)
     ap.add_argument("--warmup", type=int, default=3, help="unmeasured calls of each op on each side first (our JIT "
                     "had not finished after one: a first measured T5 round took 1.47 s against 0.29-0.38 s after)")
+
+
+class JavaSides:
+    """One warm JVM per --jvm-opts variant running main_class, which answers each command line ('forward', 't5 256')
+    with one line 'seconds sink'."""
+
+    def __init__(self, java, variants, classpath, main_class, *main_args):
+        self.variants = variants
+        self.jvms = []
+        for opts in variants:
+            jvm = subprocess.Popen([java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                                    "-Xmx8g", *opts.split(), "-cp", classpath, main_class, *main_args],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            print(f"java side [{opts or 'default JVM options'}]:", jvm.stdout.readline().strip(), flush=True)
+            self.jvms.append(jvm)
+
+    def run(self, v, op):
+        """Seconds that Java side v took for op."""
+        jvm = self.jvms[v]
+        jvm.stdin.write(op + "\n")
+        jvm.stdin.flush()
+        reply = jvm.stdout.readline().split()
+        if len(reply) != 2:
+            sys.exit(f"java side [{self.variants[v]}] failed on {op}: {' '.join(reply)}")
+        return float(reply[0])
+
+    def close(self):
+        for jvm in self.jvms:
+            jvm.stdin.close()
+            jvm.wait()
+
+
+def print_ratios(variants, ops, ours, torch_times):
+    """Per Java side, a table of the medians and of torch / ours taken within each (ours, torch) pair; ours(op, v) and
+    torch_times(op, v) are the seconds of those pairs in round order."""
+    print(f"load average at end {os.getloadavg()}")
+    for v, opts in enumerate(variants):
+        print(f"\nour JVM options: {opts or '(default)'}")
+        print("| op | ours s, median | torch s, median | torch / ours, median [lowest-highest] |")
+        print("|---|---|---|---|")
+        for op in ops:
+            o, t = ours(op, v), torch_times(op, v)
+            ratio = [b / a for a, b in zip(o, t)]
+            print(f"| {op} | {statistics.median(o):.2f} | {statistics.median(t):.2f} | "
+                  f"{statistics.median(ratio):.2f} [{min(ratio):.2f}-{max(ratio):.2f}] |")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--jar", required=True)
+    add_run_arguments(ap)
+    ap.add_argument("--ops", nargs="*", default=["forward", "forwardBackward"])
     args = ap.parse_args()
     variants = args.jvm_opts or [""]
     torch.set_num_threads(args.threads)
-    print_header(args.java)
-    print(f"settle: {args.settle} s before each measurement; {args.warmup} warm-up calls of each op on each side")
+    print_header(args)
 
-    jvms = []
-    for opts in variants:
-        jvm = subprocess.Popen([args.java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                                "-Xmx8g", *opts.split(), "-cp", args.jar, "dev.fluxerase.bench.FluxTorchRatio", "dev1"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        print(f"java side [{opts or 'default JVM options'}]:", jvm.stdout.readline().strip(), flush=True)
-        jvms.append(jvm)
-
-    def ours(v, op):
-        jvms[v].stdin.write(op + "\n")
-        jvms[v].stdin.flush()
-        reply = jvms[v].stdout.readline().split()
-        if len(reply) != 2:
-            sys.exit(f"java side failed on {op}: {' '.join(reply)}")
-        return float(reply[0])
+    java = JavaSides(args.java, variants, args.jar, "dev.fluxerase.bench.FluxTorchRatio", "dev1")
+    ours = java.run
 
     m = Model()
     params = m.params()
@@ -199,35 +236,24 @@ def main():
 
     for op in args.ops:  # warm-up: JIT on our side, allocator and page faults on both
         for _ in range(args.warmup):
-            for v in range(len(jvms)):
+            for v in range(len(variants)):
                 ours(v, op)
             torch_op(op)
 
-    times = {(op, s): [] for op in args.ops for s in ["torch"] + list(range(len(jvms)))}
+    times = {(op, s): [] for op in args.ops for s in ["torch"] + list(range(len(variants)))}
     for r in range(args.rounds):
         for op in args.ops:
             line = []
-            for v in range(len(jvms)):
+            for v in range(len(variants)):
                 times[(op, v)].append(settled(ours, v, op, settle=args.settle))
                 times[(op, "torch")].append(settled(torch_op, op, settle=args.settle))
                 line.append(f"ours[{v}] {times[(op, v)][-1]:.2f} s, torch {times[(op, 'torch')][-1]:.2f} s")
             print(f"round {r + 1} {op}: {'; '.join(line)}; load {os.getloadavg()[0]:.2f}", flush=True)
 
-    print(f"load average at end {os.getloadavg()}")
-    for v, opts in enumerate(variants):
-        print(f"\nour JVM options: {opts or '(default)'}")
-        print("| op | ours s, median | torch s, median | torch / ours, median [lowest-highest] |")
-        print("|---|---|---|---|")
-        for op in args.ops:
-            # torch's k-th run follows our k-th run of the same variant: the ratio is taken within that pair.
-            o = times[(op, v)]
-            tt = times[(op, "torch")][v::len(jvms)]
-            ratio = [b / a for a, b in zip(o, tt)]
-            print(f"| {op} | {statistics.median(o):.2f} | {statistics.median(tt):.2f} | "
-                  f"{statistics.median(ratio):.2f} [{min(ratio):.2f}-{max(ratio):.2f}] |")
-    for jvm in jvms:
-        jvm.stdin.close()
-        jvm.wait()
+    # torch's k-th run follows our k-th run of the same variant: the ratio is taken within that pair
+    print_ratios(variants, args.ops, lambda op, v: times[(op, v)],
+                 lambda op, v: times[(op, "torch")][v::len(variants)])
+    java.close()
 
 
 if __name__ == "__main__":

@@ -23,28 +23,20 @@ class AttentionRowsTest {
     @Test
     void aQueryRowIsTheSameAloneAsAmongOthers() {
         for (int d : new int[]{144, 24}) {
-            Random rnd = new Random(d);
-            float scale = (float) (1 / Math.sqrt(d));
-            Tensor q = randn(rnd, 1.5, 1, HEADS, L, d);
-            Tensor k = randn(rnd, 1.5, 1, HEADS, L, d);
-            Tensor v = randn(rnd, 1, 1, HEADS, L, d);
-            Tensor dOut = randn(rnd, 1, 1, HEADS, L, d);
-            Tensor out = Tensor.zeros(1, HEADS, L, d);
-            Tensor lse = Tensor.zeros(1, HEADS, L);
-            cpu.attention(q, k, v, out, lse, null, scale);
+            Case x = new Case(cpu, new Random(d), d);
             Tensor dq = Tensor.zeros(1, HEADS, L, d);
-            cpu.attentionBackward(dOut, q, k, v, out, lse, dq, Tensor.zeros(1, HEADS, L, d),
-                    Tensor.zeros(1, HEADS, L, d), scale);
+            cpu.attentionBackward(x.dOut, x.q, x.k, x.v, x.out, x.lse, dq, Tensor.zeros(1, HEADS, L, d),
+                    Tensor.zeros(1, HEADS, L, d), x.scale);
             for (int i = 0; i < L; i++) {
-                Tensor q1 = rows(q, i, 1, d);
+                Tensor q1 = rows(x.q, i, 1, d);
                 Tensor out1 = Tensor.zeros(1, HEADS, 1, d);
                 Tensor lse1 = Tensor.zeros(1, HEADS, 1);
-                cpu.attention(q1, k, v, out1, lse1, null, scale);
+                cpu.attention(q1, x.k, x.v, out1, lse1, null, x.scale);
                 Tensor dq1 = Tensor.zeros(1, HEADS, 1, d);
-                cpu.attentionBackward(rows(dOut, i, 1, d), q1, k, v, rows(out, i, 1, d), rows(lse, i, 1, 1), dq1,
-                        Tensor.zeros(1, HEADS, L, d), Tensor.zeros(1, HEADS, L, d), scale);
-                assertBits("out, d " + d + ", query " + i, rows(out, i, 1, d), out1);
-                assertBits("lse, d " + d + ", query " + i, rows(lse, i, 1, 1), lse1);
+                cpu.attentionBackward(rows(x.dOut, i, 1, d), q1, x.k, x.v, rows(x.out, i, 1, d), rows(x.lse, i, 1, 1),
+                        dq1, Tensor.zeros(1, HEADS, L, d), Tensor.zeros(1, HEADS, L, d), x.scale);
+                assertBits("out, d " + d + ", query " + i, rows(x.out, i, 1, d), out1);
+                assertBits("lse, d " + d + ", query " + i, rows(x.lse, i, 1, 1), lse1);
                 assertBits("dq, d " + d + ", query " + i, rows(dq, i, 1, d), dq1);
             }
         }
@@ -53,24 +45,38 @@ class AttentionRowsTest {
     @Test
     void aKeyRowsGradientDoesNotDependOnItsNeighbours() {
         for (int d : new int[]{144, 24}) {
-            Random rnd = new Random(100 + d);
-            float scale = (float) (1 / Math.sqrt(d));
-            Tensor q = randn(rnd, 1.5, 1, HEADS, L, d);
-            Tensor k = randn(rnd, 1.5, 1, HEADS, L, d);
-            Tensor v = randn(rnd, 1, 1, HEADS, L, d);
-            Tensor dOut = randn(rnd, 1, 1, HEADS, L, d);
-            Tensor out = Tensor.zeros(1, HEADS, L, d);
-            Tensor lse = Tensor.zeros(1, HEADS, L);
-            cpu.attention(q, k, v, out, lse, null, scale);
+            Case x = new Case(cpu, new Random(100 + d), d);
             Tensor dk = Tensor.zeros(1, HEADS, L, d);
             Tensor dv = Tensor.zeros(1, HEADS, L, d);
-            cpu.attentionBackward(dOut, q, k, v, out, lse, Tensor.zeros(1, HEADS, L, d), dk, dv, scale);
+            cpu.attentionBackward(x.dOut, x.q, x.k, x.v, x.out, x.lse, Tensor.zeros(1, HEADS, L, d), dk, dv, x.scale);
             Tensor dkReversed = Tensor.zeros(1, HEADS, L, d);
             Tensor dvReversed = Tensor.zeros(1, HEADS, L, d);
-            cpu.attentionBackward(dOut, q, reversed(k, d), reversed(v, d), out, lse, Tensor.zeros(1, HEADS, L, d),
-                    dkReversed, dvReversed, scale);
+            cpu.attentionBackward(x.dOut, x.q, reversed(x.k, d), reversed(x.v, d), x.out, x.lse,
+                    Tensor.zeros(1, HEADS, L, d), dkReversed, dvReversed, x.scale);
             assertBits("dk, d " + d, dk, reversed(dkReversed, d));
             assertBits("dv, d " + d, dv, reversed(dvReversed, d));
+        }
+    }
+
+    /** Random q, k, v and dOut [1, HEADS, L, d], and the forward's out and lse from them. */
+    private static final class Case {
+        final float scale;
+        final Tensor q;
+        final Tensor k;
+        final Tensor v;
+        final Tensor dOut;
+        final Tensor out;
+        final Tensor lse;
+
+        Case(CpuBackend cpu, Random rnd, int d) {
+            scale = (float) (1 / Math.sqrt(d));
+            q = randn(rnd, 1.5, 1, HEADS, L, d);
+            k = randn(rnd, 1.5, 1, HEADS, L, d);
+            v = randn(rnd, 1, 1, HEADS, L, d);
+            dOut = randn(rnd, 1, 1, HEADS, L, d);
+            out = Tensor.zeros(1, HEADS, L, d);
+            lse = Tensor.zeros(1, HEADS, L);
+            cpu.attention(q, k, v, out, lse, null, scale);
         }
     }
 
