@@ -5,8 +5,8 @@ The models: the mid-size T5 encoder of T5EncoderTiming (d_model 1024, 8 layers, 
 relative position buckets 32 / distance 128), one prompt of N tokens; FLUX.1's VAE decoder (ch 128, mult [1, 2, 4, 4], 3
 res blocks per level, z 16, one mid attention), one latent of S x S. f32 compute on both sides (our T5 reads BF16
 weights, widened in its GEMM), random weights (not the same values: the time does not depend on them). Our side is
-dev.fluxerase.vae.CodecTorchSide in one warm JVM per --jvm-opts; the sides alternate round after round, each measurement one call, and
-the ratio torch / ours is taken within a round (ours faster = above 1). Run through torch_cpu_codecs.sh.
+dev.fluxerase.vae.CodecTorchSide in one warm JVM per --jvm-opts; the sides alternate round after round, each measurement
+one call, and the ratio torch / ours is taken within a round (ours faster = above 1). Run through torch_cpu_codecs.sh.
 """
 import argparse
 import math

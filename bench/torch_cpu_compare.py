@@ -117,11 +117,6 @@ def torch_kernels():
     return f"ATen {aten.group(1) if aten else '?'}, BLAS {blas_core()}, oneDNN up to {onednn}"
 
 
-SETTLE_HELP = ("seconds to wait before each measurement, so that the side measured before has gone idle: OpenBLAS's "
-               "worker threads spin on for about 0.13 s after a call returns (measured 2026-12-04), taking one of two "
-               "cores from whatever runs next")
-
-
 def settled(call, *args, settle):
     """call(*args) after settle seconds of nothing on our part."""
     time.sleep(settle)
@@ -149,7 +144,10 @@ def add_run_arguments(ap):
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--jvm-opts", action="append", default=None,
                     help="extra JVM options for our side; give it several times for one Java side each, same rounds")
-    ap.add_argument("--settle", type=float, default=0.5, help=SETTLE_HELP)
+    ap.add_argument("--settle", type=float, default=0.5,
+                    help="seconds to wait before each measurement, so that the side measured before has gone idle: "
+                    "OpenBLAS's worker threads spin on for about 0.13 s after a call returns (measured 2026-12-04), "
+                    "taking one of two cores from whatever runs next")
     ap.add_argument("--warmup", type=int, default=3, help="unmeasured calls of each op on each side first (our JIT "
                     "had not finished after one: a first measured T5 round took 1.47 s against 0.29-0.38 s after)")
 

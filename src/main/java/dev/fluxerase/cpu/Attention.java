@@ -305,8 +305,8 @@ final class Attention {
      * both: half the loads per FMA of {@link #rowTimesT}, and eight independent FMA chains instead of four. Each output
      * element's chain (over e, in order) is the one rowTimesT computes, so the result is the same bit for bit.
      */
-    private static void rowPairTimesT(float[] a, int ao0, int ao1, float[] bt, int d, int nk, float[] out, int oo0, int oo1,
-                                   float mul) {
+    private static void rowPairTimesT(float[] a, int ao0, int ao1, float[] bt, int d, int nk, float[] out, int oo0,
+                                      int oo1, float mul) {
         if (nk != BK) {
             rowTimesT(a, ao0, bt, d, nk, out, oo0, mul);
             rowTimesT(a, ao1, bt, d, nk, out, oo1, mul);
@@ -347,7 +347,7 @@ final class Attention {
      * same bits, as two calls of accumRows.
      */
     private static void accumRowPair(float[] p, int po0, int po1, int pStride, int count, float[] v, int vo, int vStride,
-                                  float[] acc, int ao0, int ao1, int d) {
+                                     float[] acc, int ao0, int ao1, int d) {
         int e = 0;
         for (; e + 4 * N <= d; e += 4 * N) {
             FloatVector a0 = FloatVector.fromArray(S, acc, ao0 + e);
